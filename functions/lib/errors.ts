@@ -1,0 +1,184 @@
+/**
+ * One family of errors. Each class sets a literal `name`: Lambda reports it as the error type and the
+ * state machine matches it in `ErrorEquals` (bundles keep names, and a literal survives minification anyway).
+ * `retryable` says whether the state machine may try the step again; only transient conditions are.
+ */
+export abstract class LifeboatError extends Error {
+  abstract override readonly name: string;
+  abstract readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The failover plan does not validate. The message lists every problem with its field path. */
+export class PlanInvalidError extends LifeboatError {
+  override readonly name = 'PlanInvalidError' as const;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly issues: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The execution input has a known field with a wrong value. */
+export class InputInvalidError extends LifeboatError {
+  override readonly name = 'InputInvalidError' as const;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly issues: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A requested mode or feature is not available in this build. */
+export class NotSupportedError extends LifeboatError {
+  override readonly name = 'NotSupportedError' as const;
+  readonly retryable = false;
+}
+
+/** Preflight found problems that must be fixed before anything is changed. Lists every one. */
+export class PreflightFailedError extends LifeboatError {
+  override readonly name = 'PreflightFailedError' as const;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly problems: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Another execution holds the plan's lock. */
+export class FailoverInProgressError extends LifeboatError {
+  override readonly name = 'FailoverInProgressError' as const;
+  readonly retryable = false;
+}
+
+/** A resource named by the plan does not exist where it must. */
+export class ResourceMissingError extends LifeboatError {
+  override readonly name = 'ResourceMissingError' as const;
+  readonly retryable = false;
+}
+
+/** The resources are in a state the plan does not allow (e.g. the secret's host is not the plan's record). */
+export class ConfigurationError extends LifeboatError {
+  override readonly name = 'ConfigurationError' as const;
+  readonly retryable = false;
+}
+
+/** The resource is busy for a while (e.g. a replica that is `backing-up`); the same call will work later. */
+export class ResourceBusyError extends LifeboatError {
+  override readonly name = 'ResourceBusyError' as const;
+  readonly retryable = true;
+}
+
+/** An AWS call failed for a transient reason (throttling, 5xx, network). */
+export class TransientAwsError extends LifeboatError {
+  override readonly name = 'TransientAwsError' as const;
+  readonly retryable = true;
+}
+
+/** An AWS call failed for a reason that a retry will not fix. */
+export class AwsCallFailedError extends LifeboatError {
+  override readonly name = 'AwsCallFailedError' as const;
+  readonly retryable = false;
+}
+
+/** An interrupted rotation blocks attaching rotation and could not be cleared safely. */
+export class RotationBlockedError extends LifeboatError {
+  override readonly name = 'RotationBlockedError' as const;
+  readonly retryable = false;
+}
+
+/** The database cannot be reached yet (DNS not changed, connection refused, still in recovery). */
+export class ConnectivityNotReadyError extends LifeboatError {
+  override readonly name = 'ConnectivityNotReadyError' as const;
+  readonly retryable = true;
+}
+
+/** Verification reached the database and proved it is wrong (not the promoted instance, read-only, query failed). */
+export class VerificationFailedError extends LifeboatError {
+  override readonly name = 'VerificationFailedError' as const;
+  readonly retryable = false;
+}
+
+/** Error names raised by the state machine's own Fail states when a bounded poll loop runs out. */
+export const POLL_TIMEOUT_ERRORS = {
+  databasePromotion: 'DatabasePromotionTimeoutError',
+  dnsChange: 'DnsChangeTimeoutError',
+} as const;
+
+/** Names the state machine retries: ours that are transient, and Lambda service errors. */
+export const RETRYABLE_ERROR_NAMES = [
+  'TransientAwsError',
+  'ResourceBusyError',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+const THROTTLING_NAMES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'ProvisionedThroughputExceededException',
+  'PriorRequestNotComplete',
+  'SlowDown',
+]);
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+interface SdkLikeError {
+  name?: string;
+  code?: string;
+  $fault?: 'client' | 'server';
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Sorts an SDK error by `$fault`, `$retryable`, status and name — never by message text
+ * (smithy's ServiceException carries these; see @smithy/smithy-client).
+ */
+export function isTransientAwsError(error: unknown): boolean {
+  if (error instanceof LifeboatError) return error.retryable;
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as SdkLikeError;
+  if (e.$retryable) return true;
+  if (e.$fault === 'server') return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && (status >= 500 || status === 429)) return true;
+  if (e.name && THROTTLING_NAMES.has(e.name)) return true;
+  if (e.code && NETWORK_CODES.has(e.code)) return true;
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return true;
+  return false;
+}
+
+/**
+ * Turns anything thrown by an AWS call into a member of our family, keeping the cause.
+ * `what` says which call on which resource, e.g. `PromoteReadReplica on orders-replica`.
+ */
+export function toLifeboatError(error: unknown, what: string): LifeboatError {
+  if (error instanceof LifeboatError) return error;
+  const name = typeof error === 'object' && error !== null ? (error as SdkLikeError).name : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  const text = `${what} failed: ${name ?? 'Error'}: ${message}`;
+  return isTransientAwsError(error)
+    ? new TransientAwsError(text, { cause: error })
+    : new AwsCallFailedError(text, { cause: error });
+}
+
+/** The SDK error's name, for `switch`es on documented error codes. */
+export function awsErrorName(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? (error as SdkLikeError).name : undefined;
+}

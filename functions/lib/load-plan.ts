@@ -1,0 +1,41 @@
+import { NotSupportedError } from './errors.js';
+import { parseExecutionInput, parsePlan } from './plan.js';
+import type { LoadedRun } from './types.js';
+
+export interface LoadPlanEvent {
+  /** The plan document baked into the state machine definition. */
+  plan: unknown;
+  /** The execution input as given (console, alarm rule, schedule or CLI). */
+  input: unknown;
+  execution: { id: string; name: string; startTime: string };
+}
+
+/** Validates the plan and the execution input before anything is changed, and selects the run's units. */
+export function loadRun(event: LoadPlanEvent): LoadedRun {
+  const plan = parsePlan(event.plan);
+  const input = parseExecutionInput(event.input, plan);
+  if (input.mode === 'drill') {
+    throw new NotSupportedError(
+      'mode "drill" is not yet supported by this build; use "failover" or "dry-run"',
+    );
+  }
+  const selected = input.units ? new Set(input.units) : undefined;
+  const units = plan.units.filter((u) => !selected || selected.has(u.name));
+  return {
+    run: {
+      runId: event.execution.name,
+      executionArn: event.execution.id,
+      planName: plan.name,
+      mode: input.mode,
+      trigger: input.trigger,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      startedAt: event.execution.startTime,
+      account: plan.account,
+      primaryRegion: plan.primaryRegion,
+      recoveryRegion: plan.recoveryRegion,
+      targetRtoSeconds: plan.targetRtoSeconds,
+    },
+    units,
+    maxConcurrency: plan.maxConcurrency,
+  };
+}

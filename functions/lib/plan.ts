@@ -1,0 +1,306 @@
+import { z } from 'zod';
+import { InputInvalidError, PlanInvalidError } from './errors.js';
+
+/**
+ * The failover plan: one typed document that says what fails over (DESIGN.md, "The failover plan").
+ * Unknown fields are errors — a typo in a DR plan must not pass silently.
+ */
+
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const ACCOUNT = /^\d{12}$/;
+const PARTITION = '(aws|aws-cn|aws-us-gov)';
+const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:([a-z0-9-]+):(\\d{12}):secret:[\\w/+=.@-]+$`);
+const LAMBDA_ARN = new RegExp(
+  `^arn:${PARTITION}:lambda:([a-z0-9-]+):(\\d{12}):function:[\\w-]+(:[\\w$-]+)?$`,
+);
+const ALARM_ARN = new RegExp(`^arn:${PARTITION}:cloudwatch:([a-z0-9-]+):(\\d{12}):alarm:.+$`);
+const SNS_ARN = new RegExp(`^arn:${PARTITION}:sns:([a-z0-9-]+):(\\d{12}):[\\w-]+$`);
+// RDS: 1-63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen.
+const DB_INSTANCE_ID = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
+// Secrets Manager names: 1-512 of letters, digits and /_+=.@-
+const SECRET_NAME = /^[\w/+=.@-]{1,512}$/;
+const HOSTED_ZONE_ID = /^(\/hostedzone\/)?Z[A-Z0-9]{1,31}$/;
+const DNS_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$/;
+const UNIT_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const PLAN_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
+const SCHEDULE_EXPRESSION = /^(rate\(\d+ (hour|hours|day|days)\)|cron\(.+\))$/;
+
+const region = z.string().regex(REGION, 'expected an AWS Region code such as us-west-2');
+
+export const EngineSchema = z.enum(['postgres', 'mysql', 'mariadb']);
+export type Engine = z.infer<typeof EngineSchema>;
+
+const SecretSchema = z.strictObject({
+  /** Name or ARN of the multi-Region secret. An ARN must name the replica in the recovery Region. */
+  id: z.string().min(1, 'expected a secret name or ARN'),
+});
+
+const DatabaseSchema = z.strictObject({
+  engine: EngineSchema,
+  /** The primary DB instance identifier, in the primary Region. */
+  primaryInstanceId: z.string().regex(DB_INSTANCE_ID, 'expected an RDS DB instance identifier'),
+  /** The cross-Region read replica's identifier, in the recovery Region. */
+  replicaInstanceId: z.string().regex(DB_INSTANCE_ID, 'expected an RDS DB instance identifier'),
+  /** Preflight refuses (drill) or warns (failover) when the replica lags more than this. @default 300 */
+  maxReplicaLagSeconds: z.number().int().min(0).max(86_400).default(300),
+});
+
+const DnsSchema = z.strictObject({
+  hostedZoneId: z.string().regex(HOSTED_ZONE_ID, 'expected a Route 53 hosted zone id such as Z0123456789ABC'),
+  /** The CNAME that the secret's `host` names. */
+  recordName: z.string().regex(DNS_NAME, 'expected a fully qualified DNS name'),
+  /** TTL of the CNAME, seconds. @default 60 */
+  ttl: z.number().int().min(0).max(86_400).default(60),
+  /**
+   * `cname`: lifeboat UPSERTs the CNAME (Route 53 control plane, served from us-east-1).
+   * `health-check`: the record is a PRIMARY/SECONDARY failover pair whose health check flips on the data plane
+   * (what ARC does); lifeboat only waits until the record resolves to the promoted instance. @default "cname"
+   */
+  strategy: z.enum(['cname', 'health-check']).default('cname'),
+});
+
+const RotationSchema = z.strictObject({
+  /** The rotation Lambda in the recovery Region. */
+  lambdaArn: z.string().regex(LAMBDA_ARN, 'expected a Lambda function ARN'),
+  /** Days between rotations (1-1000) or a `rate()`/`cron()` expression. */
+  schedule: z.union([
+    z.number().int().min(1).max(1000),
+    z.string().regex(SCHEDULE_EXPRESSION, 'expected rate(N days|hours) or cron(...)'),
+  ]),
+  /** Rewrite region-bound fields of the secret value (e.g. `masterarn`) to the recovery Region. @default false */
+  rewriteRegionFields: z.boolean().default(false),
+});
+
+const VerifySchema = z.strictObject({
+  /** Database to connect to. @default the secret's `dbname` */
+  database: z.string().min(1).max(63).optional(),
+  /** A read query that must succeed. @default "SELECT 1" */
+  query: z.string().min(1).max(4096).default('SELECT 1'),
+  /** Require TLS, checked against the RDS CA and the endpoint the CNAME points to. @default true */
+  requireTls: z.boolean().default(true),
+  /** Seconds for one connection attempt and query. @default 10 */
+  timeoutSeconds: z.number().int().min(1).max(120).default(10),
+});
+
+export const UnitSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(UNIT_NAME, 'expected lower-case letters, digits and hyphens, starting with a letter'),
+  secret: SecretSchema,
+  database: DatabaseSchema,
+  dns: DnsSchema,
+  rotation: RotationSchema,
+  verify: VerifySchema.default({ query: 'SELECT 1', requireTls: true, timeoutSeconds: 10 }),
+});
+export type UnitPlan = z.infer<typeof UnitSchema>;
+
+const AlarmSchema = z.strictObject({
+  /** ARN of a CloudWatch alarm whose ALARM state starts a failover (primary or recovery Region). */
+  arn: z.string().regex(ALARM_ARN, 'expected a CloudWatch alarm ARN'),
+});
+
+const DrillSchema = z.strictObject({
+  /** EventBridge Scheduler expression, e.g. `cron(0 10 ? * TUE *)`. */
+  schedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'expected cron(...) or rate(...)'),
+  /** IANA time zone of the schedule. @default "UTC" */
+  timezone: z.string().min(1).default('UTC'),
+});
+
+const VpcSchema = z.strictObject({
+  vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC id'),
+  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet id')).min(1),
+  /** Security groups of the databases; the verify function's group is allowed into them on the database port. */
+  databaseSecurityGroupIds: z
+    .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id'))
+    .default([]),
+});
+
+export const PlanSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: z.string().regex(PLAN_NAME, 'expected letters, digits and hyphens, starting with a letter'),
+    account: z.string().regex(ACCOUNT, 'expected a 12-digit AWS account id'),
+    primaryRegion: region,
+    recoveryRegion: region,
+    /** Target recovery time, seconds, from the start of the run to verified. */
+    targetRtoSeconds: z.number().int().min(1).max(86_400),
+    /** Units failed over at once. @default 10 */
+    maxConcurrency: z.number().int().min(1).max(40).default(10),
+    units: z.array(UnitSchema).min(1, 'expected at least one unit').max(500),
+    alarms: z.array(AlarmSchema).default([]),
+    approval: z
+      .strictObject({
+        /** Hold alarm-started failovers for a human's approval. @default false */
+        onAlarm: z.boolean().default(false),
+        /** How long to wait for the approval before failing. @default 3600 */
+        timeoutSeconds: z.number().int().min(60).max(86_400).default(3600),
+      })
+      .default({ onAlarm: false, timeoutSeconds: 3600 }),
+    drill: DrillSchema.optional(),
+    /** An existing SNS topic for reports; lifeboat's stack makes one when absent. */
+    notificationTopicArn: z.string().regex(SNS_ARN, 'expected an SNS topic ARN').optional(),
+    vpc: VpcSchema.optional(),
+  })
+  .superRefine((plan, ctx) => {
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message });
+    if (plan.primaryRegion === plan.recoveryRegion) {
+      issue(['recoveryRegion'], `must differ from primaryRegion (${plan.primaryRegion})`);
+    }
+    const seen = new Map<string, number>();
+    plan.units.forEach((unit, i) => {
+      const first = seen.get(unit.name);
+      if (first !== undefined)
+        issue(['units', i, 'name'], `"${unit.name}" is already the name of units[${first}]`);
+      else seen.set(unit.name, i);
+      const secretArn = SECRET_ARN.exec(unit.secret.id);
+      if (unit.secret.id.startsWith('arn:')) {
+        if (!secretArn) issue(['units', i, 'secret', 'id'], 'expected a Secrets Manager secret ARN');
+        else checkArnPlace(secretArn, plan, ['units', i, 'secret', 'id'], issue);
+      } else if (!SECRET_NAME.test(unit.secret.id)) {
+        issue(['units', i, 'secret', 'id'], 'expected a secret name (letters, digits and /_+=.@-) or ARN');
+      }
+      const lambdaArn = LAMBDA_ARN.exec(unit.rotation.lambdaArn);
+      if (lambdaArn) checkArnPlace(lambdaArn, plan, ['units', i, 'rotation', 'lambdaArn'], issue);
+      if (unit.database.primaryInstanceId === unit.database.replicaInstanceId) {
+        // Same identifier in two Regions is allowed by RDS, but a plan that names both alike is almost always a typo.
+        issue(['units', i, 'database', 'replicaInstanceId'], 'must differ from primaryInstanceId');
+      }
+      if (unit.verify.timeoutSeconds > 60 && unit.dns.ttl > 3600) {
+        issue(
+          ['units', i, 'dns', 'ttl'],
+          'a TTL over an hour keeps clients on the failed Region for too long',
+        );
+      }
+    });
+    const records = new Map<string, number>();
+    plan.units.forEach((unit, i) => {
+      const key = unit.dns.recordName.toLowerCase().replace(/\.$/, '');
+      const first = records.get(key);
+      if (first !== undefined)
+        issue(['units', i, 'dns', 'recordName'], `is also the record of units[${first}]`);
+      else records.set(key, i);
+    });
+    plan.alarms.forEach((alarm, i) => {
+      const m = ALARM_ARN.exec(alarm.arn);
+      if (!m) return;
+      if (m[3] !== plan.account) issue(['alarms', i, 'arn'], `must be in account ${plan.account}`);
+      if (m[2] !== plan.primaryRegion && m[2] !== plan.recoveryRegion) {
+        issue(
+          ['alarms', i, 'arn'],
+          `must be in ${plan.primaryRegion} or ${plan.recoveryRegion}, not ${m[2]}`,
+        );
+      }
+    });
+    if (plan.notificationTopicArn) {
+      const m = SNS_ARN.exec(plan.notificationTopicArn);
+      if (m && m[2] !== plan.recoveryRegion) {
+        issue(['notificationTopicArn'], `must be in the recovery Region ${plan.recoveryRegion}, not ${m[2]}`);
+      }
+    }
+  });
+
+export type FailoverPlan = z.infer<typeof PlanSchema>;
+export type PlanDocument = z.input<typeof PlanSchema>;
+
+function checkArnPlace(
+  match: RegExpExecArray,
+  plan: { account: string; recoveryRegion: string },
+  path: (string | number)[],
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const [, , arnRegion, arnAccount] = match;
+  if (arnRegion !== plan.recoveryRegion) {
+    issue(path, `must be in the recovery Region ${plan.recoveryRegion}, not ${arnRegion}`);
+  }
+  if (arnAccount !== plan.account) issue(path, `must be in account ${plan.account}, not ${arnAccount}`);
+}
+
+/** `units[0].dns.ttl` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out || '(root)';
+}
+
+function describeIssues(error: z.ZodError, root?: string): string[] {
+  return error.issues.map((issue) => {
+    const path = formatPath(issue.path);
+    const where = root ? (issue.path.length ? `${root}.${path}` : root) : path;
+    return `${where}: ${issue.message}`;
+  });
+}
+
+/** Validates a plan document; throws PlanInvalidError listing every problem with its field path. */
+export function parsePlan(document: unknown, source = 'plan'): FailoverPlan {
+  const result = PlanSchema.safeParse(document);
+  if (result.success) return result.data;
+  const issues = describeIssues(result.error);
+  throw new PlanInvalidError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+}
+
+/** The secret's id in the recovery Region: an ARN as given, or the name (resolved in that Region). */
+export function recoverySecretId(unit: UnitPlan): string {
+  return unit.secret.id;
+}
+
+/** ARN of the primary DB instance, as RDS reports it in the replica's ReadReplicaSourceDBInstanceIdentifier. */
+export function primaryInstanceArn(
+  plan: Pick<FailoverPlan, 'account' | 'primaryRegion'>,
+  unit: UnitPlan,
+): string {
+  return `arn:${partitionOf(plan.primaryRegion)}:rds:${plan.primaryRegion}:${plan.account}:db:${unit.database.primaryInstanceId}`;
+}
+
+export function partitionOf(regionCode: string): string {
+  if (regionCode.startsWith('cn-')) return 'aws-cn';
+  if (regionCode.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Execution input                                                                                 */
+/* ---------------------------------------------------------------------------------------------- */
+
+export const ModeSchema = z.enum(['failover', 'drill', 'dry-run']);
+export type Mode = z.infer<typeof ModeSchema>;
+
+/**
+ * Execution input. `{}` and the console's default `{"Comment": "..."}` mean a full failover; unknown fields are
+ * ignored (the console and EventBridge add their own), a known field with a wrong value is an error.
+ */
+export const ExecutionInputSchema = z.looseObject({
+  mode: ModeSchema.default('failover'),
+  /** A subset of the plan's units, by name. @default all units */
+  units: z.array(z.string().min(1)).min(1, 'expected at least one unit name').optional(),
+  reason: z.string().max(1024).optional(),
+  trigger: z.enum(['console', 'alarm', 'schedule', 'cli']).default('console'),
+});
+export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+
+export function parseExecutionInput(input: unknown, plan: FailoverPlan): ExecutionInput {
+  const value = input === null || input === undefined ? {} : input;
+  const result = ExecutionInputSchema.safeParse(value);
+  if (!result.success) {
+    const issues = describeIssues(result.error, 'input');
+    throw new InputInvalidError(`execution input is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+  }
+  const parsed = result.data;
+  if (parsed.units) {
+    const known = new Set(plan.units.map((u) => u.name));
+    const issues = parsed.units.flatMap((name, i) =>
+      known.has(name)
+        ? []
+        : [`input.units[${i}]: "${name}" is not a unit of plan ${plan.name} (${[...known].join(', ')})`],
+    );
+    const dupes = parsed.units.filter((name, i) => parsed.units?.indexOf(name) !== i);
+    for (const d of new Set(dupes)) issues.push(`input.units: "${d}" is listed more than once`);
+    if (issues.length) {
+      throw new InputInvalidError(`execution input is invalid:\n  - ${issues.join('\n  - ')}`, issues);
+    }
+  }
+  return parsed;
+}

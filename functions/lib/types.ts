@@ -1,0 +1,114 @@
+import type { Engine, Mode, UnitPlan } from './plan.js';
+
+/**
+ * The state data contract between the state machine and the step Lambdas. Nothing here ever holds secret
+ * material: only identifiers, statuses, timings and messages.
+ */
+
+/** What every step needs to know about the run; produced by LoadPlan, passed to each step as `run`. */
+export interface RunContext {
+  /** The execution's name (unique per state machine); keys the lock and names drill resources. */
+  runId: string;
+  executionArn: string;
+  planName: string;
+  mode: Mode;
+  trigger: 'console' | 'alarm' | 'schedule' | 'cli';
+  reason?: string;
+  /** ISO time the execution started (`$$.Execution.StartTime`). */
+  startedAt: string;
+  account: string;
+  primaryRegion: string;
+  recoveryRegion: string;
+  targetRtoSeconds: number;
+}
+
+/** LoadPlan's output: the run and the units selected for it. */
+export interface LoadedRun {
+  run: RunContext;
+  units: UnitPlan[];
+  maxConcurrency: number;
+}
+
+/** The payload of every per-unit step: the run and the unit it works on, plus step-specific fields. */
+export interface UnitStepInput {
+  run: RunContext;
+  unit: UnitPlan;
+}
+
+export type StepName =
+  | 'preflight'
+  | 'acquireLock'
+  | 'promoteSecret'
+  | 'promoteDatabase'
+  | 'waitForDatabasePromotion'
+  | 'updateDns'
+  | 'waitForDnsInSync'
+  | 'attachRotation'
+  | 'verifyConnectivity'
+  | 'report'
+  | 'releaseLock';
+
+/**
+ * `changed`: the step made its change. `already-done`: its effect was already there, no mutating call.
+ * `planned`: dry-run, the call it would make is in `detail`.
+ */
+export type StepOutcome = 'changed' | 'already-done' | 'planned';
+
+export type DetailValue = string | number | boolean | null;
+
+export interface StepResult {
+  step: StepName;
+  unit: string;
+  outcome: StepOutcome;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  /** Facts for the report: identifiers, statuses, endpoints. Never secret values. */
+  detail: Record<string, DetailValue>;
+  warnings: string[];
+}
+
+/** Output of a poll step (database promotion, DNS change); the state machine loops on `done`. */
+export interface PollResult {
+  done: boolean;
+  /** Status as AWS reports it, e.g. `modifying`, `PENDING`. */
+  status: string;
+  /** Seconds the state machine should wait before the next poll. */
+  waitSeconds: number;
+  /** ISO time this poll ran; the first poll that sees `done` dates the completion. */
+  observedAt: string;
+  detail: Record<string, DetailValue>;
+}
+
+export type CheckSeverity = 'error' | 'warning';
+
+export interface PreflightCheck {
+  unit: string;
+  check: string;
+  ok: boolean;
+  severity: CheckSeverity;
+  message: string;
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  checkedAt: string;
+  durationMs: number;
+  checks: PreflightCheck[];
+  /** Problems that block the run (configuration errors, or any problem in drill mode). */
+  errors: string[];
+  /** Problems a disaster can cause; a failover goes on. */
+  warnings: string[];
+  /** Per unit: figures for the report and dashboard (replica lag seconds, replication status). */
+  readiness: Record<string, Record<string, DetailValue>>;
+}
+
+/** The Map iteration's output for one unit: every step result it reached, and where it stopped if it failed. */
+export interface UnitOutcome {
+  unit: string;
+  engine: Engine;
+  status: 'succeeded' | 'failed';
+  steps: StepResult[];
+  /** When failed: the state that failed and the error name and message (no secret material). */
+  failure?: { state: string; error: string; cause: string };
+}
