@@ -88,6 +88,8 @@ export interface PreflightCheck {
   ok: boolean;
   severity: CheckSeverity;
   message: string;
+  /** Optional figures for the readiness report and dashboard (e.g. `replicaLagSeconds`). Never secret values. */
+  figures?: Record<string, DetailValue>;
 }
 
 export interface PreflightReport {
