@@ -1,0 +1,108 @@
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { checkDatabaseReadiness } from './database.js';
+import { checkDnsReadiness } from './dns.js';
+import { isTransientAwsError, PreflightFailedError, toLifeboatError } from './errors.js';
+import type { UnitPlan } from './plan.js';
+import { checkRotationReadiness, checkSecretReadiness } from './secret.js';
+import type { DetailValue, PreflightCheck, PreflightReport, RunContext } from './types.js';
+
+export interface PreflightDeps {
+  secretsManager: SecretsManagerClient;
+  lambda: LambdaClient;
+  rds: RDSClient;
+  route53: Route53Client;
+  cloudwatch: CloudWatchClient;
+}
+
+export interface PreflightEvent {
+  run: RunContext;
+  units: UnitPlan[];
+}
+
+type Check = (deps: PreflightDeps, input: { run: RunContext; unit: UnitPlan }) => Promise<PreflightCheck[]>;
+
+/** Each concern's read-only checks, owned by the module of the step they protect. */
+const CHECKS: ReadonlyArray<readonly [string, Check]> = [
+  ['secret', checkSecretReadiness],
+  ['rotation', checkRotationReadiness],
+  ['database', checkDatabaseReadiness],
+  ['dns', checkDnsReadiness],
+];
+
+/**
+ * Checks every unit, every concern, concurrently, and changes nothing. A check that cannot run because of a
+ * transient AWS error is thrown (the state machine retries); one that fails for another reason becomes an
+ * error-severity finding so that every problem is listed at once.
+ *
+ * Severity policy (DESIGN.md): configuration problems are errors and block every mode. Conditions that a
+ * disaster causes (replication not InSync, lag unknown) are warnings: a failover goes on, a drill — which must
+ * not run on a replica that is not healthy — treats them as errors.
+ */
+export async function runPreflight(
+  deps: PreflightDeps,
+  event: PreflightEvent,
+  now: () => Date = () => new Date(),
+): Promise<PreflightReport> {
+  const started = now();
+  const perUnit = await Promise.all(
+    event.units.map(async (unit) => {
+      const results = await Promise.all(
+        CHECKS.map(async ([concern, check]) => {
+          try {
+            return await check(deps, { run: event.run, unit });
+          } catch (error) {
+            if (isTransientAwsError(error))
+              throw toLifeboatError(error, `preflight ${concern} check of ${unit.name}`);
+            const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+            return [
+              {
+                unit: unit.name,
+                check: concern,
+                ok: false,
+                severity: 'error',
+                message: `could not check: ${message}`,
+              },
+            ] satisfies PreflightCheck[];
+          }
+        }),
+      );
+      return results.flat();
+    }),
+  );
+  const checks = perUnit.flat();
+  const strict = event.run.mode === 'drill';
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const readiness: Record<string, Record<string, DetailValue>> = {};
+  for (const unit of event.units) readiness[unit.name] = {};
+  for (const c of checks) {
+    if (c.figures) Object.assign(readiness[c.unit] ?? {}, c.figures);
+    if (c.ok) continue;
+    const line = `${c.unit}: ${c.check}: ${c.message}`;
+    if (c.severity === 'error' || strict) errors.push(line);
+    else warnings.push(line);
+  }
+  const ended = now();
+  return {
+    ok: errors.length === 0,
+    checkedAt: started.toISOString(),
+    durationMs: ended.getTime() - started.getTime(),
+    checks,
+    errors,
+    warnings,
+    readiness,
+  };
+}
+
+/** Throws PreflightFailedError listing every blocking problem; returns the report otherwise. */
+export function assertPreflightPassed(report: PreflightReport): PreflightReport {
+  if (report.ok) return report;
+  throw new PreflightFailedError(
+    `preflight found ${report.errors.length} problem(s); nothing was changed:\n  - ${report.errors.join('\n  - ')}`,
+    report.errors,
+  );
+}

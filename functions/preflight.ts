@@ -1,0 +1,10 @@
+import { clientsFor } from './lib/clients.js';
+import { logger } from './lib/observability.js';
+import { assertPreflightPassed, type PreflightEvent, runPreflight } from './lib/preflight.js';
+import type { PreflightReport } from './lib/types.js';
+
+export const handler = async (event: PreflightEvent): Promise<PreflightReport> => {
+  const report = await runPreflight(clientsFor(event.run.recoveryRegion), event);
+  logger.info('preflight done', { ok: report.ok, errors: report.errors, warnings: report.warnings });
+  return assertPreflightPassed(report);
+};
