@@ -1,0 +1,471 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import {
+  type Change,
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  GetHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import { describeInstance } from './database.js';
+import {
+  AwsCallFailedError,
+  awsErrorName,
+  ConfigurationError,
+  InputInvalidError,
+  isTransientAwsError,
+  ResourceBusyError,
+  ResourceMissingError,
+  toLifeboatError,
+} from './errors.js';
+import { logger } from './observability.js';
+import type { UnitPlan } from './plan.js';
+import { timedStep } from './step.js';
+import type { PollResult, PreflightCheck, StepResult, UnitStepInput } from './types.js';
+
+/**
+ * The Route 53 steps: point the unit's CNAME (the `host` of its secret) at the promoted instance and wait until the
+ * change is INSYNC, plus the read-only preflight checks of the zone and record. Route 53 is global: its control plane
+ * (every call here) is served from us-east-1. With `dns.strategy: "health-check"` lifeboat makes no Route 53 call on
+ * the failover path: a PRIMARY/SECONDARY failover pair flips on the data plane when its health check fails, the way
+ * AWS ARC does it, so a failed us-east-1 cannot block the failover.
+ */
+
+export interface DnsDeps {
+  readonly route53: Route53Client;
+  /** Clock, for tests. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+export interface UpdateDnsDeps extends DnsDeps {
+  readonly rds: RDSClient;
+}
+
+export interface DnsReadinessDeps extends DnsDeps {
+  /** When given, the health-check strategy also checks that the SECONDARY record names the replica's endpoint. */
+  readonly rds?: RDSClient;
+}
+
+export interface DnsChangePollInput extends UnitStepInput {
+  changeId: string | null;
+  attempt: number;
+}
+
+/** `changeId` of the DNS poll: UpdateDns's `detail.changeId`, a string, or null when nothing was changed. */
+export function assertChangeId<T extends object>(
+  event: T,
+  step: string,
+): asserts event is T & { changeId: string | null } {
+  const changeId = (event as { changeId?: unknown }).changeId;
+  if (changeId !== null && (typeof changeId !== 'string' || changeId === '')) {
+    throw new InputInvalidError(
+      `${step}: changeId: expected a Route 53 change id or null, got ${JSON.stringify(changeId)}`,
+      ['changeId'],
+    );
+  }
+}
+
+/** Route 53's `Comment` on a change batch is at most 256 characters. */
+const COMMENT_MAX = 256;
+
+/**
+ * A DNS name as Route 53 compares it: lower case, no trailing dot, and the `\ooo` octal escapes that Route 53 returns
+ * for characters other than a-z, 0-9, hyphen and underscore decoded (Route 53 Developer Guide, "DNS domain name
+ * format"), so `\052.example.com.` and `*.example.com` are the same name.
+ */
+export function normalizeDnsName(name: string): string {
+  return name
+    .replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))
+    .toLowerCase()
+    .replace(/\.$/, '');
+}
+
+/** The zone id without the `/hostedzone/` prefix that some APIs return. */
+export function bareZoneId(zoneId: string): string {
+  return zoneId.replace(/^\/hostedzone\//, '');
+}
+
+function recordValue(record: ResourceRecordSet): string | undefined {
+  const value = record.ResourceRecords?.[0]?.Value ?? record.AliasTarget?.DNSName;
+  return value === undefined ? undefined : normalizeDnsName(value);
+}
+
+function route53Error(error: unknown, what: string, unit: UnitPlan): Error {
+  const name = awsErrorName(error);
+  if (name === 'NoSuchHostedZone') {
+    return new ResourceMissingError(
+      `hosted zone ${unit.dns.hostedZoneId} (units "${unit.name}" dns.hostedZoneId) does not exist`,
+      { cause: error },
+    );
+  }
+  if (name === 'InvalidChangeBatch') {
+    const messages = (error as { messages?: unknown }).messages;
+    const listed =
+      Array.isArray(messages) && messages.length ? messages.join('; ') : (error as Error).message;
+    return new AwsCallFailedError(`${what} was rejected: InvalidChangeBatch: ${listed}`, { cause: error });
+  }
+  // Throttling and PriorRequestNotComplete become TransientAwsError (retried), anything else AwsCallFailedError.
+  return toLifeboatError(error, what);
+}
+
+/** The CNAME record set named by the plan, or undefined. Reads one record (names sort first, then types). */
+async function readCname(route53: Route53Client, unit: UnitPlan): Promise<ResourceRecordSet | undefined> {
+  const wanted = normalizeDnsName(unit.dns.recordName);
+  try {
+    const out = await route53.send(
+      new ListResourceRecordSetsCommand({
+        HostedZoneId: unit.dns.hostedZoneId,
+        StartRecordName: unit.dns.recordName,
+        StartRecordType: 'CNAME',
+        MaxItems: 1,
+      }),
+    );
+    // The list starts AT the name and type, or at the next record after it when there is none: check both.
+    return out.ResourceRecordSets?.find(
+      (r) => r.Type === 'CNAME' && normalizeDnsName(r.Name ?? '') === wanted,
+    );
+  } catch (error) {
+    throw route53Error(
+      error,
+      `ListResourceRecordSets ${unit.dns.recordName} in ${unit.dns.hostedZoneId}`,
+      unit,
+    );
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* UpdateDns                                                                                       */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Points the unit's CNAME at the promoted instance (UpdateDns step). The target is the instance's own endpoint,
+ * which is the replica's endpoint kept through promotion. Already pointing with the plan's TTL: `already-done`, no
+ * change. Otherwise one UPSERT with the plan's TTL; the result says when the record changed and its TTL, because
+ * clients keep the old answer for up to the old TTL.
+ */
+export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Promise<StepResult> {
+  const { run, unit } = input;
+  const now = deps.now ?? (() => new Date());
+  return timedStep(
+    'updateDns',
+    unit.name,
+    async () => {
+      const instanceId = unit.database.replicaInstanceId;
+      const instance = await describeInstance(deps.rds, instanceId);
+      const target = instance.Endpoint?.Address;
+      if (!target) {
+        throw new ResourceBusyError(
+          `DB instance ${instanceId} has no endpoint yet (status ${instance.DBInstanceStatus})`,
+        );
+      }
+      const base = {
+        strategy: unit.dns.strategy,
+        hostedZoneId: bareZoneId(unit.dns.hostedZoneId),
+        recordName: normalizeDnsName(unit.dns.recordName),
+        target: normalizeDnsName(target),
+      };
+
+      if (unit.dns.strategy === 'health-check') {
+        // No control-plane call: Route 53's control plane is served from us-east-1, which may be the failed Region.
+        return {
+          outcome: 'already-done',
+          detail: {
+            ...base,
+            changeId: null,
+            previousTarget: null,
+            ttl: null,
+            changedAt: null,
+            note: 'DNS fails over by the record pair health check on the Route 53 data plane; lifeboat changes no record',
+          },
+        };
+      }
+
+      // Moving writers to an instance that is still a read replica would send them to a read-only database.
+      if (run.mode !== 'dry-run' && instance.ReadReplicaSourceDBInstanceIdentifier) {
+        throw new ConfigurationError(
+          `DB instance ${instanceId} is still a read replica of ${instance.ReadReplicaSourceDBInstanceIdentifier}; ` +
+            'the record is moved only to a promoted instance',
+        );
+      }
+
+      const current = await readCname(deps.route53, unit);
+      if (current?.SetIdentifier !== undefined) {
+        throw new ConfigurationError(
+          `${unit.dns.recordName} is a routing-policy record set (SetIdentifier ${current.SetIdentifier}); ` +
+            'dns.strategy "cname" needs a simple CNAME (use "health-check" for a failover pair)',
+        );
+      }
+      const previousTarget = current ? (recordValue(current) ?? null) : null;
+      const previousTtl = current?.TTL ?? null;
+      if (previousTarget === base.target && previousTtl === unit.dns.ttl && !current?.AliasTarget) {
+        logger.info('record already points at the target', { unit: unit.name, record: base.recordName });
+        return {
+          outcome: 'already-done',
+          detail: { ...base, changeId: null, previousTarget, ttl: unit.dns.ttl, changedAt: null },
+        };
+      }
+
+      const change: Change = {
+        Action: 'UPSERT',
+        ResourceRecordSet: {
+          Name: unit.dns.recordName,
+          Type: 'CNAME',
+          TTL: unit.dns.ttl,
+          ResourceRecords: [{ Value: target }],
+        },
+      };
+      const comment = `lifeboat run ${run.runId}: fail over unit ${unit.name} to ${target}`.slice(
+        0,
+        COMMENT_MAX,
+      );
+      const planned = {
+        call: 'ChangeResourceRecordSets',
+        action: 'UPSERT',
+        type: 'CNAME',
+        ttl: unit.dns.ttl,
+      };
+      if (run.mode === 'dry-run') {
+        return {
+          outcome: 'planned',
+          detail: { ...base, ...planned, previousTarget, previousTtl, changeId: null, changedAt: null },
+        };
+      }
+
+      let changeId: string | undefined;
+      let submittedAt: Date | undefined;
+      try {
+        const out = await deps.route53.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: unit.dns.hostedZoneId,
+            ChangeBatch: { Comment: comment, Changes: [change] },
+          }),
+        );
+        changeId = out.ChangeInfo?.Id;
+        submittedAt = out.ChangeInfo?.SubmittedAt;
+      } catch (error) {
+        throw route53Error(error, `ChangeResourceRecordSets UPSERT ${unit.dns.recordName}`, unit);
+      }
+      if (!changeId) {
+        throw new AwsCallFailedError(
+          `ChangeResourceRecordSets for ${unit.dns.recordName} returned no change id`,
+        );
+      }
+      const changedAt = (submittedAt ?? now()).toISOString();
+      logger.info('record changed', { unit: unit.name, record: base.recordName, changeId, runId: run.runId });
+      return {
+        outcome: 'changed',
+        detail: { ...base, ...planned, previousTarget, previousTtl, changeId, changedAt },
+      };
+    },
+    now,
+  );
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* WaitForDnsInSync                                                                                */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Seconds between GetChange polls while PENDING. Route 53 changes typically reach every authoritative server within
+ * 60 s (Route 53 API reference, GetChange); a 2 s poll keeps the detection lag at 2 s for about 30 cheap calls.
+ */
+export const DNS_POLL_SECONDS = 2;
+
+/** One poll of the record change (WaitForDnsInSync loop): done at once when there was no change, else at INSYNC. */
+export async function checkDnsChange(deps: DnsDeps, input: DnsChangePollInput): Promise<PollResult> {
+  const { unit, changeId, attempt } = input;
+  const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  if (changeId === null) {
+    return {
+      done: true,
+      status: 'NO_CHANGE',
+      waitSeconds: 0,
+      observedAt,
+      detail: { changeId: null, attempt },
+    };
+  }
+  let status: string;
+  try {
+    const out = await deps.route53.send(new GetChangeCommand({ Id: changeId }));
+    status = out.ChangeInfo?.Status ?? 'UNKNOWN';
+  } catch (error) {
+    if (awsErrorName(error) === 'NoSuchChange') {
+      throw new ResourceMissingError(`Route 53 change ${changeId} does not exist`, { cause: error });
+    }
+    throw route53Error(error, `GetChange ${changeId}`, unit);
+  }
+  const done = status === 'INSYNC';
+  logger.info('dns change polled', { unit: unit.name, changeId, status, attempt });
+  return {
+    done,
+    status,
+    waitSeconds: done ? 0 : DNS_POLL_SECONDS,
+    observedAt,
+    detail: { status, changeId, attempt },
+  };
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Preflight                                                                                       */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Read-only checks of the unit's zone and record. `error`: the zone or record is not what the plan says. A Route 53
+ * control plane that does not answer (throttled, 5xx, unreachable) is a `warning`: it is what a us-east-1 outage
+ * looks like, and it must not block promoting the database; the DNS step will say if it still cannot change the
+ * record.
+ *
+ * Strategy `health-check`: the record must be a PRIMARY/SECONDARY failover pair of CNAMEs, and the PRIMARY must have a
+ * health check (or be an alias that evaluates its target's health): without those Route 53 never answers with the
+ * SECONDARY, and the run would end with clients on the failed Region. Both are errors. When an RDS client is given,
+ * the SECONDARY must name the replica's endpoint (error otherwise).
+ */
+export async function checkDnsReadiness(
+  deps: DnsReadinessDeps,
+  input: UnitStepInput,
+): Promise<PreflightCheck[]> {
+  const { unit } = input;
+  const checks: PreflightCheck[] = [];
+  const add = (check: string, ok: boolean, severity: 'error' | 'warning', message: string) =>
+    checks.push({ unit: unit.name, check, ok, severity, message });
+  const zoneId = unit.dns.hostedZoneId;
+  const record = normalizeDnsName(unit.dns.recordName);
+  const unreachable = (check: string, call: string, error: unknown) => {
+    const name = awsErrorName(error) ?? 'Error';
+    if (isTransientAwsError(error)) {
+      add(
+        check,
+        false,
+        'warning',
+        `Route 53 control plane did not answer ${call} (${name}); could not check ${record}`,
+      );
+    } else {
+      add(check, false, 'error', `${call} failed (${name}): ${(error as Error).message}`);
+    }
+  };
+
+  let zoneName: string;
+  try {
+    const out = await deps.route53.send(new GetHostedZoneCommand({ Id: zoneId }));
+    zoneName = normalizeDnsName(out.HostedZone?.Name ?? '');
+  } catch (error) {
+    if (awsErrorName(error) === 'NoSuchHostedZone') {
+      add('dns.zone', false, 'error', `hosted zone ${zoneId} (dns.hostedZoneId) does not exist`);
+    } else unreachable('dns.zone', `GetHostedZone ${zoneId}`, error);
+    return checks;
+  }
+  if (record !== zoneName && !record.endsWith(`.${zoneName}`)) {
+    add(
+      'dns.zone',
+      false,
+      'error',
+      `${record} (dns.recordName) is not in hosted zone ${zoneId} (${zoneName})`,
+    );
+    return checks;
+  }
+  add('dns.zone', true, 'error', `hosted zone ${zoneId} (${zoneName}) exists`);
+
+  let sets: ResourceRecordSet[];
+  try {
+    // Every type under the name: an A record where the plan expects a CNAME must show up too.
+    const out = await deps.route53.send(
+      new ListResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        StartRecordName: unit.dns.recordName,
+        MaxItems: 20,
+      }),
+    );
+    sets = (out.ResourceRecordSets ?? []).filter((r) => normalizeDnsName(r.Name ?? '') === record);
+  } catch (error) {
+    unreachable('dns.record', `ListResourceRecordSets ${record}`, error);
+    return checks;
+  }
+  const cnames = sets.filter((r) => r.Type === 'CNAME');
+  if (cnames.length === 0) {
+    const types = [...new Set(sets.map((r) => r.Type))].join(', ');
+    add(
+      'dns.record',
+      false,
+      'error',
+      types
+        ? `${record} (dns.recordName) is a ${types} record, not a CNAME`
+        : `${record} (dns.recordName) has no record in zone ${zoneId}`,
+    );
+    return checks;
+  }
+
+  if (unit.dns.strategy === 'cname') {
+    const routed = cnames.find((r) => r.SetIdentifier !== undefined);
+    if (routed) {
+      add(
+        'dns.record',
+        false,
+        'error',
+        `${record} is a routing-policy record set (SetIdentifier ${routed.SetIdentifier}); dns.strategy "cname" ` +
+          'needs a simple CNAME (use "health-check" for a failover pair)',
+      );
+    } else {
+      const cname = cnames[0] as ResourceRecordSet;
+      add(
+        'dns.record',
+        true,
+        'error',
+        `${record} is a CNAME to ${recordValue(cname) ?? '?'} (TTL ${cname.TTL ?? '-'})`,
+      );
+    }
+    return checks;
+  }
+
+  add('dns.record', true, 'error', `${record} is a CNAME`);
+  const primary = cnames.find((r) => r.Failover === 'PRIMARY');
+  const secondary = cnames.find((r) => r.Failover === 'SECONDARY');
+  if (!primary || !secondary) {
+    add(
+      'dns.failover-pair',
+      false,
+      'error',
+      `dns.strategy "health-check" needs a PRIMARY and a SECONDARY failover CNAME at ${record}; found ` +
+        `${primary ? 'PRIMARY' : 'no PRIMARY'} and ${secondary ? 'SECONDARY' : 'no SECONDARY'}`,
+    );
+    return checks;
+  }
+  if (!primary.HealthCheckId && !primary.AliasTarget?.EvaluateTargetHealth) {
+    add(
+      'dns.failover-pair',
+      false,
+      'error',
+      `the PRIMARY record of ${record} has no health check: Route 53 would never answer with the SECONDARY`,
+    );
+    return checks;
+  }
+  add(
+    'dns.failover-pair',
+    true,
+    'error',
+    `${record} is a failover pair with health check ${primary.HealthCheckId ?? '(alias)'}`,
+  );
+
+  if (deps.rds) {
+    let endpoint: string | undefined;
+    try {
+      endpoint = (await describeInstance(deps.rds, unit.database.replicaInstanceId)).Endpoint?.Address;
+    } catch (error) {
+      // The database checks report a missing replica; here it only means the target cannot be compared.
+      if (!(error instanceof ResourceMissingError)) throw error;
+    }
+    if (endpoint) {
+      const wanted = normalizeDnsName(endpoint);
+      const actual = recordValue(secondary);
+      add(
+        'dns.failover-target',
+        actual === wanted,
+        'error',
+        actual === wanted
+          ? `the SECONDARY record names the replica ${wanted}`
+          : `the SECONDARY record of ${record} names ${actual ?? '?'}, not the replica's endpoint ${wanted}`,
+      );
+    }
+  }
+  return checks;
+}
