@@ -514,8 +514,13 @@ export async function checkSecretReadiness(
   { run, unit }: UnitStepInput,
 ): Promise<PreflightCheck[]> {
   const checks: PreflightCheck[] = [];
-  const add = (check: string, ok: boolean, severity: PreflightCheck['severity'], message: string) =>
-    checks.push({ unit: unit.name, check, ok, severity, message });
+  const add = (
+    check: string,
+    ok: boolean,
+    severity: PreflightCheck['severity'],
+    message: string,
+    figures?: Record<string, DetailValue>,
+  ) => checks.push({ unit: unit.name, check, ok, severity, message, ...(figures ? { figures } : {}) });
   const subject = where(unit, run);
 
   let secret: DescribeSecretResponse;
@@ -529,12 +534,18 @@ export async function checkSecretReadiness(
   add('secret.exists', true, 'error', `${subject} exists`);
 
   const view = replicationView(secret, run.recoveryRegion);
+  const figures = {
+    secretRole: view.role,
+    secretPrimaryRegion: view.primaryRegion ?? null,
+    secretReplicationStatus: view.status ?? (view.role === 'replica' ? 'unknown' : null),
+  };
   if (view.role === 'standalone') {
     add(
       'secret.replica',
       false,
       'warning',
       `${subject} is not a replica (already promoted or never replicated); PromoteSecret will do nothing`,
+      figures,
     );
   } else if (view.primaryRegion !== run.primaryRegion) {
     add(
@@ -542,9 +553,10 @@ export async function checkSecretReadiness(
       false,
       'error',
       `${subject} is a replica of a secret in ${view.primaryRegion}, not in the plan's primary Region ${run.primaryRegion}`,
+      figures,
     );
   } else {
-    add('secret.replica', true, 'error', `${subject} is a replica of ${run.primaryRegion}`);
+    add('secret.replica', true, 'error', `${subject} is a replica of ${run.primaryRegion}`, figures);
     if (view.status === undefined) {
       add(
         'secret.replication-status',

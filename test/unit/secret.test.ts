@@ -352,6 +352,11 @@ describe('checkSecretReadiness', () => {
       'secret.port',
     ]);
     expect(checks.every((c) => c.unit === 'orders')).toBe(true);
+    expect(byCheck(checks, 'secret.replica')?.figures).toEqual({
+      secretRole: 'replica',
+      secretPrimaryRegion: PRIMARY,
+      secretReplicationStatus: 'InSync',
+    });
     expect(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({ SecretId: SECRET_ARN });
   });
 
@@ -366,6 +371,7 @@ describe('checkSecretReadiness', () => {
     const status = byCheck(checks, 'secret.replication-status');
     expect(status).toMatchObject({ ok: false, severity: 'warning' });
     expect(status?.message).toContain('not reported');
+    expect(byCheck(checks, 'secret.replica')?.figures?.secretReplicationStatus).toBe('unknown');
     expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
   });
 
