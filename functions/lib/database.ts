@@ -381,8 +381,13 @@ export async function checkDatabaseReadiness(
   const { run, unit } = input;
   const replicaId = unit.database.replicaInstanceId;
   const checks: PreflightCheck[] = [];
-  const add = (check: string, ok: boolean, severity: 'error' | 'warning', message: string) =>
-    checks.push({ unit: unit.name, check, ok, severity, message });
+  const add = (
+    check: string,
+    ok: boolean,
+    severity: 'error' | 'warning',
+    message: string,
+    figures?: Record<string, DetailValue>,
+  ) => checks.push({ unit: unit.name, check, ok, severity, message, ...(figures ? { figures } : {}) });
 
   let instance: DBInstance;
   try {
@@ -402,13 +407,15 @@ export async function checkDatabaseReadiness(
   add('database.replica-exists', true, 'error', `read replica ${replicaId} exists in ${run.recoveryRegion}`);
 
   const status = statusOf(instance);
-  if (status === 'available') add('database.status', true, 'warning', `${replicaId} is available`);
+  const figures = { replicaStatus: status };
+  if (status === 'available') add('database.status', true, 'warning', `${replicaId} is available`, figures);
   else if (DEAD_END_STATUSES.has(status)) {
     add(
       'database.status',
       false,
       'error',
       `${replicaId} is "${status}": it cannot be promoted from this status`,
+      figures,
     );
   } else {
     add(
@@ -416,6 +423,7 @@ export async function checkDatabaseReadiness(
       false,
       'warning',
       `${replicaId} is "${status}", not available: promotion waits until RDS accepts it`,
+      figures,
     );
   }
 
@@ -496,12 +504,13 @@ async function replicaLagCheck(
 ): Promise<PreflightCheck> {
   const replicaId = unit.database.replicaInstanceId;
   const max = unit.database.maxReplicaLagSeconds;
-  const result = (ok: boolean, message: string): PreflightCheck => ({
+  const result = (ok: boolean, message: string, lagSeconds: number | null = null): PreflightCheck => ({
     unit: unit.name,
     check: 'database.replica-lag',
     ok,
     severity: 'warning',
     message,
+    figures: { replicaLagSeconds: lagSeconds },
   });
   let lag: number | undefined;
   try {
@@ -520,13 +529,14 @@ async function replicaLagCheck(
     );
   }
   if (lag < 0) {
-    return result(false, `replication to ${replicaId} is not running (ReplicaLag -1)`);
+    return result(false, `replication to ${replicaId} is not running (ReplicaLag -1)`, lag);
   }
   if (lag > max) {
     return result(
       false,
       `${replicaId} lags ${lag} s behind its primary, over database.maxReplicaLagSeconds ${max}`,
+      lag,
     );
   }
-  return result(true, `${replicaId} lags ${lag} s (limit ${max})`);
+  return result(true, `${replicaId} lags ${lag} s (limit ${max})`, lag);
 }
