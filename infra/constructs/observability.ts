@@ -1,0 +1,172 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { FailoverPlan } from '../../functions/lib/plan.js';
+import { PropsProblems } from './props.js';
+
+export interface ObservabilityProps {
+  readonly plan: FailoverPlan;
+  readonly stateMachine: sfn.StateMachine;
+  /** Every alarm notifies this topic. */
+  readonly topic: sns.ITopic;
+  /** The step functions, for the errors widget. */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /** Alarm/schedule events that could not start an execution. @default none */
+  readonly startFailures?: sqs.IQueue;
+  /** Period of the execution alarms. @default 1 minute */
+  readonly period?: Duration;
+}
+
+/** Units per ReplicaLag graph: more lines than this on one graph cannot be read. */
+const UNITS_PER_GRAPH = 25;
+
+/**
+ * Alarms on failed, timed-out, aborted and throttled executions (AWS Solutions Constructs' defaults for a state
+ * machine) to the topic, and a dashboard: the executions, their duration against the target RTO, and each unit's
+ * readiness — the read replica's ReplicaLag in the recovery Region against the plan's limit.
+ */
+export class Observability extends Construct {
+  readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const problems = new PropsProblems('Observability');
+    problems.duration('period', props.period, Duration.minutes(1), Duration.days(1));
+    problems.check();
+
+    const { plan, stateMachine } = props;
+    const period = props.period ?? Duration.minutes(1);
+    const notify = new actions.SnsAction(props.topic);
+    const alarm = (name: string, metric: cloudwatch.Metric, description: string) => {
+      const created = new cloudwatch.Alarm(this, name, {
+        alarmName: `lifeboat-${plan.name}-${name}`,
+        alarmDescription: description,
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(notify);
+      return created;
+    };
+    const alarms: Record<string, cloudwatch.Alarm> = {
+      ExecutionsFailed: alarm(
+        'ExecutionsFailed',
+        stateMachine.metricFailed({ period, statistic: 'Sum' }),
+        `A failover of plan ${plan.name} failed: read its report and the execution's event history`,
+      ),
+      ExecutionsTimedOut: alarm(
+        'ExecutionsTimedOut',
+        stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+        `A failover of plan ${plan.name} ran past the state machine's timeout`,
+      ),
+      ExecutionsAborted: alarm(
+        'ExecutionsAborted',
+        stateMachine.metricAborted({ period, statistic: 'Sum' }),
+        `A failover of plan ${plan.name} was stopped before it finished`,
+      ),
+      ExecutionThrottled: alarm(
+        'ExecutionThrottled',
+        stateMachine.metricThrottled({ period, statistic: 'Sum' }),
+        `Step Functions throttled the state machine of plan ${plan.name}`,
+      ),
+    };
+    if (props.startFailures) {
+      alarms.StartFailed = alarm(
+        'StartFailed',
+        props.startFailures.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        `An alarm or schedule could not start the state machine of plan ${plan.name}: see the dead-letter queue`,
+      );
+    }
+    this.alarms = alarms;
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `lifeboat-${plan.name}`,
+      defaultInterval: Duration.days(7),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: [
+          `# lifeboat ${plan.name}`,
+          `Fails over ${plan.units.length} unit(s) from **${plan.primaryRegion}** to **${plan.recoveryRegion}**; target RTO ${plan.targetRtoSeconds} s.`,
+        ].join('\n\n'),
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Executions',
+        width: 12,
+        left: [
+          stateMachine.metricStarted({ statistic: 'Sum' }),
+          stateMachine.metricSucceeded({ statistic: 'Sum' }),
+          stateMachine.metricFailed({ statistic: 'Sum' }),
+          stateMachine.metricTimedOut({ statistic: 'Sum' }),
+          stateMachine.metricAborted({ statistic: 'Sum' }),
+          stateMachine.metricThrottled({ statistic: 'Sum' }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Execution time against the target RTO (ms)',
+        width: 12,
+        left: [stateMachine.metricTime({ statistic: 'Maximum' })],
+        leftAnnotations: [{ value: plan.targetRtoSeconds * 1000, label: 'target RTO' }],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        width: 24,
+        height: 3,
+        alarms: Object.values(alarms),
+      }),
+    );
+    for (let i = 0; i < plan.units.length; i += UNITS_PER_GRAPH) {
+      const units = plan.units.slice(i, i + UNITS_PER_GRAPH);
+      const limit = Math.min(...units.map((u) => u.database.maxReplicaLagSeconds));
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title:
+            plan.units.length > UNITS_PER_GRAPH
+              ? `Readiness: replica lag (s), units ${i + 1}-${i + units.length}`
+              : 'Readiness: replica lag (s)',
+          width: 24,
+          left: units.map(
+            (unit) =>
+              new cloudwatch.Metric({
+                namespace: 'AWS/RDS',
+                metricName: 'ReplicaLag',
+                dimensionsMap: { DBInstanceIdentifier: unit.database.replicaInstanceId },
+                region: plan.recoveryRegion,
+                statistic: 'Maximum',
+                period: Duration.minutes(1),
+                label: `${unit.name} (${unit.database.replicaInstanceId})`,
+              }),
+          ),
+          leftAnnotations: [{ value: limit, label: 'preflight warns above' }],
+        }),
+      );
+    }
+    const fns = Object.entries(props.functions);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Step errors',
+        width: 12,
+        left: fns.map(([name, fn]) => fn.metricErrors({ statistic: 'Sum', label: name })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Step duration, p99 (ms)',
+        width: 12,
+        left: fns.map(([name, fn]) => fn.metricDuration({ statistic: 'p99', label: name })),
+      }),
+    );
+  }
+}

@@ -1,0 +1,213 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { FailoverPlan } from '../../functions/lib/plan.js';
+import { buildFailoverDefinition } from '../../statemachine/failover.js';
+import {
+  connectivityBudgetSeconds,
+  HANDLER_ENTRIES,
+  POLL_LOOPS,
+  STEP_FUNCTIONS,
+  type StepFunctionName,
+} from '../../statemachine/steps.js';
+import { acknowledge, acknowledgeWildcards, wildcardFindings } from '../nag.js';
+import { stepGrants } from '../permissions.js';
+import { PropsProblems } from './props.js';
+import { StepFunction, type StepFunctionVpcPlacement } from './step-function.js';
+
+export interface OrchestratorProps {
+  /** The validated plan; it is baked into the definition, so a console start with `{}` fails it over. */
+  readonly plan: FailoverPlan;
+  /** The one-at-a-time lock (partition key `planName`). */
+  readonly lockTable: dynamodb.ITable;
+  /** Where the report step keeps reports (`reports/<plan>/`). */
+  readonly reportBucket: s3.IBucket;
+  /** Where the report step publishes. */
+  readonly reportTopic: sns.ITopic;
+  /** The topic's KMS key, when the stack made the topic. @default the topic is not encrypted by this stack */
+  readonly reportTopicKey?: kms.IKey;
+  /** Topic on which the approval gate announces its task token. @default no approval gate */
+  readonly approvalTopic?: sns.ITopic;
+  /** Where the verify step runs to reach the databases. @default outside any VPC */
+  readonly verifyPlacement?: StepFunctionVpcPlacement;
+  /**
+   * Longest an execution may run before Step Functions stops it. It is a backstop only: a timed-out execution
+   * skips its report and leaves the lock behind, so the definition's own bounds (poll loops, retries) must end a
+   * stuck run first.
+   * @default sized from the plan: the approval wait (when alarms need approval) plus, for each wave of
+   * `maxConcurrency` units, the larger of twice the target RTO and the worst case of the definition's bounded
+   * loops plus half an hour.
+   */
+  readonly timeout?: Duration;
+  /** Retention of the state machine's and the functions' logs. @default one year */
+  readonly logRetention?: logs.RetentionDays;
+  /** Handler file of each step. @default HANDLER_ENTRIES from statemachine/steps.ts */
+  readonly handlerEntries?: Readonly<Record<StepFunctionName, string>>;
+}
+
+/** The RDS CA bundle on Lambda's Node.js runtimes, which since Node.js 20 are not loaded unless asked for. */
+export const LAMBDA_RUNTIME_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+
+/** Default execution timeout for a plan; see `OrchestratorProps.timeout`. */
+export function defaultExecutionTimeout(plan: FailoverPlan): Duration {
+  const waves = Math.ceil(plan.units.length / plan.maxConcurrency);
+  const loops = Object.values(POLL_LOOPS).reduce(
+    (sum, loop) => sum + loop.maxAttempts * loop.maxWaitSeconds,
+    0,
+  );
+  const perWave = Math.max(2 * plan.targetRtoSeconds, loops + connectivityBudgetSeconds(plan) + 1800);
+  const approval = plan.approval.onAlarm ? plan.approval.timeoutSeconds : 0;
+  return Duration.seconds(approval + waves * perWave);
+}
+
+/** Lambda timeout of the verify step: a connection attempt and query take `verify.timeoutSeconds` at most. */
+export function verifyFunctionTimeout(plan: FailoverPlan): Duration {
+  const longest = Math.max(...plan.units.map((u) => u.verify.timeoutSeconds));
+  return Duration.seconds(Math.max(30, 2 * longest + 10));
+}
+
+/**
+ * The failover itself: one Lambda per step (each with only its own permissions) and the Standard state machine
+ * that runs them, named after the plan it fails over.
+ */
+export class Orchestrator extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.LogGroup;
+  readonly functions: Readonly<Record<StepFunctionName, StepFunction>>;
+
+  constructor(scope: Construct, id: string, props: OrchestratorProps) {
+    super(scope, id);
+    const { plan } = props;
+    const problems = new PropsProblems('Orchestrator');
+    // Standard workflows run for up to a year.
+    problems.duration('timeout', props.timeout, Duration.minutes(5), Duration.days(365));
+    const entries = props.handlerEntries ?? HANDLER_ENTRIES;
+    for (const name of STEP_FUNCTIONS) {
+      if (!entries[name]) problems.add(`handlerEntries.${name}`, 'is missing');
+    }
+    if (plan.approval.onAlarm && !props.approvalTopic) {
+      problems.add('approvalTopic', 'is required: the plan holds alarm-started failovers for approval');
+    }
+    problems.check();
+
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const environment: Partial<Record<StepFunctionName, Record<string, string>>> = {
+      acquireLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
+      releaseLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
+      report: {
+        REPORT_BUCKET_NAME: props.reportBucket.bucketName,
+        REPORT_TOPIC_ARN: props.reportTopic.topicArn,
+      },
+      // Lambda's Node.js 20+ runtimes no longer load the Amazon CA certificates (RDS's among them) by default;
+      // this file holds them (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html#nodejs-certificate-loading).
+      verifyConnectivity: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
+    };
+    const timeouts: Partial<Record<StepFunctionName, Duration>> = {
+      // Every unit's checks run concurrently, but a 500-unit plan under throttling takes a while.
+      preflight: Duration.minutes(2),
+      report: Duration.minutes(1),
+      verifyConnectivity: verifyFunctionTimeout(plan),
+    };
+
+    const functions = {} as Record<StepFunctionName, StepFunction>;
+    for (const name of STEP_FUNCTIONS) {
+      functions[name] = new StepFunction(this, pascal(name), {
+        entry: entries[name],
+        description: `lifeboat ${plan.name}: ${name} step`,
+        logRetention,
+        ...(environment[name] ? { environment: environment[name] } : {}),
+        ...(timeouts[name] ? { timeout: timeouts[name] } : {}),
+        ...(name === 'verifyConnectivity' && props.verifyPlacement
+          ? { vpcPlacement: props.verifyPlacement }
+          : {}),
+      });
+    }
+    this.functions = functions;
+
+    const grants = stepGrants(plan, {
+      lockTableArn: props.lockTable.tableArn,
+      reportBucketArn: props.reportBucket.bucketArn,
+      reportTopicArn: props.reportTopic.topicArn,
+      ...(props.reportTopicKey ? { reportTopicKeyArn: props.reportTopicKey.keyArn } : {}),
+    });
+    for (const name of STEP_FUNCTIONS) {
+      const fn = functions[name];
+      for (const grant of grants[name]) {
+        fn.role.addToPolicy(grant.statement);
+        if (grant.wildcardReason) acknowledgeWildcards(fn, grant.statement, grant.wildcardReason);
+        else if (wildcardFindings(fn, grant.statement).length) {
+          throw new Error(`${name}: statement ${grant.statement.sid} has a wildcard and no reason for it`);
+        }
+      }
+    }
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      // The vendedlogs prefix keeps the CloudWatch Logs resource policy small
+      // (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html).
+      logGroupName: `/aws/vendedlogs/states/lifeboat-${plan.name}`,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const lambdas = {} as Record<StepFunctionName, lambda.IFunction>;
+    for (const name of STEP_FUNCTIONS) lambdas[name] = functions[name].function;
+    const definition = buildFailoverDefinition(this, {
+      plan,
+      functions: lambdas,
+      ...(props.approvalTopic ? { approvalTopic: props.approvalTopic } : {}),
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: `lifeboat-${plan.name}`,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      timeout: props.timeout ?? defaultExecutionTimeout(plan),
+      tracingEnabled: true,
+      logs: {
+        destination: this.logGroup,
+        level: sfn.LogLevel.ALL,
+        // State data holds identifiers, statuses and timings, never secret material (functions/lib/types.ts, and
+        // the tests prove it); with it the log alone tells what each step saw and returned on the worst day.
+        includeExecutionData: true,
+      },
+      comment: `Fails over plan ${plan.name} from ${plan.primaryRegion} to ${plan.recoveryRegion}`,
+    });
+
+    if (props.approvalTopic && props.reportTopicKey && props.approvalTopic === props.reportTopic) {
+      // The approval gate publishes its task token to the encrypted topic.
+      this.stateMachine.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'EncryptApprovalRequests',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [props.reportTopicKey.keyArn],
+        }),
+      );
+    }
+    this.acknowledgeStateMachineWildcards(lambdas);
+  }
+
+  private acknowledgeStateMachineWildcards(lambdas: Record<StepFunctionName, lambda.IFunction>): void {
+    for (const fn of Object.values(lambdas)) {
+      acknowledgeWildcards(
+        this.stateMachine,
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [`${fn.functionArn}:*`] }),
+        "CDK's LambdaInvoke grant covers the step function's versions and aliases (`:*`); it names one function",
+      );
+    }
+    acknowledge(
+      this.stateMachine,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray trace segments and CloudWatch Logs log delivery (logs:CreateLogDelivery and friends) support no resource-level permissions',
+    );
+  }
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

@@ -1,0 +1,182 @@
+import { isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge, acknowledgeWildcards } from '../nag.js';
+import { PropsProblems } from './props.js';
+
+/** The repository root: `infra/constructs/` is two levels below it. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where the function runs inside a VPC. Subnets and groups are imported by id: no lookups at synth. */
+export interface StepFunctionVpcPlacement {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: readonly ec2.ISubnet[];
+  readonly securityGroup: ec2.ISecurityGroup;
+}
+
+export interface StepFunctionProps {
+  /** The handler file, relative to `projectRoot` (e.g. `functions/load-plan.ts`); it exports `handler`. */
+  readonly entry: string;
+  /** What the function does, shown in the Lambda console. */
+  readonly description: string;
+  /** Environment variables on top of the ones every step gets. @default none */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /** @default 512 MiB (CPU grows with memory; a failover is no time for a slow cold start) */
+  readonly memorySize?: number;
+  /** How long the function's log group keeps events. @default one year (a failover's record outlives it) */
+  readonly logRetention?: logs.RetentionDays;
+  /** Run in a VPC (the verify step reaches the database). @default not in a VPC */
+  readonly vpcPlacement?: StepFunctionVpcPlacement;
+  /** Powertools service name in every log line. @default "lifeboat" */
+  readonly serviceName?: string;
+  /** Directory holding package.json and package-lock.json. @default the repository root */
+  readonly projectRoot?: string;
+}
+
+/**
+ * The Lambda function of one state-machine step. Every step is built the same way: Node.js 22 on ARM64, bundled
+ * by esbuild as one minified ES module with names kept (the error classes' names are what the state machine's
+ * `ErrorEquals` matches) and source maps, its own log group (retained), X-Ray tracing, and its own role that
+ * starts with nothing but writing to that log group — the caller adds only what the step calls.
+ */
+export class StepFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: StepFunctionProps) {
+    super(scope, id);
+    const problems = new PropsProblems('StepFunction');
+    if (!props.entry) problems.add('entry', 'is required');
+    else if (!/\.(ts|mts|js|mjs)$/.test(props.entry))
+      problems.add('entry', `must be a .ts or .js file, got ${props.entry}`);
+    if (!props.description) problems.add('description', 'is required');
+    else if (props.description.length > 256) problems.add('description', 'must be at most 256 characters');
+    problems.duration('timeout', props.timeout, Duration.seconds(1), Duration.minutes(15));
+    problems.integer('memorySize', props.memorySize, 128, 10_240);
+    if (props.vpcPlacement && props.vpcPlacement.subnets.length === 0) {
+      problems.add('vpcPlacement.subnets', 'must name at least one subnet');
+    }
+    for (const key of Object.keys(props.environment ?? {})) {
+      if (key.startsWith('AWS_')) problems.add(`environment.${key}`, 'AWS_ variables are reserved by Lambda');
+    }
+    problems.check();
+
+    const projectRoot = props.projectRoot ?? PROJECT_ROOT;
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    // Only the function's own log group: no AWSLambdaBasicExecutionRole (logs on every group in the account).
+    this.logGroup.grantWrite(this.role);
+    if (props.vpcPlacement) this.allowNetworkInterfaces(props.vpcPlacement);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: isAbsolute(props.entry) ? props.entry : join(projectRoot, props.entry),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'lifeboat',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      ...(props.vpcPlacement
+        ? {
+            vpc: props.vpcPlacement.vpc,
+            vpcSubnets: { subnets: [...props.vpcPlacement.subnets] },
+            securityGroups: [props.vpcPlacement.securityGroup],
+          }
+        : {}),
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        minify: true,
+        keepNames: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // pg and mysql2 are CommonJS and require() Node's built-ins; an ES module has no require of its own.
+        banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
+        // Bundle the SDK version the code was tested with, not whatever the runtime ships that day.
+        bundleAwsSDK: true,
+        // pg loads its optional native binding only when asked to (`pg.native`); lifeboat never asks.
+        externalModules: ['pg-native'],
+      },
+    });
+    // The role's policy (including the network-interface permissions) must exist before Lambda creates ENIs.
+    this.function.node.addDependency(this.role);
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'lifeboat pins Node.js 22 (supported by Lambda into 2027): bundles target node22 and are tested on it; a newer runtime is a deliberate, tested upgrade, not drift',
+    );
+    acknowledge(
+      this,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) supports no resource-level permissions',
+    );
+  }
+
+  /**
+   * What Lambda needs to manage the function's network interfaces, scoped as far as EC2 allows
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuring-vpc.html#configuration-vpc-permissions):
+   * Describe* works only on `*`, DeleteNetworkInterface must name the interfaces or all of them.
+   */
+  private allowNetworkInterfaces(placement: StepFunctionVpcPlacement): void {
+    const stack = Stack.of(this);
+    const ec2Arn = (resource: string) =>
+      `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${resource}`;
+    const describe = new iam.PolicyStatement({
+      sid: 'DescribeNetworkInterfaces',
+      actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+      resources: ['*'],
+    });
+    const create = new iam.PolicyStatement({
+      sid: 'CreateNetworkInterfaces',
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [
+        ec2Arn('network-interface/*'),
+        ...placement.subnets.map((s) => ec2Arn(`subnet/${s.subnetId}`)),
+        ec2Arn(`security-group/${placement.securityGroup.securityGroupId}`),
+      ],
+    });
+    const manage = new iam.PolicyStatement({
+      sid: 'ManageNetworkInterfaces',
+      actions: [
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ],
+      resources: [ec2Arn('network-interface/*')],
+    });
+    for (const statement of [describe, create, manage]) this.role.addToPolicy(statement);
+    acknowledgeWildcards(this, describe, 'EC2 Describe* actions support no resource-level permissions');
+    const why =
+      'the network interfaces Lambda creates and deletes for the function get their ids at deploy time; network-interface/* in this account and Region is the narrowest resource (the subnets and security group are named)';
+    acknowledgeWildcards(this, create, why);
+    acknowledgeWildcards(this, manage, why);
+  }
+}
