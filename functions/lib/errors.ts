@@ -113,6 +113,14 @@ export const POLL_TIMEOUT_ERRORS = {
   dnsChange: 'DnsChangeTimeoutError',
 } as const;
 
+/** Error names of the execution's own Fail states when a run ends failed (a failure before the units keeps its own name). */
+export const RUN_FAILURE_ERRORS = {
+  /** One or more units did not fail over; the report says where each stopped and why. */
+  unitsFailed: 'FailoverIncompleteError',
+  /** The report step itself failed after its retries; the outcome is only in the execution history. */
+  reportFailed: 'ReportFailedError',
+} as const;
+
 /** Names the state machine retries: ours that are transient, and Lambda service errors. */
 export const RETRYABLE_ERROR_NAMES = [
   'TransientAwsError',

@@ -1,0 +1,24 @@
+import { clientsFor } from './lib/clients.js';
+import { currentRegion, optionalEnv } from './lib/env.js';
+import { logger } from './lib/observability.js';
+import { buildRunReport, deliverReport, type ReportEvent, type RunReport } from './lib/report.js';
+
+export const handler = async (event: ReportEvent): Promise<RunReport> => {
+  const report = buildRunReport(event, new Date());
+  const clients = clientsFor(event?.run?.recoveryRegion ?? currentRegion());
+  const delivered = await deliverReport({ s3: clients.s3, sns: clients.sns }, report, {
+    bucket: optionalEnv('REPORT_BUCKET_NAME'),
+    topicArn: optionalEnv('REPORT_TOPIC_ARN'),
+  });
+  const log =
+    delivered.delivery?.s3.status === 'failed' || delivered.delivery?.sns.status === 'failed'
+      ? 'error'
+      : 'info';
+  logger[log]('run reported', {
+    runId: delivered.runId,
+    outcome: delivered.outcome,
+    summary: delivered.summary,
+    delivery: delivered.delivery,
+  });
+  return delivered;
+};

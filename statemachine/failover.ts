@@ -1,0 +1,391 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { POLL_TIMEOUT_ERRORS, RUN_FAILURE_ERRORS } from '../functions/lib/errors.js';
+import type { FailoverPlan } from '../functions/lib/plan.js';
+import {
+  branchStop,
+  CATCH_ALL_INTO_FAILURE,
+  lambdaStep,
+  POLL_STATE,
+  pollUntilDone,
+  sideBySide,
+  UNIT_PAYLOAD,
+} from './builders.js';
+import {
+  APPROVAL_RETRY,
+  CONNECTIVITY_RETRY,
+  connectivityRetryAttempts,
+  POLL_LOOPS,
+  type StepFunctionName,
+} from './steps.js';
+
+export interface FailoverDefinitionProps {
+  /** The parsed plan; baked into the definition (a Pass state's Result) so that a console start with `{}` works. */
+  readonly plan: FailoverPlan;
+  readonly functions: Record<StepFunctionName, lambda.IFunction>;
+  /** When set and plan.approval.onAlarm: alarm-triggered runs wait for a task token announced on this topic. @default no gate */
+  readonly approvalTopic?: sns.ITopic;
+}
+
+/** Stable, readable state names (tests bind stub handlers by them; the local runner too). */
+export const STATE_NAMES = {
+  takePlan: 'Take the deployed plan',
+  loadPlan: 'Load plan',
+  refusedStart: 'Note why the run could not start',
+  preflight: 'Run preflight checks',
+  needsApproval: 'Does this alarm-started run need approval?',
+  askApproval: 'Ask for approval',
+  isDryRun: 'Is this a dry run?',
+  acquireLock: 'Acquire failover lock',
+  failOverUnits: 'Fail over each unit',
+  preflightStopped: 'Report that preflight stopped the run',
+  stoppedEarly: 'Report that the run stopped before the units',
+  // One unit
+  promoteBoth: 'Promote secret and database',
+  promoteSecret: 'Promote replica secret',
+  secretStopped: 'Secret promotion stopped',
+  promoteDatabase: 'Promote database replica',
+  databaseStopped: 'Database promotion stopped',
+  startDatabasePolls: 'Start polling database promotion',
+  checkDatabasePromotion: 'Check database promotion',
+  isDatabasePromoted: 'Is the database promoted?',
+  waitForDatabasePromotion: 'Wait for database promotion',
+  waitForDatabasePromotionFallback: 'Wait for database promotion (default interval)',
+  countDatabasePolls: 'Count database promotion polls',
+  databasePromoted: 'Database promotion complete',
+  databasePromotionTimedOut: 'Database promotion timed out',
+  didPromotionsSucceed: 'Did both promotions succeed?',
+  keepSecretFailure: 'Keep the secret promotion failure',
+  keepDatabaseFailure: 'Keep the database promotion failure',
+  collectPromotions: 'Collect promotion results',
+  updateDns: 'Point DNS at promoted database',
+  startDnsPolls: 'Start polling DNS change',
+  checkDnsChange: 'Check DNS change',
+  isDnsInSync: 'Is the DNS change in sync?',
+  waitForDnsChange: 'Wait for DNS change',
+  waitForDnsChangeFallback: 'Wait for DNS change (default interval)',
+  countDnsPolls: 'Count DNS change polls',
+  dnsInSync: 'DNS change in sync',
+  dnsChangeTimedOut: 'DNS change timed out',
+  finishBoth: 'Attach rotation and verify connectivity',
+  attachRotation: 'Attach secret rotation',
+  rotationStopped: 'Rotation attachment stopped',
+  verifyConnectivity: 'Verify connectivity',
+  verificationStopped: 'Connectivity verification stopped',
+  didFinishSucceed: 'Did rotation and verification succeed?',
+  keepRotationFailure: 'Keep the rotation failure',
+  keepVerificationFailure: 'Keep the verification failure',
+  collectFinish: 'Collect rotation and verification results',
+  unitSucceeded: 'Record unit success',
+  unitFailed: 'Record unit failure',
+  // After the units
+  report: 'Write failover report',
+  wasRunLoaded: 'Was the run loaded?',
+  releaseLock: 'Release failover lock',
+  wasReportWritten: 'Was the report written?',
+  didFailoverSucceed: 'Did every unit fail over?',
+  succeeded: 'Failover complete',
+  failed: 'Failover failed',
+  failedWithoutReport: 'Failover ended without a report',
+} as const satisfies { readonly [k: string]: string };
+
+const N = STATE_NAMES;
+const EXECUTION = {
+  id: sfn.JsonPath.executionId,
+  name: sfn.JsonPath.executionName,
+  startTime: sfn.JsonPath.executionStartTime,
+};
+
+/**
+ * The failover, as one Step Functions definition (DESIGN.md, "The state machine"):
+ *
+ *   plan -> LoadPlan -> Preflight -> [approval] -> lock -> Map(unit) -> Report -> ReleaseLock -> Succeed | Fail
+ *
+ * State data between steps: `{run, units, preflight, lock?}`; `units` holds the unit plans, then each unit's
+ * outcome `{unit, engine, status, results, failure?}`. Any failure before the Map is caught into `failure` and the
+ * run is reported (failed) and the lock released before the execution fails. A dry run does not take the lock: it
+ * changes nothing, and must not block a real failover started at the same time.
+ */
+export function buildFailoverDefinition(scope: Construct, props: FailoverDefinitionProps): sfn.IChainable {
+  const { plan, functions: fn } = props;
+  const step = (
+    name: StepFunctionName,
+    stateName: string,
+    rest: Omit<Parameters<typeof lambdaStep>[2], 'fn'>,
+  ) => lambdaStep(scope, stateName, { fn: fn[name], ...rest });
+
+  // --- After the units (built first: every failure path leads here) -------------------------------------------
+  const succeeded = new sfn.Succeed(scope, N.succeeded, { stateName: N.succeeded });
+  const failed = new sfn.Fail(scope, N.failed, {
+    stateName: N.failed,
+    errorPath: '$.error',
+    causePath: '$.summary',
+  });
+  const failedWithoutReport = new sfn.Fail(scope, N.failedWithoutReport, {
+    stateName: N.failedWithoutReport,
+    error: RUN_FAILURE_ERRORS.reportFailed,
+    causePath: '$.reportFailure.Cause',
+  });
+  const outcome = new sfn.Choice(scope, N.wasReportWritten, { stateName: N.wasReportWritten })
+    .when(
+      sfn.Condition.isPresent('$.outcome'),
+      new sfn.Choice(scope, N.didFailoverSucceed, { stateName: N.didFailoverSucceed })
+        .when(sfn.Condition.stringEquals('$.outcome', 'succeeded'), succeeded)
+        .otherwise(failed),
+    )
+    .otherwise(failedWithoutReport);
+  // Only deletes a lock this run holds (conditional delete), so it is safe on every path, dry runs included.
+  const releaseLock = step('releaseLock', N.releaseLock, {
+    payload: { run: sfn.JsonPath.objectAt('$.run') },
+    resultPath: '$.lockRelease',
+  })
+    .addCatch(outcome, { errors: [sfn.Errors.ALL], resultPath: '$.lockReleaseFailure' })
+    .next(outcome);
+  // A run refused by LoadPlan has no `run`, and holds no lock.
+  const releaseIfLoaded = new sfn.Choice(scope, N.wasRunLoaded, { stateName: N.wasRunLoaded })
+    .when(sfn.Condition.isPresent('$.run'), releaseLock)
+    .otherwise(outcome);
+  // The report's input is the state as it stands (its fields depend on how far the run got); its output replaces
+  // the state: it is the execution's output, and carries `run` for the lock release.
+  const report = step('report', N.report, {})
+    .addCatch(releaseIfLoaded, { errors: [sfn.Errors.ALL], resultPath: '$.reportFailure' })
+    .next(releaseIfLoaded);
+  const stoppedBeforeUnits = (stateName: string, reached: Record<string, unknown>) =>
+    new sfn.Pass(scope, stateName, {
+      stateName,
+      parameters: {
+        run: sfn.JsonPath.objectAt('$.run'),
+        ...reached,
+        units: [],
+        plannedUnits: sfn.JsonPath.listAt('$.units[*].name'),
+        failure: sfn.JsonPath.objectAt('$.failure'),
+      },
+    }).next(report);
+  const preflightStopped = stoppedBeforeUnits(N.preflightStopped, {});
+  const stoppedEarly = stoppedBeforeUnits(N.stoppedEarly, {
+    preflight: sfn.JsonPath.objectAt('$.preflight'),
+  });
+  const refusedStart = new sfn.Pass(scope, N.refusedStart, {
+    stateName: N.refusedStart,
+    parameters: {
+      planName: plan.name,
+      execution: EXECUTION,
+      units: [],
+      failure: sfn.JsonPath.objectAt('$.failure'),
+    },
+  }).next(report);
+
+  // --- One unit ----------------------------------------------------------------------------------------------
+  // A unit's outcome: what it reached, and (when failed) why it stopped. The record's TTL is kept because clients
+  // cache DNS: the report says when the record changed and how long old answers may live.
+  const unitOutcome = (status: 'succeeded' | 'failed', rest: Record<string, unknown> = {}) => ({
+    unit: sfn.JsonPath.stringAt('$.unit.name'),
+    engine: sfn.JsonPath.stringAt('$.unit.database.engine'),
+    dns: {
+      recordName: sfn.JsonPath.stringAt('$.unit.dns.recordName'),
+      ttl: sfn.JsonPath.numberAt('$.unit.dns.ttl'),
+      strategy: sfn.JsonPath.stringAt('$.unit.dns.strategy'),
+    },
+    status,
+    results: sfn.JsonPath.objectAt('$.results'),
+    ...rest,
+  });
+  const unitFailed = new sfn.Pass(scope, N.unitFailed, {
+    stateName: N.unitFailed,
+    parameters: unitOutcome('failed', { failure: sfn.JsonPath.objectAt('$.failure') }),
+  });
+  const unitSucceeded = new sfn.Pass(scope, N.unitSucceeded, {
+    stateName: N.unitSucceeded,
+    parameters: unitOutcome('succeeded'),
+  });
+
+  const secretStopped = branchStop(scope, N.secretStopped);
+  const databaseStopped = branchStop(scope, N.databaseStopped);
+  const promoteBoth = sideBySide(
+    scope,
+    {
+      parallel: N.promoteBoth,
+      decide: N.didPromotionsSucceed,
+      keepFailure: [N.keepSecretFailure, N.keepDatabaseFailure],
+      collect: N.collectPromotions,
+    },
+    [
+      step('promoteSecret', N.promoteSecret, {
+        payload: UNIT_PAYLOAD,
+        resultPath: '$.results.promoteSecret',
+      }).addCatch(secretStopped, CATCH_ALL_INTO_FAILURE),
+      step('promoteDatabase', N.promoteDatabase, {
+        payload: UNIT_PAYLOAD,
+        resultPath: '$.results.promoteDatabase',
+      })
+        .addCatch(databaseStopped, CATCH_ALL_INTO_FAILURE)
+        .next(
+          pollUntilDone(scope, {
+            names: {
+              start: N.startDatabasePolls,
+              decide: N.isDatabasePromoted,
+              wait: N.waitForDatabasePromotion,
+              waitFallback: N.waitForDatabasePromotionFallback,
+              count: N.countDatabasePolls,
+              done: N.databasePromoted,
+              timedOut: N.databasePromotionTimedOut,
+            },
+            check: step('checkDatabasePromotion', N.checkDatabasePromotion, {
+              payload: { ...UNIT_PAYLOAD, attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt) },
+              resultPath: POLL_STATE.result,
+            }).addCatch(databaseStopped, CATCH_ALL_INTO_FAILURE),
+            ...POLL_LOOPS.databasePromotion,
+            resultKey: 'waitForDatabasePromotion',
+            timeoutError: POLL_TIMEOUT_ERRORS.databasePromotion,
+            timeoutCause: 'RDS did not report the promoted instance available and standalone',
+          }),
+        ),
+    ],
+    unitFailed,
+  );
+
+  const pointDns = step('updateDns', N.updateDns, {
+    payload: UNIT_PAYLOAD,
+    resultPath: '$.results.updateDns',
+  })
+    .addCatch(unitFailed, CATCH_ALL_INTO_FAILURE)
+    .next(
+      pollUntilDone(scope, {
+        names: {
+          start: N.startDnsPolls,
+          decide: N.isDnsInSync,
+          wait: N.waitForDnsChange,
+          waitFallback: N.waitForDnsChangeFallback,
+          count: N.countDnsPolls,
+          done: N.dnsInSync,
+          timedOut: N.dnsChangeTimedOut,
+        },
+        check: step('checkDnsChange', N.checkDnsChange, {
+          payload: {
+            ...UNIT_PAYLOAD,
+            changeId: sfn.JsonPath.stringAt('$.results.updateDns.detail.changeId'),
+            attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt),
+          },
+          resultPath: POLL_STATE.result,
+        }).addCatch(unitFailed, CATCH_ALL_INTO_FAILURE),
+        ...POLL_LOOPS.dnsChange,
+        resultKey: 'waitForDnsInSync',
+        timeoutError: POLL_TIMEOUT_ERRORS.dnsChange,
+        timeoutCause: 'Route 53 did not report the record change INSYNC',
+        onTimeout: unitFailed,
+      }),
+    );
+
+  const finishBoth = sideBySide(
+    scope,
+    {
+      parallel: N.finishBoth,
+      decide: N.didFinishSucceed,
+      keepFailure: [N.keepRotationFailure, N.keepVerificationFailure],
+      collect: N.collectFinish,
+    },
+    [
+      step('attachRotation', N.attachRotation, {
+        payload: UNIT_PAYLOAD,
+        resultPath: '$.results.attachRotation',
+      }).addCatch(branchStop(scope, N.rotationStopped), CATCH_ALL_INTO_FAILURE),
+      step('verifyConnectivity', N.verifyConnectivity, {
+        payload: UNIT_PAYLOAD,
+        resultPath: '$.results.verifyConnectivity',
+        // Clients (and this check) may hold the old answer for up to the record's TTL after the change is INSYNC.
+        extraRetries: [
+          {
+            errors: [CONNECTIVITY_RETRY.error],
+            interval: Duration.seconds(CONNECTIVITY_RETRY.intervalSeconds),
+            backoffRate: CONNECTIVITY_RETRY.backoffRate,
+            maxDelay: Duration.seconds(CONNECTIVITY_RETRY.maxDelaySeconds),
+            maxAttempts: connectivityRetryAttempts(plan),
+            jitterStrategy: sfn.JitterType.NONE,
+          },
+        ],
+      }).addCatch(branchStop(scope, N.verificationStopped), CATCH_ALL_INTO_FAILURE),
+    ],
+    unitFailed,
+  );
+
+  const failOverUnits = new sfn.Map(scope, N.failOverUnits, {
+    stateName: N.failOverUnits,
+    itemsPath: '$.units',
+    itemSelector: {
+      run: sfn.JsonPath.objectAt('$.run'),
+      unit: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+      results: {},
+    },
+    maxConcurrency: plan.maxConcurrency,
+    resultPath: '$.units',
+  });
+  failOverUnits.itemProcessor(promoteBoth.next(pointDns).next(finishBoth).next(unitSucceeded));
+  failOverUnits.addCatch(stoppedEarly, CATCH_ALL_INTO_FAILURE).next(report);
+
+  // --- Before the units ----------------------------------------------------------------------------------------
+  const acquireLock = step('acquireLock', N.acquireLock, {
+    payload: { run: sfn.JsonPath.objectAt('$.run') },
+    resultPath: '$.lock',
+  })
+    .addCatch(stoppedEarly, CATCH_ALL_INTO_FAILURE)
+    .next(failOverUnits);
+  const lockUnlessDryRun = new sfn.Choice(scope, N.isDryRun, { stateName: N.isDryRun })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'dry-run'), failOverUnits)
+    .otherwise(acquireLock);
+
+  let afterPreflight: sfn.IChainable = lockUnlessDryRun;
+  if (props.approvalTopic && plan.approval.onAlarm) {
+    const askApproval = new tasks.SnsPublish(scope, N.askApproval, {
+      stateName: N.askApproval,
+      topic: props.approvalTopic,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      subject: `lifeboat: approve the failover of ${plan.name}?`.slice(0, 100),
+      message: sfn.TaskInput.fromObject({
+        taskToken: sfn.JsonPath.taskToken,
+        planName: plan.name,
+        runId: sfn.JsonPath.stringAt('$.run.runId'),
+        executionArn: sfn.JsonPath.stringAt('$.run.executionArn'),
+        units: sfn.JsonPath.listAt('$.units[*].name'),
+        preflightWarnings: sfn.JsonPath.listAt('$.preflight.warnings'),
+        howToApprove: 'aws stepfunctions send-task-success --task-token <taskToken> --task-output "{}"',
+        howToReject:
+          'aws stepfunctions send-task-failure --task-token <taskToken> --error ApprovalRejectedError',
+      }),
+      // No heartbeat: an approver sends one answer, not a pulse. The run fails (reported) when nobody answers.
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(plan.approval.timeoutSeconds)),
+      resultPath: '$.approval',
+    });
+    askApproval.addRetry(APPROVAL_RETRY);
+    askApproval.addCatch(stoppedEarly, CATCH_ALL_INTO_FAILURE).next(lockUnlessDryRun);
+    afterPreflight = new sfn.Choice(scope, N.needsApproval, { stateName: N.needsApproval })
+      .when(sfn.Condition.stringEquals('$.run.trigger', 'alarm'), askApproval)
+      .otherwise(lockUnlessDryRun);
+  }
+
+  const preflight = step('preflight', N.preflight, {
+    payload: { run: sfn.JsonPath.objectAt('$.run'), units: sfn.JsonPath.listAt('$.units') },
+    resultPath: '$.preflight',
+  })
+    .addCatch(preflightStopped, CATCH_ALL_INTO_FAILURE)
+    .next(afterPreflight);
+
+  const loadPlan = step('loadPlan', N.loadPlan, {
+    payload: {
+      plan: sfn.JsonPath.objectAt('$.plan'),
+      input: sfn.JsonPath.executionInput,
+      execution: EXECUTION,
+    },
+  })
+    .addCatch(refusedStart, CATCH_ALL_INTO_FAILURE)
+    .next(preflight);
+
+  const takePlan = new sfn.Pass(scope, N.takePlan, {
+    stateName: N.takePlan,
+    result: sfn.Result.fromObject({ plan }),
+  });
+  return sfn.Chain.start(takePlan).next(loadPlan);
+}

@@ -1,0 +1,123 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.js';
+import type { FailoverPlan } from '../functions/lib/plan.js';
+
+/** The step Lambdas of a failover, one per key; the contract of each is in /tmp/contract.md and functions/lib/types.ts. */
+export const STEP_FUNCTIONS = [
+  'loadPlan',
+  'preflight',
+  'acquireLock',
+  'promoteSecret',
+  'promoteDatabase',
+  'checkDatabasePromotion',
+  'updateDns',
+  'checkDnsChange',
+  'attachRotation',
+  'verifyConnectivity',
+  'report',
+  'releaseLock',
+] as const;
+export type StepFunctionName = (typeof STEP_FUNCTIONS)[number];
+
+/** Handler entry file of each step, relative to the repository root. Each exports `handler`. */
+export const HANDLER_ENTRIES: Record<StepFunctionName, string> = {
+  loadPlan: 'functions/load-plan.ts',
+  preflight: 'functions/preflight.ts',
+  acquireLock: 'functions/acquire-lock.ts',
+  promoteSecret: 'functions/promote-secret.ts',
+  promoteDatabase: 'functions/promote-database.ts',
+  checkDatabasePromotion: 'functions/check-database-promotion.ts',
+  updateDns: 'functions/update-dns.ts',
+  checkDnsChange: 'functions/check-dns-change.ts',
+  attachRotation: 'functions/attach-rotation.ts',
+  verifyConnectivity: 'functions/verify-connectivity.ts',
+  report: 'functions/report.ts',
+  releaseLock: 'functions/release-lock.ts',
+};
+
+/**
+ * Transient failures of any step: throttling and 5xx (wrapped as TransientAwsError by the steps), a resource busy
+ * for a while, and Lambda's own service errors. 1, 2, 4, 8, 16, 20 s at most (about 51 s in all), each drawn at
+ * random below that (FULL jitter) so that 100 units retrying together do not throttle again in step.
+ */
+export const TRANSIENT_RETRY: sfn.RetryProps = {
+  errors: [...RETRYABLE_ERROR_NAMES],
+  interval: Duration.seconds(1),
+  backoffRate: 2,
+  maxAttempts: 6,
+  maxDelay: Duration.seconds(20),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * Errors of the approval request (an SNS Publish through Step Functions' optimized integration, which names errors
+ * `SNS.<exception>`): only throttling and SNS's internal error are worth another try.
+ */
+export const APPROVAL_RETRYABLE_ERRORS = ['SNS.ThrottledException', 'SNS.InternalErrorException'] as const;
+
+export const APPROVAL_RETRY: sfn.RetryProps = {
+  errors: [...APPROVAL_RETRYABLE_ERRORS],
+  interval: Duration.seconds(1),
+  backoffRate: 2,
+  maxAttempts: 4,
+  maxDelay: Duration.seconds(10),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/** The connectivity check waits out DNS caches: 2, 3, 4.5, 6.75, then every 10 s, without jitter. */
+export const CONNECTIVITY_RETRY = {
+  error: 'ConnectivityNotReadyError',
+  intervalSeconds: 2,
+  backoffRate: 1.5,
+  maxDelaySeconds: 10,
+  /** Beyond the largest TTL: resolvers that cache a little longer, and the verify attempt's own time. */
+  marginSeconds: 30,
+  /**
+   * A `health-check` unit's record flips only when Route 53 health checkers see the old primary fail:
+   * 3 failures x 30 s by default (Route 53 health check defaults), plus propagation.
+   */
+  healthCheckFlipSeconds: 120,
+} as const;
+
+/** Seconds the connectivity retry must cover for this plan: the largest TTL, the health-check flip, a margin. */
+export function connectivityBudgetSeconds(plan: Pick<FailoverPlan, 'units'>): number {
+  const maxTtl = Math.max(0, ...plan.units.map((u) => u.dns.ttl));
+  const flip = plan.units.some((u) => u.dns.strategy === 'health-check')
+    ? CONNECTIVITY_RETRY.healthCheckFlipSeconds
+    : 0;
+  return maxTtl + flip + CONNECTIVITY_RETRY.marginSeconds;
+}
+
+/** The seconds waited before retry number `attempt` (0-based), as Step Functions computes it without jitter. */
+export function connectivityRetryDelay(attempt: number): number {
+  const { intervalSeconds, backoffRate, maxDelaySeconds } = CONNECTIVITY_RETRY;
+  return Math.min(intervalSeconds * backoffRate ** attempt, maxDelaySeconds);
+}
+
+/** The fewest retries whose waits add up to the plan's connectivity budget. */
+export function connectivityRetryAttempts(plan: Pick<FailoverPlan, 'units'>): number {
+  const budget = connectivityBudgetSeconds(plan);
+  let attempts = 0;
+  let waited = 0;
+  while (waited < budget) {
+    waited += connectivityRetryDelay(attempts);
+    attempts += 1;
+  }
+  return Math.max(attempts, 1);
+}
+
+/**
+ * Bounds of the Wait/Choice poll loops. Waits come from the poll's `waitSeconds` (short near the expected
+ * completion); a value outside [minWaitSeconds, maxWaitSeconds] — or missing — is replaced by `fallbackWaitSeconds`,
+ * so that a bad poll result can neither stall a failover nor spin it. `maxAttempts` bounds the loop: at the nominal
+ * 5 s interval, 240 polls are 20 minutes for an RDS promotion (which takes minutes) and 60 polls are 5 minutes for a
+ * Route 53 change (which usually takes well under a minute).
+ */
+export const POLL_LOOPS = {
+  databasePromotion: { maxAttempts: 240, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
+  dnsChange: { maxAttempts: 60, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
+} as const;
+
+/** The longest any Wait state of the definition may wait, seconds. */
+export const MAX_WAIT_SECONDS = 30;
