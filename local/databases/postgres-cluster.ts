@@ -315,8 +315,16 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
-/** Copies a running cluster's data directory as a base backup; files that vanish mid-copy are skipped. */
-async function copyDataDir(source: string, target: string, owner: OsUser | undefined): Promise<void> {
+/**
+ * Copies a data directory: a running cluster's as a base backup (`baseBackup`: the files above are left
+ * out, files that vanish mid-copy are skipped), or a stopped template's whole.
+ */
+async function copyDataDir(
+  source: string,
+  target: string,
+  owner: OsUser | undefined,
+  baseBackup: boolean,
+): Promise<void> {
   const files: Array<[string, string]> = [];
   const place = async (to: string) => {
     if (owner) await chown(to, owner.uid, owner.gid);
@@ -332,13 +340,13 @@ async function copyDataDir(source: string, target: string, owner: OsUser | undef
       if (isMissing(error)) return;
       throw error;
     }
-    const emptied = EMPTIED_DIRS.has(relative);
+    const emptied = baseBackup && EMPTIED_DIRS.has(relative);
     await Promise.all(
       entries.map(async (entry) => {
         const name = entry.name;
         const rel = relative === '' ? name : `${relative}/${name}`;
-        if (relative === '' && SKIPPED_TOP_FILES.has(name)) return;
-        if (name.startsWith('pgsql_tmp') || name === 'pg_internal.init') return;
+        if (baseBackup && relative === '' && SKIPPED_TOP_FILES.has(name)) return;
+        if (baseBackup && (name.startsWith('pgsql_tmp') || name === 'pg_internal.init')) return;
         const src = path.join(from, name);
         const dst = path.join(to, name);
         if (entry.isDirectory()) {
@@ -382,6 +390,8 @@ async function copyDataDir(source: string, target: string, owner: OsUser | undef
 export class PostgresCluster {
   private readonly servers = new Map<string, ServerRecord>();
   private readonly ownedDirs = new Set<string>();
+  /** One initdb per master user name per cluster; primaries are copies (about 0.1 s instead of 0.6-1 s). */
+  private readonly templates = new Map<string, Promise<{ dir: string; password: string }>>();
   private readonly options: Required<Omit<PostgresClusterOptions, 'onLog'>> &
     Pick<PostgresClusterOptions, 'onLog'>;
   private root: string | undefined;
@@ -455,7 +465,8 @@ export class PostgresCluster {
     const { binaries, owner } = await this.prepare();
     const port = options.port === 0 ? await freePort(options.address) : options.port;
     this.assertAddressFree(options.address, port);
-    const dataDir = await this.claimDataDir(options.id, options.dataDir);
+    const dataDir = await this.claimDataDir(options.id, options.dataDir, false);
+    const template = await this.template(username, binaries, owner);
     const credentials: Credentials = {
       username,
       password: options.password,
@@ -469,7 +480,8 @@ export class PostgresCluster {
       port,
       dataDir,
       database: options.database,
-      credentials,
+      // The template's throw-away password until ALTER ROLE below sets the caller's.
+      credentials: { ...credentials, password: template.password },
       slotName: slotNameFor(options.id),
       child: undefined,
       exited: undefined,
@@ -477,11 +489,15 @@ export class PostgresCluster {
     };
     this.servers.set(record.id, record);
     try {
-      await this.initdb(record, binaries, owner);
+      await copyDataDir(template.dir, dataDir, owner, false);
       await this.spawnServer(record, binaries, owner, 'ready to accept connections');
       await this.withClient(record, 'postgres', async (client) => {
-        // CREATE ROLE takes no bind parameters; the literal is escaped and statements are not logged
-        // (log_statement is 'none').
+        // ALTER/CREATE ROLE take no bind parameters: the literals are escaped, and no statement reaches
+        // the log (log_statement 'none', log_min_error_statement 'panic').
+        await client.query(
+          `ALTER ROLE ${client.escapeIdentifier(username)} PASSWORD ${client.escapeLiteral(credentials.password)}`,
+        );
+        record.credentials = credentials;
         await client.query(
           `CREATE ROLE ${REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD ${client.escapeLiteral(credentials.replicationPassword)}`,
         );
@@ -541,7 +557,7 @@ export class PostgresCluster {
         await client.query("SELECT pg_backup_start('lifeboat', true)");
         let stop: { labelfile: string; spcmapfile: string | null } | undefined;
         try {
-          await copyDataDir(source.dataDir, dataDir, owner);
+          await copyDataDir(source.dataDir, dataDir, owner, true);
         } finally {
           // wait_for_archive=false: archiving is off; the standby streams the WAL through its slot.
           const result = await client.query<{ labelfile: string; spcmapfile: string | null }>(
@@ -757,19 +773,40 @@ export class PostgresCluster {
     if (owner) await chown(file, owner.uid, owner.gid);
   }
 
-  private async initdb(record: ServerRecord, binaries: Binaries, owner: OsUser | undefined): Promise<void> {
-    if (owner) await chown(record.dataDir, owner.uid, owner.gid);
-    const pwfile = path.join(
-      path.dirname(record.dataDir),
-      `.pw-${record.id}-${randomBytes(4).toString('hex')}`,
-    );
-    await this.writeOwned(pwfile, `${record.credentials.password}\n`, owner);
+  private template(
+    username: string,
+    binaries: Binaries,
+    owner: OsUser | undefined,
+  ): Promise<{ dir: string; password: string }> {
+    let template = this.templates.get(username);
+    if (!template) {
+      template = this.initdb(username, binaries, owner);
+      template.catch(() => this.templates.delete(username));
+      this.templates.set(username, template);
+    }
+    return template;
+  }
+
+  /** initdb into a template directory, with a throw-away password that each primary replaces. */
+  private async initdb(
+    username: string,
+    binaries: Binaries,
+    owner: OsUser | undefined,
+  ): Promise<{ dir: string; password: string }> {
+    if (!this.root) throw new PostgresClusterError('cluster not prepared');
+    const dir = path.join(this.root, `.template-${username}`);
+    const password = randomBytes(18).toString('hex');
+    await mkdir(dir, { mode: 0o700 });
+    if (owner) await chown(dir, owner.uid, owner.gid);
+    const pwfile = path.join(this.root, `.pw-${username}`);
+    await this.writeOwned(pwfile, `${password}\n`, owner);
+    const logOf: Pick<ServerRecord, 'id' | 'logTail'> = { id: `initdb-${username}`, logTail: [] };
     try {
       await this.run(
         binaries.initdb,
         [
-          `--pgdata=${record.dataDir}`,
-          `--username=${record.credentials.username}`,
+          `--pgdata=${dir}`,
+          `--username=${username}`,
           `--pwfile=${pwfile}`,
           '--auth=scram-sha-256',
           '--encoding=UTF8',
@@ -778,7 +815,7 @@ export class PostgresCluster {
           '--no-instructions',
         ],
         owner,
-        record,
+        logOf,
       );
     } finally {
       await rm(pwfile, { force: true });
@@ -790,7 +827,8 @@ export class PostgresCluster {
       `host replication ${REPLICATION_USER} 127.0.0.0/8 scram-sha-256`,
       '',
     ].join('\n');
-    await this.writeOwned(path.join(record.dataDir, 'pg_hba.conf'), hba, owner);
+    await this.writeOwned(path.join(dir, 'pg_hba.conf'), hba, owner);
+    return { dir, password };
   }
 
   /** primary_conninfo/primary_slot_name go in postgresql.auto.conf (0600), not on the command line where ps shows them. */
@@ -824,13 +862,15 @@ export class PostgresCluster {
     command: string,
     args: string[],
     owner: OsUser | undefined,
-    record: ServerRecord,
+    record: Pick<ServerRecord, 'id' | 'logTail'>,
   ): Promise<void> {
+    if (!this.root) throw new PostgresClusterError('cluster not prepared');
+    const cwd = this.root;
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, {
         ...(owner ?? {}),
         env: this.childEnv(),
-        cwd: path.dirname(record.dataDir),
+        cwd,
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.recordLog(record, chunk));
@@ -848,7 +888,7 @@ export class PostgresCluster {
     });
   }
 
-  private recordLog(record: ServerRecord, chunk: string): void {
+  private recordLog(record: Pick<ServerRecord, 'id' | 'logTail'>, chunk: string): void {
     for (const line of chunk.split('\n')) {
       if (line.trim() === '') continue;
       record.logTail.push(line);

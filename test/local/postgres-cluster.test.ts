@@ -245,6 +245,41 @@ describe.skipIf(!loopbackAliases)('PostgresCluster', () => {
     await expect(cluster.createReplica({ id: PRIMARY, fromId: PRIMARY })).rejects.toThrow('already exists');
   });
 
+  it('starts a second primary from the initdb template with its own password', async () => {
+    // Prepare
+    const otherPassword = `${PASSWORD}-billing`;
+    const started = Date.now();
+
+    // Act
+    const billing = await cluster.startPrimary({
+      id: 'billing-db',
+      address: '127.0.0.5',
+      port: 0,
+      password: otherPassword,
+      database: 'billing',
+    });
+    console.info(`PostgreSQL second primary (template copy): ${Date.now() - started} ms`);
+
+    // Assess
+    const [row] = await query<{ db: string }>(
+      cluster.clientConfig('billing-db'),
+      'SELECT current_database() AS db',
+    );
+    expect(row?.db).toBe('billing');
+    const withFirstPassword = query(
+      { ...cluster.clientConfig('billing-db'), password: PASSWORD },
+      'SELECT 1',
+    );
+    await expect(withFirstPassword).rejects.toMatchObject({ code: '28P01' });
+    const tables = await query(
+      cluster.clientConfig('billing-db'),
+      "SELECT 1 FROM pg_tables WHERE tablename = 'orders'",
+    );
+    expect(tables).toEqual([]);
+    await cluster.remove('billing-db');
+    expect(existsSync(billing.dataDir)).toBe(false);
+  });
+
   it('keeps the password out of what it returns and logs', () => {
     // Assess
     expect(JSON.stringify(cluster.list())).not.toContain(PASSWORD);
