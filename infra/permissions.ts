@@ -217,12 +217,17 @@ function kmsForSecrets(at: PlanArns, sid: string, actions: string[], units: read
   };
 }
 
-/** The lock item of this plan only: the table's partition key is the plan name. */
-function lockGrant(plan: FailoverPlan, resources: StepResources, sid: string): StepGrant {
+/**
+ * The lock item of this plan only: the table's partition key is the plan name. AcquireLock writes conditionally and
+ * reads the holder when refused (functions/lib/lock.ts); ReleaseLock only deletes conditionally.
+ */
+function lockGrant(
+  plan: FailoverPlan,
+  resources: StepResources,
+  sid: 'TakeFailoverLock' | 'ReleaseFailoverLock',
+): StepGrant {
   const actions =
-    sid === 'TakeFailoverLock'
-      ? ['dynamodb:GetItem', 'dynamodb:PutItem']
-      : ['dynamodb:GetItem', 'dynamodb:DeleteItem'];
+    sid === 'TakeFailoverLock' ? ['dynamodb:GetItem', 'dynamodb:PutItem'] : ['dynamodb:DeleteItem'];
   return {
     statement: allow(sid, actions, [resources.lockTableArn], {
       'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [plan.name] },

@@ -1,7 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag.js';
 import { PropsProblems } from './props.js';
 
 export interface ReportStoreProps {
@@ -60,11 +59,6 @@ export class ReportStore extends Construct {
         },
       ],
     });
-    acknowledge(
-      this.accessLogBucket,
-      'AwsSolutions-S1',
-      'this is the server access log bucket of the report bucket; logging its own requests would log the logging',
-    );
     this.bucket = new s3.Bucket(this, 'Reports', {
       ...common,
       serverAccessLogsBucket: this.accessLogBucket,

@@ -1,0 +1,401 @@
+import { describe, expect, it, vi } from 'vitest';
+
+// TEMPORARY until functions/verify-connectivity.ts lands: steps whose handler file is missing use load-plan's.
+vi.mock('../../statemachine/steps.js', async () => {
+  const real = await vi.importActual<typeof import('../../statemachine/steps.js')>(
+    '../../statemachine/steps.js',
+  );
+  const fs = await import('node:fs');
+  return {
+    ...real,
+    HANDLER_ENTRIES: Object.fromEntries(
+      Object.entries(real.HANDLER_ENTRIES).map(([n, f]) => [
+        n,
+        fs.existsSync(f) ? f : 'functions/load-plan.ts',
+      ]),
+    ),
+  };
+});
+
+import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
+import {
+  asList,
+  examplePlan,
+  grantsBySid,
+  roleStatements,
+  type Statement,
+  stepFunction,
+  stepStatements,
+  synthesize,
+} from './support.js';
+
+const SECRET = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:orders/db-??????';
+const REPLICA = 'arn:aws:rds:us-west-2:123456789012:db:orders-db-replica';
+const ZONE = 'arn:aws:route53:::hostedzone/Z0LIFEBOAT00EXAMPLE';
+const ROTATION = 'arn:aws:lambda:us-west-2:123456789012:function:orders-db-rotation';
+const KEYS = 'arn:aws:kms:us-west-2:123456789012:key/*';
+
+function onlyLogicalId(resources: Record<string, unknown>): string {
+  const ids = Object.keys(resources);
+  if (ids.length !== 1) throw new Error(`expected one resource, found ${ids.length}`);
+  return ids[0] as string;
+}
+
+describe('step permissions (examples/plan.json)', () => {
+  // Prepare
+  const { template, plan } = synthesize(examplePlan('plan.json'));
+  const table = onlyLogicalId(template.findResources('AWS::DynamoDB::Table'));
+  const topic = onlyLogicalId(template.findResources('AWS::SNS::Topic'));
+  const key = onlyLogicalId(template.findResources('AWS::KMS::Key'));
+  const bucket = Object.entries(template.findResources('AWS::S3::Bucket')).find(
+    ([, r]) => (r as { Properties: Record<string, unknown> }).Properties.LoggingConfiguration,
+  )?.[0];
+
+  // Each step's own grants: the calls its module makes, on the plan's resources. Listed here in full so that a
+  // new permission is a visible, reviewed change.
+  const expected: Record<string, Record<string, { actions: string[]; resources: unknown[] }>> = {
+    loadPlan: {},
+    preflight: {
+      ReadReplicaSecrets: {
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        resources: [SECRET],
+      },
+      DecryptReplicaSecrets: { actions: ['kms:Decrypt'], resources: [KEYS] },
+      ReadRotationFunctions: { actions: ['lambda:GetFunction', 'lambda:GetPolicy'], resources: [ROTATION] },
+      DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+      ReadReplicaLag: { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
+      ReadHostedZones: {
+        actions: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+        resources: [ZONE],
+      },
+    },
+    acquireLock: {
+      TakeFailoverLock: {
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
+    },
+    releaseLock: {
+      ReleaseFailoverLock: {
+        actions: ['dynamodb:DeleteItem'],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
+    },
+    promoteSecret: {
+      PromoteReplicaSecrets: {
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:StopReplicationToReplica'],
+        resources: [SECRET],
+      },
+    },
+    promoteDatabase: {
+      PromoteReadReplicas: {
+        actions: ['rds:DescribeDBInstances', 'rds:PromoteReadReplica'],
+        resources: [REPLICA],
+      },
+    },
+    checkDatabasePromotion: {
+      DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+    },
+    updateDns: {
+      DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+      ReadPlanRecords: { actions: ['route53:ListResourceRecordSets'], resources: [ZONE] },
+      UpsertPlanRecords0: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
+    },
+    checkDnsChange: {
+      ReadDnsChanges: { actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] },
+    },
+    attachRotation: {
+      AttachRotation: {
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:RotateSecret',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [SECRET],
+      },
+      InvokeRotationFunctions: { actions: ['lambda:InvokeFunction'], resources: [ROTATION] },
+    },
+    verifyConnectivity: {
+      ReadSecretsToConnect: { actions: ['secretsmanager:GetSecretValue'], resources: [SECRET] },
+      DecryptSecretsToConnect: { actions: ['kms:Decrypt'], resources: [KEYS] },
+      DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+    },
+    report: {
+      WriteReports: {
+        actions: ['s3:PutObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/reports/orders-dr/*']] }],
+      },
+      PublishReports: { actions: ['sns:Publish'], resources: [{ Ref: topic }] },
+      EncryptReports: {
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [{ 'Fn::GetAtt': [key, 'Arn'] }],
+      },
+    },
+  };
+
+  it.each(STEP_FUNCTIONS.map((s) => [s]))(
+    '%s may call only its own actions on the plan resources',
+    (step) => {
+      // Act
+      const statements = stepStatements(template, plan, step);
+      // Assess
+      expect(grantsBySid(statements)).toEqual(expected[step]);
+      const unnamed = statements.filter((s) => s.Sid === undefined);
+      const fn = stepFunction(template, plan, step);
+      const logGroup = (fn.resource.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(unnamed).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+        },
+        { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+      ]);
+    },
+  );
+
+  it('holds KMS use to Secrets Manager in the recovery Region and to the plan secrets', () => {
+    // Act
+    const preflight = grantsBySid(stepStatements(template, plan, 'preflight'));
+    const statement = stepStatements(template, plan, 'preflight').find(
+      (s) => s.Sid === 'DecryptReplicaSecrets',
+    );
+    // Assess
+    expect(preflight.DecryptReplicaSecrets).toBeDefined();
+    expect(statement?.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': 'secretsmanager.us-west-2.amazonaws.com' },
+      StringLike: { 'kms:EncryptionContext:SecretARN': [SECRET] },
+    });
+  });
+
+  it('lets UpdateDns UPSERT only the plan CNAME, and the lock steps touch only the plan lock item', () => {
+    // Act
+    const upsert = stepStatements(template, plan, 'updateDns').find((s) => s.Sid === 'UpsertPlanRecords0');
+    const lock = stepStatements(template, plan, 'acquireLock').find((s) => s.Sid === 'TakeFailoverLock');
+    // Assess
+    expect(upsert?.Condition).toEqual({
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['orders-db.internal.example.com'],
+        'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+        'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+      },
+    });
+    expect(lock?.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['orders-dr'] },
+    });
+  });
+
+  it('names nothing in the primary Region on the failover path', () => {
+    // Act
+    const everyStatement = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+    // Assess
+    expect(JSON.stringify(everyStatement)).not.toContain(plan.primaryRegion);
+  });
+
+  it('uses Resource "*" only where AWS offers nothing narrower', () => {
+    // Prepare
+    const unscopable = new Set([
+      'xray:PutTraceSegments',
+      'xray:PutTelemetryRecords',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'cloudwatch:GetMetricData',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      // Step Functions log delivery (CDK's grant for the state machine's logging)
+      'logs:CreateLogDelivery',
+      'logs:GetLogDelivery',
+      'logs:UpdateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:DescribeResourcePolicies',
+      'logs:DescribeLogGroups',
+    ]);
+    // Act
+    const everyStatement = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+    const starActions = everyStatement
+      .filter((s) => asList(s.Resource as unknown).includes('*'))
+      .flatMap((s) => asList(s.Action));
+    // Assess
+    expect(starActions.length).toBeGreaterThan(0);
+    expect(starActions.filter((a) => !unscopable.has(a))).toEqual([]);
+  });
+
+  it('lets the alarm rule start only this state machine', () => {
+    // Prepare
+    const stateMachine = onlyLogicalId(template.findResources('AWS::StepFunctions::StateMachine'));
+    const rule = Object.values(template.findResources('AWS::Events::Rule'))[0] as {
+      Properties: { Targets: { RoleArn: { 'Fn::GetAtt': [string, string] } }[] };
+    };
+    // Act
+    const statements = roleStatements(
+      template,
+      rule.Properties.Targets[0]?.RoleArn['Fn::GetAtt'][0] as string,
+    );
+    // Assess
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachine } },
+    ]);
+  });
+
+  it('lets the drill schedule start only this state machine', () => {
+    // Prepare
+    const stateMachine = onlyLogicalId(template.findResources('AWS::StepFunctions::StateMachine'));
+    const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0] as {
+      Properties: { Target: { RoleArn: { 'Fn::GetAtt': [string, string] } } };
+    };
+    // Act
+    const statements = roleStatements(template, schedule.Properties.Target.RoleArn['Fn::GetAtt'][0]);
+    // Assess
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: stateMachine } }),
+    );
+    expect(statements.flatMap((s) => asList(s.Action)).sort()).toEqual([
+      'sqs:SendMessage',
+      'states:StartExecution',
+    ]);
+  });
+});
+
+describe('step permissions follow the plan', () => {
+  it('grants PutSecretValue only on the secrets whose region fields are rewritten', () => {
+    // Prepare
+    const { template, plan } = synthesize(examplePlan('plan-three-units.json'));
+    // Act
+    const grants = grantsBySid(stepStatements(template, plan, 'attachRotation'));
+    // Assess
+    expect(grants.RewriteRegionFields).toEqual({
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+      resources: [
+        'arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop/orders-db-a1B2c3',
+        'arn:aws:secretsmanager:eu-central-1:123456789012:secret:shop/orders-db-a1B2c3-??????',
+      ],
+    });
+    expect(grants.EncryptRewrittenSecrets?.actions).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(grants.InvokeRotationFunctions?.resources).toEqual([
+      'arn:aws:lambda:eu-central-1:123456789012:function:shop-rotation-postgres',
+      'arn:aws:lambda:eu-central-1:123456789012:function:shop-rotation-mysql',
+    ]);
+  });
+
+  it('grants no record change when every unit fails DNS over by health check', () => {
+    // Prepare
+    const document = examplePlan('plan.json');
+    (document.units[0] as { dns: Record<string, unknown> }).dns.strategy = 'health-check';
+    const { template, plan } = synthesize(document);
+    // Act
+    const updateDns = grantsBySid(stepStatements(template, plan, 'updateDns'));
+    const checkDnsChange = grantsBySid(stepStatements(template, plan, 'checkDnsChange'));
+    // Assess
+    expect(Object.keys(updateDns)).toEqual(['DescribeReplicaInstances']);
+    expect(checkDnsChange).toEqual({});
+  });
+
+  it('scopes UPSERT per hosted zone to that zone records', () => {
+    // Prepare
+    const document = examplePlan('plan-three-units.json');
+    (document.units[2] as { dns: Record<string, unknown> }).dns.hostedZoneId =
+      '/hostedzone/Z0OTHER000EXAMPLE';
+    (document.units[2] as { dns: Record<string, unknown> }).dns.recordName = 'Sessions-DB.other.internal.';
+    const { template, plan } = synthesize(document);
+    // Act
+    const statements = stepStatements(template, plan, 'updateDns').filter((s) =>
+      s.Sid?.startsWith('UpsertPlanRecords'),
+    );
+    // Assess
+    expect(statements.map((s) => [s.Resource, s.Condition])).toEqual([
+      [
+        'arn:aws:route53:::hostedzone/Z0SHOP0000EXAMPLE',
+        {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': [
+              'orders-db.shop.internal',
+              'catalog-db.shop.internal',
+            ],
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+          },
+        },
+      ],
+      [
+        'arn:aws:route53:::hostedzone/Z0OTHER000EXAMPLE',
+        {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['sessions-db.other.internal'],
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+          },
+        },
+      ],
+    ]);
+  });
+
+  it('lets the verify function manage only its own network interfaces, subnets and security group', () => {
+    // Prepare
+    const { template, plan } = synthesize(examplePlan('plan-three-units.json'));
+    const ec2 = (resource: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:eu-central-1:123456789012:${resource}`]],
+    });
+    // Act
+    const grants = grantsBySid(stepStatements(template, plan, 'verifyConnectivity'));
+    // Assess
+    expect(grants.DescribeNetworkInterfaces).toEqual({
+      actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+      resources: ['*'],
+    });
+    expect(grants.CreateNetworkInterfaces?.actions).toEqual(['ec2:CreateNetworkInterface']);
+    const group = onlyLogicalId(template.findResources('AWS::EC2::SecurityGroup'));
+    expect(grants.CreateNetworkInterfaces?.resources).toEqual([
+      ec2('network-interface/*'),
+      ec2('subnet/subnet-0a1b2c3d4e5f60718'),
+      ec2('subnet/subnet-0f1e2d3c4b5a69788'),
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':ec2:eu-central-1:123456789012:security-group/',
+            { 'Fn::GetAtt': [group, 'GroupId'] },
+          ],
+        ],
+      },
+    ]);
+    expect(grants.ManageNetworkInterfaces).toEqual({
+      actions: [
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ],
+      resources: [ec2('network-interface/*')],
+    });
+    // No other step gets network-interface permissions.
+    for (const step of STEP_FUNCTIONS.filter((s) => s !== 'verifyConnectivity')) {
+      expect(JSON.stringify(stepStatements(template, plan, step))).not.toContain('ec2:');
+    }
+  });
+
+  it('publishes to a plan-given topic without touching its key', () => {
+    // Prepare
+    const document = examplePlan('plan.json');
+    document.notificationTopicArn = 'arn:aws:sns:us-west-2:123456789012:ops-dr';
+    const { template, plan } = synthesize(document);
+    // Act
+    const grants = grantsBySid(stepStatements(template, plan, 'report'));
+    // Assess
+    expect(grants.PublishReports).toEqual({
+      actions: ['sns:Publish'],
+      resources: ['arn:aws:sns:us-west-2:123456789012:ops-dr'],
+    });
+    expect(grants.EncryptReports).toBeUndefined();
+  });
+});
