@@ -395,6 +395,10 @@ export class PostgresCluster {
   private readonly options: Required<Omit<PostgresClusterOptions, 'onLog'>> &
     Pick<PostgresClusterOptions, 'onLog'>;
   private root: string | undefined;
+  private rootReady: Promise<string> | undefined;
+  /** Ids and address:port pairs claimed by a start that has not registered its server yet. */
+  private readonly reservedIds = new Set<string>();
+  private readonly reservedEndpoints = new Set<string>();
   private setup: Promise<{ binaries: Binaries; owner: OsUser | undefined }> | undefined;
   private stopping: Promise<void> | undefined;
   private readonly exitHook = () => this.killAllSync();
@@ -461,10 +465,26 @@ export class PostgresCluster {
       );
     }
     this.assertOpen();
-    this.assertNewId(options.id);
-    const { binaries, owner } = await this.prepare();
-    const port = options.port === 0 ? await freePort(options.address) : options.port;
-    this.assertAddressFree(options.address, port);
+    this.reserveId(options.id);
+    let reservedEndpoint: string | undefined;
+    try {
+      const { binaries, owner } = await this.prepare();
+      const port = options.port === 0 ? await freePort(options.address) : options.port;
+      this.reserveEndpoint(options.address, port);
+      reservedEndpoint = `${options.address}:${port}`;
+      return await this.bootPrimary(options, username, port, binaries, owner);
+    } finally {
+      this.release(options.id, reservedEndpoint);
+    }
+  }
+
+  private async bootPrimary(
+    options: StartPrimaryOptions,
+    username: string,
+    port: number,
+    binaries: Binaries,
+    owner: OsUser | undefined,
+  ): Promise<PostgresServerInfo> {
     const dataDir = await this.claimDataDir(options.id, options.dataDir, false);
     const template = await this.template(username, binaries, owner);
     const credentials: Credentials = {
@@ -524,13 +544,31 @@ export class PostgresCluster {
     if (options.address !== undefined) assertLoopback('address', options.address);
     if (options.port !== undefined) assertPort('port', options.port);
     this.assertOpen();
-    this.assertNewId(options.id);
     const source = this.record(options.fromId);
     if (!source.child) throw new PostgresClusterError(`source ${source.id} is not running`);
-    const { binaries, owner } = await this.prepare();
-    const port = options.port === undefined || options.port === 0 ? source.port : options.port;
-    const address = options.address ?? (await this.nextFreeAddress(port));
-    this.assertAddressFree(address, port);
+    this.reserveId(options.id);
+    let reservedEndpoint: string | undefined;
+    try {
+      const { binaries, owner } = await this.prepare();
+      const port = options.port === undefined || options.port === 0 ? source.port : options.port;
+      let address = options.address;
+      if (address === undefined) address = await this.nextFreeAddress(port);
+      else this.reserveEndpoint(address, port);
+      reservedEndpoint = `${address}:${port}`;
+      return await this.bootReplica(options, source, address, port, binaries, owner);
+    } finally {
+      this.release(options.id, reservedEndpoint);
+    }
+  }
+
+  private async bootReplica(
+    options: CreateReplicaOptions,
+    source: ServerRecord,
+    address: string,
+    port: number,
+    binaries: Binaries,
+    owner: OsUser | undefined,
+  ): Promise<PostgresServerInfo> {
     const dataDir = await this.claimDataDir(options.id, options.dataDir, false);
     const record: ServerRecord = {
       id: options.id,
@@ -653,6 +691,8 @@ export class PostgresCluster {
         this.ownedDirs.clear();
         if (this.root) await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
         this.root = undefined;
+        this.rootReady = undefined;
+        this.templates.clear();
         process.removeListener('exit', this.exitHook);
       } finally {
         this.stopping = undefined;
@@ -707,25 +747,47 @@ export class PostgresCluster {
     if (this.stopping) throw new PostgresClusterError('the cluster is stopping');
   }
 
-  private assertNewId(id: string): void {
-    if (this.servers.has(id))
+  /** Claims an id for a start in progress; `release` once the server is registered or the start failed. */
+  private reserveId(id: string): void {
+    if (this.servers.has(id) || this.reservedIds.has(id)) {
       throw new PostgresClusterError(`a database server with id ${id} already exists`);
+    }
+    this.reservedIds.add(id);
   }
 
-  private assertAddressFree(address: string, port: number): void {
+  private addressTaken(address: string): boolean {
+    return (
+      [...this.reservedEndpoints].some((endpoint) => endpoint.startsWith(`${address}:`)) ||
+      [...this.servers.values()].some((server) => server.address === address)
+    );
+  }
+
+  private reserveEndpoint(address: string, port: number): void {
     for (const other of this.servers.values()) {
       if (other.address === address && other.port === port) {
         throw new PostgresClusterError(`${address}:${port} is already used by ${other.id}`);
       }
     }
+    if (this.reservedEndpoints.has(`${address}:${port}`)) {
+      throw new PostgresClusterError(`${address}:${port} is being claimed by another start`);
+    }
+    this.reservedEndpoints.add(`${address}:${port}`);
+  }
+
+  private release(id: string, endpoint: string | undefined): void {
+    this.reservedIds.delete(id);
+    if (endpoint !== undefined) this.reservedEndpoints.delete(endpoint);
   }
 
   /** The lowest 127.0.0.x (x ≥ 2) that no server of ours uses and where the port is free. */
   private async nextFreeAddress(port: number): Promise<string> {
-    const used = new Set([...this.servers.values()].map((record) => record.address));
     for (let host = 2; host < 255; host++) {
       const candidate = `127.0.0.${host}`;
-      if (!used.has(candidate) && (await isPortFree(candidate, port))) return candidate;
+      if (this.addressTaken(candidate) || !(await isPortFree(candidate, port))) continue;
+      // Checked again after the await: a concurrent call may have taken it meanwhile.
+      if (this.addressTaken(candidate)) continue;
+      this.reserveEndpoint(candidate, port);
+      return candidate;
     }
     throw new PostgresClusterError(`no free loopback address 127.0.0.2-254 for port ${port}`);
   }
@@ -739,15 +801,19 @@ export class PostgresCluster {
     })();
     try {
       const ready = await this.setup;
-      if (!this.root) {
-        this.root = await mkdtemp(path.join(this.options.tmpRoot, 'lifeboat-pg-'));
-        // The postgres OS user must traverse into it to reach its data directories.
-        await chmod(this.root, 0o755);
+      this.rootReady ??= (async () => {
+        const root = await mkdtemp(path.join(this.options.tmpRoot, 'lifeboat-pg-'));
+        this.root = root;
         process.on('exit', this.exitHook);
-      }
+        // The postgres OS user must traverse into it to reach its data directories.
+        await chmod(root, 0o755);
+        return root;
+      })();
+      await this.rootReady;
       return ready;
     } catch (error) {
       this.setup = undefined;
+      this.rootReady = undefined;
       throw error;
     }
   }

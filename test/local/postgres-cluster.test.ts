@@ -216,6 +216,30 @@ describe.skipIf(!loopbackAliases)('PostgresCluster', () => {
     await expect(backend().remove('orders-db-drill')).resolves.toBeUndefined();
   });
 
+  it('gives concurrent new replicas distinct addresses and refuses a duplicate id', async () => {
+    // Act
+    const [first, second, duplicate] = await Promise.allSettled([
+      cluster.createReplica({ id: 'orders-db-c1', fromId: PRIMARY }),
+      cluster.createReplica({ id: 'orders-db-c2', fromId: PRIMARY }),
+      cluster.createReplica({ id: 'orders-db-c1', fromId: PRIMARY }),
+    ]);
+
+    // Assess
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('fulfilled');
+    expect(duplicate).toMatchObject({
+      status: 'rejected',
+      reason: { message: expect.stringMatching('already exists') },
+    });
+    const addresses = [cluster.get('orders-db-c1').address, cluster.get('orders-db-c2').address];
+    expect(new Set(addresses).size).toBe(2);
+    for (const id of ['orders-db-c1', 'orders-db-c2']) {
+      const rows = await query<{ count: string }>(cluster.clientConfig(id), 'SELECT count(*) FROM orders');
+      expect(rows).toEqual([{ count: '3' }]);
+      await cluster.remove(id);
+    }
+  });
+
   it('stops a primary as a disaster would and starts it again with its data', async () => {
     // Act
     await cluster.stop(PRIMARY);
