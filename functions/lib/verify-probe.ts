@@ -1,0 +1,182 @@
+import { ConnectivityNotReadyError, VerificationFailedError } from './errors.js';
+import type { DbSession, EngineFamily, Row } from './verify-db.js';
+
+/**
+ * What the verify step asks a connected database: is it a writable primary, does the plan's read query work, and
+ * does a write succeed — a write that is always rolled back, so application data is never touched.
+ *
+ * A probe throws ConnectivityNotReadyError / VerificationFailedError for what it proves wrong; a driver error
+ * (connection dropped, SQL error) propagates as is, and the caller sorts it by its code.
+ */
+
+export interface ProbeFindings {
+  serverVersion: string;
+  /** Rows the plan's query returned. */
+  queryRows: number;
+  /** How writability was proven. */
+  writeProbe: 'temp-table' | 'transaction-id' | 'read-write-transaction';
+  warnings: string[];
+}
+
+/** Which part of the probe was running, for the error message. */
+export type ProbeStage = 'state' | 'query' | 'write';
+
+export class ProbeStageError extends Error {
+  override readonly name = 'ProbeStageError';
+  constructor(
+    readonly stage: ProbeStage,
+    readonly driverError: unknown,
+  ) {
+    super(`probe stage ${stage} failed`);
+  }
+}
+
+/** Runs `fn`, marking a driver error with the stage it happened in; our own errors pass through. */
+async function stage<T>(name: ProbeStage, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof ConnectivityNotReadyError || error instanceof VerificationFailedError) throw error;
+    if (error instanceof ProbeStageError) throw error;
+    throw new ProbeStageError(name, error);
+  }
+}
+
+function first(rows: Row[], what: string): Row {
+  const row = rows[0];
+  if (!row) throw new VerificationFailedError(`${what} returned no row`);
+  return row;
+}
+
+/** A transaction that is always rolled back, whatever `body` does. The rollback's own failure does not hide body's. */
+async function rolledBack<T>(session: DbSession, begin: string, body: () => Promise<T>): Promise<T> {
+  await session.query(begin);
+  let result: T;
+  try {
+    result = await body();
+  } catch (error) {
+    await session.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  await session.query('ROLLBACK');
+  return result;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* PostgreSQL                                                                                      */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** SQLSTATE 42501 insufficient_privilege: the user may not create temporary tables (TEMP revoked from PUBLIC). */
+const PG_INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * The write that proves a PostgreSQL primary, always rolled back:
+ * - `BEGIN READ WRITE` is refused on a hot standby ("cannot set transaction read-write mode during recovery").
+ * - `CREATE TEMP TABLE` writes the system catalogs (a real, WAL-logged write; all CREATE commands are refused in a
+ *   read-only transaction, temporary or not — PostgreSQL docs, SET TRANSACTION), the INSERT writes the table; the
+ *   ROLLBACK leaves nothing behind.
+ * - When the user lacks the TEMP privilege, assigning a transaction id (`txid_current()`) is the proof instead:
+ *   PostgreSQL cannot assign transaction ids during recovery.
+ */
+export async function postgresWriteProbe(session: DbSession): Promise<ProbeFindings['writeProbe']> {
+  try {
+    await rolledBack(session, 'BEGIN READ WRITE', async () => {
+      await session.query('CREATE TEMP TABLE lifeboat_probe (x int) ON COMMIT DROP');
+      await session.query('INSERT INTO lifeboat_probe (x) VALUES (1)');
+    });
+    return 'temp-table';
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== PG_INSUFFICIENT_PRIVILEGE) throw error;
+  }
+  await rolledBack(session, 'BEGIN READ WRITE', () => session.query('SELECT txid_current() AS xid'));
+  return 'transaction-id';
+}
+
+async function probePostgres(session: DbSession, query: string, where: string): Promise<ProbeFindings> {
+  const warnings: string[] = [];
+  const state = await stage('state', async () =>
+    first(
+      await session.query(
+        "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS read_only, " +
+          "current_setting('server_version') AS version",
+      ),
+      'the recovery-state query',
+    ),
+  );
+  if (state.in_recovery !== false) {
+    throw new ConnectivityNotReadyError(
+      `${where} is still in recovery (pg_is_in_recovery() is true): it is a standby, promotion has not finished`,
+    );
+  }
+  if (state.read_only !== 'off') {
+    throw new VerificationFailedError(
+      `${where} is not in recovery but sessions are read-only (transaction_read_only = ${String(state.read_only)}); ` +
+        'check default_transaction_read_only for the user and the database',
+    );
+  }
+  const rows = await stage('query', () => rolledBack(session, 'BEGIN READ ONLY', () => session.query(query)));
+  const writeProbe = await stage('write', () => postgresWriteProbe(session));
+  if (writeProbe === 'transaction-id') {
+    warnings.push(
+      'the user may not create temporary tables; writability was proven by assigning a transaction id only',
+    );
+  }
+  return { serverVersion: String(state.version ?? 'unknown'), queryRows: rows.length, writeProbe, warnings };
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* MySQL and MariaDB                                                                               */
+/* ---------------------------------------------------------------------------------------------- */
+
+function flag(value: unknown): boolean {
+  return value === 1 || value === '1' || value === true || value === 'ON' || value === 'on';
+}
+
+/**
+ * MySQL and MariaDB: RDS keeps a read replica at `read_only = 1` (the default parameter group's `{TrueIfReplica}`)
+ * until promotion; `super_read_only = 1` forces `read_only = 1`, so `read_only = 0` covers both. A transaction
+ * `START TRANSACTION READ WRITE` is refused while `read_only` is on for users without CONNECTION_ADMIN (MySQL
+ * reference, START TRANSACTION). There is no write that leaves nothing and is also refused by `read_only`: temporary
+ * tables are exempt from it and a permanent table's DDL commits implicitly. So the proof for these engines is the
+ * server's own read-only switches plus a read-write transaction, rolled back.
+ */
+async function probeMysql(session: DbSession, query: string, where: string): Promise<ProbeFindings> {
+  const state = await stage('state', async () =>
+    first(
+      await session.query(
+        'SELECT @@global.read_only AS read_only, @@global.innodb_read_only AS innodb_read_only, VERSION() AS version',
+      ),
+      'the read-only state query',
+    ),
+  );
+  if (flag(state.read_only)) {
+    throw new ConnectivityNotReadyError(
+      `${where} is read-only (@@global.read_only = 1): RDS keeps a replica read-only until promotion completes`,
+    );
+  }
+  if (flag(state.innodb_read_only)) {
+    throw new VerificationFailedError(
+      `${where} was started with innodb_read_only = 1; it cannot take writes until it is restarted without it`,
+    );
+  }
+  const rows = await stage('query', () =>
+    rolledBack(session, 'START TRANSACTION READ ONLY', () => session.query(query)),
+  );
+  await stage('write', () => rolledBack(session, 'START TRANSACTION READ WRITE', async () => [] as Row[]));
+  return {
+    serverVersion: String(state.version ?? 'unknown'),
+    queryRows: rows.length,
+    writeProbe: 'read-write-transaction',
+    warnings: [],
+  };
+}
+
+/** Proves the connected database a writable primary and runs the plan's read query (in a read-only transaction). */
+export function probeDatabase(
+  family: EngineFamily,
+  session: DbSession,
+  query: string,
+  where: string,
+): Promise<ProbeFindings> {
+  return family === 'postgres' ? probePostgres(session, query, where) : probeMysql(session, query, where);
+}

@@ -1,0 +1,437 @@
+import { inspect } from 'node:util';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { describeInstance } from './database.js';
+import { optionalEnv } from './env.js';
+import {
+  awsErrorName,
+  ConnectivityNotReadyError,
+  InputInvalidError,
+  LifeboatError,
+  ResourceMissingError,
+  toLifeboatError,
+  VerificationFailedError,
+} from './errors.js';
+import { logger } from './observability.js';
+import { type Engine, recoverySecretId, type UnitPlan } from './plan.js';
+import { type StepBody, timedStep } from './step.js';
+import type { DetailValue, StepResult, UnitStepInput } from './types.js';
+import {
+  type ConnectOptions,
+  type DbConnectors,
+  type DbSession,
+  databaseTrustStore,
+  defaultConnectors,
+  type EngineFamily,
+  engineFamily,
+  sortDbError,
+  type TlsPolicy,
+} from './verify-db.js';
+import {
+  DNS_SERVERS_ENV,
+  normalizeName,
+  parseDnsServers,
+  type Resolution,
+  type ResolverFactory,
+  resolveLikeAnApplication,
+  systemResolverFactory,
+} from './verify-dns.js';
+import { type ProbeFindings, ProbeStageError, probeDatabase } from './verify-probe.js';
+
+/**
+ * VerifyConnectivity: proves that an application following the secret reaches a writable database after failover.
+ * It reads the secret in the recovery Region, resolves its `host` through DNS the way an application would, checks
+ * that the CNAME leads to the promoted instance's endpoint, connects (TLS checked against that endpoint), runs the
+ * plan's read query and proves writability with a write that is always rolled back.
+ *
+ * `ConnectivityNotReadyError` = may pass later (DNS caches up to the TTL, promotion settling, connection refused); the
+ * state machine retries it within a bounded time. `VerificationFailedError` = proven wrong (bad credentials, TLS
+ * verification failed, the query fails, a key is missing from the secret).
+ *
+ * The password lives only in this module's locals and is handed to the driver: it is in no log line, error message,
+ * error cause or result. Every message we build is also passed through `redact`, and a driver error is kept as a
+ * cause only when its whole text is free of the password.
+ */
+
+export interface VerifyDeps {
+  readonly secretsManager: SecretsManagerClient;
+  readonly rds: RDSClient;
+  /** @default the system resolver, asking `LIFEBOAT_DNS_SERVERS` when set */
+  readonly resolver?: ResolverFactory;
+  /** @default pg for postgres, mysql2 for mysql and mariadb */
+  readonly connectors?: DbConnectors;
+  /** The CAs to trust for TLS; undefined = Node's default store. @default Node's store + `LIFEBOAT_DB_CA_FILE` */
+  readonly trustStore?: () => string[] | undefined;
+  /** Clock, for tests. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/** The secret value's keys the verify step uses (the step contract). */
+export interface DatabaseCredentials {
+  readonly engine: string;
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+  readonly password: string;
+  readonly dbname: string;
+}
+
+/** `engine` values in the secret per plan engine (as the RDS rotation templates write them). */
+const SECRET_ENGINES: Record<Engine, readonly string[]> = {
+  postgres: ['postgres', 'postgresql', 'aurora-postgresql'],
+  mysql: ['mysql', 'mariadb', 'aurora-mysql'],
+  mariadb: ['mysql', 'mariadb'],
+};
+
+const DNS_NAME =
+  /^(?=.{1,253}\.?$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9-]{1,63}\.?$/;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Secret                                                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+
+function nonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '';
+}
+
+function portOf(value: unknown): number | undefined {
+  const n = typeof value === 'string' && /^\d{1,5}$/.test(value.trim()) ? Number(value) : value;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65_535 ? n : undefined;
+}
+
+/**
+ * Reads the keys the step needs from the secret value. Every problem names the key, never a value: the value is
+ * secret material. No error keeps a cause here: V8's JSON.parse message quotes the text it failed on.
+ */
+export function parseCredentials(
+  secretString: string | undefined,
+  secretId: string,
+  engine: Engine,
+): DatabaseCredentials {
+  if (secretString === undefined) {
+    throw new VerificationFailedError(
+      `secret ${secretId}: the current version has no SecretString (a JSON object with engine, host, port, username, password, dbname is expected)`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(secretString);
+  } catch {
+    throw new VerificationFailedError(`secret ${secretId}: the value is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new VerificationFailedError(`secret ${secretId}: the value is not a JSON object`);
+  }
+  const v = value as Record<string, unknown>;
+  const problems: string[] = [];
+  const engineValue = v.engine;
+  if (!nonEmptyString(engineValue)) problems.push('key "engine" is missing or not a string');
+  else if (!SECRET_ENGINES[engine].includes(engineValue.toLowerCase())) {
+    problems.push(`key "engine" does not name a ${engine}-compatible engine (the plan's database.engine)`);
+  }
+  if (!nonEmptyString(v.host)) problems.push('key "host" is missing or not a string');
+  else if (!DNS_NAME.test(v.host.trim()))
+    problems.push('key "host" is not a DNS name (the plan\'s CNAME is expected)');
+  const port = portOf(v.port);
+  if (port === undefined) problems.push('key "port" is missing or not a port number (1-65535)');
+  if (!nonEmptyString(v.username)) problems.push('key "username" is missing or not a string');
+  if (typeof v.password !== 'string' || v.password === '')
+    problems.push('key "password" is missing or not a string');
+  if (!nonEmptyString(v.dbname)) problems.push('key "dbname" is missing or not a string');
+  if (problems.length) {
+    throw new VerificationFailedError(`secret ${secretId}: ${problems.join('; ')}`);
+  }
+  return {
+    engine: engineValue as string,
+    host: (v.host as string).trim(),
+    port: port as number,
+    username: v.username as string,
+    password: v.password as string,
+    dbname: v.dbname as string,
+  };
+}
+
+async function readCredentials(sm: SecretsManagerClient, unit: UnitPlan): Promise<DatabaseCredentials> {
+  const secretId = recoverySecretId(unit);
+  let secretString: string | undefined;
+  try {
+    // AWSCURRENT, in the recovery Region: the version an application following the secret reads.
+    const out = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
+    secretString = out.SecretString;
+  } catch (error) {
+    if (awsErrorName(error) === 'ResourceNotFoundException') {
+      throw new ResourceMissingError(`secret ${secretId} does not exist in this Region`, { cause: error });
+    }
+    throw toLifeboatError(error, `GetSecretValue on ${secretId}`);
+  }
+  return parseCredentials(secretString, secretId, unit.database.engine);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Keeping the password out of errors                                                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** Replaces every occurrence of the password in a text we build. */
+export function redact(text: string, password: string): string {
+  return password === '' ? text : text.split(password).join('[redacted]');
+}
+
+/** The driver error, when nothing it shows (message, stack, fields, causes) holds the password; otherwise none. */
+function safeCause(error: unknown, password: string): unknown {
+  let text: string;
+  try {
+    text = inspect(error, { depth: 6, showHidden: false });
+  } catch {
+    return undefined;
+  }
+  return password !== '' && text.includes(password) ? undefined : error;
+}
+
+function driverMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * The fields this step reads beyond those every unit step checks (`assertUnitStepInput`): a payload wired wrong fails
+ * here, naming the field, before any call.
+ */
+export function assertVerifyInput(event: UnitStepInput, step: string): void {
+  const unit = event.unit as Partial<UnitPlan>;
+  const problems: string[] = [];
+  if (typeof unit.secret?.id !== 'string') problems.push('unit.secret.id: expected a string');
+  if (typeof unit.database?.engine !== 'string') problems.push('unit.database.engine: expected a string');
+  if (typeof unit.database?.replicaInstanceId !== 'string') {
+    problems.push('unit.database.replicaInstanceId: expected a string');
+  }
+  if (typeof unit.dns?.recordName !== 'string') problems.push('unit.dns.recordName: expected a string');
+  const verify = unit.verify as Partial<UnitPlan['verify']> | undefined;
+  if (typeof verify !== 'object' || verify === null) problems.push('unit.verify: expected an object');
+  else {
+    if (typeof verify.query !== 'string') problems.push('unit.verify.query: expected a string');
+    if (typeof verify.requireTls !== 'boolean') problems.push('unit.verify.requireTls: expected a boolean');
+    if (typeof verify.timeoutSeconds !== 'number' || !(verify.timeoutSeconds > 0)) {
+      problems.push('unit.verify.timeoutSeconds: expected a number of seconds');
+    }
+  }
+  if (problems.length) {
+    throw new InputInvalidError(`${step}: invalid step input:\n  - ${problems.join('\n  - ')}`, problems);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* VerifyConnectivity                                                                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+interface Target {
+  endpoint: string;
+  port: number | undefined;
+}
+
+/** The promoted instance's endpoint, from RDS in the recovery Region. */
+async function promotedEndpoint(rds: RDSClient, unit: UnitPlan): Promise<Target> {
+  const instance = await describeInstance(rds, unit.database.replicaInstanceId);
+  const source = instance.ReadReplicaSourceDBInstanceIdentifier;
+  if (source !== undefined && source !== '') {
+    throw new ConnectivityNotReadyError(
+      `DB instance ${unit.database.replicaInstanceId} is still a read replica of ${source}: promotion has not finished`,
+    );
+  }
+  const address = instance.Endpoint?.Address;
+  if (!address) {
+    throw new ConnectivityNotReadyError(
+      `DB instance ${unit.database.replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`,
+    );
+  }
+  return { endpoint: normalizeName(address), port: instance.Endpoint?.Port };
+}
+
+/** Turns a driver error into our family, by its code; the message names what was being done, never the password. */
+function databaseError(family: EngineFamily, error: unknown, doing: string, password: string): LifeboatError {
+  if (error instanceof LifeboatError) return error;
+  const { kind, code } = sortDbError(family, error);
+  const said = redact(driverMessage(error), password);
+  const cause = safeCause(error, password);
+  const options = cause === undefined ? {} : { cause };
+  const what = `${doing}: ${code ? `${code}: ` : ''}${said}`;
+  switch (kind) {
+    case 'not-ready':
+      return new ConnectivityNotReadyError(what, options);
+    case 'auth':
+      return new VerificationFailedError(`authentication failed ${what}`, options);
+    case 'tls':
+      return new VerificationFailedError(`TLS verification failed ${what}`, options);
+    default:
+      return new VerificationFailedError(what, options);
+  }
+}
+
+const STAGE_WORDS = {
+  state: 'reading the server state',
+  query: "running the plan's verify.query",
+  write: 'the rolled-back write probe',
+} as const;
+
+function dryRunBody(unit: UnitPlan): StepBody {
+  return {
+    outcome: 'planned',
+    detail: {
+      call: 'none (read-only step)',
+      record: normalizeName(unit.dns.recordName),
+      instance: unit.database.replicaInstanceId,
+      engine: unit.database.engine,
+      database: unit.verify.database ?? null,
+      query: unit.verify.query,
+      tlsRequired: unit.verify.requireTls,
+      timeoutSeconds: unit.verify.timeoutSeconds,
+      wouldCheck:
+        "read the secret; resolve its host through DNS; require the CNAME to lead to the promoted instance's " +
+        'endpoint; connect; run the query; prove writability with a write that is rolled back',
+    },
+    warnings: [],
+  };
+}
+
+export async function verifyConnectivity(deps: VerifyDeps, input: UnitStepInput): Promise<StepResult> {
+  const { run, unit } = input;
+  return timedStep(
+    'verifyConnectivity',
+    unit.name,
+    async () => {
+      if (run.mode === 'dry-run') return dryRunBody(unit);
+      return verifyUnit(deps, unit);
+    },
+    deps.now,
+  );
+}
+
+async function verifyUnit(deps: VerifyDeps, unit: UnitPlan): Promise<StepBody> {
+  const timeoutMs = unit.verify.timeoutSeconds * 1000;
+  const family = engineFamily(unit.database.engine);
+  const warnings: string[] = [];
+
+  const [credentials, target] = await Promise.all([
+    readCredentials(deps.secretsManager, unit),
+    promotedEndpoint(deps.rds, unit),
+  ]);
+  const { password } = credentials;
+  try {
+    const record = normalizeName(credentials.host);
+    if (record !== normalizeName(unit.dns.recordName)) {
+      warnings.push(
+        `the secret's host is not the plan's record ${normalizeName(unit.dns.recordName)}; verified the host an application uses`,
+      );
+    }
+    if (target.port !== undefined && target.port !== credentials.port) {
+      warnings.push(`the secret's port ${credentials.port} differs from the instance's port ${target.port}`);
+    }
+
+    const makeResolver =
+      deps.resolver ?? systemResolverFactory(parseDnsServers(optionalEnv(DNS_SERVERS_ENV)));
+    const resolution = await resolveLikeAnApplication(makeResolver(timeoutMs), record);
+    if (!resolution.chain.includes(target.endpoint)) {
+      throw new ConnectivityNotReadyError(
+        `${record} leads to ${describeChain(resolution)}, not to the promoted instance's endpoint ${target.endpoint} ` +
+          `(resolvers may keep the old answer for up to the record's TTL, ${unit.dns.ttl} s)`,
+      );
+    }
+    const address = resolution.addresses[0] as string;
+
+    const tls: TlsPolicy | null = unit.verify.requireTls
+      ? { endpoint: target.endpoint, ...withCa((deps.trustStore ?? databaseTrustStore)()) }
+      : null;
+    const database = unit.verify.database ?? credentials.dbname;
+    const options: ConnectOptions = {
+      address,
+      port: credentials.port,
+      user: credentials.username,
+      password,
+      database,
+      timeoutMs,
+      tls,
+    };
+    const connectors = deps.connectors ?? defaultConnectors;
+    const where = `${family} at ${address}:${credentials.port} (${target.endpoint})`;
+
+    let session: DbSession;
+    try {
+      session = await connectors[family](options);
+    } catch (error) {
+      throw databaseError(family, error, `connecting to ${where}`, password);
+    }
+    const findings = await probeWithin(session, family, unit, where, timeoutMs, password);
+
+    const detail: Record<string, DetailValue> = {
+      record,
+      cnameTarget: resolution.chain[1] ?? null,
+      cnameChain: resolution.chain.join(' -> '),
+      address,
+      endpoint: target.endpoint,
+      instance: unit.database.replicaInstanceId,
+      engine: unit.database.engine,
+      port: credentials.port,
+      database: unit.verify.database ?? null,
+      ttl: unit.dns.ttl,
+      tls: tls !== null,
+      tlsSubject: tls ? session.tlsSubject : null,
+      writable: true,
+      writeProbe: findings.writeProbe,
+      queryOk: true,
+      queryRows: findings.queryRows,
+      serverVersion: findings.serverVersion,
+    };
+    warnings.push(...findings.warnings);
+    logger.info('connectivity verified', { unit: unit.name, ...detail });
+    return { outcome: 'changed', detail, warnings: warnings.map((w) => redact(w, password)) };
+  } catch (error) {
+    const ours = error instanceof LifeboatError ? error : databaseError(family, error, 'verifying', password);
+    if (ours instanceof ConnectivityNotReadyError) {
+      logger.info('connectivity not ready yet', { unit: unit.name, reason: redact(ours.message, password) });
+    }
+    throw ours;
+  }
+}
+
+function withCa(ca: string[] | undefined): { ca?: string[] } {
+  return ca ? { ca } : {};
+}
+
+function describeChain(resolution: Resolution): string {
+  const via = resolution.chain.length > 1 ? resolution.chain.slice(1).join(' -> ') : '(no CNAME)';
+  return `${via} (${resolution.addresses.join(', ')})`;
+}
+
+/**
+ * Runs the probe with one deadline for all its queries: past it, the socket is torn down and the attempt is not
+ * ready. The session is always closed.
+ */
+async function probeWithin(
+  session: DbSession,
+  family: EngineFamily,
+  unit: UnitPlan,
+  where: string,
+  timeoutMs: number,
+  password: string,
+): Promise<ProbeFindings> {
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    session.abort();
+  }, timeoutMs);
+  try {
+    return await probeDatabase(family, session, unit.verify.query, where);
+  } catch (error) {
+    if (expired) {
+      throw new ConnectivityNotReadyError(
+        `${where} did not answer the verification queries within ${unit.verify.timeoutSeconds} s`,
+      );
+    }
+    if (error instanceof ProbeStageError) {
+      throw databaseError(family, error.driverError, `${STAGE_WORDS[error.stage]} on ${where}`, password);
+    }
+    throw databaseError(family, error, `verifying ${where}`, password);
+  } finally {
+    clearTimeout(timer);
+    await session.close();
+  }
+}
