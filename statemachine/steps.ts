@@ -109,14 +109,15 @@ export function connectivityRetryAttempts(plan: Pick<FailoverPlan, 'units'>): nu
 
 /**
  * Bounds of the Wait/Choice poll loops. Waits come from the poll's `waitSeconds` (short near the expected
- * completion); a value outside [minWaitSeconds, maxWaitSeconds] — or missing — is replaced by `fallbackWaitSeconds`,
- * so that a bad poll result can neither stall a failover nor spin it. `maxAttempts` bounds the loop: at the nominal
- * 5 s interval, 240 polls are 20 minutes for an RDS promotion (which takes minutes) and 60 polls are 5 minutes for a
- * Route 53 change (which usually takes well under a minute).
+ * completion); a value outside [minWaitSeconds, maxWaitSeconds] is replaced by `fallbackWaitSeconds`, so that a bad
+ * poll result can neither stall a failover nor spin it. `maxAttempts` bounds the loop: the database poll asks for
+ * 2-4 s (functions/lib/database.ts, promotionPollSeconds), so 300 polls are 20 minutes and more for a promotion that
+ * takes minutes; the DNS poll asks for 2 s (functions/lib/dns.ts, DNS_POLL_SECONDS), so 150 polls are 5 minutes for a
+ * Route 53 change that usually reaches every name server within 60 s.
  */
 export const POLL_LOOPS = {
-  databasePromotion: { maxAttempts: 240, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
-  dnsChange: { maxAttempts: 60, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
+  databasePromotion: { maxAttempts: 300, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
+  dnsChange: { maxAttempts: 150, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
 } as const;
 
 /** The longest any Wait state of the definition may wait, seconds. */

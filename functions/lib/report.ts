@@ -400,7 +400,7 @@ function summarize(report: RunReport): string {
   const subject = report.mode === 'dry-run' ? 'Dry run' : 'Failover';
   if (report.failure) {
     const changed = BEFORE_ANY_CHANGE.has(report.failure.stage) ? ' Nothing was changed.' : '';
-    return `${subject} of ${report.planName} stopped at ${report.failure.stage}: ${report.failure.error}: ${firstLine(report.failure.cause)}.${changed}`;
+    return `${subject} of ${report.planName} stopped at ${report.failure.stage}: ${report.failure.error}: ${oneLine(report.failure.cause)}.${changed}`;
   }
   if (report.outcome === 'failed') {
     const failed = report.units
@@ -515,12 +515,17 @@ export function renderReportText(report: RunReport): string {
     }
     if (unit.steps.length > 0) {
       lines.push(`  ${pad('step', 31)} ${pad('result', 12)} ${pad('start', 9)} ${pad('took', 9)} timeline`);
+      let lastEnd: string | null = null;
       for (const s of unit.steps) {
         const start = s.startedAt ? `+${formatDuration(Date.parse(s.startedAt) - runStart)}` : '-';
         const took = s.durationMs !== null ? formatDuration(s.durationMs) : '-';
         const attempts = s.attempts !== undefined ? ` (${s.attempts} polls)` : '';
+        // A step that failed has no result of its own: mark where the unit had got to.
+        const shown =
+          s.status === 'failed' && !s.endedAt && lastEnd ? { ...s, startedAt: lastEnd, endedAt: lastEnd } : s;
+        if (s.endedAt && (!lastEnd || s.endedAt > lastEnd)) lastEnd = s.endedAt;
         lines.push(
-          `  ${pad(s.title, 31)} ${pad(s.status, 12)} ${pad(start, 9)} ${pad(took, 9)} ${timelineBar(s, runStart, runEnd)}${attempts}`,
+          `  ${pad(s.title, 31)} ${pad(s.status, 12)} ${pad(start, 9)} ${pad(took, 9)} ${timelineBar(shown, runStart, runEnd)}${attempts}`,
         );
         for (const w of s.warnings) lines.push(`      ! ${w}`);
       }
@@ -579,8 +584,14 @@ function seconds(ms: number): number {
   return Number.isFinite(ms) ? Math.max(0, Math.round(ms / 100) / 10) : 0;
 }
 
-function firstLine(text: string): string {
-  return (text.split('\n')[0] ?? '').replace(/[.\s]+$/, '');
+/** A multi-line message (e.g. a list of problems) as one line for the summary, at most 400 characters. */
+function oneLine(text: string): string {
+  const flat = text
+    .replace(/:\s*\n\s*-\s*/g, ': ')
+    .replace(/\s*\n\s*-\s*/g, '; ')
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/[.\s]+$/, '');
+  return flat.length > 400 ? `${flat.slice(0, 399)}…` : flat;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -617,10 +628,11 @@ export function reportSubject(report: RunReport): string {
 /** Text for people, then the JSON for machines; the JSON is left out (pointing at S3) when it would not fit. */
 export function reportMessage(report: RunReport, s3Location?: string): string {
   const text = renderReportText(report);
-  const where = s3Location ? `\n\nFull report: ${s3Location}` : '';
-  const withJson = `${text}${where}\n\n--- JSON ---\n${JSON.stringify(report)}`;
+  // The location comes first: it survives any truncation below.
+  const where = s3Location ? `Full report: ${s3Location}\n\n` : '';
+  const withJson = `${where}${text}\n\n--- JSON ---\n${JSON.stringify(report)}`;
   if (Buffer.byteLength(withJson, 'utf8') <= SNS_MESSAGE_LIMIT_BYTES) return withJson;
-  const textOnly = `${text}${where}\n\n(The JSON report is too large for a notification${s3Location ? '; it is in S3 above' : ''}.)`;
+  const textOnly = `${where}${text}\n\n(The JSON report is too large for a notification${s3Location ? '; it is in S3' : ''}.)`;
   if (Buffer.byteLength(textOnly, 'utf8') <= SNS_MESSAGE_LIMIT_BYTES) return textOnly;
   let cut = textOnly;
   while (Buffer.byteLength(cut, 'utf8') > SNS_MESSAGE_LIMIT_BYTES - 100)

@@ -52,8 +52,35 @@ export function synthDefinition(
       : {}),
   });
   const graph = new sfn.StateGraph(chain.startState, 'lifeboat failover');
-  const definition = stack.resolve(graph.toGraphJson()) as StateMachineDefinition;
+  const definition = resolvePseudoParameters(stack.resolve(graph.toGraphJson())) as StateMachineDefinition;
   return { definition, plan };
+}
+
+/**
+ * CDK leaves service-integration ARNs as `{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ...]]}` for
+ * CloudFormation to finish; do what CloudFormation would, for the test account and Region.
+ */
+function resolvePseudoParameters(value: unknown): unknown {
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': TEST_REGION,
+    'AWS::AccountId': TEST_ACCOUNT,
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  if (Array.isArray(value)) return value.map(resolvePseudoParameters);
+  if (!value || typeof value !== 'object') return value;
+  const object = value as Record<string, unknown>;
+  const ref = object.Ref;
+  if (typeof ref === 'string' && Object.keys(object).length === 1) {
+    const resolved = pseudo[ref];
+    if (resolved === undefined) throw new Error(`cannot resolve {"Ref": "${ref}"} in the test definition`);
+    return resolved;
+  }
+  const join = object['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join && Object.keys(object).length === 1) {
+    return join[1].map((part) => resolvePseudoParameters(part)).join(join[0]);
+  }
+  return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, resolvePseudoParameters(v)]));
 }
 
 /** Every state of a definition, nested ones included, by name. */

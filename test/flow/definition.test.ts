@@ -1,0 +1,348 @@
+import aslValidator from 'asl-validator';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import { promotionPollSeconds } from '../../functions/lib/database.js';
+import { DNS_POLL_SECONDS } from '../../functions/lib/dns.js';
+import * as errors from '../../functions/lib/errors.js';
+import { parsePlan } from '../../functions/lib/plan.js';
+import { buildFailoverDefinition, STATE_NAMES } from '../../statemachine/failover.js';
+import {
+  APPROVAL_RETRYABLE_ERRORS,
+  CONNECTIVITY_RETRY,
+  connectivityBudgetSeconds,
+  connectivityRetryAttempts,
+  connectivityRetryDelay,
+  HANDLER_ENTRIES,
+  MAX_WAIT_SECONDS,
+  POLL_LOOPS,
+  STEP_FUNCTIONS,
+} from '../../statemachine/steps.js';
+import { planWith } from '../helpers/flow-harness.js';
+import { allStates, functionArn, synthDefinition } from '../helpers/synth-definition.js';
+
+type State = Record<string, unknown>;
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+
+const gatedPlan = planWith(3, { approval: { onAlarm: true, timeoutSeconds: 900 } });
+const { definition } = synthDefinition(gatedPlan, { approvalTopic: true });
+const states = allStates(definition);
+const tasks = [...states].filter(([, s]) => s.Type === 'Task');
+const lambdaTasks = tasks.filter(([, s]) => String(s.Resource).includes(':lambda:'));
+
+/** Every error class of our family, with the name the state machine sees and whether it is transient. */
+type ErrorClass = new (message: string) => errors.LifeboatError;
+const FAMILY = (Object.values(errors) as unknown[])
+  .filter((v): v is ErrorClass => typeof v === 'function' && v.prototype instanceof errors.LifeboatError)
+  .map((Class) => new Class('probe'));
+const PERMANENT = FAMILY.filter((e) => !e.retryable).map((e) => e.name);
+const TRANSIENT = FAMILY.filter((e) => e.retryable).map((e) => e.name);
+
+describe('the synthesized definition', () => {
+  it('is valid Amazon States Language, with and without the approval gate', () => {
+    // Act
+    // asl-validator writes a default QueryLanguage into the document it checks: give it copies.
+    const gated = aslValidator(structuredClone(definition));
+    const plain = aslValidator(synthDefinition(planWith(1)).definition);
+
+    // Assess
+    expect(gated.errorsText('\n')).toBe('');
+    expect(gated.isValid).toBe(true);
+    expect(plain.isValid).toBe(true);
+  });
+
+  it('uses JSONPath only and never JSONata or variables', () => {
+    // Act
+    const text = JSON.stringify(definition);
+
+    // Assess
+    expect(definition).not.toHaveProperty('QueryLanguage');
+    expect(text).not.toMatch(/"(Assign|Arguments|Output|QueryLanguage)"/);
+    expect(text).not.toContain('{%');
+  });
+
+  it('calls each of the twelve step functions, by its ARN, with the response payload as output', () => {
+    // Act
+    const resources = new Set(lambdaTasks.map(([, s]) => s.Resource));
+
+    // Assess
+    expect(resources).toEqual(new Set(STEP_FUNCTIONS.map(functionArn)));
+    for (const [, state] of lambdaTasks) expect(state).not.toHaveProperty('ResultSelector');
+  });
+
+  it('names states as sentences, with every name in STATE_NAMES and every STATE_NAMES entry used', () => {
+    // Act
+    const names = [...states.keys()];
+
+    // Assess
+    expect(new Set(names)).toEqual(new Set(Object.values(STATE_NAMES)));
+    for (const name of names) expect(name).toMatch(/^[A-Z][A-Za-z]+( [\w()?-]+)+$/);
+  });
+
+  it('keeps handler entries as kebab-case files under functions/', () => {
+    // Assess
+    expect(Object.keys(HANDLER_ENTRIES).sort()).toEqual([...STEP_FUNCTIONS].sort());
+    for (const entry of Object.values(HANDLER_ENTRIES))
+      expect(entry).toMatch(/^functions\/[a-z]+(-[a-z]+)*\.ts$/);
+  });
+
+  it('runs the units in a Map over $.units, as concurrent as the plan allows, each starting with no results', () => {
+    // Act
+    const map = states.get(STATE_NAMES.failOverUnits) as State;
+
+    // Assess
+    expect(map.Type).toBe('Map');
+    expect(map.ItemsPath).toBe('$.units');
+    expect(map.MaxConcurrency).toBe(10);
+    expect(map.ItemSelector).toEqual({ 'run.$': '$.run', 'unit.$': '$$.Map.Item.Value', results: {} });
+  });
+
+  it('bakes the plan into the first state so that a start with {} has everything', () => {
+    // Act
+    const first = definition.States[definition.StartAt] as unknown as State;
+
+    // Assess
+    expect(definition.StartAt).toBe(STATE_NAMES.takePlan);
+    expect(first.Type).toBe('Pass');
+    expect(first.Result).toEqual({ plan: parsePlan(gatedPlan) });
+  });
+
+  it('synthesizes inside a real StateMachine construct with bundled-less Lambda functions', () => {
+    // Prepare
+    const stack = new Stack(new App(), 'SynthCheck');
+    const functions = Object.fromEntries(
+      STEP_FUNCTIONS.map((name) => [
+        name,
+        new lambda.Function(stack, `Fn${name}`, {
+          runtime: lambda.Runtime.NODEJS_22_X,
+          architecture: lambda.Architecture.ARM_64,
+          handler: 'index.handler',
+          code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+        }),
+      ]),
+    ) as never;
+    const chain = buildFailoverDefinition(stack, {
+      plan: parsePlan(gatedPlan),
+      functions,
+      approvalTopic: new sns.Topic(stack, 'Approvals'),
+    });
+
+    // Act
+    new sfn.StateMachine(stack, 'Failover', { definitionBody: sfn.DefinitionBody.fromChainable(chain) });
+    const template = Template.fromStack(stack);
+
+    // Assess
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const rendered = JSON.stringify(machine?.Properties?.DefinitionString);
+    expect(rendered).toContain(STATE_NAMES.verifyConnectivity);
+    expect(rendered).toContain('waitForTaskToken');
+  });
+});
+
+describe('retries', () => {
+  it('retries every Task on the transient errors only, with backoff, a cap and full jitter', () => {
+    for (const [name, state] of tasks) {
+      // Act
+      const retry = state.Retry as Retrier[] | undefined;
+
+      // Assess
+      expect(retry, name).toBeDefined();
+      const [first] = retry ?? [];
+      if (name === STATE_NAMES.askApproval) {
+        expect(first?.ErrorEquals).toEqual([...APPROVAL_RETRYABLE_ERRORS]);
+      } else {
+        expect(first?.ErrorEquals, name).toEqual([...errors.RETRYABLE_ERROR_NAMES]);
+      }
+      expect(first?.IntervalSeconds).toBeGreaterThanOrEqual(1);
+      expect(first?.IntervalSeconds).toBeLessThanOrEqual(2);
+      expect(first?.BackoffRate).toBe(2);
+      expect(first?.MaxAttempts).toBeGreaterThanOrEqual(4);
+      expect(first?.MaxAttempts).toBeLessThanOrEqual(6);
+      expect(first?.MaxDelaySeconds).toBeLessThanOrEqual(20);
+      expect(first?.JitterStrategy).toBe('FULL');
+    }
+  });
+
+  it('never retries a permanent error, nor States.ALL, and retries our transient errors everywhere', () => {
+    // Prepare
+    expect(PERMANENT).toContain('PreflightFailedError');
+    expect(TRANSIENT).toEqual(expect.arrayContaining(['TransientAwsError', 'ResourceBusyError']));
+
+    for (const [name, state] of tasks) {
+      // Act
+      const retried = ((state.Retry as Retrier[] | undefined) ?? []).flatMap((r) => r.ErrorEquals);
+
+      // Assess
+      for (const error of retried) {
+        expect(PERMANENT, `${name} retries ${error}`).not.toContain(error);
+        expect(error).not.toMatch(/^States\.(ALL|TaskFailed|Runtime)$/);
+      }
+    }
+    for (const [, state] of lambdaTasks) {
+      const retried = (state.Retry as Retrier[]).flatMap((r) => r.ErrorEquals);
+      for (const error of TRANSIENT.filter((e) => e !== 'ConnectivityNotReadyError'))
+        expect(retried).toContain(error);
+    }
+  });
+
+  it('retries ConnectivityNotReadyError only on the connectivity check, long enough to outlive the largest TTL', () => {
+    // Prepare
+    const plan = parsePlan(planWith(2));
+    const [, second] = plan.units;
+    if (second) second.dns.ttl = 120;
+    const { definition: withTtl } = synthDefinition(plan);
+
+    // Act
+    const verify = allStates(withTtl).get(STATE_NAMES.verifyConnectivity) as State;
+    const retriers = verify.Retry as Retrier[];
+    const connectivity = retriers.find((r) => r.ErrorEquals.includes(CONNECTIVITY_RETRY.error));
+    const attempts = connectivity?.MaxAttempts ?? 0;
+    const covered = Array.from({ length: attempts }, (_, i) => connectivityRetryDelay(i)).reduce(
+      (a, b) => a + b,
+      0,
+    );
+
+    // Assess
+    expect(connectivity).toMatchObject({
+      IntervalSeconds: 2,
+      BackoffRate: 1.5,
+      MaxDelaySeconds: 10,
+      JitterStrategy: 'NONE',
+    });
+    expect(connectivity?.ErrorEquals).toEqual(['ConnectivityNotReadyError']);
+    expect(covered).toBeGreaterThanOrEqual(120 + CONNECTIVITY_RETRY.marginSeconds);
+    expect(covered - connectivityRetryDelay(attempts - 1)).toBeLessThan(
+      120 + CONNECTIVITY_RETRY.marginSeconds,
+    );
+    for (const [name, state] of allStates(withTtl)) {
+      if (name === STATE_NAMES.verifyConnectivity) continue;
+      expect(JSON.stringify(state.Retry ?? [])).not.toContain('ConnectivityNotReadyError');
+    }
+  });
+
+  it('waits longer for a health-check unit, whose record flips only when health checkers see the primary fail', () => {
+    // Prepare
+    const plain = parsePlan(planWith(1));
+    const healthCheck = parsePlan(planWith(1));
+    for (const unit of healthCheck.units) unit.dns.strategy = 'health-check';
+
+    // Act
+    const extra = connectivityBudgetSeconds(healthCheck) - connectivityBudgetSeconds(plain);
+
+    // Assess
+    expect(extra).toBe(CONNECTIVITY_RETRY.healthCheckFlipSeconds);
+    expect(connectivityRetryAttempts(healthCheck)).toBeGreaterThan(connectivityRetryAttempts(plain));
+  });
+});
+
+describe('waits and loops', () => {
+  it('never waits more than 30 s in one Wait state', () => {
+    for (const [name, state] of states) {
+      if (state.Type !== 'Wait') continue;
+      // Assess
+      expect(state.Timestamp ?? state.TimestampPath, name).toBeUndefined();
+      if (state.Seconds !== undefined) {
+        expect(state.Seconds, name).toBeLessThanOrEqual(MAX_WAIT_SECONDS);
+        continue;
+      }
+      expect(state.SecondsPath, name).toBe('$.poll.waitSeconds');
+      // A SecondsPath wait is only reached through a Choice rule that bounds the value.
+      const guards = [...states.values()].flatMap((s) =>
+        ((s.Choices as { Next: string; And?: Record<string, unknown>[] }[] | undefined) ?? []).filter(
+          (c) => c.Next === name,
+        ),
+      );
+      expect(guards, name).toHaveLength(1);
+      expect(guards[0]?.And).toEqual(
+        expect.arrayContaining([
+          { Variable: '$.poll.waitSeconds', IsNumeric: true },
+          { Variable: '$.poll.waitSeconds', NumericLessThanEquals: MAX_WAIT_SECONDS },
+          { Variable: '$.poll.waitSeconds', NumericGreaterThanEquals: 1 },
+        ]),
+      );
+    }
+  });
+
+  it("bounds both poll loops: 20+ minutes for a database promotion and 5 for a DNS change, at the polls' own pace", () => {
+    // Act
+    const bound = (choice: string) =>
+      ((states.get(choice)?.Choices as Record<string, unknown>[]) ?? []).find(
+        (c) => c.Variable === '$.polling.attempt',
+      );
+    // The slowest pace each poll function asks for while the operation is under way.
+    const databasePace = Math.max(
+      ...['modifying', 'backing-up', 'rebooting', 'available'].map((s) =>
+        promotionPollSeconds(s, s === 'available'),
+      ),
+    );
+
+    // Assess
+    expect(bound(STATE_NAMES.isDatabasePromoted)).toMatchObject({
+      NumericGreaterThanEquals: POLL_LOOPS.databasePromotion.maxAttempts,
+      Next: STATE_NAMES.databasePromotionTimedOut,
+    });
+    expect(bound(STATE_NAMES.isDnsInSync)).toMatchObject({
+      NumericGreaterThanEquals: POLL_LOOPS.dnsChange.maxAttempts,
+      Next: STATE_NAMES.dnsChangeTimedOut,
+    });
+    expect(POLL_LOOPS.databasePromotion.maxAttempts * databasePace).toBeGreaterThanOrEqual(20 * 60);
+    expect(POLL_LOOPS.dnsChange.maxAttempts * DNS_POLL_SECONDS).toBeGreaterThanOrEqual(5 * 60);
+    expect(JSON.stringify(states.get(STATE_NAMES.databasePromotionTimedOut))).toContain(
+      errors.POLL_TIMEOUT_ERRORS.databasePromotion,
+    );
+    expect(JSON.stringify(states.get(STATE_NAMES.dnsChangeTimedOut))).toContain(
+      errors.POLL_TIMEOUT_ERRORS.dnsChange,
+    );
+  });
+
+  it('gets from the poll functions whole seconds within the bounds the Waits accept', () => {
+    // Prepare
+    const statuses = [
+      'creating',
+      'modifying',
+      'backing-up',
+      'rebooting',
+      'available',
+      'storage-optimization',
+    ];
+
+    // Act
+    const asked = [
+      ...statuses.flatMap((s) => [promotionPollSeconds(s, true), promotionPollSeconds(s, false)]),
+      DNS_POLL_SECONDS,
+    ];
+
+    // Assess
+    for (const seconds of asked) {
+      expect(Number.isInteger(seconds)).toBe(true);
+      expect(seconds).toBeGreaterThanOrEqual(POLL_LOOPS.databasePromotion.minWaitSeconds);
+      expect(seconds).toBeLessThanOrEqual(MAX_WAIT_SECONDS);
+    }
+  });
+});
+
+describe('catches', () => {
+  it('catches every Task, Parallel and Map into $.failure (or a named field), never letting an error end the run unreported', () => {
+    for (const [name, state] of states) {
+      if (!['Task', 'Parallel', 'Map'].includes(String(state.Type))) continue;
+      // Act
+      const catches = (state.Catch as { ErrorEquals: string[]; ResultPath: string }[] | undefined) ?? [];
+
+      // Assess
+      expect(catches, name).toHaveLength(1);
+      expect(catches[0]?.ErrorEquals).toEqual(['States.ALL']);
+      expect(catches[0]?.ResultPath).toMatch(/^\$\.(failure|reportFailure|lockReleaseFailure)$/);
+    }
+  });
+});

@@ -1,0 +1,586 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { resetClients } from '../../functions/lib/clients.js';
+import {
+  buildRunReport,
+  deliverReport,
+  describeFailure,
+  formatDuration,
+  isSensitiveKey,
+  type ReportEvent,
+  renderReportText,
+  reportKeys,
+  reportMessage,
+  reportSubject,
+  SNS_MESSAGE_LIMIT_BYTES,
+  type UnitRunRecord,
+} from '../../functions/lib/report.js';
+import type { PreflightReport, RunContext, StepName, StepResult } from '../../functions/lib/types.js';
+
+const START = Date.parse('2030-05-01T10:00:00.000Z');
+const at = (seconds: number) => new Date(START + seconds * 1000).toISOString();
+const END = new Date(START + 300_000);
+const MARKER = 'Pa55-MARKER-7f3a';
+
+const run: RunContext = {
+  runId: 'run-1',
+  executionArn: 'arn:aws:states:us-west-2:123456789012:execution:lifeboat-orders-dr:run-1',
+  planName: 'orders-dr',
+  mode: 'failover',
+  trigger: 'alarm',
+  reason: 'orders-db-primary-down ALARM',
+  startedAt: at(0),
+  account: '123456789012',
+  primaryRegion: 'us-east-1',
+  recoveryRegion: 'us-west-2',
+  targetRtoSeconds: 900,
+};
+const preflight: PreflightReport = {
+  ok: true,
+  checkedAt: at(2),
+  durationMs: 1800,
+  checks: [],
+  errors: [],
+  warnings: ['orders: replica lag unknown (primary Region unreachable)'],
+  readiness: {},
+};
+
+function step(
+  name: StepName,
+  unit: string,
+  from: number,
+  to: number,
+  extra: Partial<StepResult> = {},
+): StepResult {
+  return {
+    step: name,
+    unit,
+    outcome: 'changed',
+    startedAt: at(from),
+    endedAt: at(to),
+    durationMs: (to - from) * 1000,
+    detail: {},
+    warnings: [],
+    ...extra,
+  };
+}
+
+function succeededUnit(unit: string, verifiedAt = 200): UnitRunRecord {
+  return {
+    unit,
+    engine: 'postgres',
+    dns: { recordName: `${unit}-db.internal.example.com`, ttl: 30, strategy: 'cname' },
+    status: 'succeeded',
+    results: {
+      promoteSecret: step('promoteSecret', unit, 5, 6),
+      promoteDatabase: step('promoteDatabase', unit, 5, 7, { detail: { instance: `${unit}-db-replica` } }),
+      waitForDatabasePromotion: {
+        done: true,
+        status: 'available',
+        observedAt: at(150),
+        detail: {},
+        attempts: 36,
+      },
+      updateDns: step('updateDns', unit, 151, 152, {
+        detail: { changeId: 'C123', target: 'x.rds.amazonaws.com' },
+      }),
+      waitForDnsInSync: { done: true, status: 'INSYNC', observedAt: at(180), detail: {}, attempts: 15 },
+      attachRotation: step('attachRotation', unit, 181, 182, {
+        warnings: ['cleared AWSPENDING from version v2'],
+      }),
+      verifyConnectivity: step('verifyConnectivity', unit, 181, verifiedAt),
+    },
+  };
+}
+
+describe('buildRunReport', () => {
+  it('reports a successful failover with its recovery time against the target RTO', () => {
+    // Act
+    const report = buildRunReport(
+      { run, preflight, units: [succeededUnit('orders'), succeededUnit('billing', 240)] },
+      END,
+    );
+
+    // Assess
+    expect(report).toMatchObject({
+      planName: 'orders-dr',
+      runId: 'run-1',
+      mode: 'failover',
+      trigger: 'alarm',
+      reason: 'orders-db-primary-down ALARM',
+      outcome: 'succeeded',
+      startedAt: at(0),
+      endedAt: END.toISOString(),
+      durationSeconds: 300,
+      recoveryTimeSeconds: 240,
+      targetRtoSeconds: 900,
+      rtoMet: true,
+      preflight: {
+        ok: true,
+        errors: [],
+        warnings: ['orders: replica lag unknown (primary Region unreachable)'],
+      },
+      failure: null,
+    });
+    expect(report).not.toHaveProperty('error');
+    expect(report.run).toEqual(run);
+    expect(report.units[0]?.recoveryTimeSeconds).toBe(200);
+    expect(report.summary).toBe(
+      'Failover of orders-dr succeeded: 2 of 2 units recovered and verified in 4m 00s (target 15m 00s: met).',
+    );
+  });
+
+  it('says when the target RTO was missed', () => {
+    // Act
+    const report = buildRunReport(
+      { run: { ...run, targetRtoSeconds: 60 }, preflight, units: [succeededUnit('orders')] },
+      END,
+    );
+
+    // Assess
+    expect(report.rtoMet).toBe(false);
+    expect(report.summary).toContain('NOT met');
+  });
+
+  it('times each step, the waits from the step before them to the poll that saw them done', () => {
+    // Act
+    const [unit] = buildRunReport({ run, preflight, units: [succeededUnit('orders')] }, END).units;
+
+    // Assess
+    expect(unit?.steps.map((s) => [s.step, s.status, s.startedAt, s.endedAt, s.durationMs])).toEqual([
+      ['promoteSecret', 'changed', at(5), at(6), 1000],
+      ['promoteDatabase', 'changed', at(5), at(7), 2000],
+      ['waitForDatabasePromotion', 'done', at(7), at(150), 143_000],
+      ['updateDns', 'changed', at(151), at(152), 1000],
+      ['waitForDnsInSync', 'done', at(152), at(180), 28_000],
+      ['attachRotation', 'changed', at(181), at(182), 1000],
+      ['verifyConnectivity', 'changed', at(181), at(200), 19_000],
+    ]);
+    expect(unit?.steps[2]?.attempts).toBe(36);
+    expect(unit?.steps[5]?.warnings).toEqual(['cleared AWSPENDING from version v2']);
+    expect(unit?.steps[3]?.detail).toEqual({ changeId: 'C123', target: 'x.rds.amazonaws.com' });
+  });
+
+  it('says when the DNS record changed, when it was in sync, its TTL and how long clients may cache the old answer', () => {
+    // Act
+    const [unit] = buildRunReport({ run, preflight, units: [succeededUnit('orders')] }, END).units;
+
+    // Assess
+    expect(unit?.dns).toEqual({
+      recordName: 'orders-db.internal.example.com',
+      ttlSeconds: 30,
+      changedAt: at(152),
+      inSyncAt: at(180),
+      clientsMayCacheUntil: at(210),
+    });
+  });
+
+  it("reports where a failed unit stopped and why, keeping what it reached, and names the run's error", () => {
+    // Prepare
+    const failed: UnitRunRecord = {
+      ...succeededUnit('billing'),
+      status: 'failed',
+      failure: {
+        Error: 'DatabasePromotionTimeoutError',
+        Cause:
+          'RDS did not report the promoted instance available and standalone after 300 polls; last status: modifying',
+      },
+    };
+    delete failed.results.waitForDatabasePromotion;
+    delete failed.results.updateDns;
+    delete failed.results.waitForDnsInSync;
+    delete failed.results.attachRotation;
+    delete failed.results.verifyConnectivity;
+
+    // Act
+    const report = buildRunReport({ run, preflight, units: [succeededUnit('orders'), failed] }, END);
+
+    // Assess
+    expect(report.outcome).toBe('failed');
+    expect(report.error).toBe('FailoverIncompleteError');
+    expect(report.recoveryTimeSeconds).toBeNull();
+    expect(report.rtoMet).toBeNull();
+    const billing = report.units[1];
+    expect(billing).toMatchObject({
+      status: 'failed',
+      stoppedAt: 'waitForDatabasePromotion',
+      failure: { step: 'waitForDatabasePromotion', error: 'DatabasePromotionTimeoutError' },
+      verifiedAt: null,
+    });
+    expect(billing?.steps.map((s) => s.status)).toEqual([
+      'changed',
+      'changed',
+      'failed',
+      'not-reached',
+      'not-reached',
+      'not-reached',
+      'not-reached',
+    ]);
+    expect(report.summary).toBe(
+      'Failover of orders-dr: 1 of 2 units did not fail over: billing (DatabasePromotionTimeoutError at waitForDatabasePromotion).',
+    );
+  });
+
+  it("reads a Lambda error's message out of its JSON Cause", () => {
+    // Act
+    const failure = describeFailure({
+      Error: 'VerificationFailedError',
+      Cause: JSON.stringify({
+        errorType: 'VerificationFailedError',
+        errorMessage: 'orders-db.internal.example.com answers read-only',
+        trace: ['VerificationFailedError: ...', '    at verify (/var/task/index.mjs:1:1)'],
+      }),
+    });
+
+    // Assess
+    expect(failure).toEqual({
+      error: 'VerificationFailedError',
+      cause: 'orders-db.internal.example.com answers read-only',
+    });
+  });
+
+  it('reports a run stopped by preflight: every unit not started, nothing changed', () => {
+    // Prepare
+    const event: ReportEvent = {
+      run,
+      units: [],
+      plannedUnits: ['orders', 'billing'],
+      failure: {
+        Error: 'PreflightFailedError',
+        Cause: 'preflight found 1 problem:\n  - orders: secret is not a replica',
+      },
+    };
+
+    // Act
+    const report = buildRunReport(event, END);
+
+    // Assess
+    expect(report).toMatchObject({
+      outcome: 'failed',
+      error: 'PreflightFailedError',
+      preflight: null,
+      failure: { stage: 'preflight', error: 'PreflightFailedError' },
+      units: [
+        { unit: 'orders', status: 'not-started', steps: [] },
+        { unit: 'billing', status: 'not-started', steps: [] },
+      ],
+    });
+    expect(report.summary).toBe(
+      'Failover of orders-dr stopped at preflight: PreflightFailedError: preflight found 1 problem: orders: secret is not a replica. Nothing was changed.',
+    );
+  });
+
+  it('reports a run LoadPlan refused from the execution it knows, without a run to release', () => {
+    // Prepare
+    const event: ReportEvent = {
+      planName: 'orders-dr',
+      execution: { id: run.executionArn, name: 'run-9', startTime: at(0) },
+      units: [],
+      failure: {
+        Error: 'InputInvalidError',
+        Cause: 'execution input is invalid:\n  - input.mode: Invalid option',
+      },
+    };
+
+    // Act
+    const report = buildRunReport(event, END);
+
+    // Assess
+    expect(report).toMatchObject({
+      planName: 'orders-dr',
+      runId: 'run-9',
+      executionArn: run.executionArn,
+      mode: null,
+      outcome: 'failed',
+      error: 'InputInvalidError',
+      failure: { stage: 'load plan' },
+    });
+    expect(report).not.toHaveProperty('run');
+  });
+
+  it('reports a dry run as planned calls, without a recovery time', () => {
+    // Prepare
+    const unit = succeededUnit('orders');
+    for (const key of [
+      'promoteSecret',
+      'promoteDatabase',
+      'updateDns',
+      'attachRotation',
+      'verifyConnectivity',
+    ] as const) {
+      const r = unit.results[key];
+      if (r) r.outcome = 'planned';
+    }
+
+    // Act
+    const report = buildRunReport({ run: { ...run, mode: 'dry-run' }, preflight, units: [unit] }, END);
+
+    // Assess
+    expect(report.outcome).toBe('succeeded');
+    expect(report.recoveryTimeSeconds).toBeNull();
+    expect(report.units[0]?.verifiedAt).toBeNull();
+    expect(report.units[0]?.dns?.changedAt).toBeNull();
+    expect(report.summary).toBe('Dry run of orders-dr: 1 units planned, nothing was changed.');
+  });
+});
+
+describe('no secret material in a report', () => {
+  it('never copies a field named like a password or secret value, at any depth, nor one written inside a message', () => {
+    // Prepare
+    const unit = succeededUnit('orders');
+    unit.results.promoteSecret = step('promoteSecret', 'orders', 5, 6, {
+      detail: {
+        secretArn: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:orders/db',
+        password: MARKER,
+      },
+      warnings: [`value was {"username":"app","password":"${MARKER}"}`],
+    });
+    (unit.results.updateDns as unknown as { detail: Record<string, unknown> }).detail.nested = {
+      SecretString: MARKER,
+      secret_value: MARKER,
+      'Master-User-Password': MARKER,
+    } as never;
+    const failed: UnitRunRecord = {
+      ...succeededUnit('billing'),
+      status: 'failed',
+      failure: { Error: 'AwsCallFailedError', Cause: `connect failed: password=${MARKER} user=app` },
+    };
+    delete failed.results.verifyConnectivity;
+    const event = { run, preflight, units: [unit, failed], extra: { passwd: MARKER } } as ReportEvent;
+
+    // Act
+    const report = buildRunReport(event, END);
+    const text = renderReportText(report);
+
+    // Assess
+    expect(JSON.stringify(report)).not.toContain(MARKER);
+    expect(text).not.toContain(MARKER);
+    expect(report.units[0]?.steps[0]?.detail.secretArn).toContain('secret:orders/db');
+    expect(report.units[1]?.failure?.cause).toBe('connect failed: password=[redacted] user=app');
+  });
+
+  it.each([
+    ['password', true],
+    ['MasterUserPassword', true],
+    ['db_passwd', true],
+    ['pwd', true],
+    ['SecretString', true],
+    ['secret-value', true],
+    ['privateKey', true],
+    ['secretArn', false],
+    ['secretId', false],
+    ['username', false],
+    ['changeId', false],
+  ])('treats the field name %s as sensitive: %s', (key, sensitive) => {
+    // Assess
+    expect(isSensitiveKey(key)).toBe(sensitive);
+  });
+});
+
+describe('renderReportText', () => {
+  it('renders a header, the preflight, a table per unit with a timeline bar per step, and the DNS line', () => {
+    // Prepare
+    const failed: UnitRunRecord = {
+      ...succeededUnit('billing'),
+      status: 'failed',
+      failure: { Error: 'RotationBlockedError', Cause: 'AWSPENDING on v2' },
+    };
+    delete failed.results.attachRotation;
+    const report = buildRunReport({ run, preflight, units: [succeededUnit('orders'), failed] }, END);
+
+    // Act
+    const text = renderReportText(report);
+    const lines = text.split('\n');
+
+    // Assess
+    expect(lines[0]).toBe('lifeboat report: plan orders-dr, run run-1');
+    expect(lines[1]).toMatch(/^FAILED \(FailoverIncompleteError\): /);
+    expect(text).toContain('preflight: passed (0 errors, 1 warnings)');
+    expect(text).toContain('  ! orders: replica lag unknown (primary Region unreachable)');
+    expect(text).toContain('unit orders (postgres): succeeded, verified 3m 20s after the run started');
+    expect(text).toContain('unit billing (postgres): failed');
+    expect(text).toContain('  stopped at attachRotation: RotationBlockedError: AWSPENDING on v2');
+    const bars = lines.filter((l) => /\|[ #x]{32}\|/.test(l));
+    expect(bars).toHaveLength(14);
+    const promote = lines.find((l) => l.includes('Wait for database promotion'));
+    // 7 s to 150 s of a 300 s run: from column 0 to column 16 of 32.
+    expect(promote).toMatch(/\|#{16} {16}\| \(36 polls\)$/);
+    expect(lines.find((l) => l.includes('Attach secret rotation') && l.includes('failed'))).toMatch(
+      /\|[ ]+x+[ ]*\|/,
+    );
+    expect(text).toContain(
+      `  DNS orders-db.internal.example.com: changed at ${at(152)}, in sync at ${at(180)}, TTL 30 s; clients that cached the old answer may use it until ${at(210)}`,
+    );
+  });
+
+  it('formats durations for people', () => {
+    // Assess
+    expect([850, 4200, 185_000, 3_720_000].map(formatDuration)).toEqual([
+      '850ms',
+      '4.2s',
+      '3m 05s',
+      '1h 02m',
+    ]);
+  });
+});
+
+// One mock per client class for the whole file: a second mockClient() of the same class would replace the first.
+const s3 = mockClient(S3Client);
+const sns = mockClient(SNSClient);
+
+describe('deliverReport', () => {
+  const deps = { s3: new S3Client({ region: 'us-west-2' }), sns: new SNSClient({ region: 'us-west-2' }) };
+  const report = buildRunReport({ run, preflight, units: [succeededUnit('orders')] }, END);
+
+  afterEach(() => {
+    s3.reset();
+    sns.reset();
+  });
+
+  it('stores the report under the run and as latest, encrypted, then publishes text and JSON naming the S3 copy', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+
+    // Act
+    const delivered = await deliverReport(deps, report, {
+      bucket: 'lifeboat-reports',
+      topicArn: 'arn:aws:sns:us-west-2:123456789012:lifeboat-reports',
+    });
+
+    // Assess
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key)).toEqual(['reports/orders-dr/run-1.json', 'reports/orders-dr/latest.json']);
+    for (const put of puts) {
+      expect(put).toMatchObject({
+        Bucket: 'lifeboat-reports',
+        ContentType: 'application/json',
+        ServerSideEncryption: 'AES256',
+      });
+      expect(JSON.parse(String(put.Body))).toMatchObject({ runId: 'run-1', outcome: 'succeeded' });
+    }
+    const publish = sns.commandCalls(PublishCommand)[0]?.args[0].input;
+    expect(publish?.Subject).toBe('lifeboat failover of orders-dr succeeded (run-1)');
+    expect(publish?.Message).toContain('Full report: s3://lifeboat-reports/reports/orders-dr/run-1.json');
+    const json = String(publish?.Message).split('--- JSON ---\n')[1];
+    expect(JSON.parse(json ?? '')).toMatchObject({ runId: 'run-1' });
+    expect(delivered.delivery).toEqual({
+      s3: { status: 'stored', keys: ['reports/orders-dr/run-1.json', 'reports/orders-dr/latest.json'] },
+      sns: { status: 'published', messageId: 'm-1' },
+    });
+  });
+
+  it('skips what is not configured', async () => {
+    // Act
+    const delivered = await deliverReport(deps, report, {});
+
+    // Assess
+    expect(delivered.delivery).toEqual({ s3: { status: 'skipped' }, sns: { status: 'skipped' } });
+    expect(s3.calls()).toHaveLength(0);
+    expect(sns.calls()).toHaveLength(0);
+  });
+
+  it('records a delivery failure instead of failing the report step', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }));
+    sns
+      .on(PublishCommand)
+      .rejects(Object.assign(new Error('Topic does not exist'), { name: 'NotFoundException' }));
+
+    // Act
+    const delivered = await deliverReport(deps, report, {
+      bucket: 'b',
+      topicArn: 'arn:aws:sns:us-west-2:123456789012:t',
+    });
+
+    // Assess
+    expect(delivered.delivery).toEqual({
+      s3: { status: 'failed', error: 'AccessDenied: Access Denied' },
+      sns: { status: 'failed', error: 'NotFoundException: Topic does not exist' },
+    });
+    expect(delivered.outcome).toBe('succeeded');
+  });
+
+  it('keeps the subject within SNS limits (100 ASCII characters) and the message under 256 KB', () => {
+    // Prepare
+    const long = buildRunReport(
+      {
+        run: { ...run, planName: 'p'.repeat(40), runId: `ü-${'r'.repeat(80)}` },
+        preflight,
+        units: Array.from({ length: 400 }, (_, i) => succeededUnit(`unit-${i}`)),
+      },
+      END,
+    );
+
+    // Act
+    const subject = reportSubject(long);
+    const message = reportMessage(long, 's3://b/k');
+
+    // Assess
+    expect(subject.length).toBeLessThanOrEqual(100);
+    expect(subject).toMatch(/^[\x20-\x7e]+$/);
+    expect(Buffer.byteLength(JSON.stringify(long))).toBeGreaterThan(SNS_MESSAGE_LIMIT_BYTES);
+    expect(Buffer.byteLength(message)).toBeLessThanOrEqual(SNS_MESSAGE_LIMIT_BYTES);
+    expect(message).not.toContain('--- JSON ---');
+    expect(message).toContain('s3://b/k');
+  });
+
+  it('makes keys safe for S3 from any plan and run name', () => {
+    // Assess
+    expect(reportKeys({ planName: 'orders-dr', runId: 'a b/c' })).toEqual({
+      run: 'reports/orders-dr/a_b_c.json',
+      latest: 'reports/orders-dr/latest.json',
+    });
+  });
+});
+
+describe('report handler', () => {
+  beforeEach(() => {
+    vi.stubEnv('AWS_REGION', 'us-west-2');
+    vi.stubEnv('REPORT_BUCKET_NAME', 'lifeboat-reports');
+    vi.stubEnv('REPORT_TOPIC_ARN', 'arn:aws:sns:us-west-2:123456789012:lifeboat-reports');
+    resetClients();
+    s3.on(PutObjectCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: 'm-2' });
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    resetClients();
+    s3.reset();
+    sns.reset();
+  });
+
+  it('builds, stores and publishes the report, and returns it as the execution output, secret-free', async () => {
+    // Prepare
+    const { handler } = await import('../../functions/report.js');
+    const unit = succeededUnit('orders');
+    unit.results.attachRotation = step('attachRotation', 'orders', 181, 182, {
+      detail: { password: MARKER },
+    });
+    const logs: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      logs.push(String(chunk));
+      return true;
+    });
+
+    // Act
+    let report: Awaited<ReturnType<typeof handler>>;
+    try {
+      report = await handler({ run, preflight, units: [unit] });
+    } finally {
+      spy.mockRestore();
+    }
+
+    // Assess
+    expect(report.outcome).toBe('succeeded');
+    expect(report.delivery?.sns).toEqual({ status: 'published', messageId: 'm-2' });
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(2);
+    expect(JSON.stringify(report)).not.toContain(MARKER);
+    expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).not.toContain(MARKER);
+    expect(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body)).not.toContain(MARKER);
+    expect(logs.join('')).toContain('run reported');
+    expect(logs.join('')).not.toContain(MARKER);
+  });
+});
