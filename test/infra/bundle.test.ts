@@ -4,31 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../functions/lib/plan.js';
 import { addLifeboatStacks } from '../../infra/lifeboat-app.js';
 import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import { examplePlan } from './support.js';
 
-// TEMPORARY until functions/verify-connectivity.ts lands: steps whose handler file is missing use load-plan's.
-vi.mock('../../statemachine/steps.js', async () => {
-  const real = await vi.importActual<typeof import('../../statemachine/steps.js')>(
-    '../../statemachine/steps.js',
-  );
-  const fs = await import('node:fs');
-  return {
-    ...real,
-    HANDLER_ENTRIES: Object.fromEntries(
-      Object.entries(real.HANDLER_ENTRIES).map(([n, f]) => [
-        n,
-        fs.existsSync(f) ? f : 'functions/load-plan.ts',
-      ]),
-    ),
-  };
-});
-
-/** Upper bound of one function's bundle; it guards against a dependency slipping in whole (e.g. all of the SDK). */
-const MAX_BUNDLE_BYTES = 2 * 1024 * 1024;
+/**
+ * Upper bound of one function's bundle, against a dependency slipping in whole. Today 0.5 MB (LoadPlan) to 2.4 MB
+ * (VerifyConnectivity, with both database drivers): most of it is the eight SDK clients that functions/lib/clients.ts
+ * imports in every step, zod, and mysql2's character sets.
+ */
+const MAX_BUNDLE_BYTES = 3 * 1024 * 1024;
 
 const outdir = mkdtempSync(join(tmpdir(), 'lifeboat-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));

@@ -1,21 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
-
-// TEMPORARY until functions/verify-connectivity.ts lands: steps whose handler file is missing use load-plan's.
-vi.mock('../../statemachine/steps.js', async () => {
-  const real = await vi.importActual<typeof import('../../statemachine/steps.js')>(
-    '../../statemachine/steps.js',
-  );
-  const fs = await import('node:fs');
-  return {
-    ...real,
-    HANDLER_ENTRIES: Object.fromEntries(
-      Object.entries(real.HANDLER_ENTRIES).map(([n, f]) => [
-        n,
-        fs.existsSync(f) ? f : 'functions/load-plan.ts',
-      ]),
-    ),
-  };
-});
+import { describe, expect, it } from 'vitest';
 
 import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import {

@@ -5,28 +5,11 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../functions/lib/plan.js';
 import { addLifeboatStacks } from '../../infra/lifeboat-app.js';
 import { acknowledge } from '../../infra/nag.js';
 import { examplePlan, synthesize } from './support.js';
-
-// TEMPORARY until functions/verify-connectivity.ts lands: steps whose handler file is missing use load-plan's.
-vi.mock('../../statemachine/steps.js', async () => {
-  const real = await vi.importActual<typeof import('../../statemachine/steps.js')>(
-    '../../statemachine/steps.js',
-  );
-  const fs = await import('node:fs');
-  return {
-    ...real,
-    HANDLER_ENTRIES: Object.fromEntries(
-      Object.entries(real.HANDLER_ENTRIES).map(([n, f]) => [
-        n,
-        fs.existsSync(f) ? f : 'functions/load-plan.ts',
-      ]),
-    ),
-  };
-});
 
 interface Acknowledgement {
   path: string;

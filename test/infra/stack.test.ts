@@ -1,25 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultExecutionTimeout } from '../../infra/constructs/orchestrator.js';
 import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import { examplePlan, stepFunction, synthesize } from './support.js';
-
-// TEMPORARY until functions/verify-connectivity.ts lands: steps whose handler file is missing use load-plan's.
-vi.mock('../../statemachine/steps.js', async () => {
-  const real = await vi.importActual<typeof import('../../statemachine/steps.js')>(
-    '../../statemachine/steps.js',
-  );
-  const fs = await import('node:fs');
-  return {
-    ...real,
-    HANDLER_ENTRIES: Object.fromEntries(
-      Object.entries(real.HANDLER_ENTRIES).map(([n, f]) => [
-        n,
-        fs.existsSync(f) ? f : 'functions/load-plan.ts',
-      ]),
-    ),
-  };
-});
 
 const ONE_YEAR = 365;
 
