@@ -507,6 +507,7 @@ export class PostgresCluster {
       exited: undefined,
       logTail: [],
     };
+    this.assertOpen(); // stopAll may have begun while this start awaited
     this.servers.set(record.id, record);
     try {
       await copyDataDir(template.dir, dataDir, owner, false);
@@ -584,6 +585,7 @@ export class PostgresCluster {
       exited: undefined,
       logTail: [],
     };
+    this.assertOpen(); // stopAll may have begun while this start awaited
     this.servers.set(record.id, record);
     try {
       await this.withClient(source, 'postgres', async (client) => {
@@ -680,23 +682,21 @@ export class PostgresCluster {
     }
   }
 
-  /** Stops every server this cluster started and removes its temporary files. Idempotent; safe in a SIGINT handler. */
+  /**
+   * Stops every server this cluster started and removes its temporary files; the cluster then refuses
+   * new servers (a start in progress fails). Idempotent; safe to call from a SIGINT handler.
+   */
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
-      try {
-        const records = [...this.servers.values()];
-        await Promise.all(records.map((record) => this.stopProcess(record, 'SIGQUIT')));
-        this.servers.clear();
-        for (const dir of this.ownedDirs) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-        this.ownedDirs.clear();
-        if (this.root) await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
-        this.root = undefined;
-        this.rootReady = undefined;
-        this.templates.clear();
-        process.removeListener('exit', this.exitHook);
-      } finally {
-        this.stopping = undefined;
-      }
+      const records = [...this.servers.values()];
+      await Promise.all(records.map((record) => this.stopProcess(record, 'SIGQUIT')));
+      this.servers.clear();
+      for (const dir of this.ownedDirs) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      this.ownedDirs.clear();
+      if (this.root) await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
+      this.root = undefined;
+      this.templates.clear();
+      process.removeListener('exit', this.exitHook);
     })();
     return this.stopping;
   }
@@ -744,7 +744,7 @@ export class PostgresCluster {
   }
 
   private assertOpen(): void {
-    if (this.stopping) throw new PostgresClusterError('the cluster is stopping');
+    if (this.stopping) throw new PostgresClusterError('the cluster is stopped');
   }
 
   /** Claims an id for a start in progress; `release` once the server is registered or the start failed. */
@@ -801,7 +801,9 @@ export class PostgresCluster {
     })();
     try {
       const ready = await this.setup;
+      this.assertOpen();
       this.rootReady ??= (async () => {
+        this.assertOpen();
         const root = await mkdtemp(path.join(this.options.tmpRoot, 'lifeboat-pg-'));
         this.root = root;
         process.on('exit', this.exitHook);
@@ -969,6 +971,9 @@ export class PostgresCluster {
     owner: OsUser | undefined,
     readyMessage: string,
   ): Promise<void> {
+    if (this.stopping || this.servers.get(record.id) !== record) {
+      return Promise.reject(new PostgresClusterError(`the cluster stopped while ${record.id} was starting`));
+    }
     return new Promise((resolve, reject) => {
       const child = spawn(
         binaries.postgres,

@@ -343,3 +343,41 @@ describe.skipIf(!loopbackAliases)('PostgresCluster', () => {
     return postgresBackend(cluster);
   }
 });
+
+describe.skipIf(!loopbackAliases)('PostgresCluster.stopAll during a start (Ctrl-C while seeding)', () => {
+  it('fails the start in progress, leaves no process and no directory, and refuses new starts', async () => {
+    // Prepare
+    const cluster = new PostgresCluster();
+    const primary = await cluster.startPrimary({
+      id: 'interrupted-db',
+      address: '127.0.0.2',
+      port: 0,
+      password: PASSWORD,
+      database: 'orders',
+    });
+    const root = path.dirname(primary.dataDir);
+
+    // Act
+    const outcome = cluster.createReplica({ id: 'interrupted-replica', fromId: 'interrupted-db' }).then(
+      () => 'started',
+      (error: Error) => error.name,
+    );
+    await cluster.stopAll();
+
+    // Assess
+    expect(await outcome).toBe('PostgresClusterError');
+    expect(primary.pid !== undefined && isAlive(primary.pid)).toBe(false);
+    expect(existsSync(root)).toBe(false);
+    expect(cluster.list()).toEqual([]);
+    await expect(
+      cluster.startPrimary({
+        id: 'late',
+        address: '127.0.0.2',
+        port: 0,
+        password: PASSWORD,
+        database: 'orders',
+      }),
+    ).rejects.toThrow('the cluster is stopped');
+    expect(existsSync(root)).toBe(false);
+  });
+});
