@@ -48,7 +48,7 @@ export async function acquireLock(
   run: LockRun,
   now: Date = new Date(),
 ): Promise<AcquiredLock> {
-  checkRun(run, 'acquire');
+  checkRun(run as Partial<LockRun> | undefined, 'acquire');
   const lockedAt = now.toISOString();
   const nowSeconds = Math.floor(now.getTime() / 1000);
   try {
@@ -148,15 +148,13 @@ function toHolder(item: Record<string, AttributeValue>): LockHolder | undefined 
   };
 }
 
-function checkRun(run: Partial<LockRun>, what: string): void {
-  const missing = (['runId', 'planName'] as const).filter((k) => typeof run[k] !== 'string' || run[k] === '');
-  if (what === 'acquire') {
-    for (const k of ['executionArn', 'mode'] as const)
-      if (typeof run[k] !== 'string') missing.push(k as never);
-  }
+function checkRun(run: Partial<LockRun> | undefined, what: 'acquire' | 'release'): asserts run is LockRun {
+  const required: (keyof LockRun)[] =
+    what === 'acquire' ? ['runId', 'planName', 'executionArn', 'mode'] : ['runId', 'planName'];
+  const missing = required.filter((k) => typeof run?.[k] !== 'string' || run[k] === '');
   if (missing.length) {
     throw new InputInvalidError(
-      `cannot ${what} the lock: run.${missing.join(', run.')} missing`,
+      `cannot ${what} the lock: ${missing.map((k) => `run.${k}`).join(', ')} missing`,
       missing.map((k) => `run.${k}: required`),
     );
   }

@@ -289,4 +289,19 @@ describe('lock handlers', () => {
     expect(dynamo.commandCalls(PutItemCommand)[0]?.args[0].input.TableName).toBe(TABLE);
     expect(dynamo.commandCalls(DeleteItemCommand)).toHaveLength(1);
   });
+
+  it('refuses an event without a run, naming the fields', async () => {
+    // Prepare
+    const { handler: acquire } = await import('../../functions/acquire-lock.js');
+
+    // Act
+    const error = await caught(acquire({} as never));
+
+    // Assess
+    expect(error).toBeInstanceOf(InputInvalidError);
+    expect(error.message).toBe(
+      'cannot acquire the lock: run.runId, run.planName, run.executionArn, run.mode missing',
+    );
+    expect(dynamo.calls()).toHaveLength(0);
+  });
 });
