@@ -81,7 +81,10 @@ export interface StartPrimaryOptions {
   readonly address: string;
   /** TCP port; 0 picks a free one. */
   readonly port: number;
-  /** Data directory; must not exist or be empty. @default a directory in the cluster's temp dir */
+  /**
+   * Data directory; must not exist or be empty, its parent must exist (and, as root, be searchable by
+   * the postgres OS user). Deleted by remove/stopAll. @default a directory in the cluster's temp dir
+   */
   readonly dataDir?: string;
   /** Master user name. @default 'postgres' */
   readonly username?: string;
@@ -98,6 +101,7 @@ export interface CreateReplicaOptions {
   readonly address?: string;
   /** @default the source's port, as RDS replicas have */
   readonly port?: number;
+  /** As for StartPrimaryOptions.dataDir. */
   readonly dataDir?: string;
 }
 
@@ -485,7 +489,7 @@ export class PostgresCluster {
     binaries: Binaries,
     owner: OsUser | undefined,
   ): Promise<PostgresServerInfo> {
-    const dataDir = await this.claimDataDir(options.id, options.dataDir, false);
+    const dataDir = await this.claimDataDir(options.id, options.dataDir);
     const template = await this.template(username, binaries, owner);
     const credentials: Credentials = {
       username,
@@ -570,7 +574,7 @@ export class PostgresCluster {
     binaries: Binaries,
     owner: OsUser | undefined,
   ): Promise<PostgresServerInfo> {
-    const dataDir = await this.claimDataDir(options.id, options.dataDir, false);
+    const dataDir = await this.claimDataDir(options.id, options.dataDir);
     const record: ServerRecord = {
       id: options.id,
       role: 'replica',
@@ -820,7 +824,8 @@ export class PostgresCluster {
     }
   }
 
-  private async claimDataDir(id: string, requested: string | undefined, create = true): Promise<string> {
+  /** The directory the copy will create: it must not exist or be empty (an empty one is removed). */
+  private async claimDataDir(id: string, requested: string | undefined): Promise<string> {
     if (!this.root) throw new PostgresClusterError('cluster not prepared');
     const dir = path.resolve(requested ?? path.join(this.root, id));
     const existing = await readdir(dir).catch((error: unknown) => {
@@ -831,7 +836,6 @@ export class PostgresCluster {
       throw new TypeError(`dataDir ${dir} exists and is not empty`);
     }
     if (existing) await rm(dir, { recursive: true });
-    if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
     if (requested) this.ownedDirs.add(dir);
     return dir;
   }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,6 +282,7 @@ describe.skipIf(!loopbackAliases)('PostgresCluster', () => {
       port: 0,
       password: otherPassword,
       database: 'billing',
+      dataDir: path.join(tmpdir(), `lifeboat-test-billing-${process.pid}`),
     });
     console.info(`PostgreSQL second primary (template copy): ${Date.now() - started} ms`);
 
@@ -290,6 +292,7 @@ describe.skipIf(!loopbackAliases)('PostgresCluster', () => {
       'SELECT current_database() AS db',
     );
     expect(row?.db).toBe('billing');
+    expect(billing.dataDir).toBe(path.join(tmpdir(), `lifeboat-test-billing-${process.pid}`));
     const withFirstPassword = query(
       { ...cluster.clientConfig('billing-db'), password: PASSWORD },
       'SELECT 1',
