@@ -48,9 +48,23 @@ function first(rows: Row[], what: string): Row {
   return row;
 }
 
-/** A transaction that is always rolled back, whatever `body` does. The rollback's own failure does not hide body's. */
-async function rolledBack<T>(session: DbSession, begin: string, body: () => Promise<T>): Promise<T> {
-  await session.query(begin);
+/**
+ * A transaction that is always rolled back, whatever `body` does. `onBeginError` may turn a refused BEGIN into one of
+ * our errors. The rollback's own failure does not hide the first error.
+ */
+async function rolledBack<T>(
+  session: DbSession,
+  begin: string,
+  body: () => Promise<T>,
+  onBeginError: (error: unknown) => unknown = (error) => error,
+): Promise<T> {
+  try {
+    await session.query(begin);
+  } catch (error) {
+    // A refused BEGIN may still leave an aborted transaction block open.
+    await session.query('ROLLBACK').catch(() => undefined);
+    throw onBeginError(error);
+  }
   let result: T;
   try {
     result = await body();
@@ -62,33 +76,68 @@ async function rolledBack<T>(session: DbSession, begin: string, body: () => Prom
   return result;
 }
 
+function codeOf(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* PostgreSQL                                                                                      */
 /* ---------------------------------------------------------------------------------------------- */
 
 /** SQLSTATE 42501 insufficient_privilege: the user may not create temporary tables (TEMP revoked from PUBLIC). */
 const PG_INSUFFICIENT_PRIVILEGE = '42501';
+/**
+ * What a hot standby answers to `BEGIN READ WRITE`: 0A000 feature_not_supported, "cannot set transaction read-write
+ * mode during recovery" (seen on PostgreSQL 18); 25006 read_only_sql_transaction is the read-only family's code.
+ */
+const PG_REFUSED_READ_WRITE = new Set(['0A000', '25006']);
+
+function refusedReadWrite(where: string) {
+  return (error: unknown): unknown => {
+    const code = codeOf(error);
+    if (typeof code === 'string' && PG_REFUSED_READ_WRITE.has(code)) {
+      return new ConnectivityNotReadyError(
+        `${where} refuses read-write transactions (SQLSTATE ${code}): it is still in recovery`,
+        { cause: error },
+      );
+    }
+    return error;
+  };
+}
 
 /**
  * The write that proves a PostgreSQL primary, always rolled back:
- * - `BEGIN READ WRITE` is refused on a hot standby ("cannot set transaction read-write mode during recovery").
+ * - `BEGIN READ WRITE` is refused on a hot standby; that is ConnectivityNotReadyError.
  * - `CREATE TEMP TABLE` writes the system catalogs (a real, WAL-logged write; all CREATE commands are refused in a
  *   read-only transaction, temporary or not — PostgreSQL docs, SET TRANSACTION), the INSERT writes the table; the
  *   ROLLBACK leaves nothing behind.
  * - When the user lacks the TEMP privilege, assigning a transaction id (`txid_current()`) is the proof instead:
  *   PostgreSQL cannot assign transaction ids during recovery.
  */
-export async function postgresWriteProbe(session: DbSession): Promise<ProbeFindings['writeProbe']> {
+export async function postgresWriteProbe(
+  session: DbSession,
+  where = 'the server',
+): Promise<ProbeFindings['writeProbe']> {
   try {
-    await rolledBack(session, 'BEGIN READ WRITE', async () => {
-      await session.query('CREATE TEMP TABLE lifeboat_probe (x int) ON COMMIT DROP');
-      await session.query('INSERT INTO lifeboat_probe (x) VALUES (1)');
-    });
+    await rolledBack(
+      session,
+      'BEGIN READ WRITE',
+      async () => {
+        await session.query('CREATE TEMP TABLE lifeboat_probe (x int) ON COMMIT DROP');
+        await session.query('INSERT INTO lifeboat_probe (x) VALUES (1)');
+      },
+      refusedReadWrite(where),
+    );
     return 'temp-table';
   } catch (error) {
-    if ((error as { code?: unknown }).code !== PG_INSUFFICIENT_PRIVILEGE) throw error;
+    if (codeOf(error) !== PG_INSUFFICIENT_PRIVILEGE) throw error;
   }
-  await rolledBack(session, 'BEGIN READ WRITE', () => session.query('SELECT txid_current() AS xid'));
+  await rolledBack(
+    session,
+    'BEGIN READ WRITE',
+    () => session.query('SELECT txid_current() AS xid'),
+    refusedReadWrite(where),
+  );
   return 'transaction-id';
 }
 
@@ -115,7 +164,7 @@ async function probePostgres(session: DbSession, query: string, where: string): 
     );
   }
   const rows = await stage('query', () => rolledBack(session, 'BEGIN READ ONLY', () => session.query(query)));
-  const writeProbe = await stage('write', () => postgresWriteProbe(session));
+  const writeProbe = await stage('write', () => postgresWriteProbe(session, where));
   if (writeProbe === 'transaction-id') {
     warnings.push(
       'the user may not create temporary tables; writability was proven by assigning a transaction id only',

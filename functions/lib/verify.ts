@@ -251,8 +251,7 @@ function databaseError(family: EngineFamily, error: unknown, doing: string, pass
   if (error instanceof LifeboatError) return error;
   const { kind, code } = sortDbError(family, error);
   const said = redact(driverMessage(error), password);
-  const cause = safeCause(error, password);
-  const options = cause === undefined ? {} : { cause };
+  const options = optionsWithCause(safeCause(error, password));
   const what = `${doing}: ${code ? `${code}: ` : ''}${said}`;
   switch (kind) {
     case 'not-ready':
@@ -264,6 +263,13 @@ function databaseError(family: EngineFamily, error: unknown, doing: string, pass
     default:
       return new VerificationFailedError(what, options);
   }
+}
+
+/** A statement refused by a read-only transaction: PostgreSQL SQLSTATE 25006, MySQL error 1792. */
+const READ_ONLY_REFUSALS = new Set(['25006', 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION']);
+
+function optionsWithCause(cause: unknown): { cause?: unknown } {
+  return cause === undefined ? {} : { cause };
 }
 
 const STAGE_WORDS = {
@@ -427,7 +433,18 @@ async function probeWithin(
       );
     }
     if (error instanceof ProbeStageError) {
-      throw databaseError(family, error.driverError, `${STAGE_WORDS[error.stage]} on ${where}`, password);
+      const doing = `${STAGE_WORDS[error.stage]} on ${where}`;
+      // The server was just proven writable, so a read-only refusal of the plan's query means the query writes.
+      if (
+        error.stage === 'query' &&
+        READ_ONLY_REFUSALS.has(String(sortDbError(family, error.driverError).code))
+      ) {
+        throw new VerificationFailedError(
+          `${doing}: the query tries to write; verify.query must be a read query (it runs in a read-only transaction)`,
+          optionsWithCause(safeCause(error.driverError, password)),
+        );
+      }
+      throw databaseError(family, error.driverError, doing, password);
     }
     throw databaseError(family, error, `verifying ${where}`, password);
   } finally {

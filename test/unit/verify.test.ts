@@ -575,11 +575,30 @@ describe('verifyConnectivity when the database answers wrong', () => {
       /running the plan's verify\.query on postgres .*42P01: relation "orders" does not exist/,
     ],
     [
-      'the write probe is refused as read-only',
+      'the server refuses a read-write transaction (as a standby does)',
       fakeDb(
         pgPrimary([
           /^BEGIN READ WRITE/,
-          sqlError('25006', 'cannot set transaction read-write mode during recovery'),
+          sqlError('0A000', 'cannot set transaction read-write mode during recovery'),
+        ]),
+      ),
+      notReady,
+      /^postgres at 10\.0\.3\.17:5432 \(.*\) refuses read-write transactions \(SQLSTATE 0A000\): it is still in recovery$/,
+    ],
+    [
+      "the plan's query tries to write",
+      fakeDb(
+        pgPrimary([/^SELECT count/, sqlError('25006', 'cannot execute DELETE in a read-only transaction')]),
+      ),
+      failed,
+      /verify\.query on postgres .*: the query tries to write; verify\.query must be a read query/,
+    ],
+    [
+      'the write is refused as read-only',
+      fakeDb(
+        pgPrimary([
+          /^CREATE TEMP/,
+          sqlError('25006', 'cannot execute CREATE TABLE in a read-only transaction'),
         ]),
       ),
       notReady,
