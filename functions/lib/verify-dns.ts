@@ -14,6 +14,8 @@ export interface DnsResolver {
   resolveCname(name: string): Promise<string[]>;
   resolve4(name: string): Promise<string[]>;
   resolve6(name: string): Promise<string[]>;
+  /** Cancels every lookup in flight; they reject with ECANCELLED. */
+  cancel?(): void;
 }
 
 /** Makes a resolver whose lookups give up within about `timeoutMs`. */
@@ -100,9 +102,35 @@ function lookupError(error: unknown, question: string): Error {
 
 /**
  * Follows the CNAME chain from `record` to the name that holds addresses, then resolves that name to IPv4
- * addresses, or IPv6 when it has none. Every failure is a ConnectivityNotReadyError or VerificationFailedError.
+ * addresses, or IPv6 when it has none, all within `budgetMs` (lookups in flight are cancelled when it runs out).
+ * Every failure is a ConnectivityNotReadyError or VerificationFailedError.
  */
-export async function resolveLikeAnApplication(resolver: DnsResolver, record: string): Promise<Resolution> {
+export async function resolveLikeAnApplication(
+  resolver: DnsResolver,
+  record: string,
+  budgetMs?: number,
+): Promise<Resolution> {
+  if (budgetMs === undefined || !resolver.cancel) return resolveChain(resolver, record);
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    resolver.cancel?.();
+  }, budgetMs);
+  try {
+    return await resolveChain(resolver, record);
+  } catch (error) {
+    if (expired) {
+      throw new ConnectivityNotReadyError(`DNS did not resolve ${record} within ${budgetMs / 1000} s`, {
+        cause: error,
+      });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function resolveChain(resolver: DnsResolver, record: string): Promise<Resolution> {
   const chain = [normalizeName(record)];
   for (;;) {
     const name = chain[chain.length - 1] as string;

@@ -334,7 +334,8 @@ async function verifyUnit(deps: VerifyDeps, unit: UnitPlan): Promise<StepBody> {
 
     const makeResolver =
       deps.resolver ?? systemResolverFactory(parseDnsServers(optionalEnv(DNS_SERVERS_ENV)));
-    const resolution = await resolveLikeAnApplication(makeResolver(timeoutMs), record);
+    // DNS gets half the timeout in all, so the whole attempt stays within 2.5 x verify.timeoutSeconds.
+    const resolution = await resolveLikeAnApplication(makeResolver(timeoutMs / 2), record, timeoutMs / 2);
     if (!resolution.chain.includes(target.endpoint)) {
       throw new ConnectivityNotReadyError(
         `${record} leads to ${describeChain(resolution)}, not to the promoted instance's endpoint ${target.endpoint} ` +

@@ -1,4 +1,6 @@
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -12,6 +14,8 @@ import type { StepResult, UnitStepInput } from '../../functions/lib/types.js';
 import { parseCredentials, redact, type VerifyDeps, verifyConnectivity } from '../../functions/lib/verify.js';
 import {
   type ConnectOptions,
+  connectMysql,
+  connectPostgres,
   type DbConnector,
   type DbSession,
   databaseTrustStore,
@@ -305,7 +309,7 @@ describe('verifyConnectivity on a promoted PostgreSQL instance', () => {
       serverVersion: '16.4',
     });
     expect(asked).toEqual([`cname ${RECORD_NAME}`, `cname ${REPLICA_ENDPOINT}`, `a ${REPLICA_ENDPOINT}`]);
-    expect(resolverTimeouts).toEqual([5000]);
+    expect(resolverTimeouts).toEqual([2500]);
     expect(db.connects).toEqual([
       {
         address: ADDRESS,
@@ -1012,6 +1016,23 @@ describe('verify helpers', () => {
     expect(error.message).toMatch(/^DNS lookup CNAME orders-db\.internal\.example\.com failed: E/);
   });
 
+  it('gives DNS a budget: lookups still in flight are cancelled and reported as not ready', async () => {
+    // Prepare: a UDP "server" that reads every question and never answers.
+    const mute = createSocket('udp4');
+    await new Promise<void>((resolve) => mute.bind(0, '127.0.0.1', resolve));
+    const resolver = systemResolverFactory([`127.0.0.1:${mute.address().port}`])(10_000);
+
+    // Act
+    const started = Date.now();
+    const error = await caught(resolveLikeAnApplication(resolver, RECORD_NAME, 300));
+    mute.close();
+
+    // Assess
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(error.name).toBe('ConnectivityNotReadyError');
+    expect(error.message).toBe(`DNS did not resolve ${RECORD_NAME} within 0.3 s`);
+  });
+
   it('sorts driver errors by code', () => {
     expect(sortDbError('postgres', sqlError('28P01', 'x')).kind).toBe('auth');
     expect(sortDbError('postgres', sqlError('28000', 'x')).kind).toBe('auth');
@@ -1063,5 +1084,75 @@ describe('verify helpers', () => {
       'a [redacted] b [redacted]',
     );
     expect(parseCredentials(secretString({ port: '6432' }), 'orders/db', 'postgres').port).toBe(6432);
+  });
+});
+
+describe('the real connectors', () => {
+  let silent: Server;
+  let port = 0;
+  const sockets = new Set<Socket>();
+
+  beforeEach(async () => {
+    // A TCP server that accepts and never says a word: a database host that hangs.
+    silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    port = typeof address === 'object' && address ? address.port : 0;
+  });
+
+  afterEach(async () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  const options = (p: number, tls: ConnectOptions['tls'] = null): ConnectOptions => ({
+    address: '127.0.0.1',
+    port: p,
+    user: 'app',
+    password: MARKER_PASSWORD,
+    database: 'orders',
+    timeoutMs: 300,
+    tls,
+  });
+
+  it.each([
+    ['postgres', connectPostgres],
+    ['mysql', connectMysql],
+  ] as const)(
+    '%s: a host that never answers times out within the timeout, as not-ready',
+    async (family, connect) => {
+      // Act
+      const started = Date.now();
+      const error = await caught(connect(options(port, { endpoint: REPLICA_ENDPOINT })));
+
+      // Assess
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(sortDbError(family, error).kind).toBe('not-ready');
+      expect(errorText(error)).not.toContain(MARKER_PASSWORD);
+    },
+  );
+
+  it.each([
+    ['postgres', connectPostgres],
+    ['mysql', connectMysql],
+  ] as const)('%s: a refused connection is ECONNREFUSED, not-ready', async (family, connect) => {
+    // Prepare
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+
+    // Act
+    const error = await caught(connect(options(closed)));
+
+    // Assess
+    expect(sortDbError(family, error)).toEqual({ kind: 'not-ready', code: 'ECONNREFUSED' });
   });
 });
