@@ -184,8 +184,8 @@ function flag(value: unknown): boolean {
 /**
  * MySQL and MariaDB: RDS keeps a read replica at `read_only = 1` (the default parameter group's `{TrueIfReplica}`)
  * until promotion; `super_read_only = 1` forces `read_only = 1`, so `read_only = 0` covers both. A transaction
- * `START TRANSACTION READ WRITE` is refused while `read_only` is on for users without CONNECTION_ADMIN (MySQL
- * reference, START TRANSACTION). There is no write that leaves nothing and is also refused by `read_only`: temporary
+ * `START TRANSACTION READ WRITE` is refused while `read_only` is on, except for users with CONNECTION_ADMIN or SUPER
+ * (MySQL reference, START TRANSACTION) or READ_ONLY ADMIN (MariaDB). There is no write that leaves nothing and is also refused by `read_only`: temporary
  * tables are exempt from it and a permanent table's DDL commits implicitly. So the proof for these engines is the
  * server's own read-only switches plus a read-write transaction, rolled back.
  */

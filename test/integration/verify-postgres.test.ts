@@ -313,7 +313,9 @@ describe.skipIf(!postgresAvailable)('verifyConnectivity against a real PostgreSQ
     smMock.reset();
     rdsMock.reset();
     smMock.on(GetSecretValueCommand).resolves({ SecretString: secretString() });
-    rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [standalone()] });
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [standalone({ Endpoint: { Address: REPLICA_ENDPOINT, Port: world.port } })] });
     promotedZone();
     if (world.caFile) process.env.LIFEBOAT_DB_CA_FILE = world.caFile;
   });
@@ -325,6 +327,7 @@ describe.skipIf(!postgresAvailable)('verifyConnectivity against a real PostgreSQ
     // Assess
     expect(outcome.error).toBeUndefined();
     expect(outcome.result?.outcome).toBe('changed');
+    expect(outcome.result?.warnings).toEqual([]);
     expect(outcome.result?.detail).toMatchObject({
       record: RECORD_NAME,
       cnameTarget: REPLICA_ENDPOINT,
@@ -449,6 +452,26 @@ describe.skipIf(!postgresAvailable)('verifyConnectivity against a real PostgreSQ
     expect(outcome.error?.message).toMatch(
       /not in recovery but sessions are read-only \(transaction_read_only = on\)/,
     );
+  });
+
+  it('proves writability by a transaction id when the user may not create temporary tables', async () => {
+    // Prepare
+    await superuser((c) => c.query('REVOKE TEMPORARY ON DATABASE orders FROM PUBLIC'));
+
+    // Act
+    let outcome: Awaited<ReturnType<typeof run>>;
+    try {
+      outcome = await run(() => verifyConnectivity(deps, input()));
+    } finally {
+      await superuser((c) => c.query('GRANT TEMPORARY ON DATABASE orders TO PUBLIC'));
+    }
+
+    // Assess
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.result?.detail).toMatchObject({ writable: true, writeProbe: 'transaction-id' });
+    expect(outcome.result?.warnings).toEqual([
+      'the user may not create temporary tables; writability was proven by assigning a transaction id only',
+    ]);
   });
 
   describe.skipIf(!opensslAvailable)('TLS', () => {
