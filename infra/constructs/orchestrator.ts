@@ -67,10 +67,13 @@ export function defaultExecutionTimeout(plan: FailoverPlan): Duration {
   return Duration.seconds(approval + waves * perWave);
 }
 
-/** Lambda timeout of the verify step: a connection attempt and query take `verify.timeoutSeconds` at most. */
+/**
+ * Lambda timeout of the verify step. With T = `verify.timeoutSeconds`, DNS gets T/2, connecting T and the queries
+ * share one more T (functions/lib/verify.ts): 2.5 T at worst, plus the two SDK reads.
+ */
 export function verifyFunctionTimeout(plan: FailoverPlan): Duration {
   const longest = Math.max(...plan.units.map((u) => u.verify.timeoutSeconds));
-  return Duration.seconds(Math.max(30, 2 * longest + 10));
+  return Duration.seconds(Math.max(30, 3 * longest + 10));
 }
 
 /**
