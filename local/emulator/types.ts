@@ -244,6 +244,8 @@ export interface SeedRecordInput {
 
 export interface SeedHostedZoneInput {
   readonly name: string;
+  /** The zone id (e.g. the plan's `dns.hostedZoneId`); random `Z...` by default. */
+  readonly id?: string;
   /** @default false */
   readonly privateZone?: boolean;
   /** Records besides the SOA and NS that every zone gets; in sync at once. */

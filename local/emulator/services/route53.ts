@@ -330,7 +330,13 @@ export class Route53Service implements ServiceHandler {
     return change;
   }
 
-  private makeZone(name: string, callerReference: string, privateZone: boolean, comment?: string): Zone {
+  private makeZone(
+    name: string,
+    callerReference: string,
+    privateZone: boolean,
+    comment?: string,
+    id = `Z${this.rng.chars(20, UPPER_ALNUM)}`,
+  ): Zone {
     if ([...this.zones.values()].some((z) => z.callerReference === callerReference)) {
       throw new AwsError(
         'HostedZoneAlreadyExists',
@@ -359,7 +365,7 @@ export class Route53Service implements ServiceHandler {
       },
     ];
     const zone: Zone = {
-      id: `Z${this.rng.chars(20, UPPER_ALNUM)}`,
+      id,
       name: zoneName,
       callerReference,
       ...(comment !== undefined ? { comment } : {}),
@@ -652,7 +658,11 @@ export class Route53Service implements ServiceHandler {
   /* ------------------------------------------------------------------------------------------ */
 
   seedZone(input: SeedHostedZoneInput): { id: string; name: string } {
-    const zone = this.makeZone(input.name, `seed-${this.rng.uuid()}`, input.privateZone ?? false);
+    const id = input.id?.replace(/^\/?hostedzone\//, '');
+    if (id !== undefined && (!/^[A-Z0-9]{1,32}$/.test(id) || this.zones.has(id))) {
+      throw new TypeError(`seed.hostedZone: id must be 1-32 upper-case letters and digits, not used yet; got ${input.id}`);
+    }
+    const zone = this.makeZone(input.name, `seed-${this.rng.uuid()}`, input.privateZone ?? false, undefined, id);
     for (const record of input.records ?? []) this.seedRecord(zone.id, record);
     return { id: zone.id, name: zone.name };
   }
