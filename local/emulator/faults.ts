@@ -13,7 +13,13 @@ export interface FaultDecision {
   readonly latencyMs: number;
   readonly failure?: FaultFailure;
   /** Which kind of rule chose the failure, for the call log. */
-  readonly reason?: 'always' | 'nth' | 'throttle-rate' | 'server-error-rate' | 'lose-response-rate';
+  readonly reason?:
+    | 'always'
+    | 'nth'
+    | 'throttle-rate'
+    | 'server-error-rate'
+    | 'unavailable-rate'
+    | 'lose-response-rate';
 }
 
 interface ActiveRule {
@@ -41,7 +47,10 @@ function matches(match: FaultMatch | undefined, subject: FaultSubject): boolean 
   );
 }
 
-function checkRate(rule: FaultRule, key: 'throttleRate' | 'serverErrorRate' | 'loseResponseRate'): void {
+function checkRate(
+  rule: FaultRule,
+  key: 'throttleRate' | 'serverErrorRate' | 'unavailableRate' | 'loseResponseRate',
+): void {
   const rate = rule[key];
   if (rate !== undefined && !(typeof rate === 'number' && rate >= 0 && rate <= 1)) {
     throw new TypeError(`fault rule: ${key} must be a number from 0 to 1, got ${String(rate)}`);
@@ -51,6 +60,7 @@ function checkRate(rule: FaultRule, key: 'throttleRate' | 'serverErrorRate' | 'l
 function checkRule(rule: FaultRule): void {
   checkRate(rule, 'throttleRate');
   checkRate(rule, 'serverErrorRate');
+  checkRate(rule, 'unavailableRate');
   checkRate(rule, 'loseResponseRate');
   if (rule.latencyMs !== undefined && !(Number.isFinite(rule.latencyMs) && rule.latencyMs >= 0)) {
     throw new TypeError(`fault rule: latencyMs must be a number >= 0, got ${String(rule.latencyMs)}`);
@@ -135,6 +145,9 @@ export class FaultController {
       } else if (rule.serverErrorRate && this.rng.next() < rule.serverErrorRate) {
         failure = 'server-error';
         reason = 'server-error-rate';
+      } else if (rule.unavailableRate && this.rng.next() < rule.unavailableRate) {
+        failure = 'unavailable';
+        reason = 'unavailable-rate';
       } else if (rule.loseResponseRate && this.rng.next() < rule.loseResponseRate) {
         failure = 'lose-response';
         reason = 'lose-response-rate';

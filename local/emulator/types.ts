@@ -154,6 +154,8 @@ export interface FaultRule {
   readonly throttleRate?: number;
   /** Fraction (0..1) of matching calls answered with the service's 500. */
   readonly serverErrorRate?: number;
+  /** Fraction (0..1) of matching calls answered with 503 `ServiceUnavailable`. */
+  readonly unavailableRate?: number;
   /** Fraction (0..1) of matching calls that take effect and lose their response. */
   readonly loseResponseRate?: number;
   /** 1-based ordinals, among the calls this rule matches, of the calls that fail with `failWith`. */

@@ -9,6 +9,7 @@ import {
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RemoveRegionsFromReplicationCommand,
+  ReplicateSecretToRegionsCommand,
   ResourceExistsException,
   ResourceNotFoundException,
   RotateSecretCommand,
@@ -254,6 +255,46 @@ conformance('Secrets Manager', MOTO_DIVERGENCES, (suite) => {
         },
         moto: async () => expect((error.$metadata as { httpStatusCode: number }).httpStatusCode).toBe(500),
       });
+    });
+
+    it('ReplicateSecretToRegions fails a replica whose name is taken, unless ForceOverwriteReplicaSecret', async () => {
+      // Prepare
+      const target = suite.target();
+      const { primary, recovery } = clients(target);
+      const name = unique('app/taken');
+      await primary.send(new CreateSecretCommand({ Name: name, SecretString: 'primary-value' }));
+      await recovery.send(new CreateSecretCommand({ Name: name, SecretString: 'local-value' }));
+      const status = () => primary.send(new DescribeSecretCommand({ SecretId: name }));
+
+      // Act
+      await primary.send(
+        new ReplicateSecretToRegionsCommand({ SecretId: name, AddReplicaRegions: [{ Region: RECOVERY }] }),
+      );
+      const failed = await pollUntil(
+        target,
+        status,
+        (d) => d.ReplicationStatus?.[0]?.Status !== 'InProgress',
+      );
+      await primary.send(
+        new RemoveRegionsFromReplicationCommand({ SecretId: name, RemoveReplicaRegions: [RECOVERY] }),
+      );
+      const untouched = await recovery.send(new GetSecretValueCommand({ SecretId: name }));
+      await primary.send(
+        new ReplicateSecretToRegionsCommand({
+          SecretId: name,
+          AddReplicaRegions: [{ Region: RECOVERY }],
+          ForceOverwriteReplicaSecret: true,
+        }),
+      );
+      await pollUntil(target, status, (d) => d.ReplicationStatus?.[0]?.Status === 'InSync');
+      const overwritten = await recovery.send(new GetSecretValueCommand({ SecretId: name }));
+      const replica = await recovery.send(new DescribeSecretCommand({ SecretId: name }));
+
+      // Assess
+      expect(failed[failed.length - 1]?.ReplicationStatus?.[0]?.Status).toBe('Failed');
+      expect(untouched.SecretString).toBe('local-value');
+      expect(overwritten.SecretString).toBe('primary-value');
+      expect(replica.PrimaryRegion).toBe(PRIMARY);
     });
 
     it('a primary with replicas cannot be deleted; RemoveRegionsFromReplication deletes the replica', async () => {

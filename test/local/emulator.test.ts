@@ -25,6 +25,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTransientAwsError } from '../../functions/lib/errors.js';
 import type { DatabaseBackend as PostgresBackendShape } from '../../local/databases/backend.js';
+import type { DnsLookup } from '../../local/dns/server.js';
 import {
   type DatabaseBackend,
   type DatabaseEndpoint,
@@ -32,12 +33,6 @@ import {
   type EmulatorOptions,
   startEmulator,
 } from '../../local/emulator/index.js';
-
-// Compile-time: the PostgreSQL backend of local/databases fits the emulator's DatabaseBackend, both ways.
-export const backendShapesAgree: [
-  (b: PostgresBackendShape) => DatabaseBackend,
-  (b: DatabaseBackend) => PostgresBackendShape,
-] = [(b) => b, (b) => b];
 
 const PRIMARY = 'us-east-1';
 const RECOVERY = 'us-west-2';
@@ -143,6 +138,21 @@ describe('startEmulator', () => {
       expect.stringContaining('accountId'),
     ]);
     for (const error of errors) expect(error).toBeInstanceOf(TypeError);
+  });
+
+  it('fits the proving ground: the PostgreSQL backend is a DatabaseBackend, dns.lookup is a DnsLookup', async () => {
+    // Prepare
+    const e = await emulator();
+    const fromPostgres: (b: PostgresBackendShape) => DatabaseBackend = (b) => b;
+    const toPostgres: (b: DatabaseBackend) => PostgresBackendShape = (b) => b;
+
+    // Act
+    const lookup: DnsLookup = e.dns.lookup;
+    const backend = toPostgres(fromPostgres(fakeBackend().backend));
+
+    // Assess
+    expect(lookup('nothing.example.com', 'A')).toEqual([]);
+    expect(typeof backend.promote).toBe('function');
   });
 
   it('answers an unsigned request with 403 MissingAuthenticationTokenException', async () => {
@@ -367,6 +377,21 @@ describe('faults', () => {
     // Assess
     expect(elapsed).toBeGreaterThanOrEqual(140);
     expect(error.name).toBe('DecryptionFailure');
+  });
+
+  it('answers 503 ServiceUnavailable at the unavailable rate', async () => {
+    // Prepare
+    const e = await emulator();
+    e.faults.add({ match: { service: 'secretsmanager' }, unavailableRate: 1 });
+
+    // Act
+    const error = await failure(sm(e, RECOVERY).send(new DescribeSecretCommand({ SecretId: 'x' })));
+
+    // Assess
+    expect(error.name).toBe('ServiceUnavailable');
+    expect((error.$metadata as { httpStatusCode: number }).httpStatusCode).toBe(503);
+    expect(isTransientAwsError(error)).toBe(true);
+    expect(e.calls[0]?.fault).toBe('unavailable');
   });
 
   it('rejects a rule with a bad rate, naming the field', async () => {

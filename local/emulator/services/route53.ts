@@ -104,12 +104,12 @@ export function normalizeName(name: string): string {
   const text = name.trim().replace(/\.$/, '');
   let out = '';
   for (let i = 0; i < text.length; ) {
-    const escape = text[i] === '\\' && /^\d{3}$/.test(text.slice(i + 1, i + 4));
-    const ch = escape
+    const escaped = text[i] === '\\' && /^\d{3}$/.test(text.slice(i + 1, i + 4));
+    const ch = escaped
       ? String.fromCharCode(Number.parseInt(text.slice(i + 1, i + 4), 8))
       : (text[i] as string);
-    i += escape ? 4 : 1;
-    if (ch === '.' && !escape) {
+    i += escaped ? 4 : 1;
+    if (ch === '.' && !escaped) {
       out += '.';
       continue;
     }
@@ -660,9 +660,17 @@ export class Route53Service implements ServiceHandler {
   seedZone(input: SeedHostedZoneInput): { id: string; name: string } {
     const id = input.id?.replace(/^\/?hostedzone\//, '');
     if (id !== undefined && (!/^[A-Z0-9]{1,32}$/.test(id) || this.zones.has(id))) {
-      throw new TypeError(`seed.hostedZone: id must be 1-32 upper-case letters and digits, not used yet; got ${input.id}`);
+      throw new TypeError(
+        `seed.hostedZone: id must be 1-32 upper-case letters and digits, not used yet; got ${input.id}`,
+      );
     }
-    const zone = this.makeZone(input.name, `seed-${this.rng.uuid()}`, input.privateZone ?? false, undefined, id);
+    const zone = this.makeZone(
+      input.name,
+      `seed-${this.rng.uuid()}`,
+      input.privateZone ?? false,
+      undefined,
+      id,
+    );
     for (const record of input.records ?? []) this.seedRecord(zone.id, record);
     return { id: zone.id, name: zone.name };
   }
@@ -715,11 +723,5 @@ export class Route53Service implements ServiceHandler {
       for (const value of record.values) out.push({ type, value, ttl: record.ttl ?? 300 });
     }
     return out;
-  }
-
-  /** Whether any zone holds the name (so an empty answer is NOERROR rather than NXDOMAIN). */
-  hasName(name: string): boolean {
-    const wanted = normalizeName(name);
-    return [...this.zones.values()].some((z) => z.published.some((r) => r.name === wanted));
   }
 }
