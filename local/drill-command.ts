@@ -1,0 +1,323 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type Mode, ModeSchema } from '../functions/lib/plan.js';
+import { type RunReport, renderReportText } from '../functions/lib/report.js';
+import { loadPlanFile } from '../infra/lifeboat-app.js';
+import { type ProvingGround, startProvingGround } from './proving-ground.js';
+import { type RunResult, runExecution, type StepEvent } from './runner.js';
+import { loadOrSynthesize } from './synthesize.js';
+import { resolveVia } from './verify-facts.js';
+
+/**
+ * `npm run drill [-- --plan FILE --mode failover|dry-run|drill --time-factor F --keep --verbose]`: builds the
+ * two-Region world on this machine, runs the synthesized state machine through it with the bundled handlers,
+ * prints live progress and the report, then checks the facts on the real databases and DNS.
+ * Exit 0 only when the run succeeded and every fact holds.
+ */
+
+const USAGE = `usage: npm run drill -- [options]
+  --plan FILE          plan to fail over (default examples/plan.json)
+  --mode MODE          failover (default), dry-run or drill
+  --time-factor F      emulated AWS time scale, 0 < F <= 1 (default 0.02: a 85 s promotion takes 1.7 s)
+  --keep               leave the world running for inspection (Ctrl-C stops it)
+  --verbose            show the step functions' logs and the databases' logs
+  --help               this text
+exit codes: 0 verified, 1 the run failed or a fact does not hold, 2 bad usage or plan`;
+
+export interface DrillOptions {
+  planPath: string;
+  mode: Mode;
+  timeFactor: number;
+  keep: boolean;
+  verbose: boolean;
+}
+
+export function parseDrillArgs(argv: string[]): DrillOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      plan: { type: 'string', default: 'examples/plan.json' },
+      mode: { type: 'string', default: 'failover' },
+      'time-factor': { type: 'string', default: '0.02' },
+      keep: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) throw new UsageError(USAGE, 0);
+  const mode = ModeSchema.safeParse(values.mode);
+  if (!mode.success) throw new UsageError(`--mode: expected failover, dry-run or drill, got "${values.mode}"`);
+  const timeFactor = Number(values['time-factor']);
+  if (!Number.isFinite(timeFactor) || timeFactor <= 0 || timeFactor > 1) {
+    throw new UsageError(`--time-factor: expected a number in (0, 1], got "${values['time-factor']}"`);
+  }
+  return { planPath: values.plan, mode: mode.data, timeFactor, keep: values.keep, verbose: values.verbose };
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
+
+export interface Fact {
+  fact: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface DrillOutcome {
+  run: RunResult;
+  report: RunReport | undefined;
+  facts: Fact[];
+  /** Seconds: world up, synthesis, execution, facts. */
+  timings: Record<string, number>;
+}
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/**
+ * Runs one drill end to end and returns what happened; the world is closed unless `keep`. Used by `main` and by
+ * the end-to-end tests.
+ */
+export async function runLocalDrill(
+  options: DrillOptions & { password?: string; runId?: string; onWorld?: (world: ProvingGround) => void },
+  io: Io,
+): Promise<DrillOutcome & { world?: ProvingGround }> {
+  const timings: Record<string, number> = {};
+  const t0 = Date.now();
+  const plan = loadPlanFile(options.planPath);
+  process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
+  process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+  const [orchestrator, world] = await Promise.all([
+    (async () => {
+      const t = Date.now();
+      const o = await loadOrSynthesize(options.planPath, io.out);
+      timings.synthesisSeconds = (Date.now() - t) / 1000;
+      return o;
+    })(),
+    (async () => {
+      const t = Date.now();
+      const w = await startProvingGround({
+        plan,
+        timeFactor: options.timeFactor,
+        ...(options.password ? { password: options.password } : {}),
+        ...(options.verbose ? { onLog: (line: string) => io.err(`  . ${line}`) } : {}),
+      });
+      timings.worldSeconds = (Date.now() - t) / 1000;
+      return w;
+    })(),
+  ]);
+  options.onWorld?.(world);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await world.close();
+  };
+  const onSignal = () => {
+    io.err('\ninterrupted: stopping the world');
+    void close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await world.provision(orchestrator);
+    for (const u of world.units.values()) {
+      io.out(
+        `world: ${u.unit.name}: primary ${u.unit.database.primaryInstanceId} (${plan.primaryRegion}) at ${u.primary.address}:${u.primary.port}, ` +
+          `replica ${u.unit.database.replicaInstanceId} (${plan.recoveryRegion}) at ${u.replica.address}:${u.replica.port}, ${u.rows} rows; ` +
+          `${u.unit.dns.recordName} -> ${u.primaryEndpoint}`,
+      );
+    }
+    io.out(`world: emulator ${world.emulator.endpoint}, DNS ${world.dns.endpoint}, time factor ${world.timeFactor}`);
+    io.out('');
+    const runId = options.runId ?? `drill-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+    const t = Date.now();
+    const run = await runExecution(orchestrator, {
+      input: { mode: options.mode, trigger: 'cli', reason: 'local proving ground' },
+      executionName: runId,
+      timeFactor: options.timeFactor,
+      environment: world.environment(),
+      onStep: (event) => io.out(progressLine(event)),
+    });
+    timings.executionSeconds = (Date.now() - t) / 1000;
+    const report = (run.output as RunReport | undefined) ?? (await fetchReport(world, plan.name, runId));
+    const tf = Date.now();
+    const facts = options.mode === 'failover' ? await checkFacts(world) : [];
+    timings.factsSeconds = (Date.now() - tf) / 1000;
+    timings.totalSeconds = (Date.now() - t0) / 1000;
+    if (options.keep) {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      return { run, report, facts, timings, world };
+    }
+    return { run, report, facts, timings };
+  } finally {
+    if (!options.keep) {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      await close();
+    }
+  }
+}
+
+function progressLine(event: StepEvent): string {
+  const at = `${(event.atMs / 1000).toFixed(2).padStart(6)}s`;
+  const who = (event.unit ?? '-').padEnd(10);
+  const mark = event.phase === 'start' ? '>' : event.phase === 'end' ? 'ok' : '!!';
+  const tail =
+    event.phase === 'start' ? '' : ` ${event.result ?? ''} (${((event.durationMs ?? 0) / 1000).toFixed(2)}s)`;
+  return `${at}  ${who} ${mark.padEnd(2)} ${event.step}${tail}`;
+}
+
+async function fetchReport(world: ProvingGround, planName: string, runId: string): Promise<RunReport | undefined> {
+  const s3 = new S3Client({ ...world.emulator.clientConfig(world.plan.recoveryRegion), forcePathStyle: true });
+  const bucket = world.emulator.calls.find((c) => c.service === 's3' && c.action === 'PutObject')?.resource;
+  if (!bucket) return undefined;
+  try {
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: bucket.split('/')[0], Key: `reports/${planName}/${runId}.json` }),
+    );
+    return JSON.parse((await object.Body?.transformToString()) ?? '') as RunReport;
+  } catch {
+    return undefined;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** The facts a failover must leave behind, checked on the real servers and through the real DNS server. */
+export async function checkFacts(world: ProvingGround): Promise<Fact[]> {
+  const facts: Fact[] = [];
+  const sm = new SecretsManagerClient(world.emulator.clientConfig(world.plan.recoveryRegion));
+  try {
+    for (const u of world.units.values()) {
+      const name = u.unit.name;
+      // The promoted replica accepts writes and holds the primary's rows.
+      try {
+        const client = await world.connect(u.replica.id, u.replica.database);
+        try {
+          const recovery = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+          await client.query('INSERT INTO orders (item) VALUES ($1)', [`${name}-written-after-failover`]);
+          const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM orders');
+          const n = Number(count.rows[0]?.n);
+          facts.push({
+            fact: `${name}: replica is writable`,
+            ok: recovery.rows[0]?.r === false,
+            detail: `pg_is_in_recovery() = ${String(recovery.rows[0]?.r)}; INSERT accepted`,
+          });
+          facts.push({
+            fact: `${name}: replica holds the primary's rows`,
+            ok: n === u.rows + 1,
+            detail: `${n - 1} of ${u.rows} rows before this check's own insert`,
+          });
+        } finally {
+          await client.end();
+        }
+      } catch (error) {
+        facts.push({ fact: `${name}: replica is writable`, ok: false, detail: String((error as Error).message) });
+      }
+      // The CNAME resolves, through the real DNS server, to the promoted instance.
+      const answer = await resolveVia(world.dns.endpoint, u.unit.dns.recordName);
+      facts.push({
+        fact: `${name}: CNAME resolves to the promoted instance`,
+        ok: answer.cname === u.replicaEndpoint && answer.addresses.includes(u.replica.address),
+        detail: `${u.unit.dns.recordName} -> ${answer.cname ?? '?'} -> ${answer.addresses.join(', ') || '?'}`,
+      });
+      // The secret is standalone in the recovery Region, with rotation attached and not run.
+      const secret = await sm.send(new DescribeSecretCommand({ SecretId: u.unit.secret.id }));
+      facts.push({
+        fact: `${name}: secret is standalone`,
+        ok: !secret.PrimaryRegion || secret.PrimaryRegion === world.plan.recoveryRegion,
+        detail: `PrimaryRegion ${secret.PrimaryRegion ?? '(none)'}`,
+      });
+      const rules = secret.RotationRules;
+      facts.push({
+        fact: `${name}: rotation attached, not rotated`,
+        ok:
+          secret.RotationEnabled === true &&
+          secret.RotationLambdaARN === u.unit.rotation.lambdaArn &&
+          !Object.values(secret.VersionIdsToStages ?? {}).some((s) => s.includes('AWSPENDING')),
+        detail: `RotationEnabled ${String(secret.RotationEnabled)}, ${secret.RotationLambdaARN ?? 'no Lambda'}, ${
+          rules?.ScheduleExpression ?? `${rules?.AutomaticallyAfterDays ?? '?'} days`
+        }`,
+      });
+    }
+  } finally {
+    sm.destroy();
+  }
+  return facts;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+  let options: DrillOptions;
+  try {
+    options = parseDrillArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      (error.exitCode === 0 ? io.out : io.err)(error.message);
+      return error.exitCode;
+    }
+    io.err(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  io.out(`lifeboat local ${options.mode}: plan ${options.planPath}`);
+  let outcome: Awaited<ReturnType<typeof runLocalDrill>>;
+  try {
+    outcome = await runLocalDrill(options, io);
+  } catch (error) {
+    const e = error as Error;
+    io.err(`${e.name === 'PlanInvalidError' ? '' : `${e.name}: `}${e.message}`);
+    return e.name === 'PlanInvalidError' || e.name === 'TypeError' ? 2 : 1;
+  }
+  const { run, report, facts, timings } = outcome;
+  io.out('');
+  if (report) io.out(renderReportText(report));
+  else io.out(`no report was written (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`);
+  if (facts.length) {
+    io.out('facts checked on the real databases and DNS:');
+    for (const f of facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
+  }
+  io.out('');
+  io.out(
+    `execution ${run.status}${run.error ? ` (${run.error.name})` : ''}: ${run.transitions} state transitions, ` +
+      `${run.invocations} Lambda invocations; wall time ${timings.totalSeconds?.toFixed(1)} s ` +
+      `(world ${timings.worldSeconds?.toFixed(1)} s, synthesis ${timings.synthesisSeconds?.toFixed(1)} s, ` +
+      `execution ${timings.executionSeconds?.toFixed(1)} s, facts ${timings.factsSeconds?.toFixed(1)} s)`,
+  );
+  const verified = run.status === 'SUCCEEDED' && facts.every((f) => f.ok);
+  if (outcome.world) {
+    io.out(`--keep: the world is up (emulator ${outcome.world.emulator.endpoint}); Ctrl-C stops it`);
+    const world = outcome.world;
+    await new Promise<void>((resolveStop) => {
+      process.once('SIGINT', () => {
+        void world.close().finally(resolveStop);
+      });
+    });
+  }
+  return verified ? 0 : 1;
+}
+
+const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

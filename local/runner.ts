@@ -1,0 +1,437 @@
+import './node20.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+
+/** The library's JSON value type (declared, not exported, by aws-local-stepfunctions). */
+type JSONValue = Parameters<NonNullable<NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']>[string]>[0];
+import type { FailoverPlan } from '../functions/lib/plan.js';
+import { addLifeboatStacks } from '../infra/lifeboat-app.js';
+import { STEP_FUNCTIONS, type StepFunctionName } from '../statemachine/steps.js';
+
+/**
+ * The runner of the local proving ground: synthesizes the CDK app WITH bundling (the same esbuild bundles that
+ * `cdk deploy` uploads), takes the state machine's definition and each Task's bundle from the cloud assembly,
+ * and runs the definition in aws-local-stepfunctions with every Lambda Task bound to its bundled handler.
+ */
+
+type Json = unknown;
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, Json>;
+}
+
+/** A resource the functions' environment refers to, and the local stand-in the proving ground must create. */
+export interface LocalResource {
+  logicalId: string;
+  type: 'AWS::DynamoDB::Table' | 'AWS::S3::Bucket' | 'AWS::SNS::Topic';
+  /** Name given to it locally (table name, bucket name, topic name). */
+  name: string;
+  /** For tables: the partition key attribute. */
+  partitionKey?: string;
+}
+
+export interface BundledStep {
+  step: StepFunctionName;
+  logicalId: string;
+  /** The ARN the definition's Task states name. */
+  arn: string;
+  /** The bundled handler, `<asset dir>/index.mjs`. */
+  bundle: string;
+  /** Environment variables of the function as deployed, with CloudFormation references resolved locally. */
+  environment: Record<string, string>;
+}
+
+export interface SynthesizedOrchestrator {
+  plan: FailoverPlan;
+  stackName: string;
+  definition: StateMachineDefinition;
+  steps: BundledStep[];
+  resources: LocalResource[];
+}
+
+const PSEUDO: Record<string, (region: string, account: string) => string> = {
+  'AWS::Region': (region) => region,
+  'AWS::AccountId': (_region, account) => account,
+  'AWS::Partition': () => 'aws',
+  'AWS::URLSuffix': () => 'amazonaws.com',
+  'AWS::StackName': () => 'lifeboat-local',
+  'AWS::NoValue': () => '',
+};
+
+/**
+ * Synthesizes the app for `plan` into `outdir` (bundling on, cdk-nag off: the infra tests hold cdk-nag) and
+ * extracts what the runner needs.
+ */
+export function synthesizeOrchestrator(plan: FailoverPlan, outdir: string): SynthesizedOrchestrator {
+  mkdirSync(outdir, { recursive: true });
+  const app = new App({ outdir });
+  const { main } = addLifeboatStacks(app, plan, { nag: false });
+  const assembly = app.synth();
+  const template = assembly.getStackByName(main.stackName).template as { Resources: Record<string, CfnResource> };
+  const region = plan.recoveryRegion;
+  const account = plan.account;
+
+  const resources: LocalResource[] = [];
+  const functionArn = (logicalId: string) => `arn:aws:lambda:${region}:${account}:function:${logicalId}`;
+  const shortName = (logicalId: string) => logicalId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 40);
+  const nameOf = new Map<string, string>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    const props = resource.Properties ?? {};
+    if (resource.Type === 'AWS::DynamoDB::Table') {
+      const keys = (props.KeySchema as { AttributeName: string; KeyType: string }[] | undefined) ?? [];
+      const name = (props.TableName as string | undefined) ?? `lifeboat-${shortName(logicalId)}`;
+      const partitionKey = keys.find((k) => k.KeyType === 'HASH')?.AttributeName ?? 'planName';
+      resources.push({ logicalId, type: resource.Type, name, partitionKey });
+      nameOf.set(logicalId, name);
+    } else if (resource.Type === 'AWS::S3::Bucket') {
+      const name = (props.BucketName as string | undefined) ?? `lifeboat-${shortName(logicalId)}`;
+      resources.push({ logicalId, type: resource.Type, name });
+      nameOf.set(logicalId, name);
+    } else if (resource.Type === 'AWS::SNS::Topic') {
+      const name = (props.TopicName as string | undefined) ?? `lifeboat-${shortName(logicalId)}`;
+      resources.push({ logicalId, type: resource.Type, name });
+      nameOf.set(logicalId, `arn:aws:sns:${region}:${account}:${name}`);
+    }
+  }
+
+  const ref = (logicalId: string): string => {
+    const pseudo = PSEUDO[logicalId];
+    if (pseudo) return pseudo(region, account);
+    const resource = template.Resources[logicalId];
+    if (resource?.Type === 'AWS::Lambda::Function') return logicalId;
+    const name = nameOf.get(logicalId);
+    if (name !== undefined) return name;
+    throw new Error(`runner: cannot resolve Ref ${logicalId} (${resource?.Type ?? 'unknown'})`);
+  };
+  const getAtt = (logicalId: string, attribute: string): string => {
+    const resource = template.Resources[logicalId];
+    if (resource?.Type === 'AWS::Lambda::Function' && attribute === 'Arn') return functionArn(logicalId);
+    const name = nameOf.get(logicalId);
+    if (resource?.Type === 'AWS::DynamoDB::Table' && attribute === 'Arn' && name) {
+      return `arn:aws:dynamodb:${region}:${account}:table/${name}`;
+    }
+    if (resource?.Type === 'AWS::S3::Bucket' && attribute === 'Arn' && name) return `arn:aws:s3:::${name}`;
+    if (resource?.Type === 'AWS::SNS::Topic' && attribute === 'TopicArn' && name) return name;
+    throw new Error(`runner: cannot resolve Fn::GetAtt ${logicalId}.${attribute}`);
+  };
+  const resolveValue = (value: Json): Json => resolveIntrinsics(value, ref, getAtt);
+
+  const stateMachine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (!stateMachine) throw new Error('runner: the synthesized stack has no state machine');
+  const definitionString = resolveValue(stateMachine.Properties?.DefinitionString);
+  if (typeof definitionString !== 'string') throw new Error('runner: DefinitionString did not resolve to a string');
+  const definition = JSON.parse(definitionString) as StateMachineDefinition;
+
+  const steps: BundledStep[] = [];
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const props = resource.Properties ?? {};
+    const description = String(props.Description ?? '');
+    const step = STEP_FUNCTIONS.find((name) => description.endsWith(`: ${name} step`));
+    if (!step) continue;
+    const key = (props.Code as { S3Key?: string } | undefined)?.S3Key;
+    if (!key) throw new Error(`runner: function ${logicalId} has no asset`);
+    const bundle = join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+    if (!existsSync(bundle)) throw new Error(`runner: bundle of ${step} not found at ${bundle}`);
+    const variables = ((props.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ??
+      {}) as Record<string, Json>;
+    const environment = Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [name, String(resolveValue(value))]),
+    );
+    steps.push({ step, logicalId, arn: functionArn(logicalId), bundle, environment });
+  }
+  const missing = STEP_FUNCTIONS.filter((name) => !steps.some((s) => s.step === name));
+  if (missing.length) throw new Error(`runner: no bundled function for step(s) ${missing.join(', ')}`);
+  return { plan, stackName: main.stackName, definition, steps, resources };
+}
+
+/** Resolves the CloudFormation intrinsics CDK emits in a definition and environment (Join, Ref, GetAtt, Sub). */
+export function resolveIntrinsics(
+  value: Json,
+  ref: (logicalId: string) => string,
+  getAtt: (logicalId: string, attribute: string) => string,
+): Json {
+  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, ref, getAtt));
+  if (value === null || typeof value !== 'object') return value;
+  const object = value as Record<string, Json>;
+  const keys = Object.keys(object);
+  if (keys.length === 1) {
+    const [key] = keys as [string];
+    const arg = object[key];
+    if (key === 'Ref') return ref(String(arg));
+    if (key === 'Fn::GetAtt') {
+      const [id, attribute] = (Array.isArray(arg) ? arg : String(arg).split('.')) as [string, string];
+      return getAtt(id, attribute);
+    }
+    if (key === 'Fn::Join') {
+      const [separator, parts] = arg as [string, Json[]];
+      return parts.map((p) => String(resolveIntrinsics(p, ref, getAtt))).join(separator);
+    }
+    if (key === 'Fn::Sub' && typeof arg === 'string') {
+      return arg.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
+        const [id, attribute] = name.split('.') as [string, string | undefined];
+        return attribute ? getAtt(id, attribute) : ref(id);
+      });
+    }
+    if (key.startsWith('Fn::')) throw new Error(`runner: intrinsic ${key} is not supported`);
+  }
+  return Object.fromEntries(keys.map((k) => [k, resolveIntrinsics(object[k], ref, getAtt)]));
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Running an execution                                                                            */
+/* ---------------------------------------------------------------------------------------------- */
+
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+
+export interface StepEvent {
+  phase: 'start' | 'end' | 'error';
+  step: StepFunctionName;
+  /** The unit the step works on, when it has one. */
+  unit?: string;
+  /** Milliseconds since the execution started (wall clock). */
+  atMs: number;
+  durationMs?: number;
+  /** On end: the step's outcome or poll status; on error: the error name. */
+  result?: string;
+}
+
+export interface RunOptions {
+  input: Json;
+  /** Execution name (the run id). */
+  executionName: string;
+  /** Scales every Wait and Retry interval: 0.02 makes a 5 s wait 100 ms. */
+  timeFactor: number;
+  /** Variables every handler sees besides its own (emulator endpoint and credentials, DNS server, Region). */
+  environment: Record<string, string>;
+  onStep?: (event: StepEvent) => void;
+  /** Wall-clock bound of the whole execution. @default 10 minutes */
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  executionArn: string;
+  output?: Json;
+  error?: { name: string; cause: string };
+  wallMs: number;
+  /** Lambda invocations made (including retries). */
+  invocations: number;
+  /** State transitions (entered states), the cost driver of a Standard workflow. */
+  transitions: number;
+}
+
+const loaded = new Map<string, Promise<Handler>>();
+
+async function loadHandler(bundle: string): Promise<Handler> {
+  let promise = loaded.get(bundle);
+  if (!promise) {
+    promise = import(pathToFileURL(resolve(bundle)).href).then((module: { handler?: Handler }) => {
+      if (typeof module.handler !== 'function') throw new Error(`runner: ${bundle} exports no handler`);
+      return module.handler;
+    });
+    loaded.set(bundle, promise);
+  }
+  return promise;
+}
+
+interface AslState {
+  Type: string;
+  Resource?: string;
+  SecondsPath?: string;
+  TimestampPath?: string;
+  Seconds?: number;
+  Retry?: { IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number; MaxAttempts?: number }[];
+  Iterator?: { States: Record<string, AslState> };
+  ItemProcessor?: { States: Record<string, AslState> };
+  Branches?: { States: Record<string, AslState> }[];
+}
+
+/** Visits every state, nested ones included (Parallel branches, Map iterators). */
+function* allStates(states: Record<string, AslState>): Generator<[string, AslState]> {
+  for (const [name, state] of Object.entries(states)) {
+    yield [name, state];
+    for (const branch of state.Branches ?? []) yield* allStates(branch.States);
+    const processor = state.ItemProcessor ?? state.Iterator;
+    if (processor) yield* allStates(processor.States);
+  }
+}
+
+/** The poll result field the runner adds: when a scaled wait ends. */
+const LOCAL_WAIT_UNTIL = 'localWaitUntil';
+
+/**
+ * Runs one execution of the synthesized definition. Waits are scaled by `timeFactor`: a Wait on a poll's
+ * `waitSeconds` becomes a wait until `<poll>.localWaitUntil` (the runner stamps it on each poll result as now +
+ * waitSeconds x factor), a fixed Wait is overridden with its scaled duration, and each Retry's pauses are scaled.
+ */
+export async function runExecution(orchestrator: SynthesizedOrchestrator, options: RunOptions): Promise<RunResult> {
+  const definition = structuredClone(orchestrator.definition) as unknown as { States: Record<string, AslState> };
+  const byArn = new Map(orchestrator.steps.map((s) => [s.arn, s]));
+  const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number[]> = {};
+  const started = Date.now();
+  let invocations = 0;
+  const scale = (seconds: number) => Math.max(0, Math.round(seconds * 1000 * options.timeFactor));
+
+  Object.assign(process.env, options.environment);
+  for (const step of orchestrator.steps) {
+    for (const [name, value] of Object.entries(step.environment)) {
+      const current = process.env[name];
+      // All handlers share this process: their variables must agree (they do: each names one stack resource).
+      if (current !== undefined && current !== value && !(name in options.environment)) {
+        const other = orchestrator.steps.find((s) => s.environment[name] === current);
+        if (other && other.step !== step.step) {
+          throw new Error(`runner: ${step.step} and ${other.step} disagree on ${name}`);
+        }
+      }
+      process.env[name] = value;
+    }
+  }
+
+  for (const [name, state] of allStates(definition.States)) {
+    if (state.Type === 'Task' && state.Resource) {
+      const step = byArn.get(state.Resource);
+      if (!step) continue; // e.g. the SNS approval task: not bound, never reached on a console start
+      const stepName = step.step;
+      taskResourceLocalHandlers[name] = async (event: JSONValue): Promise<JSONValue> => {
+        invocations += 1;
+        const unit = unitOf(event);
+        const t0 = Date.now();
+        options.onStep?.({ phase: 'start', step: stepName, ...(unit ? { unit } : {}), atMs: t0 - started });
+        const handler = await loadHandler(step.bundle);
+        try {
+          const result = await handler(event, lambdaContext(step, options.executionName));
+          const t1 = Date.now();
+          options.onStep?.({
+            phase: 'end',
+            step: stepName,
+            ...(unit ? { unit } : {}),
+            atMs: t1 - started,
+            durationMs: t1 - t0,
+            result: summary(result),
+          });
+          return stampLocalWait(result, options.timeFactor) as JSONValue;
+        } catch (error) {
+          const t1 = Date.now();
+          options.onStep?.({
+            phase: 'error',
+            step: stepName,
+            ...(unit ? { unit } : {}),
+            atMs: t1 - started,
+            durationMs: t1 - t0,
+            result: error instanceof Error ? error.name : 'Error',
+          });
+          throw error;
+        }
+      };
+    }
+    if (state.Type === 'Wait') {
+      if (state.SecondsPath) {
+        state.TimestampPath = state.SecondsPath.replace(/waitSeconds$/, LOCAL_WAIT_UNTIL);
+        if (state.TimestampPath === state.SecondsPath) {
+          throw new Error(`runner: Wait ${name} waits on ${state.SecondsPath}, not a poll's waitSeconds`);
+        }
+        delete state.SecondsPath;
+      } else if (state.Seconds !== undefined) {
+        waitTimeOverrides[name] = scale(state.Seconds);
+      }
+    }
+    if (state.Retry?.length) {
+      // One pause per retrier: its first interval, scaled (backoff is then not modelled; it only lengthens waits).
+      retryIntervalOverrides[name] = state.Retry.map((r) => scale(r.IntervalSeconds ?? 1));
+    }
+  }
+
+  const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+    validationOptions: { checkPaths: false, checkArn: false },
+  });
+  const executionArn = `arn:aws:states:${orchestrator.plan.recoveryRegion}:${orchestrator.plan.account}:execution:lifeboat-${orchestrator.plan.name}:${options.executionName}`;
+  const execution = machine.run(options.input as never, {
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    context: { Execution: { Id: executionArn, Name: options.executionName } },
+  });
+  let transitions = 0;
+  const counting = (async () => {
+    for await (const event of execution.eventLogs) {
+      if ((event as { type?: string }).type === 'StateEntered') transitions += 1;
+    }
+  })();
+  const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      execution.abort();
+      reject(new Error(`runner: the execution did not end within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    const output = await Promise.race([execution.result, timeout]);
+    await counting.catch(() => undefined);
+    return { status: 'SUCCEEDED', executionArn, output, wallMs: Date.now() - started, invocations, transitions };
+  } catch (error) {
+    await counting.catch(() => undefined);
+    const failure = failureOf(error);
+    return {
+      status: 'FAILED',
+      executionArn,
+      error: failure,
+      wallMs: Date.now() - started,
+      invocations,
+      transitions,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function failureOf(error: unknown): { name: string; cause: string } {
+  // aws-local-stepfunctions wraps the state's error in ExecutionError with the original as `cause`.
+  const inner = (error as { cause?: unknown })?.cause ?? error;
+  if (inner instanceof Error) return { name: inner.name, cause: inner.message };
+  return { name: 'Error', cause: String(inner) };
+}
+
+function unitOf(event: unknown): string | undefined {
+  const unit = (event as { unit?: { name?: unknown } } | null)?.unit;
+  return typeof unit?.name === 'string' ? unit.name : undefined;
+}
+
+function summary(result: unknown): string | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const r = result as { outcome?: unknown; status?: unknown; done?: unknown; ok?: unknown };
+  if (typeof r.outcome === 'string') return r.outcome;
+  if (typeof r.done === 'boolean') return `${String(r.status)}${r.done ? ' (done)' : ''}`;
+  if (typeof r.ok === 'boolean') return r.ok ? 'ok' : 'problems';
+  return undefined;
+}
+
+function stampLocalWait(result: unknown, timeFactor: number): unknown {
+  if (result === null || typeof result !== 'object') return result;
+  const r = result as { waitSeconds?: unknown };
+  if (typeof r.waitSeconds !== 'number') return result;
+  const until = new Date(Date.now() + r.waitSeconds * 1000 * timeFactor).toISOString();
+  return { ...result, [LOCAL_WAIT_UNTIL]: until };
+}
+
+function lambdaContext(step: BundledStep, requestId: string) {
+  return {
+    functionName: step.logicalId,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: step.arn,
+    memoryLimitInMB: '512',
+    awsRequestId: `${requestId}-${step.step}`,
+    logGroupName: `/aws/lambda/${step.logicalId}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { loadPlanFile } from '../infra/lifeboat-app.js';
+import { type SynthesizedOrchestrator, synthesizeOrchestrator } from './runner.js';
+
+/**
+ * Synthesis with bundling is the slow part of a local run (esbuild for each step, run synchronously by CDK), so
+ * it runs in a child process — the world starts beside it — and its result is kept in `.drill/cdk.out/<hash>`,
+ * keyed on everything it depends on: the plan, the product code and the lock file. A change to any of them
+ * synthesizes anew.
+ */
+
+const SOURCES = ['functions', 'statemachine', 'infra'];
+const CACHE_ROOT = resolve('.drill', 'cdk.out');
+
+export function orchestratorFingerprint(planPath: string): string {
+  const hash = createHash('sha256');
+  hash.update(readFileSync(planPath));
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) files.push(path);
+    }
+  };
+  for (const dir of SOURCES) if (existsSync(dir)) walk(dir);
+  files.push('package-lock.json', 'tsconfig.json');
+  for (const file of files.sort()) {
+    if (!existsSync(file)) continue;
+    hash.update(relative('.', file));
+    hash.update(readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** The synthesized orchestrator for the plan at `planPath`: from the cache, or synthesized in a child process. */
+export async function loadOrSynthesize(
+  planPath: string,
+  log: (line: string) => void = () => undefined,
+): Promise<SynthesizedOrchestrator & { cached: boolean }> {
+  const fingerprint = orchestratorFingerprint(planPath);
+  const dir = join(CACHE_ROOT, fingerprint);
+  const manifest = join(dir, 'orchestrator.json');
+  if (existsSync(manifest)) {
+    const cached = JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator;
+    if (cached.steps.every((s) => existsSync(s.bundle))) return { ...cached, cached: true };
+  }
+  // Older fingerprints are of no further use.
+  if (existsSync(CACHE_ROOT)) {
+    for (const entry of readdirSync(CACHE_ROOT)) {
+      const path = join(CACHE_ROOT, entry);
+      if (entry !== fingerprint && statSync(path).isDirectory()) rmSync(path, { recursive: true, force: true });
+    }
+  }
+  log(`synthesizing the app with bundling into ${relative('.', dir)} (cached for the next run)`);
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve('local/synthesize.ts'), planPath, dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.resume();
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`synthesis failed (exit ${code}):\n${stderr.slice(-4000)}`));
+    });
+  });
+  return { ...(JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator), cached: false };
+}
+
+/** Child process: `node --import tsx local/synthesize.ts PLAN OUTDIR`. */
+function synthesizeInto(planPath: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const orchestrator = synthesizeOrchestrator(loadPlanFile(planPath), dir);
+  writeFileSync(join(dir, 'orchestrator.json'), JSON.stringify(orchestrator));
+}
+
+const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+if (invokedDirectly) {
+  const [planPath, dir] = process.argv.slice(2);
+  if (!planPath || !dir) {
+    process.stderr.write('usage: node --import tsx local/synthesize.ts PLAN OUTDIR\n');
+    process.exit(2);
+  }
+  synthesizeInto(planPath, dir);
+}
