@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Mode, ModeSchema } from '../functions/lib/plan.js';
 import { type RunReport, renderReportText } from '../functions/lib/report.js';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
@@ -50,7 +50,8 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
   });
   if (values.help) throw new UsageError(USAGE, 0);
   const mode = ModeSchema.safeParse(values.mode);
-  if (!mode.success) throw new UsageError(`--mode: expected failover, dry-run or drill, got "${values.mode}"`);
+  if (!mode.success)
+    throw new UsageError(`--mode: expected failover, dry-run or drill, got "${values.mode}"`);
   const timeFactor = Number(values['time-factor']);
   if (!Number.isFinite(timeFactor) || timeFactor <= 0 || timeFactor > 1) {
     throw new UsageError(`--time-factor: expected a number in (0, 1], got "${values['time-factor']}"`);
@@ -141,9 +142,16 @@ export async function runLocalDrill(
           `${u.unit.dns.recordName} -> ${u.primaryEndpoint}`,
       );
     }
-    io.out(`world: emulator ${world.emulator.endpoint}, DNS ${world.dns.endpoint}, time factor ${world.timeFactor}`);
+    io.out(
+      `world: emulator ${world.emulator.endpoint}, DNS ${world.dns.endpoint}, time factor ${world.timeFactor}`,
+    );
     io.out('');
-    const runId = options.runId ?? `drill-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+    const runId =
+      options.runId ??
+      `drill-${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14)}`;
     const t = Date.now();
     const run = await runExecution(orchestrator, {
       input: { mode: options.mode, trigger: 'cli', reason: 'local proving ground' },
@@ -182,8 +190,15 @@ function progressLine(event: StepEvent): string {
   return `${at}  ${who} ${mark.padEnd(2)} ${event.step}${tail}`;
 }
 
-async function fetchReport(world: ProvingGround, planName: string, runId: string): Promise<RunReport | undefined> {
-  const s3 = new S3Client({ ...world.emulator.clientConfig(world.plan.recoveryRegion), forcePathStyle: true });
+async function fetchReport(
+  world: ProvingGround,
+  planName: string,
+  runId: string,
+): Promise<RunReport | undefined> {
+  const s3 = new S3Client({
+    ...world.emulator.clientConfig(world.plan.recoveryRegion),
+    forcePathStyle: true,
+  });
   const bucket = world.emulator.calls.find((c) => c.service === 's3' && c.action === 'PutObject')?.resource;
   if (!bucket) return undefined;
   try {
@@ -227,7 +242,11 @@ export async function checkFacts(world: ProvingGround): Promise<Fact[]> {
           await client.end();
         }
       } catch (error) {
-        facts.push({ fact: `${name}: replica is writable`, ok: false, detail: String((error as Error).message) });
+        facts.push({
+          fact: `${name}: replica is writable`,
+          ok: false,
+          detail: String((error as Error).message),
+        });
       }
       // The CNAME resolves, through the real DNS server, to the promoted instance.
       const answer = await resolveVia(world.dns.endpoint, u.unit.dns.recordName);
@@ -311,7 +330,8 @@ export async function main(argv: string[]): Promise<number> {
   return verified ? 0 : 1;
 }
 
-const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+const invokedDirectly =
+  process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),

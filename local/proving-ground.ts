@@ -65,15 +65,19 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
   const rows = options.rows ?? 3;
   for (const unit of plan.units) {
     const problems: string[] = [];
-    if (unit.database.engine !== 'postgres') problems.push(`engine ${unit.database.engine} (only postgres runs locally)`);
-    if (unit.secret.id.startsWith('arn:')) problems.push('a secret ARN (the local world needs a secret name)');
+    if (unit.database.engine !== 'postgres')
+      problems.push(`engine ${unit.database.engine} (only postgres runs locally)`);
+    if (unit.secret.id.startsWith('arn:'))
+      problems.push('a secret ARN (the local world needs a secret name)');
     if (unit.dns.strategy !== 'cname') problems.push(`dns.strategy ${unit.dns.strategy}`);
     if (problems.length) {
       throw new TypeError(`unit ${unit.name} cannot run on the local proving ground: ${problems.join('; ')}`);
     }
   }
   const password = options.password ?? randomBytes(18).toString('base64url');
-  const cluster = new PostgresCluster(options.onLog ? { onLog: (id, line) => options.onLog?.(`[${id}] ${line}`) } : {});
+  const cluster = new PostgresCluster(
+    options.onLog ? { onLog: (id, line) => options.onLog?.(`[${id}] ${line}`) } : {},
+  );
   let emulator: Emulator | undefined;
   let dns: RunningDnsServer | undefined;
   const close = async () => {
@@ -87,7 +91,9 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       accountId: plan.account,
       databaseBackend: postgresBackend(cluster),
       onBackgroundError: (error, what) =>
-        options.onLog?.(`emulator: ${what} failed: ${error instanceof Error ? error.message : String(error)}`),
+        options.onLog?.(
+          `emulator: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
     });
     const em = emulator;
     dns = await startDnsServer({ lookup: (name, type) => em.dns.lookup(name, type) });
@@ -104,10 +110,15 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         }),
       ),
     );
-    await Promise.all(plan.units.map((unit, i) => seedRows(cluster, unit, primaries[i] as PostgresServerInfo, rows)));
+    await Promise.all(
+      plan.units.map((unit, i) => seedRows(cluster, unit, primaries[i] as PostgresServerInfo, rows)),
+    );
     const replicas = await Promise.all(
       plan.units.map((unit) =>
-        cluster.createReplica({ id: unit.database.replicaInstanceId, fromId: unit.database.primaryInstanceId }),
+        cluster.createReplica({
+          id: unit.database.replicaInstanceId,
+          fromId: unit.database.primaryInstanceId,
+        }),
       ),
     );
 
@@ -236,7 +247,10 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
 
 /** The application's data on the primary: what the replica must hold after promotion. */
 async function seedRows(cluster: PostgresCluster, unit: UnitPlan, primary: PostgresServerInfo, rows: number) {
-  const client = new pg.Client({ ...cluster.clientConfig(primary.id, primary.database), connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({
+    ...cluster.clientConfig(primary.id, primary.database),
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     await client.query(
@@ -251,7 +265,10 @@ async function seedRows(cluster: PostgresCluster, unit: UnitPlan, primary: Postg
 }
 
 async function insertRow(cluster: PostgresCluster, primary: PostgresServerInfo, item: string) {
-  const client = new pg.Client({ ...cluster.clientConfig(primary.id, primary.database), connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({
+    ...cluster.clientConfig(primary.id, primary.database),
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     await client.query('INSERT INTO orders (item) VALUES ($1)', [item]);
@@ -263,13 +280,17 @@ async function insertRow(cluster: PostgresCluster, primary: PostgresServerInfo, 
 /** Waits (bounded) until the replica has replayed `count` rows. */
 async function waitForRows(cluster: PostgresCluster, replicaId: string, database: string, count: number) {
   const deadline = Date.now() + 15_000;
-  const client = new pg.Client({ ...cluster.clientConfig(replicaId, database), connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({
+    ...cluster.clientConfig(replicaId, database),
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     for (;;) {
       const result = await client.query<{ n: string }>('SELECT count(*) AS n FROM orders');
       if (Number(result.rows[0]?.n) >= count) return;
-      if (Date.now() > deadline) throw new Error(`replica ${replicaId} did not replay ${count} rows within 15 s`);
+      if (Date.now() > deadline)
+        throw new Error(`replica ${replicaId} did not replay ${count} rows within 15 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {

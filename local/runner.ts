@@ -6,7 +6,12 @@ import { App } from 'aws-cdk-lib';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 
 /** The library's JSON value type (declared, not exported, by aws-local-stepfunctions). */
-type JSONValue = Parameters<NonNullable<NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']>[string]>[0];
+type JSONValue = Parameters<
+  NonNullable<
+    NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']
+  >[string]
+>[0];
+
 import type { FailoverPlan } from '../functions/lib/plan.js';
 import { addLifeboatStacks } from '../infra/lifeboat-app.js';
 import { STEP_FUNCTIONS, type StepFunctionName } from '../statemachine/steps.js';
@@ -71,13 +76,19 @@ export function synthesizeOrchestrator(plan: FailoverPlan, outdir: string): Synt
   const app = new App({ outdir });
   const { main } = addLifeboatStacks(app, plan, { nag: false });
   const assembly = app.synth();
-  const template = assembly.getStackByName(main.stackName).template as { Resources: Record<string, CfnResource> };
+  const template = assembly.getStackByName(main.stackName).template as {
+    Resources: Record<string, CfnResource>;
+  };
   const region = plan.recoveryRegion;
   const account = plan.account;
 
   const resources: LocalResource[] = [];
   const functionArn = (logicalId: string) => `arn:aws:lambda:${region}:${account}:function:${logicalId}`;
-  const shortName = (logicalId: string) => logicalId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 40);
+  const shortName = (logicalId: string) =>
+    logicalId
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 40);
   const nameOf = new Map<string, string>();
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     const props = resource.Properties ?? {};
@@ -120,10 +131,13 @@ export function synthesizeOrchestrator(plan: FailoverPlan, outdir: string): Synt
   };
   const resolveValue = (value: Json): Json => resolveIntrinsics(value, ref, getAtt);
 
-  const stateMachine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  const stateMachine = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+  );
   if (!stateMachine) throw new Error('runner: the synthesized stack has no state machine');
   const definitionString = resolveValue(stateMachine.Properties?.DefinitionString);
-  if (typeof definitionString !== 'string') throw new Error('runner: DefinitionString did not resolve to a string');
+  if (typeof definitionString !== 'string')
+    throw new Error('runner: DefinitionString did not resolve to a string');
   const definition = JSON.parse(definitionString) as StateMachineDefinition;
 
   const steps: BundledStep[] = [];
@@ -245,7 +259,12 @@ interface AslState {
   SecondsPath?: string;
   TimestampPath?: string;
   Seconds?: number;
-  Retry?: { IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number; MaxAttempts?: number }[];
+  Retry?: {
+    IntervalSeconds?: number;
+    BackoffRate?: number;
+    MaxDelaySeconds?: number;
+    MaxAttempts?: number;
+  }[];
   Iterator?: { States: Record<string, AslState> };
   ItemProcessor?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
@@ -269,8 +288,13 @@ const LOCAL_WAIT_UNTIL = 'localWaitUntil';
  * `waitSeconds` becomes a wait until `<poll>.localWaitUntil` (the runner stamps it on each poll result as now +
  * waitSeconds x factor), a fixed Wait is overridden with its scaled duration, and each Retry's pauses are scaled.
  */
-export async function runExecution(orchestrator: SynthesizedOrchestrator, options: RunOptions): Promise<RunResult> {
-  const definition = structuredClone(orchestrator.definition) as unknown as { States: Record<string, AslState> };
+export async function runExecution(
+  orchestrator: SynthesizedOrchestrator,
+  options: RunOptions,
+): Promise<RunResult> {
+  const definition = structuredClone(orchestrator.definition) as unknown as {
+    States: Record<string, AslState>;
+  };
   const byArn = new Map(orchestrator.steps.map((s) => [s.arn, s]));
   const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
   const waitTimeOverrides: Record<string, number> = {};
@@ -373,7 +397,14 @@ export async function runExecution(orchestrator: SynthesizedOrchestrator, option
   try {
     const output = await Promise.race([execution.result, timeout]);
     await counting.catch(() => undefined);
-    return { status: 'SUCCEEDED', executionArn, output, wallMs: Date.now() - started, invocations, transitions };
+    return {
+      status: 'SUCCEEDED',
+      executionArn,
+      output,
+      wallMs: Date.now() - started,
+      invocations,
+      transitions,
+    };
   } catch (error) {
     await counting.catch(() => undefined);
     const failure = failureOf(error);

@@ -52,15 +52,20 @@ export async function loadOrSynthesize(
   if (existsSync(CACHE_ROOT)) {
     for (const entry of readdirSync(CACHE_ROOT)) {
       const path = join(CACHE_ROOT, entry);
-      if (entry !== fingerprint && statSync(path).isDirectory()) rmSync(path, { recursive: true, force: true });
+      if (entry !== fingerprint && statSync(path).isDirectory())
+        rmSync(path, { recursive: true, force: true });
     }
   }
   log(`synthesizing the app with bundling into ${relative('.', dir)} (cached for the next run)`);
   await new Promise<void>((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve('local/synthesize.ts'), planPath, dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', resolve('local/synthesize.ts'), planPath, dir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -82,7 +87,8 @@ function synthesizeInto(planPath: string, dir: string): void {
   writeFileSync(join(dir, 'orchestrator.json'), JSON.stringify(orchestrator));
 }
 
-const invokedDirectly = process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+const invokedDirectly =
+  process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
 if (invokedDirectly) {
   const [planPath, dir] = process.argv.slice(2);
   if (!planPath || !dir) {

@@ -1,7 +1,10 @@
 import { Resolver } from 'node:dns/promises';
 
 /** Resolves `name` through one DNS server (`host:port`) as an application's resolver would: CNAME, then A. */
-export async function resolveVia(server: string, name: string): Promise<{ cname?: string; addresses: string[] }> {
+export async function resolveVia(
+  server: string,
+  name: string,
+): Promise<{ cname?: string; addresses: string[] }> {
   const resolver = new Resolver({ timeout: 2000, tries: 2 });
   resolver.setServers([server]);
   let cname: string | undefined;

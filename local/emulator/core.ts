@@ -60,7 +60,8 @@ export const UPPER_ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
  * Wall-clock time and timers scaled by the time factor. Timers are tracked so that close() stops them all.
  */
 export class Clock {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Pending sleeps: their timers and how to end them early. */
+  private readonly sleeps = new Map<NodeJS.Timeout, () => void>();
   private closed = false;
 
   constructor(
@@ -77,16 +78,16 @@ export class Clock {
     return Math.max(0, ms * this.timeFactor);
   }
 
-  /** Resolves after the scaled duration (or at once when the clock is closed). */
+  /** Resolves after the scaled duration, or at once when the clock is (or gets) closed. */
   sleep(ms: number): Promise<void> {
     const real = this.scaled(ms);
     if (real <= 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.timers.delete(timer);
+        this.sleeps.delete(timer);
         resolve();
       }, real);
-      this.timers.add(timer);
+      this.sleeps.set(timer, resolve);
     });
   }
 
@@ -94,10 +95,14 @@ export class Clock {
     return this.closed;
   }
 
+  /** Stops every timer; pending sleeps resolve, and the tasks waiting on them see `isClosed` and end. */
   close(): void {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const [timer, resolve] of this.sleeps) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.sleeps.clear();
   }
 }
 

@@ -12,8 +12,9 @@
  * - PromoteReadReplica is asynchronous: the answer still shows `available`, the status stays `available` for
  *   `promoteStartMs`, then `modifying` (the backend promotes the real database here), `rebooting`, and `available`
  *   with no `ReadReplicaSourceDBInstanceIdentifier`. It is refused with InvalidDBInstanceState when the instance is
- *   not a read replica or not `available` (e.g. `backing-up`). A second call while a promotion is scheduled is
- *   accepted and starts nothing new (AWS documents nothing for this case; lifeboat only needs no duplicate effect).
+ *   not a read replica or not `available` (e.g. `backing-up`, or `modifying` during a promotion). A second call
+ *   while the status is still `available` is accepted and starts nothing new (AWS documents nothing for this
+ *   window; what matters is that there is no second promotion).
  * - DeleteDBInstance needs SkipFinalSnapshot or a FinalDBSnapshotIdentifier; the instance is `deleting`, then
  *   gone. Its read replicas are promoted ("If you delete a source DB instance ... each read replica is promoted").
  * - `MasterUserSecret` is absent unless seeded.
@@ -457,7 +458,6 @@ export class RdsService implements ServiceHandler {
     if (!instance.replicaSource) {
       throw new AwsError('InvalidDBInstanceState', 400, 'DB Instance is not a read replica.');
     }
-    if (instance.promotionScheduled) return instance;
     if (instance.status !== 'available') {
       throw new AwsError(
         'InvalidDBInstanceState',
@@ -465,6 +465,8 @@ export class RdsService implements ServiceHandler {
         `DB Instance ${instance.id} is not in available state; it is ${instance.status}.`,
       );
     }
+    // Called again before the promotion has visibly started: accepted, nothing new starts.
+    if (instance.promotionScheduled) return instance;
     const retention = qInt(tree, 'BackupRetentionPeriod');
     this.startPromotion(instance, retention);
     return instance;
