@@ -489,7 +489,8 @@ describe('RDS with a database backend', () => {
   it('PromoteReadReplica promotes the real database once, and is available only after it', async () => {
     // Prepare
     const { backend, calls } = fakeBackend({ promoteMs: 300 });
-    const e = await emulator({ databaseBackend: backend });
+    // The start delay (200 ms) leaves room for the retried call before the status changes.
+    const e = await emulator({ databaseBackend: backend, timings: { ...FAST, promoteStartMs: 200_000 } });
     const primary = e.seed.dbInstance({ region: PRIMARY, id: 'orders-db' });
     e.seed.dbInstance({ region: RECOVERY, id: 'orders-db-replica', replicaOf: primary.arn });
     const client = rds(e, RECOVERY);
@@ -515,9 +516,35 @@ describe('RDS with a database backend', () => {
     // Assess
     expect(calls).toEqual(['promote orders-db-replica', 'promoted orders-db-replica']);
     // The modifying phase (30 ms) lasts until the real promotion ends (300 ms).
-    const firstModifying = seen.find((i) => i.status === 'modifying')?.at ?? 0;
-    const firstRebooting = seen.find((i) => i.status === 'rebooting')?.at ?? 0;
-    expect(firstRebooting - firstModifying).toBeGreaterThanOrEqual(250);
+    const modifyingFrom = seen.findIndex((i) => i.status === 'modifying');
+    const modifyingUntil = seen.findIndex((i, n) => n > modifyingFrom && i.status !== 'modifying');
+    expect(modifyingFrom).toBeGreaterThan(0);
+    expect((seen[modifyingUntil]?.at ?? 0) - (seen[modifyingFrom]?.at ?? 0)).toBeGreaterThanOrEqual(150);
+  });
+
+  it('a PromoteReadReplica retried while the promotion is modifying is refused with InvalidDBInstanceState', async () => {
+    // Prepare
+    const { backend, calls } = fakeBackend({ promoteMs: 200 });
+    const e = await emulator({ databaseBackend: backend });
+    const primary = e.seed.dbInstance({ region: PRIMARY, id: 'orders-db' });
+    e.seed.dbInstance({ region: RECOVERY, id: 'orders-db-replica', replicaOf: primary.arn });
+    const client = rds(e, RECOVERY);
+    await client.send(new PromoteReadReplicaCommand({ DBInstanceIdentifier: 'orders-db-replica' }));
+    await until(
+      async () =>
+        (await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'orders-db-replica' })))
+          .DBInstances?.[0]?.DBInstanceStatus,
+      (s) => s === 'modifying',
+    );
+
+    // Act
+    const retried = await failure(
+      client.send(new PromoteReadReplicaCommand({ DBInstanceIdentifier: 'orders-db-replica' })),
+    );
+
+    // Assess
+    expect(retried.name).toBe('InvalidDBInstanceStateFault');
+    expect(calls).toEqual(['promote orders-db-replica']);
   });
 
   it('a failed real promotion leaves the instance failed and reports it', async () => {
