@@ -180,6 +180,22 @@ conformance('RDS', MOTO_DIVERGENCES, (suite) => {
       expect(error).toBeInstanceOf(DBInstanceAlreadyExistsFault);
     });
 
+    it('DescribeDBInstances filters by db-instance-id (identifier or ARN)', async () => {
+      // Prepare
+      const target = suite.target();
+      const a = await createPrimary(target);
+      const b = await createPrimary(target);
+      await createPrimary(target);
+
+      // Act
+      const out = await rdsIn(target, PRIMARY).send(
+        new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-instance-id', Values: [a.id, b.arn] }] }),
+      );
+
+      // Assess
+      expect(out.DBInstances?.map((i) => i.DBInstanceIdentifier).sort()).toEqual([a.id, b.id].sort());
+    });
+
     it('AddTagsToResource and ListTagsForResource', async () => {
       // Prepare
       const target = suite.target();

@@ -1,4 +1,10 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateDBInstanceReadReplicaCommand,
@@ -392,6 +398,49 @@ describe('faults', () => {
     expect((error.$metadata as { httpStatusCode: number }).httpStatusCode).toBe(503);
     expect(isTransientAwsError(error)).toBe(true);
     expect(e.calls[0]?.fault).toBe('unavailable');
+  });
+
+  it('applies to the proxied services too, and logs their own error codes', async () => {
+    // Prepare
+    const e = await emulator();
+    await e.seed.dynamoTable({ region: RECOVERY, name: 'lifeboat-locks', partitionKey: 'planName' });
+    const client = new DynamoDBClient({ ...e.clientConfig(RECOVERY), maxAttempts: 1 });
+    const put = () =>
+      client.send(
+        new PutItemCommand({
+          TableName: 'lifeboat-locks',
+          Item: { planName: { S: 'orders' } },
+          ConditionExpression: 'attribute_not_exists(planName)',
+        }),
+      );
+    e.faults.add({
+      match: { service: 'dynamodb', action: 'PutItem' },
+      failCalls: [1],
+      failWith: 'lose-response',
+    });
+    e.faults.add({ match: { service: 'dynamodb', action: 'GetItem' }, failCalls: [1], failWith: 'throttle' });
+
+    // Act
+    const lost = await failure(put());
+    const retried = await failure(put());
+    const throttled = await failure(
+      client.send(new GetItemCommand({ TableName: 'lifeboat-locks', Key: { planName: { S: 'orders' } } })),
+    );
+    const item = await client.send(
+      new GetItemCommand({ TableName: 'lifeboat-locks', Key: { planName: { S: 'orders' } } }),
+    );
+
+    // Assess
+    expect(isTransientAwsError(lost)).toBe(true);
+    expect(retried.name).toBe('ConditionalCheckFailedException');
+    expect(throttled).toBeInstanceOf(ProvisionedThroughputExceededException);
+    expect(item.Item?.planName?.S).toBe('orders');
+    expect(e.calls.map((c) => [c.action, c.status, c.errorCode ?? null, c.applied])).toEqual([
+      ['PutItem', 0, 'ConnectionReset', true],
+      ['PutItem', 400, 'ConditionalCheckFailedException', false],
+      ['GetItem', 400, 'ProvisionedThroughputExceededException', false],
+      ['GetItem', 200, null, true],
+    ]);
   });
 
   it('rejects a rule with a bad rate, naming the field', async () => {

@@ -57,7 +57,8 @@ function forward(port: number, req: EmulatorRequest, headers: Record<string, str
 function requestHeaders(req: EmulatorRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) {
-    if (value === undefined || key === 'connection' || key === 'content-length') continue;
+    // The body is forwarded whole, so `expect: 100-continue` has nothing to wait for.
+    if (value === undefined || key === 'connection' || key === 'content-length' || key === 'expect') continue;
     out[key] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
