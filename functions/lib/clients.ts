@@ -38,10 +38,14 @@ function clientConfig(region: string) {
 }
 
 export function clientsFor(region: string): AwsClients {
-  const cached = cache.get(region);
+  const endpoint = optionalEnv('LIFEBOAT_AWS_ENDPOINT');
+  // Keyed on the endpoint too: a process that runs against one endpoint, then another (the proving ground starts a
+  // new emulator per world; each bundled handler keeps its own copy of this cache), must not reach the old one.
+  // In Lambda the variable never changes, so this is one entry per Region.
+  const key = `${region}|${endpoint ?? ''}`;
+  const cached = cache.get(key);
   if (cached) return cached;
   const config = clientConfig(region);
-  const endpoint = optionalEnv('LIFEBOAT_AWS_ENDPOINT');
   let route53: Route53Client | undefined;
   let secretsManager: SecretsManagerClient | undefined;
   let rds: RDSClient | undefined;
@@ -88,7 +92,7 @@ export function clientsFor(region: string): AwsClients {
       return cloudwatch;
     },
   };
-  cache.set(region, clients);
+  cache.set(key, clients);
   return clients;
 }
 
