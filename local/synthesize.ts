@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
 import { type SynthesizedOrchestrator, synthesizeOrchestrator } from './runner.js';
@@ -48,19 +57,14 @@ export async function loadOrSynthesize(
     const cached = JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator;
     if (cached.steps.every((s) => existsSync(s.bundle))) return { ...cached, cached: true };
   }
-  // Older fingerprints are of no further use.
-  if (existsSync(CACHE_ROOT)) {
-    for (const entry of readdirSync(CACHE_ROOT)) {
-      const path = join(CACHE_ROOT, entry);
-      if (entry !== fingerprint && statSync(path).isDirectory())
-        rmSync(path, { recursive: true, force: true });
-    }
-  }
+  pruneCache(fingerprint);
   log(`synthesizing the app with bundling into ${relative('.', dir)} (cached for the next run)`);
+  // Into a private directory first, then renamed: a concurrent run never sees a half-written cache entry.
+  const staging = `${dir}.${process.pid}.${Date.now()}.tmp`;
   await new Promise<void>((resolvePromise, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', resolve('local/synthesize.ts'), planPath, dir],
+      ['--import', 'tsx', resolve('local/synthesize.ts'), planPath, staging],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
@@ -76,8 +80,48 @@ export async function loadOrSynthesize(
       if (code === 0) resolvePromise();
       else reject(new Error(`synthesis failed (exit ${code}):\n${stderr.slice(-4000)}`));
     });
+  }).catch((error: unknown) => {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
   });
-  return { ...(JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator), cached: false };
+  const synthesized = JSON.parse(
+    readFileSync(join(staging, 'orchestrator.json'), 'utf8'),
+  ) as SynthesizedOrchestrator;
+  if (existsSync(manifest)) {
+    // Another run finished the same synthesis first: use its entry, drop ours.
+    rmSync(staging, { recursive: true, force: true });
+    return { ...(JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator), cached: false };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  const relocate = (path: string) => path.replace(staging, dir);
+  const entry = {
+    ...synthesized,
+    steps: synthesized.steps.map((s) => ({ ...s, bundle: relocate(s.bundle) })),
+  };
+  writeFileSync(manifest, JSON.stringify(entry));
+  return { ...entry, cached: false };
+}
+
+const KEEP_ENTRIES = 4;
+const KEEP_YOUNGER_THAN_MS = 15 * 60_000;
+
+/**
+ * Keeps the cache small without pulling an entry from under a run that may be using it: entries younger than
+ * 15 minutes stay, and of the older ones the most recent few.
+ */
+function pruneCache(current: string): void {
+  if (!existsSync(CACHE_ROOT)) return;
+  const now = Date.now();
+  const entries = readdirSync(CACHE_ROOT, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== current)
+    .map((e) => ({ path: join(CACHE_ROOT, e.name), mtime: statSync(join(CACHE_ROOT, e.name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  entries.forEach((entry, i) => {
+    if (now - entry.mtime > KEEP_YOUNGER_THAN_MS && i >= KEEP_ENTRIES - 1) {
+      rmSync(entry.path, { recursive: true, force: true });
+    }
+  });
 }
 
 /** Child process: `node --import tsx local/synthesize.ts PLAN OUTDIR`. */

@@ -19,7 +19,8 @@ const SNS_ARN = new RegExp(`^arn:${PARTITION}:sns:([a-z0-9-]+):(\\d{12}):[\\w-]+
 const DB_INSTANCE_ID = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
 // Secrets Manager names: 1-512 of letters, digits and /_+=.@-
 const SECRET_NAME = /^[\w/+=.@-]{1,512}$/;
-const HOSTED_ZONE_ID = /^(\/hostedzone\/)?Z[A-Z0-9]{1,31}$/;
+// Route 53 zone ids are upper-case letters and digits (most, not all, start with Z: AWS does not promise it).
+const HOSTED_ZONE_ID = /^(\/hostedzone\/)?[A-Z0-9]{1,32}$/;
 const DNS_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$/;
 const UNIT_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const PLAN_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;

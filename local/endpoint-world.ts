@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AddPermissionCommand, CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateDBInstanceCommand,
+  CreateDBInstanceReadReplicaCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { FailoverPlan } from '../functions/lib/plan.js';
+import type { Fact } from './drill-command.js';
+import type { SynthesizedOrchestrator } from './runner.js';
+
+/**
+ * `npm run drill -- --endpoint URL`: the same run against another AWS-compatible server (moto, LocalStack), with no
+ * local databases and no DNS server. The world is created there through the ordinary API calls; the plan's hosted
+ * zone id and rotation Lambda ARN are replaced by the ones that server gives out. Connectivity cannot be verified
+ * (no database answers behind the emulated endpoints), so the verify step is not run: the report and the facts say
+ * so. Everything else — secret promotion, replica promotion, the CNAME change, rotation — runs and is checked
+ * through the server's API.
+ */
+
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+export interface RemoteWorld {
+  endpoint: string;
+  /** The plan as it must run there (zone id and rotation ARN from the server). */
+  plan: FailoverPlan;
+  environment(): Record<string, string>;
+  provision(orchestrator: SynthesizedOrchestrator): Promise<void>;
+  checkFacts(): Promise<Fact[]>;
+}
+
+export async function seedRemoteWorld(original: FailoverPlan, endpoint: string): Promise<RemoteWorld> {
+  const config = (region: string) => ({ region, endpoint, credentials: CREDENTIALS });
+  const { primaryRegion, recoveryRegion } = original;
+  const plan = structuredClone(original);
+  const rdsPrimary = new RDSClient(config(primaryRegion));
+  const rdsRecovery = new RDSClient(config(recoveryRegion));
+  const sm = new SecretsManagerClient(config(primaryRegion));
+  const route53 = new Route53Client(config(recoveryRegion));
+  const lambda = new LambdaClient(config(recoveryRegion));
+  const iam = new IAMClient(config('us-east-1'));
+  const password = randomBytes(18).toString('base64url');
+  const zones = new Map<string, string>();
+  const role = await iam.send(
+    new CreateRoleCommand({
+      RoleName: `lifeboat-drill-rotation-${randomBytes(4).toString('hex')}`,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    }),
+  );
+  // An empty zip archive: the rotation function is never invoked (RotateImmediately is false).
+  const emptyZip = Buffer.from('UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==', 'base64');
+  for (const unit of plan.units) {
+    if (unit.secret.id.startsWith('arn:'))
+      throw new TypeError(`unit ${unit.name}: --endpoint needs a secret name`);
+    const db = await rdsPrimary.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: unit.database.primaryInstanceId,
+        Engine: unit.database.engine,
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'app',
+        MasterUserPassword: password,
+        DBName: unit.verify.database ?? 'app',
+        BackupRetentionPeriod: 1,
+      }),
+    );
+    const primaryArn = db.DBInstance?.DBInstanceArn ?? '';
+    const primaryEndpoint = db.DBInstance?.Endpoint?.Address ?? `${unit.database.primaryInstanceId}.example`;
+    await rdsRecovery.send(
+      new CreateDBInstanceReadReplicaCommand({
+        DBInstanceIdentifier: unit.database.replicaInstanceId,
+        // Cross-Region: the source by ARN (the SDK presigns the request for the source Region itself).
+        SourceDBInstanceIdentifier: primaryArn,
+      }),
+    );
+    await sm.send(
+      new CreateSecretCommand({
+        Name: unit.secret.id,
+        SecretString: JSON.stringify({
+          engine: unit.database.engine,
+          host: unit.dns.recordName,
+          port: unit.database.engine === 'postgres' ? 5432 : 3306,
+          username: 'app',
+          password,
+          dbname: unit.verify.database ?? 'app',
+        }),
+        AddReplicaRegions: [{ Region: recoveryRegion }],
+      }),
+    );
+    const zoneName = unit.dns.recordName.replace(/\.$/, '').split('.').slice(1).join('.');
+    let zoneId = zones.get(zoneName);
+    if (!zoneId) {
+      const zone = await route53.send(
+        new CreateHostedZoneCommand({
+          Name: zoneName,
+          CallerReference: `lifeboat-${randomBytes(6).toString('hex')}`,
+        }),
+      );
+      zoneId = (zone.HostedZone?.Id ?? '').replace(/^\/hostedzone\//, '');
+      zones.set(zoneName, zoneId);
+    }
+    await route53.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        ChangeBatch: {
+          Changes: [
+            {
+              Action: 'CREATE',
+              ResourceRecordSet: {
+                Name: unit.dns.recordName,
+                Type: 'CNAME',
+                TTL: unit.dns.ttl,
+                ResourceRecords: [{ Value: primaryEndpoint }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    unit.dns.hostedZoneId = zoneId;
+    const functionName = /:function:([^:]+)/.exec(unit.rotation.lambdaArn)?.[1] ?? `${unit.name}-rotation`;
+    const fn = await lambda
+      .send(
+        new CreateFunctionCommand({
+          FunctionName: functionName,
+          Runtime: 'nodejs22.x',
+          Role: role.Role?.Arn,
+          Handler: 'index.handler',
+          Code: { ZipFile: emptyZip },
+        }),
+      )
+      .catch((error: unknown) => {
+        if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
+        return { FunctionArn: unit.rotation.lambdaArn };
+      });
+    await lambda
+      .send(
+        new AddPermissionCommand({
+          FunctionName: functionName,
+          StatementId: 'SecretsManagerAccess',
+          Action: 'lambda:InvokeFunction',
+          Principal: 'secretsmanager.amazonaws.com',
+        }),
+      )
+      .catch((error: unknown) => {
+        if ((error as { name?: string }).name !== 'ResourceConflictException') throw error;
+      });
+    unit.rotation.lambdaArn = fn.FunctionArn ?? unit.rotation.lambdaArn;
+  }
+  for (const client of [rdsPrimary, rdsRecovery, sm, route53, lambda, iam]) client.destroy();
+
+  return {
+    endpoint,
+    plan,
+    environment: () => ({
+      AWS_REGION: recoveryRegion,
+      AWS_DEFAULT_REGION: recoveryRegion,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      LIFEBOAT_AWS_ENDPOINT: endpoint,
+    }),
+    provision: async (orchestrator) => {
+      const ddb = new DynamoDBClient(config(recoveryRegion));
+      const s3 = new S3Client({ ...config(recoveryRegion), forcePathStyle: true });
+      const sns = new SNSClient(config(recoveryRegion));
+      try {
+        for (const resource of orchestrator.resources) {
+          if (resource.type === 'AWS::DynamoDB::Table') {
+            const key = resource.partitionKey ?? 'planName';
+            await ddb.send(
+              new CreateTableCommand({
+                TableName: resource.name,
+                AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+                KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+                BillingMode: 'PAY_PER_REQUEST',
+              }),
+            );
+          } else if (resource.type === 'AWS::S3::Bucket') {
+            await s3.send(
+              new CreateBucketCommand({
+                Bucket: resource.name,
+                CreateBucketConfiguration: { LocationConstraint: recoveryRegion as never },
+              }),
+            );
+          } else {
+            await sns.send(new CreateTopicCommand({ Name: resource.name }));
+          }
+        }
+      } finally {
+        for (const client of [ddb, s3, sns]) client.destroy();
+      }
+    },
+    checkFacts: async () => {
+      const facts: Fact[] = [];
+      const rds = new RDSClient(config(recoveryRegion));
+      const secrets = new SecretsManagerClient(config(recoveryRegion));
+      const dns = new Route53Client(config(recoveryRegion));
+      try {
+        for (const unit of plan.units) {
+          const name = unit.name;
+          const db = (
+            await rds.send(
+              new DescribeDBInstancesCommand({ DBInstanceIdentifier: unit.database.replicaInstanceId }),
+            )
+          ).DBInstances?.[0];
+          facts.push({
+            fact: `${name}: replica promoted (API only)`,
+            ok: db?.DBInstanceStatus === 'available' && !db.ReadReplicaSourceDBInstanceIdentifier,
+            detail: `status ${db?.DBInstanceStatus ?? '?'}, source ${db?.ReadReplicaSourceDBInstanceIdentifier ?? '(none)'}`,
+          });
+          const records = await dns.send(
+            new ListResourceRecordSetsCommand({
+              HostedZoneId: unit.dns.hostedZoneId,
+              StartRecordName: unit.dns.recordName,
+              StartRecordType: 'CNAME',
+              MaxItems: 1,
+            }),
+          );
+          const value = records.ResourceRecordSets?.[0]?.ResourceRecords?.[0]?.Value;
+          facts.push({
+            fact: `${name}: CNAME points at the promoted instance (API only)`,
+            ok: value?.replace(/\.$/, '') === db?.Endpoint?.Address,
+            detail: `${unit.dns.recordName} -> ${value ?? '?'}`,
+          });
+          const secret = await secrets.send(new DescribeSecretCommand({ SecretId: unit.secret.id }));
+          facts.push({
+            fact: `${name}: secret is standalone`,
+            ok: !secret.PrimaryRegion || secret.PrimaryRegion === recoveryRegion,
+            detail: `PrimaryRegion ${secret.PrimaryRegion ?? '(none)'}`,
+          });
+          facts.push({
+            fact: `${name}: rotation attached`,
+            ok: secret.RotationEnabled === true && secret.RotationLambdaARN === unit.rotation.lambdaArn,
+            detail: `RotationEnabled ${String(secret.RotationEnabled)}, ${secret.RotationLambdaARN ?? 'no Lambda'}`,
+          });
+        }
+      } finally {
+        for (const client of [rds, secrets, dns]) client.destroy();
+      }
+      return facts;
+    },
+  };
+}
