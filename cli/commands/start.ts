@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { awsErrorName, ResourceMissingError, toLifeboatError } from '../../functions/lib/errors.js';
+import { loadRun } from '../../functions/lib/load-plan.js';
+import { DEFAULT_PLAN_PATH, loadPlanFile, stackName } from '../../infra/lifeboat-app.js';
+import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
+import { executionConsoleUrl, parseStateMachineArn, stateMachineArnFor } from '../aws.js';
+import { type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';
+import { followExecution, parseIntervalOption } from './watch.js';
+
+export const help = `usage: lifeboat start [options]
+
+Starts an execution of the deployed state machine lifeboat-<plan> in the plan's recovery Region. The input is
+checked here first, the way the state machine's LoadPlan step checks it, so that a typo fails before anything starts.
+
+options:
+  --plan FILE                the plan (default ${DEFAULT_PLAN_PATH}); names the state machine and checks the input
+  --mode MODE                failover (default), dry-run (no mutating call) or drill
+  --units a,b                fail over only these units (default: all)
+  --reason TEXT              why, for the report
+  --yes, -y                  start a failover without asking (required when stdin is not a terminal)
+  --name NAME                the execution's name, which is the run id (default: cli-<mode>-<time>-<random>)
+  --watch                    follow the execution until it ends (as lifeboat watch)
+  --interval SECONDS         with --watch: seconds between polls (default 2)
+  --state-machine-arn ARN    start this state machine instead of the plan's
+  --region REGION            the Region to call (default: the state machine's, i.e. the plan's recovery Region)
+  --endpoint URL             an AWS-compatible endpoint, e.g. LocalStack (default: $LIFEBOAT_AWS_ENDPOINT)
+  -h, --help                 this text
+
+A failover changes production resources: on a terminal it asks you to type the plan's name first.
+
+${EXIT_CODES_HELP}`;
+
+const spec = {
+  command: 'start',
+  options: {
+    ...HELP_OPTION,
+    plan: { type: 'string' },
+    mode: { type: 'string' },
+    units: { type: 'string' },
+    reason: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+    name: { type: 'string' },
+    watch: { type: 'boolean' },
+    interval: { type: 'string' },
+    'state-machine-arn': { type: 'string' },
+    region: { type: 'string' },
+    endpoint: { type: 'string' },
+  },
+  positionals: { min: 0, max: 0, name: '' },
+} as const;
+
+/** Step Functions execution names: 1-80 characters; these keep CloudWatch logging possible. */
+const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseCommandArgs(spec, argv);
+  const out = new Printer(io);
+  const err = new Printer(io, 'stderr');
+  if (values.help) {
+    out.line(help);
+    return EXIT.ok;
+  }
+  const planPath = values.plan ?? DEFAULT_PLAN_PATH;
+  const plan = loadPlanFile(planPath);
+  const input: Record<string, unknown> = {
+    mode: values.mode ?? 'failover',
+    ...(values.units !== undefined
+      ? {
+          units: values.units
+            .split(',')
+            .map((u) => u.trim())
+            .filter((u) => u !== ''),
+        }
+      : {}),
+    ...(values.reason !== undefined ? { reason: values.reason } : {}),
+    trigger: 'cli',
+  };
+  const now = io.now();
+  // The same check as the state machine's LoadPlan step: field-named errors, and the units it would select.
+  const loaded = loadRun({
+    plan,
+    input,
+    execution: { id: 'lifeboat-cli-check', name: 'lifeboat-cli-check', startTime: now.toISOString() },
+  });
+  const { mode } = loaded.run;
+
+  if (values.region !== undefined && !REGION.test(values.region)) {
+    throw new UsageError(`--region: expected an AWS Region code such as us-west-2, got "${values.region}"`);
+  }
+  const stateMachineArn = values['state-machine-arn'] ?? stateMachineArnFor(plan, values.region);
+  const region = values.region ?? parseStateMachineArn(stateMachineArn).region;
+  const name = values.name ?? defaultExecutionName(mode, now);
+  if (!EXECUTION_NAME.test(name)) {
+    throw new UsageError(`--name: expected 1-80 letters, digits, "-" or "_", got "${name}"`);
+  }
+  const intervalMs = parseIntervalOption(values.interval);
+  const units = loaded.units.map((u) => u.name);
+
+  if (mode === 'failover' && !values.yes) {
+    if (!io.stdin.isTTY) {
+      throw new UsageError(
+        `a failover changes production resources and stdin is not a terminal to confirm it: add --yes to start the failover of ${plan.name} (nothing was started)`,
+      );
+    }
+    err.line(
+      err.bold(
+        `About to FAIL OVER plan ${plan.name}: ${units.length} unit${units.length === 1 ? '' : 's'} (${units.join(', ')}) from ${plan.primaryRegion} to ${plan.recoveryRegion}.`,
+      ),
+    );
+    err.line('This promotes replicas and repoints DNS on production resources.');
+    const answer = await io.prompt(`Type the plan name (${plan.name}) to go on: `);
+    if (answer.trim() !== plan.name) {
+      err.line('Not confirmed: nothing was started.');
+      return EXIT.runFailed;
+    }
+  }
+
+  const endpoint = values.endpoint ?? io.env.LIFEBOAT_AWS_ENDPOINT;
+  const sfn = io.aws.sfn(region, endpoint);
+  let executionArn: string;
+  try {
+    const started = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+    );
+    executionArn = started.executionArn ?? '';
+  } catch (error) {
+    if (awsErrorName(error) === 'StateMachineDoesNotExist') {
+      throw new ResourceMissingError(
+        `no state machine ${stateMachineArn}: is the stack ${stackName(plan)} deployed in ${region}? (npx cdk deploy -c plan=${planPath})`,
+        { cause: error },
+      );
+    }
+    // Same name and same input is not an error: StartExecution is idempotent for 90 days (API_StartExecution).
+    if (awsErrorName(error) === 'ExecutionAlreadyExists') {
+      throw new ResourceMissingError(
+        `an execution named ${name} already exists with another input: choose another --name`,
+        { cause: error },
+      );
+    }
+    throw toLifeboatError(error, `StartExecution of ${stateMachineArn}`);
+  }
+
+  const what = mode === 'dry-run' ? 'dry run (no mutating call)' : mode;
+  out.line(`started ${what} of plan ${plan.name}: ${units.join(', ')}`);
+  out.line(`execution: ${executionArn}`);
+  out.line(`console:   ${executionConsoleUrl(executionArn)}`);
+  if (!values.watch) {
+    out.line(`follow:    lifeboat watch ${executionArn}`);
+    return EXIT.ok;
+  }
+  out.line('');
+  return followExecution(io, sfn, executionArn, intervalMs);
+}
+
+/** `cli-failover-20300501T100000Z-1a2b3c`: readable in the console, the lock and the report's key. */
+export function defaultExecutionName(mode: string, now: Date): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `cli-${mode}-${stamp}-${randomBytes(3).toString('hex')}`;
+}
