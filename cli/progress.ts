@@ -279,7 +279,10 @@ export class ExecutionProgress {
         const why = described ? `: ${described.error}${described.cause ? `: ${described.cause}` : ''}` : '';
         // A unit's child execution that succeeded has said so ("unit failed over"); any other end is news.
         if (!(this.child && status === 'SUCCEEDED')) {
-          emit(status === 'SUCCEEDED' ? 'done' : 'failed', `${this.child ? 'child ' : ''}execution ${status}${why}`);
+          emit(
+            status === 'SUCCEEDED' ? 'done' : 'failed',
+            `${this.child ? 'child ' : ''}execution ${status}${why}`,
+          );
         }
         break;
       }

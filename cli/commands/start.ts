@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { awsErrorName, ResourceMissingError, toLifeboatError } from '../../functions/lib/errors.js';
+import {
+  awsErrorName,
+  InputInvalidError,
+  ResourceMissingError,
+  toLifeboatError,
+} from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { DEFAULT_PLAN_PATH, loadPlanFile, stackName } from '../../infra/lifeboat-app.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
@@ -79,11 +84,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   };
   const now = io.now();
   // The same check as the state machine's LoadPlan step: field-named errors, and the units it would select.
-  const loaded = loadRun({
-    plan,
-    input,
-    execution: { id: 'lifeboat-cli-check', name: 'lifeboat-cli-check', startTime: now.toISOString() },
-  });
+  let loaded: ReturnType<typeof loadRun>;
+  try {
+    loaded = loadRun({
+      plan,
+      input,
+      execution: { id: 'lifeboat-cli-check', name: 'lifeboat-cli-check', startTime: now.toISOString() },
+    });
+  } catch (error) {
+    throw error instanceof InputInvalidError ? withOptionNames(error) : error;
+  }
   const { mode } = loaded.run;
 
   if (values.region !== undefined && !REGION.test(values.region)) {
@@ -161,4 +171,15 @@ export function defaultExecutionName(mode: string, now: Date): string {
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
   return `cli-${mode}-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** `input.units[1]: ...` becomes `--units (input.units[1]): ...`: the field the state machine names, and our option. */
+function withOptionNames(error: InputInvalidError): InputInvalidError {
+  const issues = error.issues.map((issue) => {
+    const field = /^input\.(mode|units|reason)\b/.exec(issue)?.[1];
+    return field
+      ? `--${field} (${issue.slice(0, issue.indexOf(':'))})${issue.slice(issue.indexOf(':'))}`
+      : issue;
+  });
+  return new InputInvalidError(`execution input is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }

@@ -1,0 +1,152 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { FailoverDescription } from '../../cli/describe-plan.js';
+import { run } from '../../cli/lifeboat.js';
+import { captureIo } from './support.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-plan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Section = Record<string, unknown>;
+interface EditablePlan {
+  approval?: unknown;
+  units: { dns: Section; database: Section; rotation: Section }[];
+}
+
+/** examples/plan.json with `edit` applied to a copy of it (and to its first unit), written to a temp file. */
+function planFile(
+  name: string,
+  edit: (plan: EditablePlan, unit: EditablePlan['units'][number]) => void,
+): string {
+  const plan = JSON.parse(readFileSync('examples/plan.json', 'utf8')) as EditablePlan;
+  const unit = plan.units[0];
+  if (!unit) throw new Error('examples/plan.json has no unit');
+  edit(plan, unit);
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(plan));
+  return path;
+}
+
+describe('lifeboat plan', () => {
+  it('prints, per unit and in order, the calls a failover makes with their parameters', async () => {
+    // Prepare
+    const cli = captureIo();
+
+    // Act
+    const code = await run(['plan', '--plan', 'examples/plan.json'], cli.io);
+
+    // Assess
+    expect(code).toBe(0);
+    const out = cli.stdout();
+    const expected = [
+      'plan orders-dr (examples/plan.json) is valid',
+      'fails over from us-east-1 to us-west-2, account 123456789012',
+      'state machine: lifeboat-orders-dr',
+      'arn:aws:states:us-west-2:123456789012:stateMachine:lifeboat-orders-dr',
+      'target RTO: 15m 00s',
+      'approval before alarm-started runs: off',
+      'arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-db-primary-down',
+      'drill schedule: cron(0 10 ? * TUE *) (Europe/Paris)',
+      'Run preflight checks',
+      '* dynamodb:PutItem TableName=<lock table> planName=orders-dr',
+      'unit orders (postgres)',
+      '* secretsmanager:StopReplicationToReplica SecretId=orders/db',
+      '* rds:PromoteReadReplica DBInstanceIdentifier=orders-db-replica',
+      'then polls rds:DescribeDBInstances until available and no longer a replica (at most 300 polls)',
+      '* route53:ChangeResourceRecordSets HostedZoneId=Z0LIFEBOAT00EXAMPLE Action=UPSERT Name=orders-db.internal.example.com Type=CNAME TTL=5 Value=<endpoint of orders-db-replica>',
+      'then polls route53:GetChange until INSYNC',
+      '* secretsmanager:RotateSecret SecretId=orders/db RotationLambdaARN=arn:aws:lambda:us-west-2:123456789012:function:orders-db-rotation RotationRules={"AutomaticallyAfterDays":30} RotateImmediately=false',
+      'connects to database orders (TLS not required)',
+      'runs "SELECT count(*) FROM orders"',
+      '* s3:PutObject Bucket=<report bucket> Key=reports/orders-dr/latest.json',
+      '* dynamodb:DeleteItem',
+    ];
+    let from = 0;
+    for (const text of expected) {
+      const at = out.indexOf(text, from);
+      expect(at, text).toBeGreaterThanOrEqual(0);
+      from = at;
+    }
+    expect(out).not.toMatch(/password/i);
+  });
+
+  it('describes a health-check unit, region-field rewriting and the approval gate', async () => {
+    // Prepare
+    const path = planFile('variants.json', (plan, unit) => {
+      unit.dns.strategy = 'health-check';
+      unit.rotation.rewriteRegionFields = true;
+      unit.rotation.schedule = 'rate(7 days)';
+      plan.approval = { onAlarm: true, timeoutSeconds: 1800 };
+    });
+    const cli = captureIo();
+
+    // Act
+    const code = await run(['plan', '--plan', path, '--json'], cli.io);
+
+    // Assess
+    expect(code).toBe(0);
+    const d = JSON.parse(cli.stdout()) as FailoverDescription;
+    expect(d.before.map((s) => s.title)).toEqual([
+      'Load plan',
+      'Run preflight checks',
+      'Ask for approval',
+      'Acquire failover lock',
+    ]);
+    const steps = d.units[0]?.steps ?? [];
+    expect(steps.map((s) => s.title)).toEqual([
+      'Promote replica secret',
+      'Promote database replica',
+      'Point DNS at promoted database',
+      'Attach secret rotation',
+      'Verify connectivity',
+    ]);
+    expect(steps[2]?.calls).toEqual([]);
+    expect(steps[3]?.calls.map((c) => c.api)).toEqual([
+      'secretsmanager:UpdateSecretVersionStage',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:RotateSecret',
+    ]);
+    expect(steps[3]?.calls[2]?.parameters.RotationRules).toBe('{"ScheduleExpression":"rate(7 days)"}');
+    expect(d.triggers).toMatchObject({ approvalOnAlarm: true, approvalTimeoutSeconds: 1800 });
+  });
+
+  it('fails with exit 2 naming every broken field of a bad plan', async () => {
+    // Prepare
+    const path = planFile('broken.json', (_plan, unit) => {
+      unit.dns.ttl = -1;
+      unit.database.engine = 'oracle';
+      unit.dns.recrodName = 'typo.example.com';
+    });
+    const cli = captureIo();
+
+    // Act
+    const code = await run(['plan', '--plan', path], cli.io);
+
+    // Assess
+    expect(code).toBe(2);
+    expect(cli.stdout()).toBe('');
+    expect(cli.stderr()).toContain('units[0].dns.ttl');
+    expect(cli.stderr()).toContain('units[0].database.engine');
+    expect(cli.stderr()).toContain('recrodName');
+  });
+
+  it('names the file when it is missing or not JSON', async () => {
+    // Prepare
+    const notJson = join(dir, 'not.json');
+    writeFileSync(notJson, '{ "name": ');
+    const missing = captureIo();
+    const bad = captureIo();
+
+    // Act
+    const missingCode = await run(['plan', '--plan', join(dir, 'nope.json')], missing.io);
+    const badCode = await run(['plan', '--plan', notJson], bad.io);
+
+    // Assess
+    expect(missingCode).toBe(2);
+    expect(missing.stderr()).toContain('nope.json: ENOENT');
+    expect(badCode).toBe(2);
+    expect(bad.stderr()).toContain('is not valid JSON');
+  });
+});
