@@ -69,13 +69,12 @@ export class ExecutionProgress {
   report: RunReport | undefined;
   /** Distributed Map runs started by this execution: their child executions are the units. */
   readonly mapRunArns: string[] = [];
-  /** How the execution ended, once it has. */
-  ended: { status: string; error?: string; cause?: string; at: Date } | undefined;
 
   private readonly contexts = new Map<number, Context>();
   private readonly openMaps: OpenMap[] = [];
   private readonly lastPollStatus = new Map<string, string>();
   private readonly firstPollAt = new Map<string, Date>();
+  private readonly polls = new Map<string, number>();
   private scope: string;
   private readonly child: boolean;
 
@@ -103,7 +102,7 @@ export class ExecutionProgress {
     const type = event.type ?? '';
     const previous = this.contexts.get(event.previousEventId ?? -1) ?? { scope: this.scope };
     let ctx: Context = previous;
-    const emit = (verb: Verb, text: string, scope = ctx.scope) => lines.push({ at, scope, verb, text });
+    const emit = (verb: Verb, text: string) => lines.push({ at, scope: ctx.scope, verb, text });
 
     // A failed attempt of a task (Lambda or service integration): remembered, shown, and maybe retried.
     const failure = TASK_FAILURE_DETAILS.map((key) => event[key]).find((d) => d !== undefined);
@@ -272,7 +271,6 @@ export class ExecutionProgress {
           d?.error || d?.cause
             ? describeFailure({ Error: d.error ?? status, Cause: d.cause ?? '' })
             : undefined;
-        this.ended = { status, at, ...(described ? { error: described.error, cause: described.cause } : {}) };
         const output = unwrapTaskOutput(parseJson(event.executionSucceededEventDetails?.output));
         if (isRunReport(output)) this.report = output;
         ctx = { scope: this.scope };
@@ -351,7 +349,6 @@ export class ExecutionProgress {
     }
   }
 
-  private readonly polls = new Map<string, number>();
   private pollCount(key: string): number {
     const n = (this.polls.get(key) ?? 0) + 1;
     this.polls.set(key, n);

@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultExecutionName } from '../../cli/commands/start.js';
 import { clientConfig, defaultAwsClients } from '../../cli/io.js';
 import { run } from '../../cli/lifeboat.js';
-import { START } from './history-fixture.js';
-import { captureIo } from './support.js';
+import { EXECUTION_ARN, EXECUTION_NAME, failoverScenario, START } from './history-fixture.js';
+import { captureIo, serveExecution } from './support.js';
 
 const sfn = mockClient(SFNClient);
 afterEach(() => sfn.reset());
@@ -186,6 +186,44 @@ describe('lifeboat start', () => {
     expect(confirmed.stderr()).toContain(
       'About to FAIL OVER plan orders-dr: 1 unit (orders) from us-east-1 to us-west-2',
     );
+  });
+
+  it('follows the execution it started with --watch, and exits with its outcome', async () => {
+    // Prepare
+    const scenario = failoverScenario({ failCatalogDns: true });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION_ARN, startDate: new Date(START) });
+    serveExecution(sfn, scenario, EXECUTION_ARN, { polls: 3 });
+    const cli = captureIo();
+
+    // Act
+    const code = await run(
+      [
+        'start',
+        '--plan',
+        'examples/plan-three-units.json',
+        '--units',
+        'orders,catalog',
+        '--name',
+        EXECUTION_NAME,
+        '--yes',
+        '--watch',
+        '--interval',
+        '5',
+      ],
+      cli.io,
+    );
+
+    // Assess
+    expect(code).toBe(1);
+    expect(startedInput()).toMatchObject({
+      stateMachineArn: 'arn:aws:states:eu-central-1:123456789012:stateMachine:lifeboat-shop-dr',
+      name: EXECUTION_NAME,
+      input: { mode: 'failover', units: ['orders', 'catalog'], trigger: 'cli' },
+    });
+    expect(cli.stdout()).toContain(`watching ${EXECUTION_ARN}`);
+    expect(cli.stdout()).toMatch(/catalog\s+failed\s+unit did not fail over/);
+    expect(cli.stdout().trimEnd().endsWith('execution FAILED')).toBe(true);
+    expect(cli.sleeps).toEqual([5000, 5000]);
   });
 
   it('says which stack to deploy when the state machine does not exist (exit 3)', async () => {
