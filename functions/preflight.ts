@@ -1,10 +1,16 @@
 import { clientsFor } from './lib/clients.js';
 import { logger } from './lib/observability.js';
-import { assertPreflightPassed, type PreflightEvent, runPreflight } from './lib/preflight.js';
+import {
+  assertPreflightPassed,
+  type PreflightEvent,
+  preflightForState,
+  runPreflight,
+} from './lib/preflight.js';
+import { PREFLIGHT_STATE_BUDGET_BYTES } from './lib/state-limits.js';
 import type { PreflightReport } from './lib/types.js';
 
 export const handler = async (event: PreflightEvent): Promise<PreflightReport> => {
   const report = await runPreflight(clientsFor(event.run.recoveryRegion), event);
   logger.info('preflight done', { ok: report.ok, errors: report.errors, warnings: report.warnings });
-  return assertPreflightPassed(report);
+  return preflightForState(assertPreflightPassed(report), PREFLIGHT_STATE_BUDGET_BYTES);
 };

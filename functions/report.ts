@@ -1,7 +1,13 @@
 import { clientsFor } from './lib/clients.js';
 import { currentRegion, optionalEnv } from './lib/env.js';
 import { logger } from './lib/observability.js';
-import { buildRunReport, deliverReport, type ReportEvent, type RunReport } from './lib/report.js';
+import {
+  buildRunReport,
+  deliverReport,
+  type ReportEvent,
+  type RunReport,
+  reportForExecutionOutput,
+} from './lib/report.js';
 
 export const handler = async (event: ReportEvent): Promise<RunReport> => {
   const report = buildRunReport(event, new Date());
@@ -20,5 +26,6 @@ export const handler = async (event: ReportEvent): Promise<RunReport> => {
     summary: delivered.summary,
     delivery: delivered.delivery,
   });
-  return delivered;
+  // The execution's output is limited to 256 KiB; the S3 copy and the notification carry the whole report.
+  return reportForExecutionOutput(delivered);
 };

@@ -17,7 +17,11 @@ export function acknowledge(scope: IConstruct, id: string, reason: string): void
  * `Action::kms:GenerateDataKey*`), so that a wildcard is acknowledged exactly, never the rule as a whole.
  */
 export function wildcardFindings(scope: IConstruct, statement: iam.PolicyStatement): string[] {
-  const json = Stack.of(scope).resolve(statement.toStatementJson()) as {
+  return statementWildcardFindings(Stack.of(scope).resolve(statement.toStatementJson()));
+}
+
+function statementWildcardFindings(resolved: unknown): string[] {
+  const json = resolved as {
     Action?: unknown;
     Resource?: unknown;
   };
@@ -42,4 +46,17 @@ export function acknowledgeWildcards(
   reason: string,
 ): void {
   for (const finding of wildcardFindings(scope, statement)) acknowledge(scope, finding, reason);
+}
+
+/**
+ * Acknowledges every wildcard of a policy CDK wrote for us (e.g. the Distributed Map's `DistributedMapPolicy`), on that
+ * policy, with `reason`. Each finding is named exactly, as for our own statements.
+ */
+export function acknowledgePolicyWildcards(policy: iam.Policy, reason: string): string[] {
+  const document = Stack.of(policy).resolve(policy.document.toJSON()) as
+    | { Statement?: unknown[] }
+    | undefined;
+  const findings = [...new Set((document?.Statement ?? []).flatMap(statementWildcardFindings))];
+  for (const finding of findings) acknowledge(policy, finding, reason);
+  return findings;
 }

@@ -69,6 +69,8 @@ export function stepGrants(
   const grants: Record<StepFunctionName, StepGrant[]> = {
     // Pure: validates the baked-in plan and the input.
     loadPlan: [],
+    // Pure: trims a unit's outcome to its share of the state.
+    summarizeUnit: [],
     preflight: [
       { statement: readSecrets },
       kmsForSecrets(at, 'DecryptReplicaSecrets', ['kms:Decrypt'], units),

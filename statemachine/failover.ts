@@ -6,6 +6,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { POLL_TIMEOUT_ERRORS, RUN_FAILURE_ERRORS } from '../functions/lib/errors.js';
 import type { FailoverPlan } from '../functions/lib/plan.js';
+import { unitOutcomeBudgetBytes } from '../functions/lib/state-limits.js';
 import {
   branchStop,
   CATCH_ALL_INTO_FAILURE,
@@ -82,6 +83,8 @@ export const STATE_NAMES = {
   collectFinish: 'Collect rotation and verification results',
   unitSucceeded: 'Record unit success',
   unitFailed: 'Record unit failure',
+  summarizeUnit: 'Summarize unit outcome',
+  unitKeptWhole: 'Keep the unit outcome whole',
   // After the units
   report: 'Write failover report',
   wasRunLoaded: 'Was the run loaded?',
@@ -94,6 +97,9 @@ export const STATE_NAMES = {
 } as const satisfies { readonly [k: string]: string };
 
 const N = STATE_NAMES;
+
+/** Label of the units' Map Run: child executions are named `<label>:<id>` and their ARNs sit under it. */
+export const UNIT_MAP_RUN_LABEL = 'units';
 const EXECUTION = {
   id: sfn.JsonPath.executionId,
   name: sfn.JsonPath.executionName,
@@ -194,14 +200,26 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     results: sfn.JsonPath.objectAt('$.results'),
     ...rest,
   });
+  // The unit's outcome comes back inline to the parent execution, whose state holds every unit's outcome at once:
+  // the last step trims it to its share of the 256 KiB state (functions/lib/report.ts, summarizeUnitOutcome). If
+  // that step cannot run, the outcome goes back whole (the input of a catch with a discarded result).
+  const summarizeUnit = step('summarizeUnit', N.summarizeUnit, {
+    payload: {
+      outcome: sfn.JsonPath.objectAt('$'),
+      budgetBytes: unitOutcomeBudgetBytes(plan.units.length),
+    },
+  }).addCatch(new sfn.Succeed(scope, N.unitKeptWhole, { stateName: N.unitKeptWhole }), {
+    errors: [sfn.Errors.ALL],
+    resultPath: sfn.JsonPath.DISCARD,
+  });
   const unitFailed = new sfn.Pass(scope, N.unitFailed, {
     stateName: N.unitFailed,
     parameters: unitOutcome('failed', { failure: sfn.JsonPath.objectAt('$.failure') }),
-  });
+  }).next(summarizeUnit);
   const unitSucceeded = new sfn.Pass(scope, N.unitSucceeded, {
     stateName: N.unitSucceeded,
     parameters: unitOutcome('succeeded'),
-  });
+  }).next(summarizeUnit);
 
   const secretStopped = branchStop(scope, N.secretStopped);
   const databaseStopped = branchStop(scope, N.databaseStopped);
@@ -312,7 +330,11 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     unitFailed,
   );
 
-  const failOverUnits = new sfn.Map(scope, N.failOverUnits, {
+  // A Distributed Map: each unit runs as its own STANDARD child execution with its own 25,000-event history, so a
+  // 100-unit plan's polls and retries cannot exhaust the parent's history. Every unit catches its own failures and
+  // returns an outcome; a child that fails outright (a runtime fault, a stopped child) must not take the others'
+  // outcomes with it, so every failure is tolerated and the report counts a unit without an outcome as failed.
+  const failOverUnits = new sfn.DistributedMap(scope, N.failOverUnits, {
     stateName: N.failOverUnits,
     itemsPath: '$.units',
     itemSelector: {
@@ -321,6 +343,9 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
       results: {},
     },
     maxConcurrency: plan.maxConcurrency,
+    mapExecutionType: sfn.StateMachineType.STANDARD,
+    toleratedFailurePercentage: 100,
+    label: UNIT_MAP_RUN_LABEL,
     resultPath: '$.units',
   });
   failOverUnits.itemProcessor(promoteBoth.next(pointDns).next(finishBoth).next(unitSucceeded));

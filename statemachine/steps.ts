@@ -15,6 +15,7 @@ export const STEP_FUNCTIONS = [
   'checkDnsChange',
   'attachRotation',
   'verifyConnectivity',
+  'summarizeUnit',
   'report',
   'releaseLock',
 ] as const;
@@ -32,6 +33,7 @@ export const HANDLER_ENTRIES: Record<StepFunctionName, string> = {
   checkDnsChange: 'functions/check-dns-change.ts',
   attachRotation: 'functions/attach-rotation.ts',
   verifyConnectivity: 'functions/verify-connectivity.ts',
+  summarizeUnit: 'functions/summarize-unit.ts',
   report: 'functions/report.ts',
   releaseLock: 'functions/release-lock.ts',
 };

@@ -1,5 +1,6 @@
-import { NotSupportedError } from './errors.js';
+import { InputInvalidError, NotSupportedError } from './errors.js';
 import { parseExecutionInput, parsePlan } from './plan.js';
+import { MAX_UNITS_PER_RUN } from './state-limits.js';
 import type { LoadedRun } from './types.js';
 
 export interface LoadPlanEvent {
@@ -21,6 +22,11 @@ export function loadRun(event: LoadPlanEvent): LoadedRun {
   }
   const selected = input.units ? new Set(input.units) : undefined;
   const units = plan.units.filter((u) => !selected || selected.has(u.name));
+  if (units.length > MAX_UNITS_PER_RUN) {
+    // Every unit's outcome comes back inline into the execution's 256 KiB state (report.ts, MAX_UNITS_PER_RUN).
+    const issue = `input.units: the run would fail over ${units.length} units; one run takes at most ${MAX_UNITS_PER_RUN}: name at most ${MAX_UNITS_PER_RUN} units in input.units and start the rest in another run`;
+    throw new InputInvalidError(`execution input is invalid:\n  - ${issue}`, [issue]);
+  }
   return {
     run: {
       runId: event.execution.name,
@@ -37,5 +43,6 @@ export function loadRun(event: LoadPlanEvent): LoadedRun {
     },
     units,
     maxConcurrency: plan.maxConcurrency,
+    plannedUnits: units.map((u) => u.name),
   };
 }

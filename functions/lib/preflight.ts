@@ -106,3 +106,32 @@ export function assertPreflightPassed(report: PreflightReport): PreflightReport 
     report.errors,
   );
 }
+
+/**
+ * The preflight report as the state machine keeps it (`$.preflight`), within `budgetBytes` of the 256 KiB state: whole
+ * when it fits; else only the failed checks; else no checks and no readiness figures; else the warnings cut short with
+ * a count. The
+ * preflight function logs every error and warning either way.
+ */
+export function preflightForState(report: PreflightReport, budgetBytes: number): PreflightReport {
+  const size = (r: PreflightReport) => Buffer.byteLength(JSON.stringify(r), 'utf8');
+  if (size(report) <= budgetBytes) return report;
+  const failedOnly: PreflightReport = {
+    ...report,
+    checks: report.checks.filter((c) => !c.ok).map(({ figures: _figures, ...check }) => check),
+  };
+  if (size(failedOnly) <= budgetBytes) return failedOnly;
+  const bare: PreflightReport = { ...report, checks: [], readiness: {} };
+  if (size(bare) <= budgetBytes) return bare;
+  const warnings: string[] = [];
+  const kept = { ...bare, warnings };
+  for (const [i, warning] of report.warnings.entries()) {
+    warnings.push(warning);
+    if (size(kept) > budgetBytes - 200) {
+      warnings.pop();
+      warnings.push(`… and ${report.warnings.length - i} more warnings (see the preflight log)`);
+      break;
+    }
+  }
+  return kept;
+}

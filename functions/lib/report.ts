@@ -2,7 +2,20 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { awsErrorName, RUN_FAILURE_ERRORS } from './errors.js';
 import type { Engine, Mode } from './plan.js';
+import { jsonBytes, REPORT_OUTPUT_BUDGET_BYTES } from './state-limits.js';
 import type { DetailValue, PreflightReport, RunContext, StepName, StepOutcome, StepResult } from './types.js';
+
+export {
+  jsonBytes,
+  MAX_UNIT_OUTCOME_BYTES,
+  MAX_UNITS_PER_RUN,
+  MIN_UNIT_OUTCOME_BYTES,
+  PREFLIGHT_STATE_BUDGET_BYTES,
+  REPORT_OUTPUT_BUDGET_BYTES,
+  STATE_DATA_LIMIT_BYTES,
+  UNIT_OUTCOMES_BUDGET_BYTES,
+  unitOutcomeBudgetBytes,
+} from './state-limits.js';
 
 /* ---------------------------------------------------------------------------------------------- */
 /* What the state machine hands the report step                                                    */
@@ -41,6 +54,8 @@ export interface UnitRunRecord {
   status: 'succeeded' | 'failed';
   results: UnitResults;
   failure?: StateFailure;
+  /** Set when the record was trimmed to fit its share of the state (summarizeUnitOutcome). */
+  trimmed?: Trimmed;
 }
 
 /**
@@ -132,6 +147,8 @@ export interface RunReport {
   units: UnitReport[];
   /** Where the report went; set by the report step after delivery. */
   delivery?: ReportDelivery;
+  /** Set on the execution output when it had to leave parts out to fit; the S3 copy is whole. */
+  outputTrimmed?: string;
 }
 
 export interface ReportDelivery {
@@ -181,11 +198,17 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
   const runStart = Date.parse(startedAt);
   const mode = run?.mode ?? null;
 
-  const records = Array.isArray(event.units) ? event.units : [];
+  const entries: unknown[] = Array.isArray(event.units) ? event.units : [];
+  const records = entries.filter(isUnitRunRecord);
+  // A child execution of the Distributed Map that failed outright (the unit's own states catch every error, so only
+  // a runtime fault or a stopped child gets here) comes back as its error instead of an outcome.
+  const lost = entries.filter((e) => !isUnitRunRecord(e)).map(lostChildFailure);
   const units: UnitReport[] = records.map((record) => unitReport(record, runStart, mode));
   const reached = new Set(units.map((u) => u.unit));
+  const unitsRan = entries.length > 0;
   for (const name of event.plannedUnits ?? []) {
-    if (!reached.has(name)) units.push(notStarted(name));
+    if (reached.has(name)) continue;
+    units.push(unitsRan ? outcomeMissing(name, lost) : notStarted(name));
   }
 
   const runFailure = event.failure ? describeFailure(event.failure) : null;
@@ -336,6 +359,37 @@ function stepReport(spec: StepSpec, results: UnitResults): StepReport {
     durationMs: typeof value.durationMs === 'number' ? value.durationMs : null,
     warnings: Array.isArray(value.warnings) ? value.warnings.map(String) : [],
     detail: flatDetail(value.detail),
+  };
+}
+
+function isUnitRunRecord(entry: unknown): entry is UnitRunRecord {
+  if (!entry || typeof entry !== 'object') return false;
+  const e = entry as Partial<UnitRunRecord>;
+  return typeof e.unit === 'string' && (e.status === 'succeeded' || e.status === 'failed');
+}
+
+function lostChildFailure(entry: unknown): { error: string; cause: string } {
+  const e = (entry && typeof entry === 'object' ? entry : {}) as Partial<StateFailure>;
+  return typeof e.Error === 'string'
+    ? describeFailure({ Error: e.Error, ...(typeof e.Cause === 'string' ? { Cause: e.Cause } : {}) })
+    : { error: 'UnitOutcomeMissing', cause: 'the unit ran but returned no outcome' };
+}
+
+/** A unit whose child execution ended without an outcome: it may have changed things, so it counts as failed. */
+function outcomeMissing(unit: string, lost: { error: string; cause: string }[]): UnitReport {
+  const known = lost.length
+    ? ` (child executions that failed: ${lost.map((l) => `${l.error}: ${l.cause}`).join('; ')})`
+    : '';
+  return {
+    ...notStarted(unit),
+    status: 'failed',
+    failure: {
+      step: null,
+      error: 'UnitOutcomeMissing',
+      cause: oneLine(
+        `the unit's child execution ended without an outcome; see its Map Run in the Step Functions console${known}`,
+      ),
+    },
   };
 }
 
@@ -694,4 +748,156 @@ function describeDeliveryError(error: unknown): string {
   const name = awsErrorName(error) ?? 'Error';
   const message = error instanceof Error ? error.message : String(error);
   return `${name}: ${scrubText(message)}`.slice(0, 500);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Fitting Step Functions' 256 KiB state limit (the figures are in state-limits.ts)                */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** How much a unit's outcome was trimmed to fit its share; absent when nothing was. */
+export type Trimmed = 'lean' | 'details' | 'warnings' | 'skeleton';
+
+/** The event of the "Summarize unit outcome" step: the unit's record and its share of the state. */
+export interface SummarizeUnitEvent {
+  outcome: UnitRunRecord;
+  budgetBytes: number;
+}
+
+const LEAN_STRING_CHARS = 160;
+const LEAN_WARNING_CHARS = 300;
+const LEAN_WARNINGS = 4;
+const LEAN_CAUSE_CHARS = 1000;
+const SKELETON_CAUSE_CHARS = 200;
+/** Lists in a step's result that say what a drill made and removed: kept down to their ids at every level. */
+const RESOURCE_LISTS = ['resources', 'cleaned', 'remaining'] as const;
+
+/**
+ * Shrinks a unit's record, in steps that lose less first, until it fits `budgetBytes`: drop fields the report does not
+ * read, cut long strings, then drop the step details (keeping the call a dry run planned and the drill's resource
+ * ids), then the warnings, and at last keep only each step's status and times. What was dropped stays in the child
+ * execution's history and log; the record says how far it was trimmed.
+ */
+export function summarizeUnitOutcome(record: UnitRunRecord, budgetBytes: number): UnitRunRecord {
+  if (jsonBytes(record) <= budgetBytes) return record;
+  const levels: Trimmed[] = ['lean', 'details', 'warnings', 'skeleton'];
+  let last: UnitRunRecord = record;
+  for (const level of levels) {
+    last = trimRecord(record, level);
+    if (jsonBytes(last) <= budgetBytes) return last;
+  }
+  return last;
+}
+
+function trimRecord(record: UnitRunRecord, level: Trimmed): UnitRunRecord {
+  const results: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record.results ?? {})) {
+    results[key] = trimResult(value, level);
+  }
+  const causeChars = level === 'skeleton' ? SKELETON_CAUSE_CHARS : LEAN_CAUSE_CHARS;
+  return {
+    unit: record.unit,
+    engine: record.engine,
+    ...(record.dns ? { dns: record.dns } : {}),
+    status: record.status,
+    results: results as UnitResults,
+    ...(record.failure
+      ? {
+          failure: {
+            Error: record.failure.Error,
+            ...(record.failure.Cause !== undefined
+              ? { Cause: cut(describeFailure(record.failure).cause, causeChars) }
+              : {}),
+          },
+        }
+      : {}),
+    trimmed: level,
+  };
+}
+
+function trimResult(value: unknown, level: Trimmed): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const v = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  if ('attempts' in v) {
+    // A poll record: what the timeline needs.
+    for (const key of ['done', 'status', 'observedAt', 'attempts'] as const) out[key] = v[key];
+    if (level === 'lean') out.detail = trimDetail(v.detail);
+    return out;
+  }
+  for (const key of ['outcome', 'startedAt', 'endedAt', 'durationMs'] as const) {
+    if (key in v) out[key] = v[key];
+  }
+  if (level === 'lean') out.detail = trimDetail(v.detail);
+  else if (level === 'details' || level === 'warnings') {
+    const detail = v.detail as Record<string, unknown> | undefined;
+    out.detail =
+      detail && typeof detail.call === 'string' ? { call: cut(detail.call, LEAN_STRING_CHARS) } : {};
+  }
+  const warnings = Array.isArray(v.warnings) ? v.warnings.map(String) : [];
+  if (level === 'lean' || level === 'details') {
+    out.warnings = warnings.slice(0, LEAN_WARNINGS).map((w) => cut(w, LEAN_WARNING_CHARS));
+    if (warnings.length > LEAN_WARNINGS) {
+      (out.warnings as string[]).push(`… and ${warnings.length - LEAN_WARNINGS} more warnings`);
+    }
+  } else if (level === 'warnings') {
+    out.warnings = warnings.length ? [`${warnings.length} warnings left out to fit the state limit`] : [];
+  }
+  // A skeleton keeps neither: the report reads a missing detail as {} and missing warnings as none.
+  for (const list of RESOURCE_LISTS) {
+    if (Array.isArray(v[list])) out[list] = (v[list] as unknown[]).map((r) => resourceId(r, level));
+  }
+  return out;
+}
+
+function trimDetail(detail: unknown): Record<string, DetailValue> {
+  const out: Record<string, DetailValue> = {};
+  for (const [key, value] of Object.entries(flatDetail(detail))) {
+    out[key] = typeof value === 'string' ? cut(value, LEAN_STRING_CHARS) : value;
+  }
+  return out;
+}
+
+/** A drill resource down to what says which one it was. */
+function resourceId(resource: unknown, level: Trimmed): unknown {
+  if (!resource || typeof resource !== 'object') return resource;
+  const r = resource as Record<string, unknown>;
+  if (level === 'lean') return r;
+  const out: Record<string, unknown> = {};
+  for (const key of ['kind', 'id', 'region', 'status'] as const) if (key in r) out[key] = r[key];
+  return out;
+}
+
+function cut(text: string, chars: number): string {
+  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
+}
+
+/**
+ * The report as the execution's output: whole when it fits REPORT_OUTPUT_BUDGET_BYTES, else without the steps'
+ * details, then without the steps (each unit keeps its status, failure and recovery time). The full report is the
+ * one stored in S3 and published.
+ */
+export function reportForExecutionOutput(
+  report: RunReport,
+  budgetBytes = REPORT_OUTPUT_BUDGET_BYTES,
+): RunReport {
+  if (jsonBytes(report) <= budgetBytes) return report;
+  const withoutDetail: RunReport = {
+    ...report,
+    outputTrimmed: 'step details and warnings left out of the execution output; the full report is in S3',
+    units: report.units.map((u) => ({
+      ...u,
+      steps: u.steps.map((s) => ({ ...s, detail: {}, warnings: [] })),
+    })),
+  };
+  if (jsonBytes(withoutDetail) <= budgetBytes) return withoutDetail;
+  return {
+    ...withoutDetail,
+    outputTrimmed: 'steps left out of the execution output; the full report is in S3',
+    units: report.units.map((u) => ({
+      ...u,
+      steps: [],
+      dns: null,
+      failure: u.failure ? { ...u.failure, cause: cut(u.failure.cause, SKELETON_CAUSE_CHARS) } : null,
+    })),
+  };
 }

@@ -27,6 +27,8 @@ export interface LoadedRun {
   run: RunContext;
   units: UnitPlan[];
   maxConcurrency: number;
+  /** The names of `units`; kept in the state after the Map replaces `units` with outcomes, for the report. */
+  plannedUnits: string[];
 }
 
 /** The payload of every per-unit step: the run and the unit it works on, plus step-specific fields. */

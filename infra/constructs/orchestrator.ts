@@ -9,6 +9,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
+import { MAX_UNITS_PER_RUN } from '../../functions/lib/state-limits.js';
 import { buildFailoverDefinition } from '../../statemachine/failover.js';
 import {
   connectivityBudgetSeconds,
@@ -17,7 +18,7 @@ import {
   STEP_FUNCTIONS,
   type StepFunctionName,
 } from '../../statemachine/steps.js';
-import { acknowledge, acknowledgeWildcards, wildcardFindings } from '../nag.js';
+import { acknowledge, acknowledgePolicyWildcards, acknowledgeWildcards, wildcardFindings } from '../nag.js';
 import { stepGrants } from '../permissions.js';
 import { PropsProblems } from './props.js';
 import { StepFunction, type StepFunctionVpcPlacement } from './step-function.js';
@@ -94,6 +95,13 @@ export class Orchestrator extends Construct {
     const entries = props.handlerEntries ?? HANDLER_ENTRIES;
     for (const name of STEP_FUNCTIONS) {
       if (!entries[name]) problems.add(`handlerEntries.${name}`, 'is missing');
+    }
+    if (plan.units.length > MAX_UNITS_PER_RUN) {
+      // Every unit's outcome comes back inline into the parent execution's 256 KiB state (functions/lib/report.ts).
+      problems.add(
+        'plan.units',
+        `has ${plan.units.length} units; one state machine fails over at most ${MAX_UNITS_PER_RUN} (Step Functions' 256 KiB state limit): split the plan into several plans`,
+      );
     }
     if (plan.approval.onAlarm && !props.approvalTopic) {
       problems.add('approvalTopic', 'is required: the plan holds alarm-started failovers for approval');
@@ -193,6 +201,24 @@ export class Orchestrator extends Construct {
       );
     }
     this.acknowledgeStateMachineWildcards(lambdas);
+    this.acknowledgeDistributedMapPolicy();
+  }
+
+  /**
+   * The Distributed Map runs each unit as a child execution of this state machine: CDK grants the role
+   * StartExecution on the state machine itself, Describe/StopExecution on its executions and RedriveExecution on the
+   * units' Map Run (aws-stepfunctions StateGraph.bind; "IAM policies for using Distributed Map states", Step Functions
+   * Developer Guide). Execution names are made at run time, so the execution ARNs end in `*`.
+   */
+  private acknowledgeDistributedMapPolicy(): void {
+    const policy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
+    if (!(policy instanceof iam.Policy)) {
+      throw new Error('the units Map is a Distributed Map: expected CDK to grant its DistributedMapPolicy');
+    }
+    acknowledgePolicyWildcards(
+      policy,
+      "a Distributed Map's child executions get their names at run time; the grant is held to this state machine's own executions (execution:<name>:*) and its units Map Run",
+    );
   }
 
   private acknowledgeStateMachineWildcards(lambdas: Record<StepFunctionName, lambda.IFunction>): void {

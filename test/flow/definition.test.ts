@@ -9,7 +9,8 @@ import { promotionPollSeconds } from '../../functions/lib/database.js';
 import { DNS_POLL_SECONDS } from '../../functions/lib/dns.js';
 import * as errors from '../../functions/lib/errors.js';
 import { parsePlan } from '../../functions/lib/plan.js';
-import { buildFailoverDefinition, STATE_NAMES } from '../../statemachine/failover.js';
+import { MIN_UNIT_OUTCOME_BYTES, unitOutcomeBudgetBytes } from '../../functions/lib/report.js';
+import { buildFailoverDefinition, STATE_NAMES, UNIT_MAP_RUN_LABEL } from '../../statemachine/failover.js';
 import {
   APPROVAL_RETRYABLE_ERRORS,
   CONNECTIVITY_RETRY,
@@ -71,7 +72,7 @@ describe('the synthesized definition', () => {
     expect(text).not.toContain('{%');
   });
 
-  it('calls each of the twelve step functions, by its ARN, with the response payload as output', () => {
+  it('calls each of the step functions, by its ARN, with the response payload as output', () => {
     // Act
     const resources = new Set(lambdaTasks.map(([, s]) => s.Resource));
 
@@ -105,6 +106,44 @@ describe('the synthesized definition', () => {
     expect(map.ItemsPath).toBe('$.units');
     expect(map.MaxConcurrency).toBe(10);
     expect(map.ItemSelector).toEqual({ 'run.$': '$.run', 'unit.$': '$$.Map.Item.Value', results: {} });
+  });
+
+  it('runs each unit as its own Standard child execution (Distributed Map), results inline, no failure ending the others', () => {
+    // Act
+    const map = states.get(STATE_NAMES.failOverUnits) as State;
+
+    // Assess
+    expect((map.ItemProcessor as State).ProcessorConfig).toEqual({
+      Mode: 'DISTRIBUTED',
+      ExecutionType: 'STANDARD',
+    });
+    expect(map.Label).toBe(UNIT_MAP_RUN_LABEL);
+    // A child that fails outright does not fail the Map: the others' outcomes still reach the report.
+    expect(map.ToleratedFailurePercentage).toBe(100);
+    expect(map).not.toHaveProperty('ResultWriter');
+    expect(map).not.toHaveProperty('ItemReader');
+    expect(map.ResultPath).toBe('$.units');
+  });
+
+  it("ends every unit with its outcome trimmed to its share of the parent's 256 KiB state, or kept whole if that step fails", () => {
+    // Prepare
+    const big = synthDefinition(planWith(100)).definition;
+
+    // Act
+    const summarize = states.get(STATE_NAMES.summarizeUnit) as State;
+    const bigSummarize = allStates(big).get(STATE_NAMES.summarizeUnit) as State;
+
+    // Assess
+    expect(summarize.End).toBe(true);
+    expect(summarize.Parameters).toEqual({ 'outcome.$': '$', budgetBytes: unitOutcomeBudgetBytes(3) });
+    expect((bigSummarize.Parameters as { budgetBytes: number }).budgetBytes).toBe(MIN_UNIT_OUTCOME_BYTES);
+    expect(summarize.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: null, Next: STATE_NAMES.unitKeptWhole },
+    ]);
+    expect(states.get(STATE_NAMES.unitKeptWhole)?.Type).toBe('Succeed');
+    for (const record of [STATE_NAMES.unitSucceeded, STATE_NAMES.unitFailed]) {
+      expect(states.get(record)?.Next).toBe(STATE_NAMES.summarizeUnit);
+    }
   });
 
   it('bakes the plan into the first state so that a start with {} has everything', () => {
@@ -342,6 +381,11 @@ describe('catches', () => {
       // Assess
       expect(catches, name).toHaveLength(1);
       expect(catches[0]?.ErrorEquals).toEqual(['States.ALL']);
+      if (name === STATE_NAMES.summarizeUnit) {
+        // Its input, the unit's outcome, goes on unchanged.
+        expect(catches[0]?.ResultPath).toBeNull();
+        continue;
+      }
       expect(catches[0]?.ResultPath).toMatch(/^\$\.(failure|reportFailure|lockReleaseFailure)$/);
     }
   });

@@ -3,7 +3,14 @@ import { TransientAwsError } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
 import type { PlanDocument } from '../../functions/lib/plan.js';
-import { buildRunReport, type ReportEvent, type RunReport } from '../../functions/lib/report.js';
+import {
+  buildRunReport,
+  type ReportEvent,
+  type RunReport,
+  reportForExecutionOutput,
+  type SummarizeUnitEvent,
+  summarizeUnitOutcome,
+} from '../../functions/lib/report.js';
 import type {
   PollResult,
   PreflightReport,
@@ -186,10 +193,15 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
     [N.checkDatabasePromotion]: () =>
       poll(true, { detail: { endpoint: 'orders-db-replica.rds.example.com', port: 5432 } }),
     [N.checkDnsChange]: () => poll(true, { status: 'INSYNC' }),
+    [N.summarizeUnit]: (input) => {
+      const event = input as unknown as SummarizeUnitEvent;
+      return summarizeUnitOutcome(event.outcome, event.budgetBytes);
+    },
     [N.report]: (input) => {
       reportInput = structuredClone(input) as ReportEvent;
       report = buildRunReport(input as ReportEvent, new Date());
-      return report;
+      // As functions/report.ts returns it: the execution output, trimmed when it would not fit.
+      return reportForExecutionOutput(report);
     },
     ...Object.fromEntries(
       Object.entries(STEP_OF_STATE).map(([state, step]) => [

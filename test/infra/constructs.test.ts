@@ -5,6 +5,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { parsePlan } from '../../functions/lib/plan.js';
+import { MAX_UNITS_PER_RUN } from '../../functions/lib/state-limits.js';
 import { AlarmForwarderStack } from '../../infra/alarm-forwarder-stack.js';
 import { alarmName, alarmsByRegion, rotationLambdaArns, secretResourceArns } from '../../infra/arns.js';
 import { DrillSchedule, isTimeZone } from '../../infra/constructs/drill-schedule.js';
@@ -166,6 +167,35 @@ describe('Orchestrator props', () => {
     // Assess
     expect(message).toContain('approvalTopic: is required');
     expect(message).toContain('timeout: must be between 5 minutes and 365 days');
+  });
+});
+
+describe('Orchestrator and the state limit', () => {
+  it(`refuses a plan of more than ${MAX_UNITS_PER_RUN} units, whose outcomes would not fit one execution's state`, () => {
+    // Prepare
+    const stack = newStack();
+    const document = examplePlan('plan.json');
+    const [unit] = document.units;
+    (document as Record<string, unknown>).units = Array.from({ length: MAX_UNITS_PER_RUN + 1 }, (_, i) => ({
+      ...structuredClone(unit),
+      name: `unit-${i}`,
+      dns: { hostedZoneId: 'Z0LIFEBOAT00EXAMPLE', recordName: `unit-${i}.internal.example.com` },
+    }));
+    // Act
+    const message = problemsOf(
+      () =>
+        new Orchestrator(stack, 'O', {
+          plan: parsePlan(document),
+          lockTable: new dynamodb.Table(stack, 'T', {
+            partitionKey: { name: 'planName', type: dynamodb.AttributeType.STRING },
+          }),
+          reportBucket: new s3.Bucket(stack, 'B'),
+          reportTopic: new sns.Topic(stack, 'N'),
+        }),
+    );
+    // Assess
+    expect(message).toContain(`plan.units: has ${MAX_UNITS_PER_RUN + 1} units`);
+    expect(message).toContain('split the plan');
   });
 });
 

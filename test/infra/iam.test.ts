@@ -38,6 +38,7 @@ describe('step permissions (examples/plan.json)', () => {
   // new permission is a visible, reviewed change.
   const expected: Record<string, Record<string, { actions: string[]; resources: unknown[] }>> = {
     loadPlan: {},
+    summarizeUnit: {},
     preflight: {
       ReadReplicaSecrets: {
         actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
@@ -211,6 +212,39 @@ describe('step permissions (examples/plan.json)', () => {
     // Assess
     expect(starActions.length).toBeGreaterThan(0);
     expect(starActions.filter((a) => !unscopable.has(a))).toEqual([]);
+  });
+
+  it('lets the state machine run its units as child executions of itself, and nothing more', () => {
+    // Prepare
+    const stateMachine = onlyLogicalId(template.findResources('AWS::StepFunctions::StateMachine'));
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as {
+      Properties: { RoleArn: { 'Fn::GetAtt': [string, string] } };
+    };
+    const executions = (suffix: string) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          `:states:us-west-2:123456789012:execution:`,
+          { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: stateMachine }] }] },
+          suffix,
+        ],
+      ],
+    });
+    // Act
+    const statements = roleStatements(template, machine.Properties.RoleArn['Fn::GetAtt'][0]);
+    const states = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('states:')));
+    // Assess
+    expect(states).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachine } },
+      {
+        Effect: 'Allow',
+        Action: ['states:DescribeExecution', 'states:StopExecution'],
+        Resource: executions(':*'),
+      },
+      { Effect: 'Allow', Action: 'states:RedriveExecution', Resource: executions('/units:*') },
+    ]);
   });
 
   it('lets the alarm rule start only this state machine', () => {

@@ -3,19 +3,31 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resetClients } from '../../functions/lib/clients.js';
+import { preflightForState } from '../../functions/lib/preflight.js';
 import {
   buildRunReport,
   deliverReport,
   describeFailure,
   formatDuration,
   isSensitiveKey,
+  jsonBytes,
+  MAX_UNIT_OUTCOME_BYTES,
+  MAX_UNITS_PER_RUN,
+  MIN_UNIT_OUTCOME_BYTES,
+  PREFLIGHT_STATE_BUDGET_BYTES,
+  REPORT_OUTPUT_BUDGET_BYTES,
   type ReportEvent,
   renderReportText,
+  reportForExecutionOutput,
   reportKeys,
   reportMessage,
   reportSubject,
   SNS_MESSAGE_LIMIT_BYTES,
+  STATE_DATA_LIMIT_BYTES,
+  summarizeUnitOutcome,
+  UNIT_OUTCOMES_BUDGET_BYTES,
   type UnitRunRecord,
+  unitOutcomeBudgetBytes,
 } from '../../functions/lib/report.js';
 import type { PreflightReport, RunContext, StepName, StepResult } from '../../functions/lib/types.js';
 
@@ -582,5 +594,173 @@ describe('report handler', () => {
     expect(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body)).not.toContain(MARKER);
     expect(logs.join('')).toContain('run reported');
     expect(logs.join('')).not.toContain(MARKER);
+  });
+});
+
+describe('fitting the 256 KiB state limit', () => {
+  /** A unit whose every step has large details and many long warnings. */
+  function bulkyUnit(unit: string): UnitRunRecord {
+    const record = succeededUnit(unit);
+    const long = `${'x'.repeat(400)}`;
+    for (const value of Object.values(record.results)) {
+      if ('outcome' in value) {
+        value.detail = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`field${i}`, long]));
+        value.detail.call = 'PromoteReadReplica';
+        value.warnings = Array.from({ length: 9 }, (_, i) => `warning ${i}: ${long}`);
+      } else value.detail = { status: long };
+    }
+    return {
+      ...record,
+      status: 'failed',
+      failure: { Error: 'VerificationFailedError', Cause: long.repeat(20) },
+    };
+  }
+
+  it('keeps a unit outcome whole when it fits its share', () => {
+    // Prepare
+    const record = succeededUnit('orders');
+
+    // Act
+    const summary = summarizeUnitOutcome(record, unitOutcomeBudgetBytes(1));
+
+    // Assess
+    expect(summary).toBe(record);
+    expect(summary.trimmed).toBeUndefined();
+  });
+
+  it.each([
+    [24_000, 'lean'],
+    [12_000, 'details'],
+    [4_000, 'warnings'],
+    [MIN_UNIT_OUTCOME_BYTES, 'skeleton'],
+  ] as const)('trims a bulky outcome to fit %i bytes, losing no more than it must (%s)', (budget, level) => {
+    // Prepare
+    const record = bulkyUnit('orders');
+
+    // Act
+    const summary = summarizeUnitOutcome(record, budget);
+
+    // Assess
+    expect(jsonBytes(record)).toBeGreaterThan(20_000);
+    expect(jsonBytes(summary)).toBeLessThanOrEqual(budget);
+    expect(summary.trimmed).toBe(level);
+    // The report still tells every step's status and time, where the unit stopped and why.
+    const report = buildRunReport({ run, preflight, units: [summary] }, END);
+    const [unit] = report.units;
+    expect(unit?.status).toBe('failed');
+    expect(unit?.failure?.error).toBe('VerificationFailedError');
+    expect(unit?.steps.map((s) => s.status)).toEqual(
+      buildRunReport({ run, preflight, units: [record] }, END).units[0]?.steps.map((s) => s.status),
+    );
+    expect(unit?.steps.every((s) => s.startedAt !== null || s.step.startsWith('waitFor'))).toBe(true);
+    if (level === 'details' || level === 'warnings') {
+      expect(unit?.steps.find((s) => s.step === 'promoteSecret')?.detail).toEqual({
+        call: 'PromoteReadReplica',
+      });
+    }
+  });
+
+  it('shares the budget among the units: small plans keep everything, 100 units keep 1,600 bytes each', () => {
+    // Assess
+    expect(unitOutcomeBudgetBytes(1)).toBe(MAX_UNIT_OUTCOME_BYTES);
+    expect(unitOutcomeBudgetBytes(10)).toBe(16_000);
+    expect(unitOutcomeBudgetBytes(MAX_UNITS_PER_RUN)).toBe(MIN_UNIT_OUTCOME_BYTES);
+    expect(MAX_UNITS_PER_RUN).toBe(100);
+    expect(
+      UNIT_OUTCOMES_BUDGET_BYTES + PREFLIGHT_STATE_BUDGET_BYTES + 20_000,
+      'outcomes, preflight and the run itself share one state',
+    ).toBeLessThan(STATE_DATA_LIMIT_BYTES);
+  });
+
+  it('reports a unit whose child execution failed without an outcome as failed, naming the error', () => {
+    // Prepare
+    const event: ReportEvent = {
+      run,
+      preflight,
+      plannedUnits: ['orders', 'billing'],
+      units: [
+        succeededUnit('orders'),
+        { Error: 'States.Runtime', Cause: 'An error occurred while executing the state' } as never,
+      ],
+    };
+
+    // Act
+    const report = buildRunReport(event, END);
+
+    // Assess
+    expect(report.outcome).toBe('failed');
+    const billing = report.units.find((u) => u.unit === 'billing');
+    expect(billing?.status).toBe('failed');
+    expect(billing?.failure?.error).toBe('UnitOutcomeMissing');
+    expect(billing?.failure?.cause).toContain('States.Runtime');
+    expect(report.units.find((u) => u.unit === 'orders')?.status).toBe('succeeded');
+  });
+
+  it('still reports units as not started when the run stopped before the Map', () => {
+    // Act
+    const report = buildRunReport(
+      { run, preflight, plannedUnits: ['orders'], units: [], failure: { Error: 'FailoverInProgressError' } },
+      END,
+    );
+
+    // Assess
+    expect(report.units[0]?.status).toBe('not-started');
+  });
+
+  it('returns the whole report as the execution output when it fits, else without step details, else without steps', () => {
+    // Prepare
+    const small = buildRunReport({ run, preflight, units: [succeededUnit('orders')] }, END);
+    const big = buildRunReport(
+      { run, preflight, units: Array.from({ length: 100 }, (_, i) => bulkyUnit(`unit-${i}`)) },
+      END,
+    );
+
+    // Act
+    const whole = reportForExecutionOutput(small);
+    const trimmed = reportForExecutionOutput(big);
+    const bare = reportForExecutionOutput(big, 50_000);
+
+    // Assess
+    expect(whole).toBe(small);
+    expect(jsonBytes(big)).toBeGreaterThan(REPORT_OUTPUT_BUDGET_BYTES);
+    expect(jsonBytes(trimmed)).toBeLessThanOrEqual(REPORT_OUTPUT_BUDGET_BYTES);
+    expect(trimmed.outputTrimmed).toContain('S3');
+    expect(trimmed.units).toHaveLength(100);
+    expect(trimmed.summary).toBe(big.summary);
+    expect(bare.units.every((u) => u.steps.length === 0 && u.failure !== null)).toBe(true);
+  });
+});
+
+describe('preflightForState', () => {
+  const checks = Array.from({ length: 400 }, (_, i) => ({
+    unit: `unit-${i % 100}`,
+    check: `check-${i}`,
+    ok: i % 4 === 0,
+    severity: 'warning' as const,
+    message: `a message ${'m'.repeat(120)}`,
+    figures: { replicaLagSeconds: i },
+  }));
+  const full: PreflightReport = {
+    ...preflight,
+    checks,
+    warnings: checks.filter((c) => !c.ok).map((c) => `${c.unit}: ${c.check}: ${c.message}`),
+    readiness: Object.fromEntries(checks.map((c) => [c.unit, { replicaLagSeconds: 1 }])),
+  };
+
+  it('keeps a report that fits, then only the failed checks, then no checks, then fewer warnings with a count', () => {
+    // Act
+    const whole = preflightForState(preflight, 48_000);
+    const failedOnly = preflightForState(full, jsonBytes(full) - 1_000);
+    const bare = preflightForState(full, jsonBytes({ ...full, checks: [], readiness: {} }) + 10);
+    const cut = preflightForState(full, 10_000);
+
+    // Assess
+    expect(whole).toBe(preflight);
+    expect(failedOnly.checks.every((c) => !c.ok && c.figures === undefined)).toBe(true);
+    expect(bare.checks).toEqual([]);
+    expect(bare.warnings).toEqual(full.warnings);
+    expect(jsonBytes(cut)).toBeLessThanOrEqual(10_000);
+    expect(cut.warnings.at(-1)).toMatch(/^… and \d+ more warnings/);
+    expect(cut.ok).toBe(true);
   });
 });

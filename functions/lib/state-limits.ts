@@ -1,0 +1,35 @@
+/** The budgets that keep a run within Step Functions' 256 KiB state limit; no dependencies, so any step may import them. */
+
+/**
+ * Step Functions refuses any state input or output, and an execution's output, over 256 KiB (262,144 bytes of UTF-8
+ * JSON) with States.DataLimitExceeded (Step Functions quotas, "Maximum input or output size for a task, state, or
+ * execution"). The units run as child executions of a Distributed Map whose results come back inline, so every unit's
+ * outcome, the run, the lock and the preflight must fit in the parent's state together. The figures below share it.
+ */
+export const STATE_DATA_LIMIT_BYTES = 262_144;
+/** What the units' outcomes may take of the parent's state, all together. */
+export const UNIT_OUTCOMES_BUDGET_BYTES = 160_000;
+/** What the preflight report may take of the state (statemachine: `$.preflight`). */
+export const PREFLIGHT_STATE_BUDGET_BYTES = 48_000;
+/** What the report step may return as the execution's output; the full report is in S3. */
+export const REPORT_OUTPUT_BUDGET_BYTES = 200_000;
+/**
+ * The least one unit's outcome is squeezed to: the status and times of every step, no detail and no warnings. The
+ * largest such record (a drill unit whose every step ran, the longest names, a long failure) stays under this.
+ */
+export const MIN_UNIT_OUTCOME_BYTES = 1_600;
+/** Most a unit's outcome keeps when the plan is small (only a runaway step detail could reach it). */
+export const MAX_UNIT_OUTCOME_BYTES = 64_000;
+/** The most units one execution can carry inline: 160,000 / 1,600 = 100 (DESIGN.md's scale target). */
+export const MAX_UNITS_PER_RUN = Math.floor(UNIT_OUTCOMES_BUDGET_BYTES / MIN_UNIT_OUTCOME_BYTES);
+
+/** Each unit's share of the budget: small plans keep every detail, a 100-unit plan keeps 1,600 bytes a unit. */
+export function unitOutcomeBudgetBytes(unitCount: number): number {
+  const share = Math.floor(UNIT_OUTCOMES_BUDGET_BYTES / Math.max(1, unitCount));
+  return Math.min(Math.max(share, MIN_UNIT_OUTCOME_BYTES), MAX_UNIT_OUTCOME_BYTES);
+}
+
+/** UTF-8 bytes of a value as JSON, the way Step Functions measures state data. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
