@@ -385,7 +385,7 @@ export async function main(argv: string[]): Promise<number> {
   const { run, report, facts, timings } = outcome;
   io.out('');
   if (report) io.out(renderReportText(report));
-  else io.out(`no report was written (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`);
+  else io.out(`no report to show (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`);
   if (facts.length) {
     io.out('facts checked on the real databases and DNS:');
     for (const f of facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
