@@ -1,0 +1,379 @@
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunReport } from '../../functions/lib/report.js';
+import type { CallLogEntry, FaultFailure, FaultRule } from '../../local/emulator/types.js';
+import type { RunResult } from '../../local/runner.js';
+import {
+  applied,
+  type EvidenceWorld,
+  faulted,
+  MUTATING_STEPS,
+  plannedUnits,
+  productionMutations,
+  readReport,
+  STEP_ACTIONS,
+  startWorld,
+  stepStatuses,
+  unitFacts,
+} from './support.js';
+
+/**
+ * Crash and re-run (issue 6, DESIGN.md "Targets": a crash injected before and after every mutating call, then a
+ * re-run: always converges, no duplicate effect).
+ *
+ * For every mutating call a failover makes, three faults, each on a fresh unit of a world of eight:
+ * - `before`: the call is refused for good (an IAM-style denial: AccessDenied), nothing applied; the run stops there;
+ * - `after-once`: the first such call takes effect and its answer is lost (the connection drops), once;
+ * - `after-always`: every such call takes effect and loses its answer, through every SDK and state machine retry,
+ *   so the step itself fails after its effect — a crash after the call.
+ * Then new executions with no fault until one succeeds (at most three): the unit must reach the end state of an
+ * uninterrupted run (facts checked on the real database and DNS), with each production change made once.
+ *
+ * UpdateSecretVersionStage and PutSecretValue are not reached: the example plan has no interrupted rotation and does
+ * not rewrite Region fields.
+ */
+
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+
+interface MutatingCall {
+  service: string;
+  action: string;
+  /** The step (or run stage) that makes the call. */
+  owner: string;
+  /** A permanent refusal in the service's own words. */
+  denial: FaultFailure;
+}
+
+const CALLS: readonly MutatingCall[] = [
+  {
+    service: 'dynamodb',
+    action: 'PutItem',
+    owner: 'acquireLock',
+    denial: { code: 'AccessDeniedException', status: 400 },
+  },
+  {
+    service: 'secretsmanager',
+    action: 'StopReplicationToReplica',
+    owner: 'promoteSecret',
+    denial: { code: 'AccessDeniedException', status: 400 },
+  },
+  {
+    service: 'rds',
+    action: 'PromoteReadReplica',
+    owner: 'promoteDatabase',
+    denial: { code: 'AccessDenied', status: 403 },
+  },
+  {
+    service: 'route53',
+    action: 'ChangeResourceRecordSets',
+    owner: 'updateDns',
+    denial: { code: 'AccessDenied', status: 403 },
+  },
+  {
+    service: 'secretsmanager',
+    action: 'RotateSecret',
+    owner: 'attachRotation',
+    denial: { code: 'AccessDeniedException', status: 400 },
+  },
+  { service: 's3', action: 'PutObject', owner: 'report', denial: { code: 'AccessDenied', status: 403 } },
+  { service: 'sns', action: 'Publish', owner: 'report', denial: { code: 'AuthorizationError', status: 403 } },
+  {
+    service: 'dynamodb',
+    action: 'DeleteItem',
+    owner: 'releaseLock',
+    denial: { code: 'AccessDeniedException', status: 400 },
+  },
+];
+
+type Mode = 'before' | 'after-once' | 'after-always';
+
+function faultFor(mode: Mode, call: MutatingCall): FaultRule {
+  const match = { service: call.service, action: call.action };
+  if (mode === 'before') return { match, always: call.denial };
+  if (mode === 'after-once') return { match, failCalls: [1], failWith: 'lose-response' };
+  return { match, loseResponseRate: 1 };
+}
+
+interface Ending {
+  status: RunResult['status'];
+  /** The execution's error name. */
+  error?: string;
+  /** For a unit that failed: the step it stopped at and the error there. */
+  unitFailure?: { step: string; error: string };
+}
+
+const SUCCEEDED: Ending = { status: 'SUCCEEDED' };
+const unitFailed = (step: string, error = 'AwsCallFailedError'): Ending => ({
+  status: 'FAILED',
+  error: 'FailoverIncompleteError',
+  unitFailure: { step, error },
+});
+
+/**
+ * How the faulted run may end, as observed and explained:
+ * - `before`: a refused production change fails the unit; a refused lock fails the run before any change; a refused
+ *   report copy or notification is recorded in the report's `delivery` and does not fail a failover that worked; a
+ *   refused lock release is caught (the run succeeded) but leaves the lock behind (see DETOURS).
+ * - `after-once`: the SDK's own retry (maxAttempts 3) absorbs the lost answer: every first run succeeds. The retry
+ *   finds the effect there (StopReplicationToReplica and DeleteItem are refused, and the step reads the state again)
+ *   or repeats an idempotent call (UPSERT of the same record, RotateSecret with the same configuration, PutItem of our
+ *   own lock, PutObject of the same key, PromoteReadReplica accepted before the promotion shows, starting nothing).
+ * - `after-always`: the state machine's retry calls the step again, which reads the state, finds its effect and
+ *   returns already-done, except for the lock (every PutItem answer is lost: the run fails before any change and
+ *   releases the lock it did take) and the database (see DETOURS). A DNS change found already in place is not waited
+ *   for (no change id), so verification may start while that change is still PENDING and give up before it is INSYNC
+ *   (a known defect, in the report): the unit then fails at verifyConnectivity and the re-run converges.
+ */
+const FIRST_RUN: Record<Mode, Record<string, readonly Ending[]>> = {
+  before: {
+    PutItem: [{ status: 'FAILED', error: 'AwsCallFailedError' }],
+    StopReplicationToReplica: [unitFailed('promoteSecret')],
+    PromoteReadReplica: [unitFailed('promoteDatabase')],
+    ChangeResourceRecordSets: [unitFailed('updateDns')],
+    RotateSecret: [unitFailed('attachRotation')],
+    PutObject: [SUCCEEDED],
+    Publish: [SUCCEEDED],
+    DeleteItem: [SUCCEEDED],
+  },
+  'after-once': Object.fromEntries(CALLS.map((c) => [c.action, [SUCCEEDED]])),
+  'after-always': {
+    PutItem: [{ status: 'FAILED', error: 'TransientAwsError' }],
+    StopReplicationToReplica: [SUCCEEDED],
+    PromoteReadReplica: [unitFailed('promoteDatabase', 'TransientAwsError')],
+    ChangeResourceRecordSets: [SUCCEEDED, unitFailed('verifyConnectivity', 'ConnectivityNotReadyError')],
+    RotateSecret: [SUCCEEDED],
+    PutObject: [SUCCEEDED],
+    Publish: [SUCCEEDED],
+    DeleteItem: [SUCCEEDED],
+  },
+};
+
+/**
+ * Re-runs that do not converge at once, and why (each is asserted, then resolved the way an operator would):
+ * - `stale-lock`: the lock the first run could not release blocks the next execution with FailoverInProgressError
+ *   (changing nothing); its message names the item to delete, which the operator does.
+ * - `promotion-in-progress`: a re-run started while the interrupted promotion is still going finds the replica busy;
+ *   PromoteReadReplica is refused (InvalidDBInstanceState → ResourceBusyError) and the state machine's transient
+ *   retry (1+2+4+8+16+20 s at most, about 51 s) gives up long before a promotion ends (minutes; 85 s emulated). The
+ *   next re-run, after the promotion ended, converges. A product defect: see the `it.fails` below.
+ */
+type Detour = 'stale-lock' | 'promotion-in-progress';
+const DETOURS: Partial<Record<`${Mode}:${string}`, Detour>> = {
+  'before:DeleteItem': 'stale-lock',
+  'after-always:PromoteReadReplica': 'promotion-in-progress',
+};
+
+interface Figures {
+  mode: Mode;
+  action: string;
+  firstRun: string;
+  injected: number;
+  callsOfAction: number;
+  appliedOfAction: number;
+  runs: number;
+  detour: string;
+  secondsToConverge: number;
+}
+const figures: Figures[] = [];
+/** The re-run started right after the `promotion-in-progress` fault, for the known-defect test. */
+let immediateRerun: RunResult | undefined;
+
+describe.each<Mode>(['before', 'after-once', 'after-always'])(
+  'a fault %s each mutating call, then a re-run',
+  (mode) => {
+    let w: EvidenceWorld;
+    let rds: RDSClient;
+    let dynamodb: DynamoDBClient;
+    let lockTable: string;
+
+    beforeAll(async () => {
+      w = await startWorld(plannedUnits(CALLS.length));
+      const config = w.world.emulator.clientConfig(w.plan.recoveryRegion);
+      rds = new RDSClient(config);
+      dynamodb = new DynamoDBClient(config);
+      const table = w.orchestrator.resources.find((r) => r.type === 'AWS::DynamoDB::Table');
+      if (!table) throw new Error('the stack has no lock table');
+      lockTable = table.name;
+    }, 180_000);
+
+    afterAll(async () => {
+      rds?.destroy();
+      dynamodb?.destroy();
+      await w?.close();
+    });
+
+    const lockItem = async () =>
+      (
+        await dynamodb.send(
+          new GetItemCommand({
+            TableName: lockTable,
+            Key: { planName: { S: w.plan.name } },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
+
+    /** Waits (bounded) until the replica is a standalone, available instance: the promotion has ended. */
+    const promotionEnded = async (instanceId: string) => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceId }));
+        const instance = out.DBInstances?.[0];
+        if (instance?.DBInstanceStatus === 'available' && !instance.ReadReplicaSourceDBInstanceIdentifier)
+          return;
+        if (Date.now() > deadline) throw new Error(`${instanceId} did not end its promotion within 60 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+
+    it.each(CALLS.map((call, i) => ({ ...call, index: i })))(
+      '$action ($owner): converges with each change made once',
+      async (call) => {
+        // Prepare
+        const unitName = w.plan.units[call.index]?.name as string;
+        const replicaId = `${unitName}-db-replica`;
+        const started = Date.now();
+        const key = `${mode}:${call.action}` as const;
+        const detour = DETOURS[key];
+        const runs: { result: RunResult; report: RunReport | undefined; calls: CallLogEntry[] }[] = [];
+        const execute = async (n: number) => {
+          const from = w.world.emulator.calls.length;
+          const name = `${mode}-${call.action}-${n}`;
+          const result = await w.run(name, {
+            units: [unitName],
+            reason: `crash test ${mode} ${call.action}`,
+          });
+          const calls = w.world.emulator.calls.slice(from);
+          runs.push({ result, report: await readReport(w.world, result, name), calls });
+          return result;
+        };
+
+        // Act: the faulted run, then re-runs without faults
+        const fault = w.world.emulator.faults.add(faultFor(mode, call));
+        const first = await execute(1);
+        fault.remove();
+        let last = await execute(2);
+        if (detour === 'promotion-in-progress') immediateRerun = last;
+        if (detour === 'stale-lock' && last.status === 'FAILED') {
+          // Assess the detour: refused at once, nothing changed, told how to clear it
+          expect(last.error?.name).toBe('FailoverInProgressError');
+          expect(productionMutations(runs[1]?.calls ?? [])).toEqual([]);
+          expect(runs[1]?.report?.failure?.cause).toContain(`delete the item planName=${w.plan.name}`);
+          expect(await lockItem()).toBeDefined();
+          await dynamodb.send(
+            new DeleteItemCommand({ TableName: lockTable, Key: { planName: { S: w.plan.name } } }),
+          );
+          last = await execute(3);
+        } else if (detour === 'promotion-in-progress' && last.status === 'FAILED') {
+          expect(runs[1]?.report?.units[0]?.failure?.error).toBe('ResourceBusyError');
+          await promotionEnded(replicaId);
+          last = await execute(3);
+        }
+        const all = runs.flatMap((r) => r.calls);
+        const facts = await unitFacts(w.world, [unitName]);
+        const firstCalls = runs[0]?.calls ?? [];
+        const ofAction = firstCalls.filter((c) => c.action === call.action);
+        const stoppedAt = runs[0]?.report?.units.find((u) => u.unit === unitName)?.failure?.step;
+        figures.push({
+          mode,
+          action: call.action,
+          firstRun: `${first.status}${first.error ? ` (${first.error.name})` : ''}${
+            stoppedAt ? ` at ${stoppedAt}` : ''
+          }`,
+          injected: faulted(firstCalls).length,
+          callsOfAction: ofAction.length,
+          appliedOfAction: ofAction.filter((c) => c.applied).length,
+          runs: runs.length,
+          detour: detour && runs.length > 2 ? detour : '-',
+          secondsToConverge: Math.round((Date.now() - started) / 100) / 10,
+        });
+
+        // Assess: the fault was injected, and the faulted run ended as expected
+        expect(faulted(firstCalls).length).toBeGreaterThan(0);
+        expect(faulted(firstCalls).every((c) => c.action === call.action)).toBe(true);
+        const failure = runs[0]?.report?.units.find((u) => u.unit === unitName)?.failure;
+        const ending: Ending = {
+          status: first.status,
+          ...(first.error ? { error: first.error.name } : {}),
+          ...(failure ? { unitFailure: { step: failure.step ?? '?', error: failure.error } } : {}),
+        };
+        expect(FIRST_RUN[mode][call.action]).toContainEqual(ending);
+        if (mode === 'before') expect(ofAction.some((c) => c.applied)).toBe(false);
+        else expect(ofAction[0]?.applied).toBe(true);
+
+        // Assess: the last run converged to the end state of an uninterrupted run
+        expect(last.status, JSON.stringify(last.error)).toBe('SUCCEEDED');
+        expect(runs.at(-1)?.report?.outcome).toBe('succeeded');
+        expect(facts.filter((f) => !f.ok)).toEqual([]);
+        expect(facts).toHaveLength(5);
+        expect(await lockItem()).toBeUndefined();
+
+        // Assess: no duplicate effect
+        expect(applied(all, 'StopReplicationToReplica')).toHaveLength(1);
+        expect(w.promotions.get(replicaId)).toBe(1);
+        // Repeats of idempotent calls happen only inside the faulted run, through the SDK's retry of a lost answer.
+        for (const action of ['ChangeResourceRecordSets', 'RotateSecret']) {
+          const later = runs.slice(1).flatMap((r) => applied(r.calls, action));
+          expect(applied(all, action).length - later.length <= (call.action === action ? 3 : 1)).toBe(true);
+          expect(applied(all, action).length).toBeGreaterThanOrEqual(1);
+        }
+
+        // Assess: the last run did only what had not taken effect before, once each, and says already-done for the rest
+        const earlier = runs.slice(0, -1).flatMap((r) => r.calls);
+        const lastRun = runs.at(-1) as (typeof runs)[number];
+        const statuses = stepStatuses(lastRun.report, unitName);
+        const expected = Object.fromEntries(
+          MUTATING_STEPS.map((step) => [
+            step,
+            applied(earlier, STEP_ACTIONS[step]).length > 0 ? 'already-done' : 'changed',
+          ]),
+        );
+        expect(Object.fromEntries(MUTATING_STEPS.map((s) => [s, statuses[s]]))).toEqual(expected);
+        const changed = MUTATING_STEPS.filter((s) => expected[s] === 'changed')
+          .map((s) => STEP_ACTIONS[s])
+          .sort();
+        expect(
+          productionMutations(lastRun.calls)
+            .filter((c) => c.applied)
+            .map((c) => c.action)
+            .sort(),
+        ).toEqual(changed);
+        expect(productionMutations(lastRun.calls).every((c) => c.applied)).toBe(true);
+
+        // Assess: a notification sent more than once (SDK retries of a lost answer) is the same message each time
+        const runIds = runs.map((_, i) => `${mode}-${call.action}-${i + 1}`);
+        for (const runId of runIds) {
+          const messages = w.world.emulator.sns.messages.filter((m) => m.subject?.includes(`(${runId})`));
+          expect(new Set(messages.map((m) => `${m.subject}\n${m.message}`)).size).toBeLessThanOrEqual(1);
+        }
+      },
+      120_000,
+    );
+  },
+);
+
+describe('known defect: a re-run during an interrupted promotion', () => {
+  // The state machine retries ResourceBusyError on PromoteDatabase with the transient policy (at most about 51 s),
+  // shorter than a promotion; functions/lib/database.ts documents that this budget "must cover a promotion
+  // (minutes)". Expected to fail until the definition gives ResourceBusyError on that step a budget of minutes.
+  it.fails('converges when started while the promotion is still going', () => {
+    // Assess
+    expect(immediateRerun?.status).toBe('SUCCEEDED');
+  });
+});
+
+afterAll(() => {
+  // The figures for the evidence report (no secret in them: actions, statuses, counts, seconds).
+  const lines = figures.map(
+    (f) =>
+      `| ${f.mode} | ${f.action} | ${f.firstRun} | ${f.injected} | ${f.appliedOfAction}/${f.callsOfAction} | ${f.runs} | ${f.detour} | ${f.secondsToConverge} |`,
+  );
+  console.log(
+    [
+      '| fault | call | faulted run | faults injected | applied/calls of it | runs to converge | detour | seconds |',
+      '|---|---|---|---|---|---|---|---|',
+      ...lines,
+    ].join('\n'),
+  );
+});
