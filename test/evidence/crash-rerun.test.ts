@@ -1,4 +1,3 @@
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../functions/lib/report.js';
@@ -184,35 +183,17 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
   (mode) => {
     let w: EvidenceWorld;
     let rds: RDSClient;
-    let dynamodb: DynamoDBClient;
-    let lockTable: string;
 
     beforeAll(async () => {
       w = await startWorld(plannedUnits(CALLS.length));
       const config = w.world.emulator.clientConfig(w.plan.recoveryRegion);
       rds = new RDSClient(config);
-      dynamodb = new DynamoDBClient(config);
-      const table = w.orchestrator.resources.find((r) => r.type === 'AWS::DynamoDB::Table');
-      if (!table) throw new Error('the stack has no lock table');
-      lockTable = table.name;
     }, 180_000);
 
     afterAll(async () => {
       rds?.destroy();
-      dynamodb?.destroy();
       await w?.close();
     });
-
-    const lockItem = async () =>
-      (
-        await dynamodb.send(
-          new GetItemCommand({
-            TableName: lockTable,
-            Key: { planName: { S: w.plan.name } },
-            ConsistentRead: true,
-          }),
-        )
-      ).Item;
 
     /** Waits (bounded) until the replica is a standalone, available instance: the promotion has ended. */
     const promotionEnded = async (instanceId: string) => {
@@ -260,10 +241,8 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
           expect(last.error?.name).toBe('FailoverInProgressError');
           expect(productionMutations(runs[1]?.calls ?? [])).toEqual([]);
           expect(runs[1]?.report?.failure?.cause).toContain(`delete the item planName=${w.plan.name}`);
-          expect(await lockItem()).toBeDefined();
-          await dynamodb.send(
-            new DeleteItemCommand({ TableName: lockTable, Key: { planName: { S: w.plan.name } } }),
-          );
+          expect(await w.lockHolder()).toBe(`${mode}-${call.action}-1`);
+          await w.deleteLock();
           last = await execute(3);
         } else if (detour === 'promotion-in-progress' && last.status === 'FAILED') {
           expect(runs[1]?.report?.units[0]?.failure?.error).toBe('ResourceBusyError');
@@ -307,7 +286,7 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
         expect(runs.at(-1)?.report?.outcome).toBe('succeeded');
         expect(facts.filter((f) => !f.ok)).toEqual([]);
         expect(facts).toHaveLength(5);
-        expect(await lockItem()).toBeUndefined();
+        expect(await w.lockHolder()).toBeUndefined();
 
         // Assess: no duplicate effect
         expect(applied(all, 'StopReplicationToReplica')).toHaveLength(1);

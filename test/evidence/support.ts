@@ -1,3 +1,4 @@
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
 import type { RunReport } from '../../functions/lib/report.js';
@@ -113,6 +114,10 @@ export interface EvidenceWorld {
   /** Real promotions of each database (PostgreSQL `pg_promote` calls made through the emulated RDS), by instance id. */
   promotions: Map<string, number>;
   run(executionName: string, input: unknown, options?: Partial<RunOptions>): Promise<RunResult>;
+  /** The run id holding the plan's lock (DynamoDB, read consistently), or undefined when it is free. */
+  lockHolder(): Promise<string | undefined>;
+  /** What an operator does when a lock was left behind: deletes the item. */
+  deleteLock(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -134,6 +139,10 @@ export async function startWorld(
     promotions.set(id, (promotions.get(id) ?? 0) + 1);
     return promote(id);
   };
+  const table = orchestrator.resources.find((r) => r.type === 'AWS::DynamoDB::Table');
+  if (!table) throw new Error('the stack has no lock table');
+  const dynamodb = new DynamoDBClient(world.emulator.clientConfig(plan.recoveryRegion));
+  const key = { planName: { S: plan.name } };
   return {
     world,
     orchestrator,
@@ -148,7 +157,16 @@ export async function startWorld(
         timeoutMs: 120_000,
         ...more,
       }),
-    close: () => world.close(),
+    lockHolder: async () =>
+      (await dynamodb.send(new GetItemCommand({ TableName: table.name, Key: key, ConsistentRead: true })))
+        .Item?.holder?.S,
+    deleteLock: async () => {
+      await dynamodb.send(new DeleteItemCommand({ TableName: table.name, Key: key }));
+    },
+    close: async () => {
+      dynamodb.destroy();
+      await world.close();
+    },
   };
 }
 
