@@ -113,7 +113,12 @@ export interface EvidenceWorld {
   plan: FailoverPlan;
   /** Real promotions of each database (PostgreSQL `pg_promote` calls made through the emulated RDS), by instance id. */
   promotions: Map<string, number>;
-  run(executionName: string, input: unknown, options?: Partial<RunOptions>): Promise<RunResult>;
+  /** Runs an execution on this world (with another orchestrator when given, e.g. `withPlan` of a malformed plan). */
+  run(
+    executionName: string,
+    input: unknown,
+    options?: Partial<RunOptions> & { orchestrator?: SynthesizedOrchestrator },
+  ): Promise<RunResult>;
   /** The run id holding the plan's lock (DynamoDB, read consistently), or undefined when it is free. */
   lockHolder(): Promise<string | undefined>;
   /** What an operator does when a lock was left behind: deletes the item. */
@@ -148,8 +153,8 @@ export async function startWorld(
     orchestrator,
     plan,
     promotions,
-    run: (executionName, input, more = {}) =>
-      runExecution(orchestrator, {
+    run: (executionName, input, { orchestrator: other, ...more } = {}) =>
+      runExecution(other ?? orchestrator, {
         input,
         executionName,
         timeFactor: TIME_FACTOR,
