@@ -223,6 +223,12 @@ export interface RunOptions {
   /** Variables every handler sees besides its own (emulator endpoint and credentials, DNS server, Region). */
   environment: Record<string, string>;
   onStep?: (event: StepEvent) => void;
+  /**
+   * Every event of the execution's history as aws-local-stepfunctions reports it (`eventLogs`: states entered and
+   * exited with their input and output, retries, catches, failures with their cause), in order. The evidence suite
+   * reads it to prove that no state data carries secret material.
+   */
+  onEvent?: (event: unknown) => void;
   /** Wall-clock bound of the whole execution. @default 10 minutes */
   timeoutMs?: number;
   /**
@@ -390,6 +396,7 @@ export async function runExecution(
   const counting = (async () => {
     for await (const event of execution.eventLogs) {
       if ((event as { type?: string }).type === 'StateEntered') transitions += 1;
+      options.onEvent?.(event);
     }
   })();
   const timeoutMs = options.timeoutMs ?? 10 * 60_000;
