@@ -216,7 +216,12 @@ export async function readStoredReport(world: ProvingGround, runId: string): Pro
   return text === undefined ? undefined : (JSON.parse(text) as RunReport);
 }
 
-export async function readStoredReportText(world: ProvingGround, runId: string): Promise<string | undefined> {
+export function readStoredReportText(world: ProvingGround, runId: string): Promise<string | undefined> {
+  return readStoredObject(world, `reports/${world.plan.name}/${runId}.json`);
+}
+
+/** An object of the report bucket (the one the report step writes to), as text; undefined when absent. */
+export async function readStoredObject(world: ProvingGround, key: string): Promise<string | undefined> {
   const bucket = world.emulator.calls
     .find((c) => c.service === 's3' && c.action === 'PutObject' && c.resource)
     ?.resource?.split('/')[0];
@@ -226,9 +231,7 @@ export async function readStoredReportText(world: ProvingGround, runId: string):
     forcePathStyle: true,
   });
   try {
-    const object = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: `reports/${world.plan.name}/${runId}.json` }),
-    );
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return await object.Body?.transformToString();
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
