@@ -84,8 +84,11 @@ export function describeMachine(): Machine {
     awsLocalStepFunctions: packageVersion('aws-local-stepfunctions'),
     esbuild: packageVersion('esbuild'),
     postgres: postgresVersion(),
-    gitCommit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
-    gitDirty: git(['status', '--porcelain', '--', 'functions', 'statemachine', 'infra', 'local']) !== '',
+    // A run in an exported snapshot of a commit (no .git) names the commit through BENCH_GIT_COMMIT.
+    gitCommit: process.env.BENCH_GIT_COMMIT ?? (git(['rev-parse', '--short', 'HEAD']) || 'unknown'),
+    gitDirty:
+      process.env.BENCH_GIT_COMMIT === undefined &&
+      git(['status', '--porcelain', '--', 'functions', 'statemachine', 'infra', 'local']) !== '',
     loadAverage: { start: loadavg()[0] ?? 0 },
   };
 }
