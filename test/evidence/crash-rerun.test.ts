@@ -1,4 +1,11 @@
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../functions/lib/report.js';
 import type { CallLogEntry, FaultFailure, FaultRule } from '../../local/emulator/types.js';
@@ -7,11 +14,9 @@ import {
   applied,
   type EvidenceWorld,
   faulted,
-  MUTATING_STEPS,
   plannedUnits,
   productionMutations,
   readReport,
-  STEP_ACTIONS,
   startWorld,
   stepStatuses,
   unitFacts,
@@ -21,7 +26,7 @@ import {
  * Crash and re-run (issue 6, DESIGN.md "Targets": a crash injected before and after every mutating call, then a
  * re-run: always converges, no duplicate effect).
  *
- * For every mutating call a failover makes, three faults, each on a fresh unit of a world of eight:
+ * For every mutating call a failover makes, three faults, each on a fresh unit of a world of ten:
  * - `before`: the call is refused for good (an IAM-style denial: AccessDenied), nothing applied; the run stops there;
  * - `after-once`: the first such call takes effect and its answer is lost (the connection drops), once;
  * - `after-always`: every such call takes effect and loses its answer, through every SDK and state machine retry,
@@ -29,8 +34,10 @@ import {
  * Then new executions with no fault until one succeeds (at most three): the unit must reach the end state of an
  * uninterrupted run (facts checked on the real database and DNS), with each production change made once.
  *
- * UpdateSecretVersionStage and PutSecretValue are not reached: the example plan has no interrupted rotation and does
- * not rewrite Region fields.
+ * Every unit starts with an interrupted rotation (AWSPENDING on a version that is not AWSCURRENT's) and a secret value
+ * whose `masterarn` names the primary Region, and its plan asks for Region fields to be rewritten, so that
+ * AttachRotation makes all three of its calls: UpdateSecretVersionStage (clears the stale label), PutSecretValue (the
+ * rewritten value, with a ClientRequestToken derived from the run and source version) and RotateSecret.
  */
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -71,6 +78,18 @@ const CALLS: readonly MutatingCall[] = [
   },
   {
     service: 'secretsmanager',
+    action: 'UpdateSecretVersionStage',
+    owner: 'attachRotation',
+    denial: { code: 'AccessDeniedException', status: 400 },
+  },
+  {
+    service: 'secretsmanager',
+    action: 'PutSecretValue',
+    owner: 'attachRotation',
+    denial: { code: 'AccessDeniedException', status: 400 },
+  },
+  {
+    service: 'secretsmanager',
     action: 'RotateSecret',
     owner: 'attachRotation',
     denial: { code: 'AccessDeniedException', status: 400 },
@@ -86,6 +105,15 @@ const CALLS: readonly MutatingCall[] = [
 ];
 
 type Mode = 'before' | 'after-once' | 'after-always';
+
+/** The production calls each mutating step makes here (AttachRotation makes three, see above). */
+const STEP_CALLS: Record<string, readonly string[]> = {
+  promoteSecret: ['StopReplicationToReplica'],
+  promoteDatabase: ['PromoteReadReplica'],
+  updateDns: ['ChangeResourceRecordSets'],
+  attachRotation: ['UpdateSecretVersionStage', 'PutSecretValue', 'RotateSecret'],
+};
+const STEPS = Object.keys(STEP_CALLS);
 
 function faultFor(mode: Mode, call: MutatingCall): FaultRule {
   const match = { service: call.service, action: call.action };
@@ -130,6 +158,9 @@ const FIRST_RUN: Record<Mode, Record<string, readonly Ending[]>> = {
     StopReplicationToReplica: [unitFailed('promoteSecret')],
     PromoteReadReplica: [unitFailed('promoteDatabase')],
     ChangeResourceRecordSets: [unitFailed('updateDns')],
+    // Clearing the label is refused; the step reads again, still finds it, and says what to run by hand.
+    UpdateSecretVersionStage: [unitFailed('attachRotation', 'RotationBlockedError')],
+    PutSecretValue: [unitFailed('attachRotation')],
     RotateSecret: [unitFailed('attachRotation')],
     PutObject: [SUCCEEDED],
     Publish: [SUCCEEDED],
@@ -141,6 +172,8 @@ const FIRST_RUN: Record<Mode, Record<string, readonly Ending[]>> = {
     StopReplicationToReplica: [SUCCEEDED],
     PromoteReadReplica: [unitFailed('promoteDatabase', 'TransientAwsError')],
     ChangeResourceRecordSets: [SUCCEEDED, unitFailed('verifyConnectivity', 'ConnectivityNotReadyError')],
+    UpdateSecretVersionStage: [SUCCEEDED],
+    PutSecretValue: [SUCCEEDED],
     RotateSecret: [SUCCEEDED],
     PutObject: [SUCCEEDED],
     Publish: [SUCCEEDED],
@@ -183,17 +216,27 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
   (mode) => {
     let w: EvidenceWorld;
     let rds: RDSClient;
+    let secrets: SecretsManagerClient;
 
     beforeAll(async () => {
-      w = await startWorld(plannedUnits(CALLS.length));
+      const plan = plannedUnits(CALLS.length);
+      for (const unit of plan.units) unit.rotation.rewriteRegionFields = true;
+      w = await startWorld(plan);
       const config = w.world.emulator.clientConfig(w.plan.recoveryRegion);
       rds = new RDSClient(config);
+      secrets = new SecretsManagerClient(config);
+      await Promise.all(plan.units.map((u) => interruptRotation(w, u.secret.id)));
     }, 180_000);
 
     afterAll(async () => {
       rds?.destroy();
+      secrets?.destroy();
       await w?.close();
     });
+
+    const versionCount = async (secretId: string) =>
+      (await secrets.send(new ListSecretVersionIdsCommand({ SecretId: secretId, IncludeDeprecated: true })))
+        .Versions?.length ?? 0;
 
     /** Waits (bounded) until the replica is a standalone, available instance: the promotion has ended. */
     const promotionEnded = async (instanceId: string) => {
@@ -218,6 +261,8 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
         const key = `${mode}:${call.action}` as const;
         const detour = DETOURS[key];
         const runs: { result: RunResult; report: RunReport | undefined; calls: CallLogEntry[] }[] = [];
+        const secretId = `${unitName}/db`;
+        const versionsBefore = await versionCount(secretId);
         const execute = async (n: number) => {
           const from = w.world.emulator.calls.length;
           const name = `${mode}-${call.action}-${n}`;
@@ -291,8 +336,19 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
         // Assess: no duplicate effect
         expect(applied(all, 'StopReplicationToReplica')).toHaveLength(1);
         expect(w.promotions.get(replicaId)).toBe(1);
+        // One new version of the secret (the rewritten value), however often PutSecretValue was sent; masterarn moved.
+        expect(await versionCount(secretId)).toBe(versionsBefore + 1);
+        const value = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+        expect(
+          String((JSON.parse(value.SecretString ?? '{}') as { masterarn?: string }).masterarn).split(':')[3],
+        ).toBe(w.plan.recoveryRegion);
         // Repeats of idempotent calls happen only inside the faulted run, through the SDK's retry of a lost answer.
-        for (const action of ['ChangeResourceRecordSets', 'RotateSecret']) {
+        for (const action of [
+          'ChangeResourceRecordSets',
+          'UpdateSecretVersionStage',
+          'PutSecretValue',
+          'RotateSecret',
+        ]) {
           const later = runs.slice(1).flatMap((r) => applied(r.calls, action));
           expect(applied(all, action).length - later.length <= (call.action === action ? 3 : 1)).toBe(true);
           expect(applied(all, action).length).toBeGreaterThanOrEqual(1);
@@ -302,15 +358,13 @@ describe.each<Mode>(['before', 'after-once', 'after-always'])(
         const earlier = runs.slice(0, -1).flatMap((r) => r.calls);
         const lastRun = runs.at(-1) as (typeof runs)[number];
         const statuses = stepStatuses(lastRun.report, unitName);
+        const done = (action: string) => applied(earlier, action).length > 0;
         const expected = Object.fromEntries(
-          MUTATING_STEPS.map((step) => [
-            step,
-            applied(earlier, STEP_ACTIONS[step]).length > 0 ? 'already-done' : 'changed',
-          ]),
+          STEPS.map((step) => [step, STEP_CALLS[step]?.every(done) ? 'already-done' : 'changed']),
         );
-        expect(Object.fromEntries(MUTATING_STEPS.map((s) => [s, statuses[s]]))).toEqual(expected);
-        const changed = MUTATING_STEPS.filter((s) => expected[s] === 'changed')
-          .map((s) => STEP_ACTIONS[s])
+        expect(Object.fromEntries(STEPS.map((s) => [s, statuses[s]]))).toEqual(expected);
+        const changed = STEPS.flatMap((s) => STEP_CALLS[s] ?? [])
+          .filter((action) => !done(action))
           .sort();
         expect(
           productionMutations(lastRun.calls)
@@ -356,3 +410,37 @@ afterAll(() => {
     ].join('\n'),
   );
 });
+
+/**
+ * An interrupted rotation and a Region-bound field, made where production would have made them: on the primary secret
+ * (us-east-1), replicated to the recovery Region. The value keeps every key the steps need; the password is not
+ * printed.
+ */
+async function interruptRotation(w: EvidenceWorld, secretId: string): Promise<void> {
+  const { primaryRegion, recoveryRegion, account } = w.plan;
+  const primary = new SecretsManagerClient(w.world.emulator.clientConfig(primaryRegion));
+  const replica = new SecretsManagerClient(w.world.emulator.clientConfig(recoveryRegion));
+  try {
+    const current = await primary.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const value = JSON.parse(current.SecretString ?? '{}') as Record<string, unknown>;
+    value.masterarn = `arn:aws:secretsmanager:${primaryRegion}:${account}:secret:${secretId}-master-AbCdEf`;
+    const text = JSON.stringify(value);
+    await primary.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: text }));
+    await primary.send(
+      new PutSecretValueCommand({ SecretId: secretId, SecretString: text, VersionStages: ['AWSPENDING'] }),
+    );
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const seen = await replica
+        .send(new DescribeSecretCommand({ SecretId: secretId }))
+        .catch(() => undefined);
+      const stages = Object.values(seen?.VersionIdsToStages ?? {});
+      if (stages.some((s) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT'))) return;
+      if (Date.now() > deadline) throw new Error(`${secretId}: the interrupted rotation did not replicate`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    primary.destroy();
+    replica.destroy();
+  }
+}
