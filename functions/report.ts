@@ -12,12 +12,18 @@ import {
 export const handler = async (event: ReportEvent): Promise<RunReport> => {
   const report = buildRunReport(event, new Date());
   const clients = clientsFor(event?.run?.recoveryRegion ?? currentRegion());
-  const delivered = await deliverReport({ s3: clients.s3, sns: clients.sns }, report, {
-    bucket: optionalEnv('REPORT_BUCKET_NAME'),
-    topicArn: optionalEnv('REPORT_TOPIC_ARN'),
-  });
+  const delivered = await deliverReport(
+    { s3: clients.s3, sns: clients.sns, cloudwatch: clients.cloudwatch },
+    report,
+    {
+      bucket: optionalEnv('REPORT_BUCKET_NAME'),
+      topicArn: optionalEnv('REPORT_TOPIC_ARN'),
+    },
+  );
   const log =
-    delivered.delivery?.s3.status === 'failed' || delivered.delivery?.sns.status === 'failed'
+    delivered.delivery?.s3.status === 'failed' ||
+    delivered.delivery?.sns.status === 'failed' ||
+    delivered.delivery?.metrics?.status === 'failed'
       ? 'error'
       : 'info';
   logger[log]('run reported', {

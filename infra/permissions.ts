@@ -1,5 +1,7 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
+import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
+import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
+import { METRIC_NAMESPACE } from '../functions/lib/report.js';
 import type { StepFunctionName } from '../statemachine/steps.js';
 import {
   hostedZoneArn,
@@ -59,6 +61,12 @@ export function stepGrants(
   const cnameUnits = units.filter((u) => u.dns.strategy === 'cname');
   const rewriteUnits = units.filter((u) => u.rotation.rewriteRegionFields);
 
+  const drill = drillArns(plan, at);
+  const allZones = zones;
+  // A drill's record is a simple CNAME whatever the unit's strategy: UpdateDns reads it in any of the plan's zones.
+  const cnameZones = new Set(cnameUnits.map((u) => hostedZoneArn(at, u.dns.hostedZoneId)));
+  const zonesOnlyDrillReads = allZones.filter((z) => !cnameZones.has(z));
+
   const readSecrets = allow(
     'ReadReplicaSecrets',
     ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
@@ -107,6 +115,13 @@ export function stepGrants(
           secrets,
         ),
       },
+      // In a drill the same step promotes the drill copy of the secret.
+      drill.describeSecrets('DescribeDrillSecrets', [drill.recoverySecrets]),
+      drill.onTaggedSecrets(
+        'PromoteDrillSecrets',
+        ['secretsmanager:StopReplicationToReplica'],
+        [drill.recoverySecrets],
+      ),
     ],
     promoteDatabase: [
       {
@@ -116,23 +131,31 @@ export function stepGrants(
           replicas,
         ),
       },
+      drill.describeInstances('DescribeDrillInstances'),
+      drill.onTaggedInstances('PromoteDrillReplicas', ['rds:PromoteReadReplica']),
     ],
-    checkDatabasePromotion: [{ statement: describeReplicas }],
-    updateDns: [{ statement: describeReplicas }, ...dnsChangeGrants(at, cnameUnits)],
-    checkDnsChange: cnameUnits.length
-      ? [
-          {
-            // Change ids are made by Route 53 at run time.
-            statement: allow(
-              'ReadDnsChanges',
-              ['route53:GetChange'],
-              [`arn:${at.partition}:route53:::change/*`],
-            ),
-            wildcardReason:
-              'route53:GetChange takes a change id that Route 53 assigns at run time; change/* is the narrowest resource',
-          },
-        ]
-      : [],
+    checkDatabasePromotion: [
+      { statement: describeReplicas },
+      drill.describeInstances('DescribeDrillInstances'),
+    ],
+    updateDns: [
+      { statement: describeReplicas },
+      ...dnsChangeGrants(at, cnameUnits),
+      drill.describeInstances('DescribeDrillInstances'),
+      ...(zonesOnlyDrillReads.length
+        ? [{ statement: allow('ReadDrillRecords', ['route53:ListResourceRecordSets'], zonesOnlyDrillReads) }]
+        : []),
+      drill.changeRecords('UpsertDrillRecords', allZones, ['UPSERT'], ['CNAME']),
+    ],
+    // Also with every unit on the health-check strategy: a drill's copy is a simple CNAME that UpdateDns changes.
+    checkDnsChange: [
+      {
+        // Change ids are made by Route 53 at run time.
+        statement: allow('ReadDnsChanges', ['route53:GetChange'], [`arn:${at.partition}:route53:::change/*`]),
+        wildcardReason:
+          'route53:GetChange takes a change id that Route 53 assigns at run time; change/* is the narrowest resource',
+      },
+    ],
     attachRotation: [
       {
         statement: allow(
@@ -150,8 +173,19 @@ export function stepGrants(
         // (RotateSecret, Required permissions: AWS Secrets Manager API Reference).
         statement: allow('InvokeRotationFunctions', ['lambda:InvokeFunction'], rotationLambdas),
       },
+      drill.describeSecrets('DescribeDrillSecrets', [drill.recoverySecrets]),
+      drill.onTaggedSecrets(
+        'AttachDrillRotation',
+        ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage'],
+        [drill.recoverySecrets],
+      ),
       ...(rewriteUnits.length
         ? [
+            drill.onTaggedSecrets(
+              'RewriteDrillRegionFields',
+              ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+              [drill.recoverySecrets],
+            ),
             {
               statement: allow(
                 'RewriteRegionFields',
@@ -172,6 +206,12 @@ export function stepGrants(
       { statement: allow('ReadSecretsToConnect', ['secretsmanager:GetSecretValue'], secrets) },
       kmsForSecrets(at, 'DecryptSecretsToConnect', ['kms:Decrypt'], units),
       { statement: describeReplicas },
+      drill.onTaggedSecrets(
+        'ReadDrillSecretsToConnect',
+        ['secretsmanager:GetSecretValue'],
+        [drill.recoverySecrets],
+      ),
+      drill.describeInstances('DescribeDrillInstances'),
     ],
     report: [
       {
@@ -183,6 +223,14 @@ export function stepGrants(
         wildcardReason: `the report step writes one object per run (and latest.json) under ${reportPrefix(plan)}; the run id names the object`,
       },
       { statement: allow('PublishReports', ['sns:Publish'], [resources.reportTopicArn]) },
+      {
+        // PutMetricData has no resource-level permissions; the namespace condition holds it to lifeboat's metrics
+        // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html).
+        statement: allow('PublishRecoveryTimes', ['cloudwatch:PutMetricData'], ['*'], {
+          StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE },
+        }),
+        wildcardReason: `cloudwatch:PutMetricData supports no resource-level permissions; the grant is held to the ${METRIC_NAMESPACE} namespace`,
+      },
       ...(resources.reportTopicKeyArn
         ? [
             {
@@ -196,8 +244,167 @@ export function stepGrants(
           ]
         : []),
     ],
+    prepareDrill: [
+      {
+        // Production is read, never changed: its replica's settings are copied, its primary is the copy's source.
+        statement: allow(
+          'ReadProductionForDrill',
+          ['rds:DescribeDBInstances'],
+          [...replicas, ...drill.primaries, drill.instances],
+        ),
+        wildcardReason: drill.instanceReason,
+      },
+      {
+        statement: allow('ReadDrillInstanceTags', ['rds:ListTagsForResource'], [drill.instances]),
+        wildcardReason: drill.instanceReason,
+      },
+      {
+        // A cross-Region replica is also authorized on its source, in the source's Region (the SDK's PreSignedUrl).
+        statement: allow(
+          'ReplicateProductionPrimaries',
+          ['rds:CreateDBInstanceReadReplica'],
+          drill.primaries,
+        ),
+      },
+      {
+        // Only drill-named instances, only created with this plan's tag (RDS authorizes the tags on create as
+        // rds:AddTagsToResource). The subnet group is the production replica's, read at run time.
+        statement: allow(
+          'CreateDrillReplicas',
+          ['rds:CreateDBInstanceReadReplica', 'rds:AddTagsToResource'],
+          [drill.instances, `arn:${at.partition}:rds:${at.region}:${at.account}:subgrp:*`],
+          { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } },
+        ),
+        wildcardReason:
+          'the drill replica uses the subnet group of the production replica, known only at run time (subgrp:*); instances are held to the lifeboat-drill-* names and to requests tagged with this plan',
+      },
+      {
+        // An encrypted cross-Region replica is encrypted with a key of the recovery Region: the production replica's.
+        statement: allow(
+          'EncryptDrillReplicas',
+          ['kms:CreateGrant', 'kms:DescribeKey'],
+          [`arn:${at.partition}:kms:${at.region}:${at.account}:key/*`],
+          { StringEquals: { 'kms:ViaService': `rds.${at.region}.amazonaws.com` } },
+        ),
+        wildcardReason:
+          "the production replica's KMS key is read at run time; the grant is held to RDS in the recovery Region (kms:ViaService)",
+      },
+      { statement: allow('ReadProductionSecrets', ['secretsmanager:GetSecretValue'], secrets) },
+      kmsForSecrets(at, 'DecryptProductionSecrets', ['kms:Decrypt'], units),
+      drill.describeSecrets('DescribeDrillSecrets', [drill.primarySecrets]),
+      {
+        statement: allow(
+          'CreateDrillSecrets',
+          ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+          [drill.primarySecrets],
+          { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } },
+        ),
+        wildcardReason: drill.secretReason,
+      },
+      {
+        statement: allow(
+          'ReplicateDrillSecrets',
+          ['secretsmanager:ReplicateSecretToRegions'],
+          [drill.primarySecrets],
+        ),
+        wildcardReason: drill.secretReason,
+      },
+      {
+        statement: allow(
+          'ReadZonesForDrill',
+          ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+          allZones,
+        ),
+      },
+      drill.changeRecords('CreateDrillRecords', allZones, ['CREATE'], ['CNAME', 'TXT']),
+    ],
+    checkDrillCopies: [
+      drill.describeInstances('DescribeDrillInstances'),
+      drill.describeSecrets('DescribeDrillSecrets', [drill.primarySecrets, drill.recoverySecrets]),
+    ],
+    cleanUpDrill: [
+      drill.describeInstances('DescribeDrillInstances'),
+      {
+        statement: allow('ReadDrillInstanceTags', ['rds:ListTagsForResource'], [drill.instances]),
+        wildcardReason: drill.instanceReason,
+      },
+      drill.onTaggedInstances('DeleteDrillInstances', ['rds:DeleteDBInstance']),
+      drill.describeSecrets('DescribeDrillSecrets', [drill.primarySecrets, drill.recoverySecrets]),
+      drill.onTaggedSecrets(
+        'DeleteDrillSecrets',
+        [
+          'secretsmanager:DeleteSecret',
+          'secretsmanager:RemoveRegionsFromReplication',
+          'secretsmanager:StopReplicationToReplica',
+        ],
+        [drill.primarySecrets, drill.recoverySecrets],
+      ),
+      {
+        statement: allow(
+          'ReadZonesForDrill',
+          ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+          allZones,
+        ),
+      },
+      drill.changeRecords('DeleteDrillRecords', allZones, ['DELETE'], ['CNAME', 'TXT']),
+    ],
   };
   return grants;
+}
+
+/**
+ * The drill's copies, as IAM can name them: DB instances `lifeboat-drill-*` in the recovery Region, secrets
+ * `lifeboat-drill/*` in both Regions, records `lifeboat-drill-*` in the plan's zones. Every change to an existing copy
+ * is further held to resources tagged with this plan (`lifeboat:plan`); the code checks the run's own tag before each
+ * delete (functions/lib/drill.ts). The primary Region appears only here: a drill copies from it; the failover never
+ * calls it.
+ */
+function drillArns(plan: FailoverPlan, at: PlanArns) {
+  const primary = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const secretPattern = (p: PlanArns) =>
+    `arn:${p.partition}:secretsmanager:${p.region}:${p.account}:secret:${DRILL_PREFIX}/*`;
+  const instances = `arn:${at.partition}:rds:${at.region}:${at.account}:db:${DRILL_PREFIX}-*`;
+  const secretReason = `drill secrets get their names at run time (${DRILL_PREFIX}/<run>-<unit>); the grant is held to that prefix`;
+  const instanceReason = `drill instances get their names at run time (${DRILL_PREFIX}-<run>-<unit>); the grant is held to that prefix`;
+  return {
+    instances,
+    primaries: unique(plan.units.map((u) => primaryInstanceArn(plan, u))),
+    recoverySecrets: secretPattern(at),
+    primarySecrets: secretPattern(primary),
+    secretReason,
+    instanceReason,
+    describeInstances: (sid: string): StepGrant => ({
+      statement: allow(sid, ['rds:DescribeDBInstances'], [instances]),
+      wildcardReason: instanceReason,
+    }),
+    onTaggedInstances: (sid: string, actions: string[]): StepGrant => ({
+      statement: allow(sid, actions, [instances], {
+        StringEquals: { [`rds:db-tag/${PLAN_TAG}`]: plan.name },
+      }),
+      wildcardReason: `${instanceReason}, and to instances tagged ${PLAN_TAG}=${plan.name}`,
+    }),
+    describeSecrets: (sid: string, arns: string[]): StepGrant => ({
+      statement: allow(sid, ['secretsmanager:DescribeSecret'], arns),
+      wildcardReason: secretReason,
+    }),
+    onTaggedSecrets: (sid: string, actions: string[], arns: string[]): StepGrant => ({
+      statement: allow(sid, actions, arns, {
+        StringEquals: { [`secretsmanager:ResourceTag/${PLAN_TAG}`]: plan.name },
+      }),
+      wildcardReason: `${secretReason}, and to secrets tagged ${PLAN_TAG}=${plan.name}`,
+    }),
+    changeRecords: (sid: string, zoneArns: string[], actions: string[], types: string[]): StepGrant => ({
+      statement: allow(sid, ['route53:ChangeResourceRecordSets'], zoneArns, {
+        'ForAllValues:StringLike': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': [`${DRILL_PREFIX}-*`],
+        },
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': types,
+          'route53:ChangeResourceRecordSetsActions': actions,
+        },
+      }),
+    }),
+  };
 }
 
 /**

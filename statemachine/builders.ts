@@ -82,6 +82,10 @@ export interface PollLoopProps {
   readonly timeoutCause: string;
   /** Where the loop goes when it runs out of attempts. @default the timeout Pass ends the branch */
   readonly onTimeout?: sfn.IChainable;
+  /** Where the timeout is recorded. @default '$.failure' (the unit's failure) */
+  readonly failurePath?: string;
+  /** Fields of the poll result kept in the record besides done/status/observedAt/detail; every poll must return them. */
+  readonly keep?: readonly string[];
 }
 
 /** Where a poll loop keeps its counter and its last result. */
@@ -107,6 +111,9 @@ export function pollUntilDone(scope: Construct, props: PollLoopProps): sfn.Chain
       observedAt: sfn.JsonPath.stringAt('$.poll.observedAt'),
       detail: sfn.JsonPath.objectAt('$.poll.detail'),
       attempts: sfn.JsonPath.numberAt(POLL_STATE.attempt),
+      ...Object.fromEntries(
+        (props.keep ?? []).map((field) => [field, sfn.JsonPath.objectAt(`$.poll.${field}`)]),
+      ),
     },
     resultPath: `$.results.${props.resultKey}`,
   });
@@ -120,7 +127,7 @@ export function pollUntilDone(scope: Construct, props: PollLoopProps): sfn.Chain
         sfn.JsonPath.stringAt('$.poll.status'),
       ),
     },
-    resultPath: '$.failure',
+    resultPath: props.failurePath ?? '$.failure',
   });
   if (props.onTimeout) timedOut.next(props.onTimeout);
   const count = new sfn.Pass(scope, names.count, {

@@ -46,6 +46,17 @@ export const STATE_NAMES = {
   preflightStopped: 'Report that preflight stopped the run',
   stoppedEarly: 'Report that the run stopped before the units',
   // One unit
+  isDrillUnit: 'Is this unit a drill?',
+  prepareDrill: 'Prepare drill copies',
+  useDrillCopies: 'Switch to the drill copies',
+  startDrillCopyPolls: 'Start polling drill copies',
+  checkDrillCopies: 'Check drill copies',
+  areDrillCopiesReady: 'Are the drill copies ready?',
+  waitForDrillCopies: 'Wait for drill copies',
+  waitForDrillCopiesFallback: 'Wait for drill copies (default interval)',
+  countDrillCopyPolls: 'Count drill copy polls',
+  drillCopiesReady: 'Drill copies ready',
+  drillCopiesTimedOut: 'Drill copies timed out',
   promoteBoth: 'Promote secret and database',
   promoteSecret: 'Promote replica secret',
   secretStopped: 'Secret promotion stopped',
@@ -81,6 +92,16 @@ export const STATE_NAMES = {
   keepRotationFailure: 'Keep the rotation failure',
   keepVerificationFailure: 'Keep the verification failure',
   collectFinish: 'Collect rotation and verification results',
+  isDrillToCleanUp: 'Is there a drill to clean up?',
+  startDrillCleanup: 'Start cleaning up drill copies',
+  cleanUpDrill: 'Clean up drill copies',
+  isDrillCleanedUp: 'Are the drill copies gone?',
+  waitForDrillCleanup: 'Wait for drill cleanup',
+  waitForDrillCleanupFallback: 'Wait for drill cleanup (default interval)',
+  countDrillCleanupPasses: 'Count drill cleanup passes',
+  drillCleanedUp: 'Drill cleanup complete',
+  drillCleanupTimedOut: 'Drill cleanup timed out',
+  didUnitFail: 'Did the unit fail?',
   unitSucceeded: 'Record unit success',
   unitFailed: 'Record unit failure',
   summarizeUnit: 'Summarize unit outcome',
@@ -97,6 +118,9 @@ export const STATE_NAMES = {
 } as const satisfies { readonly [k: string]: string };
 
 const N = STATE_NAMES;
+
+/** Where a drill cleanup problem is kept: in the unit's results, beside (never in place of) the unit's own failure. */
+const DRILL_CLEANUP_FAILURE = '$.results.cleanUpDrillFailure';
 
 /** Label of the units' Map Run: child executions are named `<label>:<id>` and their ARNs sit under it. */
 export const UNIT_MAP_RUN_LABEL = 'units';
@@ -220,6 +244,38 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     stateName: N.unitSucceeded,
     parameters: unitOutcome('succeeded'),
   }).next(summarizeUnit);
+  const didUnitFail = new sfn.Choice(scope, N.didUnitFail, { stateName: N.didUnitFail })
+    .when(sfn.Condition.isPresent('$.failure'), unitFailed)
+    .otherwise(unitSucceeded);
+
+  // Every way out of a unit comes here, success or failure. A drill deletes its copies first, whatever happened
+  // (functions/lib/drill.ts, cleanUpDrillCopies: from the run and the unit's name alone, each copy checked by tag
+  // before its delete); a cleanup problem is kept beside the unit's own failure, never in its place.
+  const cleanUp = pollUntilDone(scope, {
+    names: {
+      start: N.startDrillCleanup,
+      decide: N.isDrillCleanedUp,
+      wait: N.waitForDrillCleanup,
+      waitFallback: N.waitForDrillCleanupFallback,
+      count: N.countDrillCleanupPasses,
+      done: N.drillCleanedUp,
+      timedOut: N.drillCleanupTimedOut,
+    },
+    check: step('cleanUpDrill', N.cleanUpDrill, {
+      payload: { ...UNIT_PAYLOAD, attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt) },
+      resultPath: POLL_STATE.result,
+    }).addCatch(didUnitFail, { errors: [sfn.Errors.ALL], resultPath: DRILL_CLEANUP_FAILURE }),
+    ...POLL_LOOPS.drillCleanup,
+    resultKey: 'cleanUpDrill',
+    keep: ['resources', 'remaining'],
+    timeoutError: POLL_TIMEOUT_ERRORS.drillCleanup,
+    timeoutCause: 'drill copies were still not deleted',
+    failurePath: DRILL_CLEANUP_FAILURE,
+    onTimeout: didUnitFail,
+  }).next(didUnitFail);
+  const finishUnit = new sfn.Choice(scope, N.isDrillToCleanUp, { stateName: N.isDrillToCleanUp })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'drill'), cleanUp)
+    .otherwise(didUnitFail);
 
   const secretStopped = branchStop(scope, N.secretStopped);
   const databaseStopped = branchStop(scope, N.databaseStopped);
@@ -263,14 +319,14 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
           }),
         ),
     ],
-    unitFailed,
+    finishUnit,
   );
 
   const pointDns = step('updateDns', N.updateDns, {
     payload: UNIT_PAYLOAD,
     resultPath: '$.results.updateDns',
   })
-    .addCatch(unitFailed, CATCH_ALL_INTO_FAILURE)
+    .addCatch(finishUnit, CATCH_ALL_INTO_FAILURE)
     .next(
       pollUntilDone(scope, {
         names: {
@@ -289,12 +345,12 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
             attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt),
           },
           resultPath: POLL_STATE.result,
-        }).addCatch(unitFailed, CATCH_ALL_INTO_FAILURE),
+        }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE),
         ...POLL_LOOPS.dnsChange,
         resultKey: 'waitForDnsInSync',
         timeoutError: POLL_TIMEOUT_ERRORS.dnsChange,
         timeoutCause: 'Route 53 did not report the record change INSYNC',
-        onTimeout: unitFailed,
+        onTimeout: finishUnit,
       }),
     );
 
@@ -327,7 +383,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
         ],
       }).addCatch(branchStop(scope, N.verificationStopped), CATCH_ALL_INTO_FAILURE),
     ],
-    unitFailed,
+    finishUnit,
   );
 
   // A Distributed Map: each unit runs as its own STANDARD child execution with its own 25,000-event history, so a
@@ -348,7 +404,53 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     label: UNIT_MAP_RUN_LABEL,
     resultPath: '$.units',
   });
-  failOverUnits.itemProcessor(promoteBoth.next(pointDns).next(finishBoth).next(unitSucceeded));
+  promoteBoth.next(pointDns).next(finishBoth).next(finishUnit);
+
+  // A drill first makes the unit's disposable copies and waits for them, then runs the very same steps on a unit whose
+  // secret, replica and record are the copies; production is only read (functions/lib/drill.ts).
+  const drillCopies = pollUntilDone(scope, {
+    names: {
+      start: N.startDrillCopyPolls,
+      decide: N.areDrillCopiesReady,
+      wait: N.waitForDrillCopies,
+      waitFallback: N.waitForDrillCopiesFallback,
+      count: N.countDrillCopyPolls,
+      done: N.drillCopiesReady,
+      timedOut: N.drillCopiesTimedOut,
+    },
+    check: step('checkDrillCopies', N.checkDrillCopies, {
+      payload: { ...UNIT_PAYLOAD, attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt) },
+      resultPath: POLL_STATE.result,
+    }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE),
+    ...POLL_LOOPS.drillCopies,
+    resultKey: 'waitForDrillCopies',
+    timeoutError: POLL_TIMEOUT_ERRORS.drillCopies,
+    timeoutCause: 'the drill replica was not available with its secret InSync',
+    onTimeout: finishUnit,
+  });
+  const useDrillCopies = new sfn.Pass(scope, N.useDrillCopies, {
+    stateName: N.useDrillCopies,
+    parameters: {
+      run: sfn.JsonPath.objectAt('$.run'),
+      unit: sfn.JsonPath.objectAt('$.drill.drillUnit'),
+      results: {
+        prepareDrill: Object.fromEntries(
+          ['outcome', 'startedAt', 'endedAt', 'durationMs', 'detail', 'warnings', 'resources'].map(
+            (field) => [field, sfn.JsonPath.objectAt(`$.drill.${field}`)],
+          ),
+        ),
+      },
+    },
+  });
+  const prepareDrill = step('prepareDrill', N.prepareDrill, { payload: UNIT_PAYLOAD, resultPath: '$.drill' })
+    .addCatch(finishUnit, CATCH_ALL_INTO_FAILURE)
+    .next(useDrillCopies)
+    .next(drillCopies)
+    .next(promoteBoth);
+  const startUnit = new sfn.Choice(scope, N.isDrillUnit, { stateName: N.isDrillUnit })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'drill'), prepareDrill)
+    .otherwise(promoteBoth);
+  failOverUnits.itemProcessor(startUnit);
   failOverUnits.addCatch(stoppedEarly, CATCH_ALL_INTO_FAILURE).next(report);
 
   // --- Before the units ----------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ export const STEP_FUNCTIONS = [
   'summarizeUnit',
   'report',
   'releaseLock',
+  'prepareDrill',
+  'checkDrillCopies',
+  'cleanUpDrill',
 ] as const;
 export type StepFunctionName = (typeof STEP_FUNCTIONS)[number];
 
@@ -36,6 +39,9 @@ export const HANDLER_ENTRIES: Record<StepFunctionName, string> = {
   summarizeUnit: 'functions/summarize-unit.ts',
   report: 'functions/report.ts',
   releaseLock: 'functions/release-lock.ts',
+  prepareDrill: 'functions/prepare-drill.ts',
+  checkDrillCopies: 'functions/check-drill-copies.ts',
+  cleanUpDrill: 'functions/clean-up-drill.ts',
 };
 
 /**
@@ -120,6 +126,14 @@ export function connectivityRetryAttempts(plan: Pick<FailoverPlan, 'units'>): nu
 export const POLL_LOOPS = {
   databasePromotion: { maxAttempts: 300, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
   dnsChange: { maxAttempts: 150, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 5 },
+  /**
+   * Drill only. A new cross-Region replica copies a snapshot of the primary across Regions: tens of minutes for a
+   * small database, hours for a large one. The poll asks for 30 s while `creating` (functions/lib/drill.ts,
+   * drillCopiesPollSeconds): 480 polls are 4 hours at least.
+   */
+  drillCopies: { maxAttempts: 480, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 10 },
+  /** Drill only. Cleanup passes every 10 s (DRILL_CLEANUP_POLL_SECONDS) while a copy is busy: 180 are 30 minutes. */
+  drillCleanup: { maxAttempts: 180, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 10 },
 } as const;
 
 /** The longest any Wait state of the definition may wait, seconds. */

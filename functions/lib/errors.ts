@@ -111,6 +111,10 @@ export class VerificationFailedError extends LifeboatError {
 export const POLL_TIMEOUT_ERRORS = {
   databasePromotion: 'DatabasePromotionTimeoutError',
   dnsChange: 'DnsChangeTimeoutError',
+  /** The drill's copies (replica available, secret InSync) were not ready in time. */
+  drillCopies: 'DrillCopiesTimeoutError',
+  /** A drill copy could still not be deleted after the bounded cleanup passes. */
+  drillCleanup: 'DrillCleanupTimeoutError',
 } as const;
 
 /** Error names of the execution's own Fail states when a run ends failed (a failure before the units keeps its own name). */
@@ -119,6 +123,8 @@ export const RUN_FAILURE_ERRORS = {
   unitsFailed: 'FailoverIncompleteError',
   /** The report step itself failed after its retries; the outcome is only in the execution history. */
   reportFailed: 'ReportFailedError',
+  /** A drill left copies behind (cleanup refused, timed out or failed); the report lists them. */
+  drillCleanupIncomplete: 'DrillCleanupIncompleteError',
 } as const;
 
 /** Names the state machine retries: ours that are transient, and Lambda service errors. */

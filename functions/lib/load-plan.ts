@@ -1,4 +1,4 @@
-import { InputInvalidError, NotSupportedError } from './errors.js';
+import { InputInvalidError } from './errors.js';
 import { parseExecutionInput, parsePlan } from './plan.js';
 import { MAX_UNITS_PER_RUN } from './state-limits.js';
 import type { LoadedRun } from './types.js';
@@ -15,11 +15,6 @@ export interface LoadPlanEvent {
 export function loadRun(event: LoadPlanEvent): LoadedRun {
   const plan = parsePlan(event.plan);
   const input = parseExecutionInput(event.input, plan);
-  if (input.mode === 'drill') {
-    throw new NotSupportedError(
-      'mode "drill" is not yet supported by this build; use "failover" or "dry-run"',
-    );
-  }
   const selected = input.units ? new Set(input.units) : undefined;
   const units = plan.units.filter((u) => !selected || selected.has(u.name));
   if (units.length > MAX_UNITS_PER_RUN) {

@@ -40,7 +40,8 @@ const CHECKS: ReadonlyArray<readonly [string, Check]> = [
  *
  * Severity policy (DESIGN.md): configuration problems are errors and block every mode. Conditions that a
  * disaster causes (replication not InSync, lag unknown) are warnings: a failover goes on, a drill — which must
- * not run on a replica that is not healthy — treats them as errors.
+ * not run on a replica that is not healthy — treats them as errors, except a replication status the replica side
+ * does not report (informationalInDrill).
  */
 export async function runPreflight(
   deps: PreflightDeps,
@@ -81,10 +82,13 @@ export async function runPreflight(
   for (const unit of event.units) readiness[unit.name] = {};
   for (const c of checks) {
     if (c.figures) Object.assign(readiness[c.unit] ?? {}, c.figures);
+  }
+  for (const c of checks) {
     if (c.ok) continue;
     const line = `${c.unit}: ${c.check}: ${c.message}`;
-    if (c.severity === 'error' || strict) errors.push(line);
-    else warnings.push(line);
+    if (c.severity === 'error') errors.push(line);
+    else if (!strict || informationalInDrill(c, readiness[c.unit] ?? {})) warnings.push(line);
+    else errors.push(`${line}${ALREADY_FAILED_OVER.has(c.check) ? DRILL_NEEDS_A_REPLICA : ''}`);
   }
   const ended = now();
   return {
@@ -96,6 +100,21 @@ export async function runPreflight(
     warnings,
     readiness,
   };
+}
+
+/** Warnings that mean production's replica is gone, i.e. the plan has been failed over: a drill has nothing to copy. */
+const ALREADY_FAILED_OVER = new Set(['database.replica-source', 'secret.replica']);
+const DRILL_NEEDS_A_REPLICA =
+  ' (a drill copies the live production replica: the plan looks failed over already, so the drill cannot run)';
+
+/**
+ * A warning that stays a warning in a drill. The replica side of a secret does not report its replication status
+ * (functions/lib/secret.ts, checkSecretReadiness: the figure is "unknown"), and lifeboat does not ask the primary
+ * Region in preflight: blocking on it would block every drill. The drill's own copy is waited for until InSync
+ * (Check drill copies), so the drill does not depend on it.
+ */
+function informationalInDrill(check: PreflightCheck, figures: Record<string, DetailValue>): boolean {
+  return check.check === 'secret.replication-status' && figures.secretReplicationStatus === 'unknown';
 }
 
 /** Throws PreflightFailedError listing every blocking problem; returns the report otherwise. */

@@ -1,5 +1,7 @@
+import { type CloudWatchClient, type MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { DrillResource } from './drill.js';
 import { awsErrorName, RUN_FAILURE_ERRORS } from './errors.js';
 import type { Engine, Mode } from './plan.js';
 import { jsonBytes, REPORT_OUTPUT_BUDGET_BYTES } from './state-limits.js';
@@ -36,7 +38,24 @@ export interface PollRecord {
   attempts: number;
 }
 
+/** The drill's copies as PrepareDrill made them (statemachine/failover.ts, "Switch to the drill copies"). */
+export interface PrepareDrillRecord extends Omit<StepResult, 'step' | 'unit'> {
+  resources: DrillResource[];
+}
+
+/** The last cleanup pass (statemachine/failover.ts, "Drill cleanup complete"). */
+export interface CleanupRecord extends PollRecord {
+  resources: DrillResource[];
+  remaining: DrillResource[];
+}
+
 export interface UnitResults {
+  /** Drill only: the copies made, how long the replica took to be ready, and their cleanup. */
+  prepareDrill?: PrepareDrillRecord;
+  waitForDrillCopies?: PollRecord;
+  cleanUpDrill?: CleanupRecord;
+  /** Drill only: why the cleanup did not finish (a failed pass, or out of passes). */
+  cleanUpDrillFailure?: StateFailure;
   promoteSecret?: StepResult;
   promoteDatabase?: StepResult;
   waitForDatabasePromotion?: PollRecord;
@@ -115,8 +134,50 @@ export interface UnitReport {
   failure: { step: StepName | null; error: string; cause: string } | null;
   dns: DnsReport | null;
   verifiedAt: string | null;
-  /** Run start to this unit verified. */
+  /** Failover: run start to this unit verified. Drill: start of the promotions to this unit verified. */
   recoveryTimeSeconds: number | null;
+  /** Drill only: the copies, the time they took (not counted in the recovery time), and their cleanup. */
+  drill?: UnitDrillReport;
+}
+
+export interface UnitDrillReport {
+  /** When PrepareDrill started and when the copies were ready (replica available, secret InSync). */
+  copiesStartedAt: string | null;
+  copiesReadyAt: string | null;
+  /** Time spent making the copies; not part of the recovery time. */
+  copiesSeconds: number | null;
+  /** Where the recovery time starts: the first of the two promotions. */
+  promotionStartedAt: string | null;
+  /** The copies PrepareDrill made (or found made by this run). */
+  made: DrillResource[];
+  /** `clean`: every copy deleted. `incomplete`: something left behind (`leftBehind`). */
+  cleanup: 'clean' | 'incomplete';
+  /** Each copy and what the last cleanup pass found. */
+  cleanedUp: DrillResource[];
+  leftBehind: DrillResource[];
+  cleanupError: { error: string; cause: string } | null;
+}
+
+/** A call a failover would make (dry run): per unit and step, with its parameters (never a secret value). */
+export interface PlannedCall {
+  unit: string;
+  step: StepName;
+  title: string;
+  /** The API call, or null when the step would find its effect already there (or only reads). */
+  call: string | null;
+  parameters: Record<string, DetailValue>;
+  note?: string;
+}
+
+/** The run-level drill summary. */
+export interface DrillReport {
+  /** The longest time any unit's copies took (they are made side by side); not part of the recovery time. */
+  copiesSeconds: number | null;
+  cleanup: 'clean' | 'incomplete';
+  /** Every copy deleted (ids). */
+  cleanedUp: string[];
+  /** Copies still there after the drill: delete them by hand (the report says what each is). */
+  leftBehind: DrillResource[];
 }
 
 export interface RunReport {
@@ -145,6 +206,10 @@ export interface RunReport {
   /** A failure outside the units (the run stopped before or around them). */
   failure: { stage: string; error: string; cause: string } | null;
   units: UnitReport[];
+  /** Drill only: the copies and their cleanup. */
+  drill?: DrillReport;
+  /** Dry run only: the calls a failover would make, per unit and step. */
+  plannedCalls?: PlannedCall[];
   /** Where the report went; set by the report step after delivery. */
   delivery?: ReportDelivery;
   /** Set on the execution output when it had to leave parts out to fit; the S3 copy is whole. */
@@ -154,6 +219,8 @@ export interface RunReport {
 export interface ReportDelivery {
   s3: { status: 'stored' | 'skipped' | 'failed'; keys?: string[]; error?: string };
   sns: { status: 'published' | 'skipped' | 'failed'; messageId?: string; error?: string };
+  /** The RecoveryTimeSeconds metric (CloudWatch PutMetricData). */
+  metrics?: { status: 'published' | 'skipped' | 'failed'; count?: number; error?: string };
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -162,11 +229,24 @@ export interface ReportDelivery {
 
 interface StepSpec {
   step: StepName;
-  key: keyof UnitResults;
+  key: Exclude<keyof UnitResults, 'cleanUpDrillFailure'>;
   title: string;
   /** For a poll: the step whose end starts the wait. */
-  after?: keyof UnitResults;
+  after?: StepSpec['key'];
 }
+
+const DRILL_BEFORE: readonly StepSpec[] = [
+  { step: 'prepareDrill', key: 'prepareDrill', title: 'Prepare drill copies' },
+  {
+    step: 'waitForDrillCopies',
+    key: 'waitForDrillCopies',
+    title: 'Wait for drill copies',
+    after: 'prepareDrill',
+  },
+];
+const DRILL_AFTER: readonly StepSpec[] = [
+  { step: 'cleanUpDrill', key: 'cleanUpDrill', title: 'Clean up drill copies' },
+];
 
 /** The steps of a unit in the order they run (the secret's promotion runs beside the database's). */
 const UNIT_STEPS: readonly StepSpec[] = [
@@ -215,10 +295,10 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
   const failedUnits = units.filter((u) => u.status === 'failed');
   const outcome: RunReport['outcome'] = runFailure || failedUnits.length > 0 ? 'failed' : 'succeeded';
 
-  const everyUnitVerified =
-    units.length > 0 && units.every((u) => u.status === 'succeeded' && u.recoveryTimeSeconds !== null);
+  // Every unit verified (a drill whose cleanup left something behind still measured its recovery).
+  const everyUnitVerified = units.length > 0 && units.every((u) => u.recoveryTimeSeconds !== null);
   const recoveryTimeSeconds =
-    outcome === 'succeeded' && everyUnitVerified && mode !== 'dry-run'
+    !runFailure && everyUnitVerified && mode !== 'dry-run'
       ? Math.max(...units.map((u) => u.recoveryTimeSeconds ?? 0))
       : null;
   const targetRtoSeconds = run?.targetRtoSeconds ?? null;
@@ -229,11 +309,15 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
 
   const planName = run?.planName ?? event.planName ?? 'unknown-plan';
   const runId = run?.runId ?? event.execution?.name ?? 'unknown-run';
+  const onlyCleanupFailed =
+    failedUnits.length > 0 && failedUnits.every((u) => u.stoppedAt === 'cleanUpDrill');
   const error = runFailure
     ? runFailure.error
-    : failedUnits.length > 0
-      ? RUN_FAILURE_ERRORS.unitsFailed
-      : undefined;
+    : onlyCleanupFailed
+      ? RUN_FAILURE_ERRORS.drillCleanupIncomplete
+      : failedUnits.length > 0
+        ? RUN_FAILURE_ERRORS.unitsFailed
+        : undefined;
 
   const report: RunReport = {
     reportVersion: 1,
@@ -269,31 +353,144 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
         }
       : null,
     units,
+    ...(mode === 'drill' ? { drill: drillSummary(units) } : {}),
+    ...(mode === 'dry-run' ? { plannedCalls: plannedCalls(units) } : {}),
   };
   report.summary = summarize(report);
   return report;
 }
 
+function drillSummary(units: readonly UnitReport[]): DrillReport {
+  const drills = units.map((u) => u.drill).filter((d): d is UnitDrillReport => d !== undefined);
+  const copies = drills.map((d) => d.copiesSeconds).filter((n): n is number => n !== null);
+  const cleanedUp = drills.flatMap((d) =>
+    d.cleanedUp
+      .filter(
+        (r) =>
+          r.status === 'deleted' ||
+          r.status === 'deleting' ||
+          (r.status === 'absent' && d.made.some((m) => m.kind === r.kind)),
+      )
+      .map((r) => `${r.kind} ${r.id} (${r.region})`),
+  );
+  const leftBehind = drills.flatMap((d) => d.leftBehind);
+  return {
+    copiesSeconds: copies.length ? Math.max(...copies) : null,
+    cleanup: drills.every((d) => d.cleanup === 'clean') ? 'clean' : 'incomplete',
+    cleanedUp,
+    leftBehind,
+  };
+}
+
+/** The calls a dry run found a failover would make, from each step's `planned` result. */
+function plannedCalls(units: readonly UnitReport[]): PlannedCall[] {
+  const calls: PlannedCall[] = [];
+  for (const unit of units) {
+    for (const step of unit.steps) {
+      if (step.status !== 'planned' && step.status !== 'already-done') continue;
+      const call = typeof step.detail.call === 'string' && step.detail.call ? step.detail.call : null;
+      const readOnly = call?.startsWith('none') ?? false;
+      calls.push({
+        unit: unit.unit,
+        step: step.step,
+        title: step.title,
+        call: readOnly ? null : call,
+        parameters: callParameters(step),
+        ...(step.status === 'already-done'
+          ? { note: 'already done: no call needed' }
+          : readOnly
+            ? { note: 'reads only' }
+            : {}),
+      });
+    }
+  }
+  return calls;
+}
+
+/** The parameters a step's planned call would carry, named as the API names them, from its result's detail. */
+function callParameters(step: StepReport): Record<string, DetailValue> {
+  const d = step.detail;
+  const pick = (map: Record<string, string>) => {
+    const out: Record<string, DetailValue> = {};
+    for (const [param, key] of Object.entries(map)) {
+      const value = d[key];
+      if (value !== undefined && value !== null) out[param] = value;
+    }
+    return out;
+  };
+  switch (step.step) {
+    case 'promoteSecret':
+      return pick({ SecretId: 'secretArn', Region: 'region' });
+    case 'promoteDatabase':
+      return pick({
+        DBInstanceIdentifier: 'dbInstanceIdentifier',
+        BackupRetentionPeriod: 'backupRetentionPeriod',
+      });
+    case 'updateDns':
+      return pick({
+        HostedZoneId: 'hostedZoneId',
+        Action: 'action',
+        Name: 'recordName',
+        Type: 'type',
+        TTL: 'ttl',
+        Value: 'target',
+        PreviousValue: 'previousTarget',
+      });
+    case 'attachRotation':
+      return pick({
+        SecretId: 'secretArn',
+        RotationLambdaARN: 'rotationLambdaArn',
+        RotationRules: 'schedule',
+        RotateImmediately: 'rotateImmediately',
+        RewrittenFields: 'rewrittenFields',
+      });
+    default: {
+      const { call: _call, ...rest } = d;
+      return rest;
+    }
+  }
+}
+
 function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null): UnitReport {
   const results: UnitResults = record.results ?? {};
-  const steps = UNIT_STEPS.map((spec) => stepReport(spec, results));
-  const failed = record.status !== 'succeeded';
-  const stoppedAt = failed ? (steps.find((s) => s.status === 'not-reached')?.step ?? null) : null;
-  if (failed && stoppedAt) {
+  const drill = mode === 'drill';
+  const specs = drill ? [...DRILL_BEFORE, ...UNIT_STEPS, ...DRILL_AFTER] : UNIT_STEPS;
+  const steps = specs.map((spec) => stepReport(spec, results));
+  const drillReport = drill ? unitDrillReport(results, steps) : undefined;
+  const cleanupFailed = drillReport?.cleanup === 'incomplete';
+  const failed = record.status !== 'succeeded' || cleanupFailed;
+  const unitFailed = record.status !== 'succeeded';
+  let stoppedAt = unitFailed ? (steps.find((s) => s.status === 'not-reached')?.step ?? null) : null;
+  if (unitFailed && stoppedAt) {
     const at = steps.find((s) => s.step === stoppedAt);
     if (at) at.status = 'failed';
   }
-  const failure = failed
+  if (cleanupFailed) {
+    const at = steps.find((s) => s.step === 'cleanUpDrill');
+    if (at) at.status = 'failed';
+    if (!unitFailed) stoppedAt = 'cleanUpDrill';
+  }
+  const failure = unitFailed
     ? {
         step: stoppedAt,
         ...(record.failure
           ? describeFailure(record.failure)
           : { error: 'UnknownError', cause: 'the unit failed without a recorded error' }),
       }
-    : null;
+    : cleanupFailed && drillReport
+      ? {
+          step: 'cleanUpDrill' as const,
+          ...(drillReport.cleanupError ?? {
+            error: RUN_FAILURE_ERRORS.drillCleanupIncomplete,
+            cause: `drill copies left behind: ${describeResources(drillReport.leftBehind)}`,
+          }),
+        }
+      : null;
   const verify = results.verifyConnectivity;
   const verifiedAt =
-    !failed && verify && mode !== 'dry-run' && verify.outcome !== 'planned' ? verify.endedAt : null;
+    record.status === 'succeeded' && verify && mode !== 'dry-run' && verify.outcome !== 'planned'
+      ? verify.endedAt
+      : null;
   const dnsChange = results.updateDns;
   const inSync = results.waitForDnsInSync;
   const ttl = typeof record.dns?.ttl === 'number' ? record.dns.ttl : null;
@@ -309,6 +506,12 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
             inSyncAt && ttl !== null ? new Date(Date.parse(inSyncAt) + ttl * 1000).toISOString() : null,
         }
       : null;
+  // A drill's recovery time starts at the promotions: making the copies is not part of a real failover.
+  const from = drill
+    ? drillReport?.promotionStartedAt
+      ? Date.parse(drillReport.promotionStartedAt)
+      : null
+    : runStart;
   return {
     unit: record.unit,
     engine: record.engine ?? null,
@@ -318,8 +521,66 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
     failure,
     dns,
     verifiedAt,
-    recoveryTimeSeconds: verifiedAt ? seconds(Date.parse(verifiedAt) - runStart) : null,
+    recoveryTimeSeconds: verifiedAt && from !== null ? seconds(Date.parse(verifiedAt) - from) : null,
+    ...(drillReport ? { drill: drillReport } : {}),
   };
+}
+
+function unitDrillReport(results: UnitResults, steps: StepReport[]): UnitDrillReport {
+  const prepare = results.prepareDrill;
+  const copies = results.waitForDrillCopies;
+  const cleanup = results.cleanUpDrill;
+  const cleanupFailure = results.cleanUpDrillFailure;
+  const copiesStartedAt = prepare?.startedAt ?? null;
+  const copiesReadyAt = copies?.done ? copies.observedAt : null;
+  const promotions = [results.promoteSecret?.startedAt, results.promoteDatabase?.startedAt]
+    .filter((t): t is string => typeof t === 'string')
+    .sort();
+  const cleanedUp = Array.isArray(cleanup?.resources) ? cleanup.resources : [];
+  const leftBehind = Array.isArray(cleanup?.remaining) ? cleanup.remaining : [];
+  const clean = cleanup?.done === true && leftBehind.length === 0 && !cleanupFailure;
+  const cleanupStep = steps.find((s) => s.step === 'cleanUpDrill');
+  if (cleanupStep && !cleanupStep.startedAt) {
+    // The cleanup starts when the last step before it ended.
+    const ends = steps.filter((s) => s !== cleanupStep && s.endedAt).map((s) => s.endedAt as string);
+    cleanupStep.startedAt = ends.sort().at(-1) ?? null;
+    if (cleanupStep.startedAt && cleanupStep.endedAt) {
+      cleanupStep.durationMs = Math.max(
+        0,
+        Date.parse(cleanupStep.endedAt) - Date.parse(cleanupStep.startedAt),
+      );
+    }
+  }
+  return {
+    copiesStartedAt,
+    copiesReadyAt,
+    copiesSeconds:
+      copiesStartedAt && copiesReadyAt
+        ? seconds(Date.parse(copiesReadyAt) - Date.parse(copiesStartedAt))
+        : null,
+    promotionStartedAt: promotions[0] ?? null,
+    made: Array.isArray(prepare?.resources) ? prepare.resources : [],
+    cleanup: clean ? 'clean' : 'incomplete',
+    cleanedUp,
+    leftBehind: clean
+      ? []
+      : leftBehind.length || cleanup?.done
+        ? leftBehind
+        : cleanedUp.filter((r) => r.status !== 'absent'),
+    cleanupError: cleanupFailure
+      ? describeFailure(cleanupFailure)
+      : cleanup
+        ? null
+        : { error: 'DrillCleanupNotRun', cause: 'the cleanup left no record' },
+  };
+}
+
+function describeResources(resources: readonly DrillResource[]): string {
+  return resources.length
+    ? resources
+        .map((r) => `${r.kind} ${r.id} in ${r.region} (${r.status}${r.note ? `: ${r.note}` : ''})`)
+        .join('; ')
+    : 'none listed';
 }
 
 function stepReport(spec: StepSpec, results: UnitResults): StepReport {
@@ -356,7 +617,12 @@ function stepReport(spec: StepSpec, results: UnitResults): StepReport {
     status: value.outcome,
     startedAt: value.startedAt ?? null,
     endedAt: value.endedAt ?? null,
-    durationMs: typeof value.durationMs === 'number' ? value.durationMs : null,
+    durationMs:
+      typeof value.durationMs === 'number'
+        ? value.durationMs
+        : value.startedAt && value.endedAt
+          ? Math.max(0, Date.parse(value.endedAt) - Date.parse(value.startedAt))
+          : null,
     warnings: Array.isArray(value.warnings) ? value.warnings.map(String) : [],
     detail: flatDetail(value.detail),
   };
@@ -451,7 +717,12 @@ function flatDetail(detail: unknown): Record<string, DetailValue> {
 function summarize(report: RunReport): string {
   const total = report.units.length;
   const ok = report.units.filter((u) => u.status === 'succeeded').length;
-  const subject = report.mode === 'dry-run' ? 'Dry run' : 'Failover';
+  const subject = report.mode === 'dry-run' ? 'Dry run' : report.mode === 'drill' ? 'Drill' : 'Failover';
+  const rto =
+    report.recoveryTimeSeconds !== null
+      ? ` in ${formatDuration(report.recoveryTimeSeconds * 1000)}${report.targetRtoSeconds !== null ? ` (target ${formatDuration(report.targetRtoSeconds * 1000)}: ${report.rtoMet ? 'met' : 'NOT met'})` : ''}`
+      : '';
+  const drill = report.drill ? drillSentence(report.drill) : '';
   if (report.failure) {
     const changed = BEFORE_ANY_CHANGE.has(report.failure.stage) ? ' Nothing was changed.' : '';
     return `${subject} of ${report.planName} stopped at ${report.failure.stage}: ${report.failure.error}: ${oneLine(report.failure.cause)}.${changed}`;
@@ -460,15 +731,32 @@ function summarize(report: RunReport): string {
     const failed = report.units
       .filter((u) => u.status === 'failed')
       .map((u) => `${u.unit} (${u.failure?.error ?? 'failed'} at ${u.stoppedAt ?? 'an unknown step'})`);
-    return `${subject} of ${report.planName}: ${total - ok} of ${total} units did not fail over: ${failed.join(', ')}.`;
+    if (report.error === RUN_FAILURE_ERRORS.drillCleanupIncomplete) {
+      return `Drill of ${report.planName}: ${total} of ${total} units recovered and verified on drill copies${rto}, but the cleanup did not finish: ${failed.join(', ')}.${drill}`;
+    }
+    const verb = report.mode === 'drill' ? 'did not fail over their drill copies' : 'did not fail over';
+    return `${subject} of ${report.planName}: ${total - ok} of ${total} units ${verb}: ${failed.join(', ')}.${drill}`;
   }
-  if (report.mode === 'dry-run')
-    return `Dry run of ${report.planName}: ${total} units planned, nothing was changed.`;
-  const rto =
-    report.recoveryTimeSeconds !== null
-      ? ` in ${formatDuration(report.recoveryTimeSeconds * 1000)}${report.targetRtoSeconds !== null ? ` (target ${formatDuration(report.targetRtoSeconds * 1000)}: ${report.rtoMet ? 'met' : 'NOT met'})` : ''}`
-      : '';
+  if (report.mode === 'dry-run') {
+    const calls = (report.plannedCalls ?? []).filter((c) => c.call !== null).length;
+    return `Dry run of ${report.planName}: ${total} units planned, ${calls} calls a failover would make; nothing was changed.`;
+  }
+  if (report.mode === 'drill') {
+    return `Drill of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified on drill copies${rto}; production was not touched.${drill}`;
+  }
   return `Failover of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified${rto}.`;
+}
+
+function drillSentence(drill: DrillReport): string {
+  const copies =
+    drill.copiesSeconds !== null
+      ? ` Making the copies took ${formatDuration(drill.copiesSeconds * 1000)} (not counted).`
+      : '';
+  const cleanup =
+    drill.cleanup === 'clean'
+      ? ` Cleanup: every drill copy deleted (${drill.cleanedUp.length}).`
+      : ` Cleanup INCOMPLETE: ${drill.leftBehind.length} drill copies left behind: ${drill.leftBehind.map((r) => `${r.kind} ${r.id} in ${r.region}`).join(', ') || 'see the units'}.`;
+  return `${copies}${cleanup}`;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -544,6 +832,33 @@ export function renderReportText(report: RunReport): string {
       `recovery time: not measured (not every unit was verified); target RTO ${formatDuration(report.targetRtoSeconds * 1000)}`,
     );
   }
+  if (report.drill) {
+    const d = report.drill;
+    lines.push(
+      'drill: disposable copies in the recovery Region; production was only read. Recovery time runs from the start of promotion to verified.',
+    );
+    if (d.copiesSeconds !== null) {
+      lines.push(
+        `  making the copies took ${formatDuration(d.copiesSeconds * 1000)} (not part of the recovery time)`,
+      );
+    }
+    lines.push(
+      d.cleanup === 'clean'
+        ? `  cleanup: every copy deleted (${d.cleanedUp.length}): ${d.cleanedUp.join(', ') || '-'}`
+        : `  cleanup INCOMPLETE, left behind: ${d.leftBehind.map((r) => `${r.kind} ${r.id} in ${r.region} (${r.status}${r.note ? `: ${r.note}` : ''})`).join(', ') || 'see the units'}`,
+    );
+  }
+  if (report.plannedCalls) {
+    lines.push('planned calls (dry run: nothing was changed):');
+    for (const c of report.plannedCalls) {
+      const params = Object.entries(c.parameters)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      lines.push(
+        `  ${pad(c.unit, 12)} ${pad(c.title, 31)} ${c.call ?? '-'}${params ? ` ${params}` : ''}${c.note ? ` (${c.note})` : ''}`,
+      );
+    }
+  }
   if (report.preflight) {
     lines.push(
       `preflight: ${report.preflight.ok ? 'passed' : 'FAILED'} (${report.preflight.errors.length} errors, ${report.preflight.warnings.length} warnings)`,
@@ -559,9 +874,22 @@ export function renderReportText(report: RunReport): string {
     const head = `unit ${unit.unit}${unit.engine ? ` (${unit.engine})` : ''}: ${unit.status}`;
     const rt =
       unit.recoveryTimeSeconds !== null
-        ? `, verified ${formatDuration(unit.recoveryTimeSeconds * 1000)} after the run started`
+        ? `, verified ${formatDuration(unit.recoveryTimeSeconds * 1000)} after ${unit.drill ? 'the promotions started' : 'the run started'}`
         : '';
     lines.push(head + rt);
+    if (unit.drill) {
+      const d = unit.drill;
+      if (d.copiesSeconds !== null)
+        lines.push(`  drill copies ready in ${formatDuration(d.copiesSeconds * 1000)} (not counted)`);
+      lines.push(
+        `  drill copies: ${d.cleanedUp.map((r) => `${r.kind} ${r.id} ${r.status}`).join(', ') || (d.made.length ? d.made.map((r) => `${r.kind} ${r.id} ${r.status}`).join(', ') : 'none made')}`,
+      );
+      if (d.cleanup === 'incomplete') {
+        lines.push(
+          `  cleanup INCOMPLETE${d.cleanupError ? ` (${d.cleanupError.error}: ${d.cleanupError.cause})` : ''}; left behind: ${describeResources(d.leftBehind)}`,
+        );
+      }
+    }
     if (unit.failure) {
       lines.push(
         `  stopped at ${unit.stoppedAt ?? 'an unknown step'}: ${unit.failure.error}: ${unit.failure.cause}`,
@@ -652,6 +980,41 @@ function oneLine(text: string): string {
 /* Delivery                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
+/**
+ * The recovery time as a CloudWatch metric, for every run that measured one (failover and drill; a dry run measures
+ * none): `Lifeboat/RecoveryTimeSeconds` with dimensions Plan, Unit and Mode, one datum per verified unit and one for the
+ * run with Unit `ALL` (unit names are lower case, so it never names a unit). Published with PutMetricData from the
+ * report step rather than as EMF log lines: one call per run is no cost, the delivery result is known and reported
+ * like the S3 and SNS ones, and it works the same against the proving ground's emulator, which has no log-to-metric
+ * pipeline.
+ */
+export const METRIC_NAMESPACE = 'Lifeboat';
+export const RECOVERY_TIME_METRIC = 'RecoveryTimeSeconds';
+export const RUN_METRIC_UNIT = 'ALL';
+/** PutMetricData takes at most 1,000 datums per call; lifeboat sends small batches. */
+const METRIC_BATCH = 20;
+
+export function recoveryTimeMetrics(report: RunReport): MetricDatum[] {
+  if (!report.mode || report.mode === 'dry-run') return [];
+  const datum = (unit: string, seconds: number, at: string | null): MetricDatum => ({
+    MetricName: RECOVERY_TIME_METRIC,
+    Dimensions: [
+      { Name: 'Plan', Value: report.planName },
+      { Name: 'Unit', Value: unit },
+      { Name: 'Mode', Value: report.mode as string },
+    ],
+    Value: seconds,
+    Unit: 'Seconds',
+    Timestamp: new Date(at ?? report.endedAt),
+  });
+  const data = report.units
+    .filter((u) => u.recoveryTimeSeconds !== null)
+    .map((u) => datum(u.unit, u.recoveryTimeSeconds as number, u.verifiedAt));
+  if (report.recoveryTimeSeconds !== null)
+    data.push(datum(RUN_METRIC_UNIT, report.recoveryTimeSeconds, null));
+  return data;
+}
+
 export interface ReportDestinations {
   /** `REPORT_BUCKET_NAME`; no S3 copy when absent. */
   bucket?: string;
@@ -673,7 +1036,7 @@ export function reportKeys(report: Pick<RunReport, 'planName' | 'runId'>): { run
 }
 
 export function reportSubject(report: RunReport): string {
-  const what = report.mode === 'dry-run' ? 'dry run' : 'failover';
+  const what = report.mode === 'dry-run' ? 'dry run' : report.mode === 'drill' ? 'drill' : 'failover';
   const text = `lifeboat ${what} of ${report.planName} ${report.outcome === 'succeeded' ? 'succeeded' : 'FAILED'} (${report.runId})`;
   // ASCII printable only (SNS rejects others in Subject).
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, SNS_SUBJECT_LIMIT);
@@ -700,11 +1063,31 @@ export function reportMessage(report: RunReport, s3Location?: string): string {
  * is recorded in `delivery` (the SDK has already retried transient errors) and the caller logs it.
  */
 export async function deliverReport(
-  deps: { s3: S3Client; sns: SNSClient },
+  deps: { s3: S3Client; sns: SNSClient; cloudwatch?: CloudWatchClient },
   report: RunReport,
   to: ReportDestinations,
 ): Promise<RunReport> {
-  const delivery: ReportDelivery = { s3: { status: 'skipped' }, sns: { status: 'skipped' } };
+  const delivery: ReportDelivery = {
+    s3: { status: 'skipped' },
+    sns: { status: 'skipped' },
+    metrics: { status: 'skipped' },
+  };
+  const metrics = recoveryTimeMetrics(report);
+  if (deps.cloudwatch && metrics.length) {
+    try {
+      for (let i = 0; i < metrics.length; i += METRIC_BATCH) {
+        await deps.cloudwatch.send(
+          new PutMetricDataCommand({
+            Namespace: METRIC_NAMESPACE,
+            MetricData: metrics.slice(i, i + METRIC_BATCH),
+          }),
+        );
+      }
+      delivery.metrics = { status: 'published', count: metrics.length };
+    } catch (error) {
+      delivery.metrics = { status: 'failed', error: describeDeliveryError(error) };
+    }
+  }
   let location: string | undefined;
   if (to.bucket) {
     const keys = reportKeys(report);
@@ -767,7 +1150,8 @@ const LEAN_STRING_CHARS = 160;
 const LEAN_WARNING_CHARS = 300;
 const LEAN_WARNINGS = 4;
 const LEAN_CAUSE_CHARS = 1000;
-const SKELETON_CAUSE_CHARS = 200;
+const SKELETON_CAUSE_CHARS = 150;
+const SKELETON_NAME_CHARS = 80;
 /** Lists in a step's result that say what a drill made and removed: kept down to their ids at every level. */
 const RESOURCE_LISTS = ['resources', 'cleaned', 'remaining'] as const;
 
@@ -794,10 +1178,17 @@ function trimRecord(record: UnitRunRecord, level: Trimmed): UnitRunRecord {
     results[key] = trimResult(value, level);
   }
   const causeChars = level === 'skeleton' ? SKELETON_CAUSE_CHARS : LEAN_CAUSE_CHARS;
+  const skeleton = level === 'skeleton';
   return {
     unit: record.unit,
     engine: record.engine,
-    ...(record.dns ? { dns: record.dns } : {}),
+    ...(record.dns
+      ? {
+          dns: skeleton
+            ? { ...record.dns, recordName: cut(record.dns.recordName, SKELETON_NAME_CHARS) }
+            : record.dns,
+        }
+      : {}),
     status: record.status,
     results: results as UnitResults,
     ...(record.failure
@@ -818,13 +1209,44 @@ function trimResult(value: unknown, level: Trimmed): unknown {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
   const v = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
+  const keepResources = () => {
+    for (const list of RESOURCE_LISTS) {
+      // What is left behind keeps its id at every level; in a skeleton the copies made are left out and the cleaned
+      // ones keep only what they were and became.
+      if (!Array.isArray(v[list]) || (level === 'skeleton' && list === 'resources' && 'outcome' in v))
+        continue;
+      const bare = level === 'skeleton' && list !== 'remaining';
+      out[list] = (v[list] as unknown[]).map((r) => resourceId(r, bare ? 'bare' : level));
+    }
+  };
+  if (typeof v.Error === 'string') {
+    // A failure kept in the results (a drill cleanup that did not finish).
+    const described = describeFailure({
+      Error: v.Error,
+      ...(typeof v.Cause === 'string' ? { Cause: v.Cause } : {}),
+    });
+    return {
+      Error: v.Error,
+      Cause: cut(described.cause, level === 'skeleton' ? SKELETON_CAUSE_CHARS : LEAN_CAUSE_CHARS),
+    };
+  }
   if ('attempts' in v) {
-    // A poll record: what the timeline needs.
-    for (const key of ['done', 'status', 'observedAt', 'attempts'] as const) out[key] = v[key];
+    // A poll record: what the timeline needs (a skeleton leaves out the last status).
+    const keys =
+      level === 'skeleton'
+        ? (['done', 'observedAt', 'attempts'] as const)
+        : (['done', 'status', 'observedAt', 'attempts'] as const);
+    for (const key of keys) out[key] = v[key];
     if (level === 'lean') out.detail = trimDetail(v.detail);
+    keepResources();
     return out;
   }
-  for (const key of ['outcome', 'startedAt', 'endedAt', 'durationMs'] as const) {
+  // A skeleton leaves out durationMs: the report takes it from the two times.
+  const kept =
+    level === 'skeleton'
+      ? (['outcome', 'startedAt', 'endedAt'] as const)
+      : (['outcome', 'startedAt', 'endedAt', 'durationMs'] as const);
+  for (const key of kept) {
     if (key in v) out[key] = v[key];
   }
   if (level === 'lean') out.detail = trimDetail(v.detail);
@@ -843,9 +1265,7 @@ function trimResult(value: unknown, level: Trimmed): unknown {
     out.warnings = warnings.length ? [`${warnings.length} warnings left out to fit the state limit`] : [];
   }
   // A skeleton keeps neither: the report reads a missing detail as {} and missing warnings as none.
-  for (const list of RESOURCE_LISTS) {
-    if (Array.isArray(v[list])) out[list] = (v[list] as unknown[]).map((r) => resourceId(r, level));
-  }
+  keepResources();
   return out;
 }
 
@@ -857,13 +1277,15 @@ function trimDetail(detail: unknown): Record<string, DetailValue> {
   return out;
 }
 
-/** A drill resource down to what says which one it was. */
-function resourceId(resource: unknown, level: Trimmed): unknown {
+/** A drill resource down to what says which one it was (`bare`: only its kind and what became of it). */
+function resourceId(resource: unknown, level: Trimmed | 'bare'): unknown {
   if (!resource || typeof resource !== 'object') return resource;
   const r = resource as Record<string, unknown>;
   if (level === 'lean') return r;
   const out: Record<string, unknown> = {};
-  for (const key of ['kind', 'id', 'region', 'status'] as const) if (key in r) out[key] = r[key];
+  const keys =
+    level === 'bare' ? (['kind', 'status'] as const) : (['kind', 'id', 'region', 'status'] as const);
+  for (const key of keys) if (key in r) out[key] = r[key];
   return out;
 }
 

@@ -16,7 +16,6 @@ import {
   ConfigurationError,
   isTransientAwsError,
   type LifeboatError,
-  NotSupportedError,
   ResourceMissingError,
   RotationBlockedError,
   toLifeboatError,
@@ -158,13 +157,6 @@ async function describeSecret(
   return secret;
 }
 
-/** Drills run on disposable copies (a later issue); until then a mutating secret step refuses them. */
-function assertMutatingModeSupported(run: RunContext, step: string): void {
-  if (run.mode === 'drill') {
-    throw new NotSupportedError(`${step}: mode "drill" is not supported by this build`);
-  }
-}
-
 /* ---------------------------------------------------------------------------------------------- */
 /* PromoteSecret                                                                                    */
 /* ---------------------------------------------------------------------------------------------- */
@@ -182,7 +174,6 @@ export async function promoteReplicaSecret(
 }
 
 async function promoteBody(deps: SecretDeps, run: RunContext, unit: UnitPlan): Promise<StepBody> {
-  assertMutatingModeSupported(run, 'promoteSecret');
   const secret = await describeSecret(deps, unit, run);
   const view = replicationView(secret, run.recoveryRegion);
   const secretId = secret.ARN ?? recoverySecretId(unit);
@@ -340,7 +331,6 @@ export async function attachRotation(
 }
 
 async function attachBody(deps: SecretDeps, run: RunContext, unit: UnitPlan): Promise<StepBody> {
-  assertMutatingModeSupported(run, 'attachRotation');
   const secret = await describeSecret(deps, unit, run);
   const secretId = secret.ARN ?? recoverySecretId(unit);
   const view = replicationView(secret, run.recoveryRegion);

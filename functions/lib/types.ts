@@ -48,7 +48,10 @@ export type StepName =
   | 'attachRotation'
   | 'verifyConnectivity'
   | 'report'
-  | 'releaseLock';
+  | 'releaseLock'
+  | 'prepareDrill'
+  | 'waitForDrillCopies'
+  | 'cleanUpDrill';
 
 /**
  * `changed`: the step made its change. `already-done`: its effect was already there, no mutating call.

@@ -125,6 +125,9 @@ export class Orchestrator extends Construct {
       preflight: Duration.minutes(2),
       report: Duration.minutes(1),
       verifyConnectivity: verifyFunctionTimeout(plan),
+      // Several reads and creates in two Regions; the SDK retries each throttled call.
+      prepareDrill: Duration.minutes(1),
+      cleanUpDrill: Duration.minutes(1),
     };
 
     const functions = {} as Record<StepFunctionName, StepFunction>;

@@ -133,49 +133,56 @@ function disasterPreflight(units: string[]) {
 }
 
 describe('a plan at the scale limit', () => {
-  it(`fails over ${MAX_UNITS_PER_RUN} units with large step results: every state, the Map's results and the output stay under 256 KiB`, async () => {
-    // Prepare
-    const plan = planWith(MAX_UNITS_PER_RUN, { maxConcurrency: 40 });
-    const names = plan.units.map((u) => u.name);
-    const sizes: number[] = [];
+  it.each(['failover', 'drill'] as const)(
+    `runs a %s of ${MAX_UNITS_PER_RUN} units with large step results: every state, the Map's results and the output stay under 256 KiB`,
+    async (mode) => {
+      // Prepare
+      const plan = planWith(MAX_UNITS_PER_RUN, { maxConcurrency: 40 });
+      const names = plan.units.map((u) => u.name);
+      const sizes: number[] = [];
 
-    // Act
-    const run = await runFlow({
-      plan,
-      stubs: {
-        ...FAT_STUBS,
-        // As functions/preflight.ts returns it.
-        [N.preflight]: () => preflightForState(disasterPreflight(names), PREFLIGHT_STATE_BUDGET_BYTES),
-        [N.summarizeUnit]: (input) => {
-          const { outcome, budgetBytes } = input as unknown as {
-            outcome: UnitRunRecord;
-            budgetBytes: number;
-          };
-          sizes.push(jsonBytes(outcome));
-          return summarizeUnitOutcome(outcome, budgetBytes);
+      // Act
+      const run = await runFlow({
+        plan,
+        input: { mode },
+        stubs: {
+          ...FAT_STUBS,
+          // As functions/preflight.ts returns it.
+          [N.preflight]: () => preflightForState(disasterPreflight(names), PREFLIGHT_STATE_BUDGET_BYTES),
+          [N.summarizeUnit]: (input) => {
+            const { outcome, budgetBytes } = input as unknown as {
+              outcome: UnitRunRecord;
+              budgetBytes: number;
+            };
+            sizes.push(jsonBytes(outcome));
+            return summarizeUnitOutcome(outcome, budgetBytes);
+          },
         },
-      },
-    });
+      });
 
-    // Assess
-    expect(run.status).toBe('succeeded');
-    expect(run.report?.units).toHaveLength(MAX_UNITS_PER_RUN);
-    expect(run.report?.units.every((u) => u.status === 'succeeded')).toBe(true);
-    expect(run.report?.recoveryTimeSeconds).not.toBeNull();
-    // Before summarizing, the outcomes would not have fitted.
-    expect(Math.min(...sizes) * MAX_UNITS_PER_RUN).toBeGreaterThan(STATE_DATA_LIMIT_BYTES);
-    const outcomes = run.reportInput?.units ?? [];
-    expect(outcomes).toHaveLength(MAX_UNITS_PER_RUN);
-    for (const outcome of outcomes) {
-      expect(jsonBytes(outcome)).toBeLessThanOrEqual(MIN_UNIT_OUTCOME_BYTES);
-      expect(outcome.trimmed).toBeDefined();
-    }
-    expect(jsonBytes(outcomes)).toBeLessThanOrEqual(UNIT_OUTCOMES_BUDGET_BYTES);
-    expect(jsonBytes(run.reportInput?.preflight)).toBeLessThanOrEqual(PREFLIGHT_STATE_BUDGET_BYTES);
-    // The largest state of the parent: everything the report step receives.
-    expect(jsonBytes(run.reportInput)).toBeLessThan(STATE_DATA_LIMIT_BYTES);
-    expect(jsonBytes(run.output)).toBeLessThanOrEqual(REPORT_OUTPUT_BUDGET_BYTES);
-    expect(run.output?.units).toHaveLength(MAX_UNITS_PER_RUN);
-    expect(run.output?.outcome).toBe('succeeded');
-  }, 60_000);
+      // Assess
+      expect(run.status).toBe('succeeded');
+      expect(run.report?.units).toHaveLength(MAX_UNITS_PER_RUN);
+      expect(run.report?.units.every((u) => u.status === 'succeeded')).toBe(true);
+      expect(run.report?.recoveryTimeSeconds).not.toBeNull();
+      // Before summarizing, the outcomes would not have fitted.
+      expect(Math.min(...sizes) * MAX_UNITS_PER_RUN).toBeGreaterThan(STATE_DATA_LIMIT_BYTES);
+      const outcomes = run.reportInput?.units ?? [];
+      expect(outcomes).toHaveLength(MAX_UNITS_PER_RUN);
+      for (const outcome of outcomes) {
+        expect(jsonBytes(outcome)).toBeLessThanOrEqual(MIN_UNIT_OUTCOME_BYTES);
+        expect(outcome.trimmed).toBeDefined();
+      }
+      expect(jsonBytes(outcomes)).toBeLessThanOrEqual(UNIT_OUTCOMES_BUDGET_BYTES);
+      expect(jsonBytes(run.reportInput?.preflight)).toBeLessThanOrEqual(PREFLIGHT_STATE_BUDGET_BYTES);
+      // The largest state of the parent: everything the report step receives.
+      expect(jsonBytes(run.reportInput)).toBeLessThan(STATE_DATA_LIMIT_BYTES);
+      expect(jsonBytes(run.output)).toBeLessThanOrEqual(REPORT_OUTPUT_BUDGET_BYTES);
+      expect(run.output?.units).toHaveLength(MAX_UNITS_PER_RUN);
+      expect(run.output?.outcome).toBe('succeeded');
+      expect(run.output?.mode).toBe(mode);
+      if (mode === 'drill') expect(run.report?.drill?.cleanup).toBe('clean');
+    },
+    60_000,
+  );
 });

@@ -1,4 +1,10 @@
 import { type ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import {
+  type DrillCleanupResult,
+  type DrillResource,
+  drillNames,
+  type PrepareDrillResult,
+} from '../../functions/lib/drill.js';
 import { TransientAwsError } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
@@ -136,6 +142,60 @@ export function stepResult(
   };
 }
 
+/** What Prepare drill copies returns: the drill unit (names from drillNames) and the copies it made. */
+export function prepareDrillResult(
+  input: Record<string, unknown>,
+  extra: Partial<PrepareDrillResult> = {},
+): PrepareDrillResult {
+  const { run, unit } = input as unknown as UnitStepInput;
+  const names = drillNames(run.runId, unit.name);
+  const record = `${names.instanceId}.internal.example.com`;
+  const resources: DrillResource[] = [
+    { kind: 'db-instance', id: names.instanceId, region: run.recoveryRegion, status: 'created' },
+    { kind: 'dns-records', id: record, region: 'global', status: 'created' },
+    { kind: 'primary-secret', id: names.secretName, region: run.primaryRegion, status: 'created' },
+    { kind: 'replica-secret', id: names.secretName, region: run.recoveryRegion, status: 'created' },
+  ];
+  return {
+    ...stepResult('prepareDrill', input),
+    detail: { drillInstance: names.instanceId, drillSecret: names.secretName, drillRecord: record },
+    drillUnit: {
+      ...unit,
+      secret: { id: names.secretName },
+      database: { ...unit.database, replicaInstanceId: names.instanceId },
+      dns: { ...unit.dns, recordName: record, strategy: 'cname' },
+    },
+    resources,
+    ...extra,
+  };
+}
+
+/** What one cleanup pass returns: by default every copy deleted. */
+export function cleanupResult(
+  input: Record<string, unknown>,
+  extra: Partial<DrillCleanupResult> = {},
+): DrillCleanupResult {
+  const { run, unit } = input as unknown as UnitStepInput;
+  const names = drillNames(run.runId, unit.name);
+  const resources: DrillResource[] = [
+    { kind: 'db-instance', id: names.instanceId, region: run.recoveryRegion, status: 'deleted' },
+    {
+      kind: 'dns-records',
+      id: `${names.instanceId}.internal.example.com`,
+      region: 'global',
+      status: 'deleted',
+    },
+    { kind: 'primary-secret', id: names.secretName, region: run.primaryRegion, status: 'deleted' },
+    { kind: 'replica-secret', id: names.secretName, region: run.recoveryRegion, status: 'deleted' },
+  ];
+  return {
+    ...poll(true, { status: 'clean', waitSeconds: 0 }),
+    resources,
+    remaining: [],
+    ...extra,
+  };
+}
+
 export function poll(done: boolean, extra: Partial<PollResult> = {}): PollResult {
   return {
     done,
@@ -193,6 +253,9 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
     [N.checkDatabasePromotion]: () =>
       poll(true, { detail: { endpoint: 'orders-db-replica.rds.example.com', port: 5432 } }),
     [N.checkDnsChange]: () => poll(true, { status: 'INSYNC' }),
+    [N.prepareDrill]: (input) => prepareDrillResult(input),
+    [N.checkDrillCopies]: () => poll(true, { status: 'available/InSync' }),
+    [N.cleanUpDrill]: (input) => cleanupResult(input),
     [N.summarizeUnit]: (input) => {
       const event = input as unknown as SummarizeUnitEvent;
       return summarizeUnitOutcome(event.outcome, event.budgetBytes);

@@ -17,6 +17,12 @@ const REPLICA = 'arn:aws:rds:us-west-2:123456789012:db:orders-db-replica';
 const ZONE = 'arn:aws:route53:::hostedzone/Z0LIFEBOAT00EXAMPLE';
 const ROTATION = 'arn:aws:lambda:us-west-2:123456789012:function:orders-db-rotation';
 const KEYS = 'arn:aws:kms:us-west-2:123456789012:key/*';
+const PRIMARY_DB = 'arn:aws:rds:us-east-1:123456789012:db:orders-db';
+const DRILL_DB = 'arn:aws:rds:us-west-2:123456789012:db:lifeboat-drill-*';
+const DRILL_SECRETS = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:lifeboat-drill/*';
+const DRILL_PRIMARY_SECRETS = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:lifeboat-drill/*';
+/** Steps that run only in a drill, and may name the primary Region: the copies come from there. */
+const DRILL_STEPS = new Set(['prepareDrill', 'checkDrillCopies', 'cleanUpDrill']);
 
 function onlyLogicalId(resources: Record<string, unknown>): string {
   const ids = Object.keys(resources);
@@ -65,10 +71,16 @@ describe('step permissions (examples/plan.json)', () => {
         resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
       },
     },
+    // In a drill the failover steps run on the copies: the same actions on lifeboat-drill-* (see the conditions below).
     promoteSecret: {
       PromoteReplicaSecrets: {
         actions: ['secretsmanager:DescribeSecret', 'secretsmanager:StopReplicationToReplica'],
         resources: [SECRET],
+      },
+      DescribeDrillSecrets: { actions: ['secretsmanager:DescribeSecret'], resources: [DRILL_SECRETS] },
+      PromoteDrillSecrets: {
+        actions: ['secretsmanager:StopReplicationToReplica'],
+        resources: [DRILL_SECRETS],
       },
     },
     promoteDatabase: {
@@ -76,14 +88,19 @@ describe('step permissions (examples/plan.json)', () => {
         actions: ['rds:DescribeDBInstances', 'rds:PromoteReadReplica'],
         resources: [REPLICA],
       },
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
+      PromoteDrillReplicas: { actions: ['rds:PromoteReadReplica'], resources: [DRILL_DB] },
     },
     checkDatabasePromotion: {
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
     },
     updateDns: {
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
       ReadPlanRecords: { actions: ['route53:ListResourceRecordSets'], resources: [ZONE] },
       UpsertPlanRecords0: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
+      UpsertDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
     },
     checkDnsChange: {
       ReadDnsChanges: { actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] },
@@ -98,11 +115,18 @@ describe('step permissions (examples/plan.json)', () => {
         resources: [SECRET],
       },
       InvokeRotationFunctions: { actions: ['lambda:InvokeFunction'], resources: [ROTATION] },
+      DescribeDrillSecrets: { actions: ['secretsmanager:DescribeSecret'], resources: [DRILL_SECRETS] },
+      AttachDrillRotation: {
+        actions: ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage'],
+        resources: [DRILL_SECRETS],
+      },
     },
     verifyConnectivity: {
       ReadSecretsToConnect: { actions: ['secretsmanager:GetSecretValue'], resources: [SECRET] },
       DecryptSecretsToConnect: { actions: ['kms:Decrypt'], resources: [KEYS] },
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+      ReadDrillSecretsToConnect: { actions: ['secretsmanager:GetSecretValue'], resources: [DRILL_SECRETS] },
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
     },
     report: {
       WriteReports: {
@@ -110,10 +134,72 @@ describe('step permissions (examples/plan.json)', () => {
         resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/reports/orders-dr/*']] }],
       },
       PublishReports: { actions: ['sns:Publish'], resources: [{ Ref: topic }] },
+      PublishRecoveryTimes: { actions: ['cloudwatch:PutMetricData'], resources: ['*'] },
       EncryptReports: {
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: [{ 'Fn::GetAtt': [key, 'Arn'] }],
       },
+    },
+    prepareDrill: {
+      ReadProductionForDrill: {
+        actions: ['rds:DescribeDBInstances'],
+        resources: [REPLICA, PRIMARY_DB, DRILL_DB],
+      },
+      ReadDrillInstanceTags: { actions: ['rds:ListTagsForResource'], resources: [DRILL_DB] },
+      ReplicateProductionPrimaries: { actions: ['rds:CreateDBInstanceReadReplica'], resources: [PRIMARY_DB] },
+      CreateDrillReplicas: {
+        actions: ['rds:CreateDBInstanceReadReplica', 'rds:AddTagsToResource'],
+        resources: [DRILL_DB, 'arn:aws:rds:us-west-2:123456789012:subgrp:*'],
+      },
+      EncryptDrillReplicas: { actions: ['kms:CreateGrant', 'kms:DescribeKey'], resources: [KEYS] },
+      ReadProductionSecrets: { actions: ['secretsmanager:GetSecretValue'], resources: [SECRET] },
+      DecryptProductionSecrets: { actions: ['kms:Decrypt'], resources: [KEYS] },
+      DescribeDrillSecrets: {
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: [DRILL_PRIMARY_SECRETS],
+      },
+      CreateDrillSecrets: {
+        actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+        resources: [DRILL_PRIMARY_SECRETS],
+      },
+      ReplicateDrillSecrets: {
+        actions: ['secretsmanager:ReplicateSecretToRegions'],
+        resources: [DRILL_PRIMARY_SECRETS],
+      },
+      ReadZonesForDrill: {
+        actions: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+        resources: [ZONE],
+      },
+      CreateDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
+    },
+    checkDrillCopies: {
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
+      DescribeDrillSecrets: {
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: [DRILL_PRIMARY_SECRETS, DRILL_SECRETS],
+      },
+    },
+    cleanUpDrill: {
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
+      ReadDrillInstanceTags: { actions: ['rds:ListTagsForResource'], resources: [DRILL_DB] },
+      DeleteDrillInstances: { actions: ['rds:DeleteDBInstance'], resources: [DRILL_DB] },
+      DescribeDrillSecrets: {
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: [DRILL_PRIMARY_SECRETS, DRILL_SECRETS],
+      },
+      DeleteDrillSecrets: {
+        actions: [
+          'secretsmanager:DeleteSecret',
+          'secretsmanager:RemoveRegionsFromReplication',
+          'secretsmanager:StopReplicationToReplica',
+        ],
+        resources: [DRILL_PRIMARY_SECRETS, DRILL_SECRETS],
+      },
+      ReadZonesForDrill: {
+        actions: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+        resources: [ZONE],
+      },
+      DeleteDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
     },
   };
 
@@ -169,15 +255,79 @@ describe('step permissions (examples/plan.json)', () => {
     });
   });
 
-  it('names nothing in the primary Region on the failover path', () => {
+  it('names nothing in the primary Region on the failover path (only the drill steps copy from there)', () => {
     // Act
-    const everyStatement = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-      (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
-          .Statement,
+    const failoverPath = STEP_FUNCTIONS.filter((s) => !DRILL_STEPS.has(s)).flatMap((s) =>
+      stepStatements(template, plan, s),
+    );
+    const drill = [...DRILL_STEPS].flatMap((s) => stepStatements(template, plan, s));
+    // Assess
+    expect(JSON.stringify(failoverPath)).not.toContain(plan.primaryRegion);
+    expect(JSON.stringify(drill)).toContain(plan.primaryRegion);
+  });
+
+  it('holds every change to a drill copy to the lifeboat-drill names and this plan tag', () => {
+    // Act
+    const drillStatements = STEP_FUNCTIONS.flatMap((s) => stepStatements(template, plan, s)).filter((s) =>
+      JSON.stringify(s.Resource).includes('lifeboat-drill'),
+    );
+    // ReplicateSecretToRegions is also authorized inside CreateSecret (AddReplicaRegions), where no tag of the new
+    // secret may be there to match yet: it is held to the lifeboat-drill/ names only.
+    const changes = drillStatements.filter(
+      (s) =>
+        s.Sid !== 'ReplicateDrillSecrets' && asList(s.Action).some((a) => !/:(Describe|List|Get)/.test(a)),
+    );
+    const dns = STEP_FUNCTIONS.flatMap((s) => stepStatements(template, plan, s)).filter((s) =>
+      (s.Sid ?? '').endsWith('DrillRecords'),
     );
     // Assess
-    expect(JSON.stringify(everyStatement)).not.toContain(plan.primaryRegion);
+    expect(changes.length).toBeGreaterThan(5);
+    for (const statement of changes) {
+      const conditions = JSON.stringify(statement.Condition ?? {});
+      expect(conditions, statement.Sid).toMatch(
+        /"(rds:db-tag|secretsmanager:ResourceTag|aws:RequestTag)\/lifeboat:plan":"orders-dr"/,
+      );
+    }
+    expect(dns.map((s) => [s.Sid, s.Condition])).toEqual([
+      [
+        'UpsertDrillRecords',
+        {
+          'ForAllValues:StringLike': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['lifeboat-drill-*'],
+          },
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+          },
+        },
+      ],
+      [
+        'CreateDrillRecords',
+        {
+          'ForAllValues:StringLike': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['lifeboat-drill-*'],
+          },
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME', 'TXT'],
+            'route53:ChangeResourceRecordSetsActions': ['CREATE'],
+          },
+        },
+      ],
+      [
+        'DeleteDrillRecords',
+        {
+          'ForAllValues:StringLike': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['lifeboat-drill-*'],
+          },
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME', 'TXT'],
+            'route53:ChangeResourceRecordSetsActions': ['DELETE'],
+          },
+        },
+      ],
+    ]);
+    const put = stepStatements(template, plan, 'report').find((s) => s.Sid === 'PublishRecoveryTimes');
+    expect(put?.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'Lifeboat' } });
   });
 
   it('uses Resource "*" only where AWS offers nothing narrower', () => {
@@ -188,6 +338,8 @@ describe('step permissions (examples/plan.json)', () => {
       'xray:GetSamplingRules',
       'xray:GetSamplingTargets',
       'cloudwatch:GetMetricData',
+      // Held to the Lifeboat namespace by condition.
+      'cloudwatch:PutMetricData',
       'ec2:DescribeNetworkInterfaces',
       'ec2:DescribeSubnets',
       // Step Functions log delivery (CDK's grant for the state machine's logging)
@@ -304,7 +456,7 @@ describe('step permissions follow the plan', () => {
     ]);
   });
 
-  it('grants no record change when every unit fails DNS over by health check', () => {
+  it('grants no change of a plan record when every unit fails DNS over by health check, only of the drill copies', () => {
     // Prepare
     const document = examplePlan('plan.json');
     (document.units[0] as { dns: Record<string, unknown> }).dns.strategy = 'health-check';
@@ -313,8 +465,14 @@ describe('step permissions follow the plan', () => {
     const updateDns = grantsBySid(stepStatements(template, plan, 'updateDns'));
     const checkDnsChange = grantsBySid(stepStatements(template, plan, 'checkDnsChange'));
     // Assess
-    expect(Object.keys(updateDns)).toEqual(['DescribeReplicaInstances']);
-    expect(checkDnsChange).toEqual({});
+    expect(Object.keys(updateDns)).toEqual([
+      'DescribeReplicaInstances',
+      'DescribeDrillInstances',
+      'ReadDrillRecords',
+      'UpsertDrillRecords',
+    ]);
+    // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled.
+    expect(Object.keys(checkDnsChange)).toEqual(['ReadDnsChanges']);
   });
 
   it('scopes UPSERT per hosted zone to that zone records', () => {

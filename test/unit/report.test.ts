@@ -1,8 +1,10 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resetClients } from '../../functions/lib/clients.js';
+import type { DrillResource } from '../../functions/lib/drill.js';
 import { preflightForState } from '../../functions/lib/preflight.js';
 import {
   buildRunReport,
@@ -17,6 +19,7 @@ import {
   PREFLIGHT_STATE_BUDGET_BYTES,
   REPORT_OUTPUT_BUDGET_BYTES,
   type ReportEvent,
+  recoveryTimeMetrics,
   renderReportText,
   reportForExecutionOutput,
   reportKeys,
@@ -315,26 +318,80 @@ describe('buildRunReport', () => {
   it('reports a dry run as planned calls, without a recovery time', () => {
     // Prepare
     const unit = succeededUnit('orders');
-    for (const key of [
-      'promoteSecret',
-      'promoteDatabase',
-      'updateDns',
-      'attachRotation',
-      'verifyConnectivity',
-    ] as const) {
-      const r = unit.results[key];
-      if (r) r.outcome = 'planned';
+    const details = {
+      promoteSecret: {
+        call: 'StopReplicationToReplica',
+        secretArn: 'arn:secret:orders',
+        region: 'us-west-2',
+      },
+      promoteDatabase: {
+        call: 'PromoteReadReplica',
+        dbInstanceIdentifier: 'orders-db-replica',
+        backupRetentionPeriod: 7,
+        status: 'available',
+      },
+      updateDns: {
+        call: 'ChangeResourceRecordSets',
+        hostedZoneId: 'Z0LIFEBOAT00EXAMPLE',
+        action: 'UPSERT',
+        recordName: 'orders-db.internal.example.com',
+        type: 'CNAME',
+        ttl: 30,
+        target: 'orders-db-replica.rds.amazonaws.com',
+        previousTarget: 'orders-db.rds.amazonaws.com',
+        changeId: null,
+      },
+      attachRotation: {
+        call: 'RotateSecret',
+        secretArn: 'arn:secret:orders',
+        rotationLambdaArn: 'arn:lambda:rotation',
+        schedule: '30',
+        rotateImmediately: false,
+      },
+      verifyConnectivity: { call: 'none (read-only step)', record: 'orders-db.internal.example.com' },
+    } as const;
+    for (const [key, detail] of Object.entries(details)) {
+      const r = unit.results[key as keyof typeof details];
+      if (r) Object.assign(r, { outcome: 'planned', detail });
     }
 
     // Act
     const report = buildRunReport({ run: { ...run, mode: 'dry-run' }, preflight, units: [unit] }, END);
+    const text = renderReportText(report);
 
     // Assess
     expect(report.outcome).toBe('succeeded');
     expect(report.recoveryTimeSeconds).toBeNull();
     expect(report.units[0]?.verifiedAt).toBeNull();
     expect(report.units[0]?.dns?.changedAt).toBeNull();
-    expect(report.summary).toBe('Dry run of orders-dr: 1 units planned, nothing was changed.');
+    expect(report.summary).toBe(
+      'Dry run of orders-dr: 1 units planned, 4 calls a failover would make; nothing was changed.',
+    );
+    expect(report.plannedCalls?.map((c) => [c.step, c.call])).toEqual([
+      ['promoteSecret', 'StopReplicationToReplica'],
+      ['promoteDatabase', 'PromoteReadReplica'],
+      ['updateDns', 'ChangeResourceRecordSets'],
+      ['attachRotation', 'RotateSecret'],
+      ['verifyConnectivity', null],
+    ]);
+    expect(report.plannedCalls?.[2]?.parameters).toEqual({
+      HostedZoneId: 'Z0LIFEBOAT00EXAMPLE',
+      Action: 'UPSERT',
+      Name: 'orders-db.internal.example.com',
+      Type: 'CNAME',
+      TTL: 30,
+      Value: 'orders-db-replica.rds.amazonaws.com',
+      PreviousValue: 'orders-db.rds.amazonaws.com',
+    });
+    expect(report.plannedCalls?.[1]?.parameters).toEqual({
+      DBInstanceIdentifier: 'orders-db-replica',
+      BackupRetentionPeriod: 7,
+    });
+    expect(report.plannedCalls?.[4]?.note).toBe('reads only');
+    expect(text).toContain('planned calls (dry run: nothing was changed):');
+    expect(text).toMatch(
+      /Promote database replica\s+PromoteReadReplica DBInstanceIdentifier=orders-db-replica/,
+    );
   });
 });
 
@@ -441,6 +498,7 @@ describe('renderReportText', () => {
 // One mock per client class for the whole file: a second mockClient() of the same class would replace the first.
 const s3 = mockClient(S3Client);
 const sns = mockClient(SNSClient);
+const cloudwatch = mockClient(CloudWatchClient);
 
 describe('deliverReport', () => {
   const deps = { s3: new S3Client({ region: 'us-west-2' }), sns: new SNSClient({ region: 'us-west-2' }) };
@@ -481,6 +539,7 @@ describe('deliverReport', () => {
     expect(delivered.delivery).toEqual({
       s3: { status: 'stored', keys: ['reports/orders-dr/run-1.json', 'reports/orders-dr/latest.json'] },
       sns: { status: 'published', messageId: 'm-1' },
+      metrics: { status: 'skipped' },
     });
   });
 
@@ -489,7 +548,11 @@ describe('deliverReport', () => {
     const delivered = await deliverReport(deps, report, {});
 
     // Assess
-    expect(delivered.delivery).toEqual({ s3: { status: 'skipped' }, sns: { status: 'skipped' } });
+    expect(delivered.delivery).toEqual({
+      s3: { status: 'skipped' },
+      sns: { status: 'skipped' },
+      metrics: { status: 'skipped' },
+    });
     expect(s3.calls()).toHaveLength(0);
     expect(sns.calls()).toHaveLength(0);
   });
@@ -511,6 +574,7 @@ describe('deliverReport', () => {
     expect(delivered.delivery).toEqual({
       s3: { status: 'failed', error: 'AccessDenied: Access Denied' },
       sns: { status: 'failed', error: 'NotFoundException: Topic does not exist' },
+      metrics: { status: 'skipped' },
     });
     expect(delivered.outcome).toBe('succeeded');
   });
@@ -556,12 +620,14 @@ describe('report handler', () => {
     resetClients();
     s3.on(PutObjectCommand).resolves({});
     sns.on(PublishCommand).resolves({ MessageId: 'm-2' });
+    cloudwatch.on(PutMetricDataCommand).resolves({});
   });
   afterEach(() => {
     vi.unstubAllEnvs();
     resetClients();
     s3.reset();
     sns.reset();
+    cloudwatch.reset();
   });
 
   it('builds, stores and publishes the report, and returns it as the execution output, secret-free', async () => {
@@ -588,6 +654,14 @@ describe('report handler', () => {
     // Assess
     expect(report.outcome).toBe('succeeded');
     expect(report.delivery?.sns).toEqual({ status: 'published', messageId: 'm-2' });
+    // The recovery time of the unit and of the run, in the Lifeboat namespace.
+    expect(report.delivery?.metrics).toEqual({ status: 'published', count: 2 });
+    const put = cloudwatch.commandCalls(PutMetricDataCommand)[0]?.args[0].input;
+    expect(put?.Namespace).toBe('Lifeboat');
+    expect(put?.MetricData?.map((d) => d.Dimensions?.map((x) => x.Value).join('/'))).toEqual([
+      'orders-dr/orders/failover',
+      'orders-dr/ALL/failover',
+    ]);
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(2);
     expect(JSON.stringify(report)).not.toContain(MARKER);
     expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).not.toContain(MARKER);
@@ -660,10 +734,10 @@ describe('fitting the 256 KiB state limit', () => {
     }
   });
 
-  it('shares the budget among the units: small plans keep everything, 100 units keep 1,600 bytes each', () => {
+  it('shares the budget among the units: small plans keep everything, 100 units keep 2,100 bytes each', () => {
     // Assess
     expect(unitOutcomeBudgetBytes(1)).toBe(MAX_UNIT_OUTCOME_BYTES);
-    expect(unitOutcomeBudgetBytes(10)).toBe(16_000);
+    expect(unitOutcomeBudgetBytes(10)).toBe(21_000);
     expect(unitOutcomeBudgetBytes(MAX_UNITS_PER_RUN)).toBe(MIN_UNIT_OUTCOME_BYTES);
     expect(MAX_UNITS_PER_RUN).toBe(100);
     expect(
@@ -762,5 +836,165 @@ describe('preflightForState', () => {
     expect(jsonBytes(cut)).toBeLessThanOrEqual(10_000);
     expect(cut.warnings.at(-1)).toMatch(/^… and \d+ more warnings/);
     expect(cut.ok).toBe(true);
+  });
+});
+
+describe('drill reports', () => {
+  const drillRun: RunContext = { ...run, mode: 'drill', trigger: 'schedule', reason: undefined as never };
+  const resource = (
+    kind: DrillResource['kind'],
+    status: DrillResource['status'],
+    id = `lifeboat-drill-ce5dfaa8-${kind}`,
+  ) => ({
+    kind,
+    id,
+    region: 'us-west-2',
+    status,
+  });
+  function drillUnit(unit: string, cleanup: 'clean' | 'left' = 'clean'): UnitRunRecord {
+    const record = succeededUnit(unit, 260);
+    record.results = {
+      prepareDrill: {
+        outcome: 'changed',
+        startedAt: at(0),
+        endedAt: at(5),
+        durationMs: 5000,
+        detail: { call: 'CreateDBInstanceReadReplica, ChangeResourceRecordSets, CreateSecret' },
+        warnings: [],
+        resources: [
+          resource('db-instance', 'created'),
+          resource('dns-records', 'created'),
+          resource('primary-secret', 'created'),
+          resource('replica-secret', 'created'),
+        ],
+      },
+      waitForDrillCopies: {
+        done: true,
+        status: 'available/InSync',
+        observedAt: at(120),
+        detail: {},
+        attempts: 9,
+      },
+      ...record.results,
+      // The promotions start at 130 s (after the copies), verified at 260 s: 130 s of recovery.
+      promoteSecret: step('promoteSecret', unit, 131, 132),
+      promoteDatabase: step('promoteDatabase', unit, 130, 131),
+      cleanUpDrill: {
+        done: true,
+        status: cleanup === 'clean' ? 'clean' : 'refused-some',
+        observedAt: at(270),
+        detail: {},
+        attempts: 2,
+        resources: [
+          resource('db-instance', cleanup === 'clean' ? 'deleted' : 'refused'),
+          resource('dns-records', 'deleted'),
+          resource('primary-secret', 'deleted'),
+          resource('replica-secret', 'absent'),
+        ],
+        remaining: cleanup === 'clean' ? [] : [resource('db-instance', 'refused')],
+      },
+    };
+    return record;
+  }
+
+  it('marks the run as a drill, measures recovery from the start of promotion, and leaves the copies out of it', () => {
+    // Act
+    const report = buildRunReport({ run: drillRun, preflight, units: [drillUnit('orders')] }, END);
+    const text = renderReportText(report);
+
+    // Assess
+    expect(report.mode).toBe('drill');
+    expect(report.outcome).toBe('succeeded');
+    const [unit] = report.units;
+    expect(unit?.recoveryTimeSeconds).toBe(130);
+    expect(report.recoveryTimeSeconds).toBe(130);
+    expect(report.rtoMet).toBe(true);
+    expect(unit?.drill?.copiesSeconds).toBe(120);
+    expect(unit?.drill?.promotionStartedAt).toBe(at(130));
+    expect(report.drill).toEqual({
+      copiesSeconds: 120,
+      cleanup: 'clean',
+      cleanedUp: [
+        'db-instance lifeboat-drill-ce5dfaa8-db-instance (us-west-2)',
+        'dns-records lifeboat-drill-ce5dfaa8-dns-records (us-west-2)',
+        'primary-secret lifeboat-drill-ce5dfaa8-primary-secret (us-west-2)',
+        'replica-secret lifeboat-drill-ce5dfaa8-replica-secret (us-west-2)',
+      ],
+      leftBehind: [],
+    });
+    expect(unit?.steps.at(0)?.title).toBe('Prepare drill copies');
+    expect(unit?.steps.at(-1)).toMatchObject({ step: 'cleanUpDrill', status: 'done', attempts: 2 });
+    expect(report.summary).toBe(
+      'Drill of orders-dr succeeded: 1 of 1 units recovered and verified on drill copies in 2m 10s (target 15m 00s: met); production was not touched. Making the copies took 2m 00s (not counted). Cleanup: every drill copy deleted (4).',
+    );
+    expect(reportSubject(report)).toBe('lifeboat drill of orders-dr succeeded (run-1)');
+    expect(text).toContain('drill: disposable copies in the recovery Region');
+    expect(text).toContain('verified 2m 10s after the promotions started');
+  });
+
+  it('fails the drill with DrillCleanupIncompleteError when a copy is left behind, and names it', () => {
+    // Act
+    const report = buildRunReport({ run: drillRun, preflight, units: [drillUnit('orders', 'left')] }, END);
+
+    // Assess
+    expect(report.outcome).toBe('failed');
+    expect(report.error).toBe('DrillCleanupIncompleteError');
+    expect(report.recoveryTimeSeconds).toBe(130);
+    expect(report.units[0]?.failure?.step).toBe('cleanUpDrill');
+    expect(report.drill?.cleanup).toBe('incomplete');
+    expect(report.drill?.leftBehind.map((r) => r.id)).toEqual(['lifeboat-drill-ce5dfaa8-db-instance']);
+    expect(report.summary).toContain('Cleanup INCOMPLETE: 1 drill copies left behind');
+  });
+
+  it('publishes RecoveryTimeSeconds with the drill mode, per unit and for the run', () => {
+    // Act
+    const report = buildRunReport({ run: drillRun, preflight, units: [drillUnit('orders')] }, END);
+    const metrics = recoveryTimeMetrics(report);
+    const dryRun = recoveryTimeMetrics(
+      buildRunReport({ run: { ...run, mode: 'dry-run' }, preflight, units: [drillUnit('orders')] }, END),
+    );
+
+    // Assess
+    expect(metrics).toEqual([
+      expect.objectContaining({
+        MetricName: 'RecoveryTimeSeconds',
+        Value: 130,
+        Unit: 'Seconds',
+        Dimensions: [
+          { Name: 'Plan', Value: 'orders-dr' },
+          { Name: 'Unit', Value: 'orders' },
+          { Name: 'Mode', Value: 'drill' },
+        ],
+      }),
+      expect.objectContaining({
+        Value: 130,
+        Dimensions: expect.arrayContaining([{ Name: 'Unit', Value: 'ALL' }]),
+      }),
+    ]);
+    expect(dryRun).toEqual([]);
+  });
+
+  it('squeezes the largest drill unit outcome (every step, longest names, a long failure) into the smallest share', () => {
+    // Prepare
+    const name = `u${'x'.repeat(39)}`;
+    const record = drillUnit(name, 'left');
+    record.status = 'failed';
+    record.failure = { Error: 'VerificationFailedError', Cause: 'c'.repeat(5000) };
+    record.results.cleanUpDrillFailure = { Error: 'DrillCleanupTimeoutError', Cause: 'd'.repeat(5000) };
+    record.dns = {
+      recordName: `lifeboat-drill-ce5dfaa8-${name}.${'z'.repeat(150)}.example.com`,
+      ttl: 86400,
+      strategy: 'cname',
+    };
+
+    // Act
+    const summary = summarizeUnitOutcome(record, MIN_UNIT_OUTCOME_BYTES);
+    const report = buildRunReport({ run: drillRun, preflight, units: [summary] }, END);
+
+    // Assess
+    expect(jsonBytes(summary)).toBeLessThanOrEqual(MIN_UNIT_OUTCOME_BYTES);
+    expect(summary.trimmed).toBe('skeleton');
+    expect(report.units[0]?.drill?.leftBehind.map((r) => r.kind)).toEqual(['db-instance']);
+    expect(report.units[0]?.failure?.error).toBe('VerificationFailedError');
   });
 });

@@ -10,7 +10,6 @@ import { resetClients } from '../../functions/lib/clients.js';
 import {
   AwsCallFailedError,
   ConfigurationError,
-  NotSupportedError,
   ResourceMissingError,
   TransientAwsError,
 } from '../../functions/lib/errors.js';
@@ -309,16 +308,17 @@ describe('promoteReplicaSecret', () => {
     expect((error as Error).message).toContain('InvalidRequestException');
   });
 
-  it('refuses drill mode, which this build does not run', async () => {
+  it('promotes in drill mode too: a drill runs this step on its drill copy of the secret', async () => {
     // Prepare
     sm.on(DescribeSecretCommand).resolves(replicaDescription());
+    sm.on(StopReplicationToReplicaCommand).resolves({});
 
     // Act
-    const error = await caught(promoteReplicaSecret({ secretsManager }, stepInput({ mode: 'drill' })));
+    const result = await promoteReplicaSecret({ secretsManager }, stepInput({ mode: 'drill' }));
 
     // Assess
-    expect(error).toBeInstanceOf(NotSupportedError);
-    expect(sm.calls()).toHaveLength(0);
+    expect(result.outcome).toBe('changed');
+    expect(sm.commandCalls(StopReplicationToReplicaCommand)).toHaveLength(1);
   });
 });
 
