@@ -48,11 +48,10 @@ export async function measureBundles(
   runs: number,
   environment: Record<string, string>,
 ): Promise<BundleMeasure[]> {
-  const results: BundleMeasure[] = [];
-  for (const step of orchestrator.steps) {
-    const code = readFileSync(step.bundle);
-    const importMs: number[] = [];
-    for (let i = 0; i < runs; i += 1) {
+  const times = new Map<StepFunctionName, number[]>(orchestrator.steps.map((s) => [s.step, []]));
+  // Round robin (every bundle once, then again), so that a burst of other load on the machine spreads over all.
+  for (let i = 0; i < runs; i += 1) {
+    for (const step of orchestrator.steps) {
       const finished = await run(
         process.execPath,
         ['--input-type=module', '-e', IMPORT_PROGRAM, pathToFileURL(resolve(step.bundle)).href],
@@ -71,16 +70,19 @@ export async function measureBundles(
           `importing ${step.step}'s bundle failed (exit ${finished.code}): ${finished.stderr.slice(-2000)}`,
         );
       }
-      importMs.push(Number(match[1]));
+      times.get(step.step)?.push(Number(match[1]));
     }
-    results.push({
+  }
+  return orchestrator.steps.map((step) => {
+    const code = readFileSync(step.bundle);
+    const importMs = times.get(step.step) ?? [];
+    return {
       step: step.step,
       bytes: code.length,
       gzipBytes: gzipSync(code, { level: 9 }).length,
       assetBytes: directoryBytes(dirname(step.bundle)),
       importMs,
       medianImportMs: median(importMs),
-    });
-  }
-  return results;
+    };
+  });
 }

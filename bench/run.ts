@@ -46,15 +46,17 @@ const SLOW_SECRET_SECONDS = 40;
 const PLAN_MAX_CONCURRENCY = 40;
 const SCALE_UNITS = [1, 10, 100] as const;
 
-/** Steps a single unit's failover passes through one after another (the longer promotion branch, DB). */
+/**
+ * Steps a single unit's failover passes through one after another, outside the poll loops (the longer promotion
+ * branch is the database's; verification is longer than rotation). The polls' first import happens while AWS is
+ * still working, so it is not counted.
+ */
 const CRITICAL_PATH_STEPS: readonly string[] = [
   'loadPlan',
   'preflight',
   'acquireLock',
   'promoteDatabase',
-  'checkDatabasePromotion',
   'updateDns',
-  'checkDnsChange',
   'verifyConnectivity',
   'summarizeUnit',
   'report',
@@ -164,19 +166,25 @@ async function main(): Promise<void> {
     const lifeboatDns = lifeboatDnsTimeline(dnsSeconds, pollStepSeconds);
     const drfDb = fixedScheduleTimeline(dbSeconds, pollStepSeconds);
     const drfDns = fixedScheduleTimeline(dnsSeconds, pollStepSeconds);
-    const warmComputeMs = median(parallel.map((r) => r.computeMs));
-    const importOnPath = results.bundles
-      ? results.bundles
-          .filter((b) => CRITICAL_PATH_STEPS.includes(b.step))
-          .reduce((a, b) => a + b.medianImportMs, 0)
+    const warmComputeMs = median(parallel.map((r) => r.computeOutsideLoopsMs));
+    const onPath = (results.bundles ?? []).filter((b) => CRITICAL_PATH_STEPS.includes(b.step));
+    const importOnPath = results.bundles ? onPath.reduce((a, b) => a + b.medianImportMs, 0) : Number.NaN;
+    const importOnPathMin = results.bundles
+      ? onPath.reduce((a, b) => a + Math.min(...b.importMs), 0)
       : Number.NaN;
     const overhead = (lags: number, computeMs: number) => round(computeMs / 1000 + lags, 2);
     results.overhead = {
       emulated: { phases, databaseSeconds: dbSeconds, dnsSeconds },
       pollStepSeconds: round(pollStepSeconds, 3),
-      warmComputeMs: parallel.map((r) => round(r.computeMs, 0)),
+      warmComputeMs: parallel.map((r) => round(r.computeOutsideLoopsMs, 0)),
+      warmComputeAllMs: parallel.map((r) => round(r.computeMs, 0)),
+      loopsMs: parallel.map((r) => ({
+        database: round(r.loopsMs.database, 0),
+        dns: round(r.loopsMs.dns, 0),
+      })),
       coldComputeEstimateMs: round(warmComputeMs + importOnPath, 0),
       importOnPathMs: round(importOnPath, 0),
+      importOnPathMinMs: round(importOnPathMin, 0),
       detection: {
         database: {
           lifeboatScheduleLag: round(lifeboatDb.lagSeconds, 2),
@@ -336,6 +344,11 @@ function scaleRow(
   };
 }
 
+function topThrottled(row: ScaleRow): string {
+  const [action, n] = Object.entries(row.throttledByAction).sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
+  return `${action} (${n} throttled)`;
+}
+
 function targets(r: BenchResults): Target[] {
   const list: Target[] = [];
   const o = r.overhead;
@@ -345,7 +358,7 @@ function targets(r: BenchResults): Target[] {
     list.push({
       target: 'orchestration overhead (total minus emulated AWS latencies) < 2 s for one unit',
       met: warm < 2 && cold < 2 ? 'met' : warm < 2 ? 'met warm, not met cold' : 'not met',
-      figure: `${warm} s with warm functions (compute ${(median(o.warmComputeMs) / 1000).toFixed(2)} s + detection lags ${(o.detection.database.lifeboatScheduleLag + o.detection.dns.lifeboatScheduleLag).toFixed(2)} s); ${cold} s with cold functions (+ ${(o.importOnPathMs / 1000).toFixed(2)} s of bundle imports on the critical path)`,
+      figure: `${warm} s with warm functions (compute outside the poll loops ${(median(o.warmComputeMs) / 1000).toFixed(2)} s + detection lags ${(o.detection.database.lifeboatScheduleLag + o.detection.dns.lifeboatScheduleLag).toFixed(2)} s); ${cold} s with cold functions (+ ${(o.importOnPathMs / 1000).toFixed(2)} s of bundle imports on the path, ${(o.importOnPathMinMs / 1000).toFixed(2)} s with each bundle's fastest import)`,
       why: 'compute is real local time (handlers, emulator round trips, the aws-local-stepfunctions engine); a deployed run adds Step Functions transition and AWS API latencies that the emulator does not have, and Lambda INIT beyond the module import',
     });
     const worstDb = o.sweeps.database.lifeboat.max;
@@ -380,7 +393,7 @@ function targets(r: BenchResults): Target[] {
         target: '100 units within 1.5x the time of 1 unit, no throttling failure',
         met: row.ratioToOneUnit <= 1.5 && !failed ? 'met' : failed ? 'not met (failures)' : 'not met',
         figure: `${row.ratioToOneUnit}x at MaxConcurrency ${row.maxConcurrency} (plan schema maximum); ${failed ? 'units failed' : 'no unit failed'}; ${median(row.throttledCalls)} throttled calls (median), ${median(row.stepErrors)} step retries${whatIf ? `; what-if MaxConcurrency 100: ${whatIf.ratioToOneUnit}x, ${whatIf.unitsFailed[0]} failed` : ''}`,
-        why: `the Map runs at most ${row.maxConcurrency} units at once: 100 units are ${Math.ceil(100 / row.maxConcurrency)} waves of one unit's duration`,
+        why: `the Map runs at most ${row.maxConcurrency} units at once: 100 units are ${Math.ceil(100 / row.maxConcurrency)} waves of one unit's duration${whatIf ? `; at MaxConcurrency 100 the most throttled call is ${topThrottled(whatIf)}, and units fail when a poll's retries run out` : ''}`,
       });
     }
   }

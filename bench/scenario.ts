@@ -91,6 +91,14 @@ export interface OneUnitResult {
   verifyRetryPausesMs: number;
   /** wall - scaled poll waits - verify retry pauses: handler + engine time on the critical path, real ms. */
   computeMs: number;
+  /**
+   * wall - the two poll loops (from the step that started the operation to the poll that saw it done) - verify retry
+   * pauses: the compute that is NOT hidden behind an AWS operation, real ms. In a deployed run each loop lasts the
+   * operation plus its detection lag, and the polls' own compute runs while AWS is still working.
+   */
+  computeOutsideLoopsMs: number;
+  /** Real ms of each loop, as above. */
+  loopsMs: { database: number; dns: number };
   /** Per poll iteration: (next poll start - this poll start) - its scaled wait, real ms (median). */
   pollIterationComputeMs: number;
   /** First promote step start to the DNS step start, real ms. */
@@ -337,6 +345,10 @@ async function oneUnit(config: OneUnitConfig): Promise<OneUnitResult> {
     iterations.sort((a, b) => a - b);
     const startOf = (step: StepFunctionName) =>
       events.find((e) => e.step === step && e.phase === 'start')?.atMs;
+    const endOf = (step: StepFunctionName) => events.find((e) => e.step === step && e.phase === 'end')?.atMs;
+    const doneAt = (polls: PollRecord[]) => polls.find((p) => p.done)?.endMs ?? Number.NaN;
+    const loopDb = doneAt(dbPolls) - (endOf('promoteDatabase') ?? Number.NaN);
+    const loopDns = doneAt(dnsPolls) - (endOf('updateDns') ?? Number.NaN);
     const firstPromote = Math.min(
       startOf('promoteSecret') ?? Number.NaN,
       startOf('promoteDatabase') ?? Number.NaN,
@@ -355,6 +367,8 @@ async function oneUnit(config: OneUnitConfig): Promise<OneUnitResult> {
       dns,
       verifyRetryPausesMs,
       computeMs: run.wallMs - scaledWaitsMs - verifyRetryPausesMs,
+      computeOutsideLoopsMs: run.wallMs - loopDb - loopDns - verifyRetryPausesMs,
+      loopsMs: { database: loopDb, dns: loopDns },
       pollIterationComputeMs: iterations[Math.floor(iterations.length / 2)] ?? Number.NaN,
       promotionPhaseMs: (startOf('updateDns') ?? Number.NaN) - firstPromote,
       secretStepMs:
