@@ -108,7 +108,7 @@ export const STATE_NAMES = {
   unitKeptWhole: 'Keep the unit outcome whole',
   // After the units
   report: 'Write failover report',
-  wasRunLoaded: 'Was the run loaded?',
+  wasRunLoaded: 'May the run hold a lock?',
   releaseLock: 'Release failover lock',
   wasReportWritten: 'Was the report written?',
   didFailoverSucceed: 'Did every unit fail over?',
@@ -168,16 +168,23 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
         .otherwise(failed),
     )
     .otherwise(failedWithoutReport);
-  // Only deletes a lock this run holds (conditional delete), so it is safe on every path, dry runs included.
+  // Only deletes a lock this run holds (conditional delete), so it is safe on every path that may hold one.
   const releaseLock = step('releaseLock', N.releaseLock, {
     payload: { run: sfn.JsonPath.objectAt('$.run') },
     resultPath: '$.lockRelease',
   })
     .addCatch(outcome, { errors: [sfn.Errors.ALL], resultPath: '$.lockReleaseFailure' })
     .next(outcome);
-  // A run refused by LoadPlan has no `run`, and holds no lock.
+  // A run refused by LoadPlan has no `run`, and holds no lock; a dry run never takes one, and makes no mutating call
+  // at all, not even a conditional delete that would change nothing.
   const releaseIfLoaded = new sfn.Choice(scope, N.wasRunLoaded, { stateName: N.wasRunLoaded })
-    .when(sfn.Condition.isPresent('$.run'), releaseLock)
+    .when(
+      sfn.Condition.and(
+        sfn.Condition.isPresent('$.run'),
+        sfn.Condition.not(sfn.Condition.stringEquals('$.run.mode', 'dry-run')),
+      ),
+      releaseLock,
+    )
     .otherwise(outcome);
   // The report's input is the state as it stands (its fields depend on how far the run got); its output replaces
   // the state: it is the execution's output, and carries `run` for the lock release.

@@ -108,12 +108,15 @@ const DRILL_NEEDS_A_REPLICA =
   ' (a drill copies the live production replica: the plan looks failed over already, so the drill cannot run)';
 
 /**
- * A warning that stays a warning in a drill. The replica side of a secret does not report its replication status
- * (functions/lib/secret.ts, checkSecretReadiness: the figure is "unknown"), and lifeboat does not ask the primary
- * Region in preflight: blocking on it would block every drill. The drill's own copy is waited for until InSync
- * (Check drill copies), so the drill does not depend on it.
+ * Warnings that stay warnings in a drill, because they say nothing about whether the drill can run:
+ * - the replica side of a secret does not report its replication status (functions/lib/secret.ts,
+ *   checkSecretReadiness: the figure is "unknown"), and lifeboat does not ask the primary Region in preflight:
+ *   blocking on it would block every drill. The drill's own copy is waited for until InSync (Check drill copies);
+ * - the production replica's automated backups: advice for a real failover (its promotion would take a backup
+ *   first); a drill promotes a new copy, never the production replica.
  */
 function informationalInDrill(check: PreflightCheck, figures: Record<string, DetailValue>): boolean {
+  if (check.check === 'database.replica-backups') return true;
   return check.check === 'secret.replication-status' && figures.secretReplicationStatus === 'unknown';
 }
 

@@ -218,8 +218,8 @@ describe('dry run', () => {
     expect(callsOf(run, N.acquireLock)).toHaveLength(0);
     expect(lockSeen).toEqual(['dry-run', 'dry-run']);
     for (const state of MUTATING_STATES) expect(callsOf(run, state)).toHaveLength(2);
-    // Release is harmless: it deletes only a lock this run holds, and there is none.
-    expect(callsOf(run, N.releaseLock)).toHaveLength(1);
+    // No lock taken, none released: a dry run makes no mutating call at all.
+    expect(callsOf(run, N.releaseLock)).toHaveLength(0);
     expect(run.output?.mode).toBe('dry-run');
     expect(run.output?.outcome).toBe('succeeded');
     expect(run.output?.recoveryTimeSeconds).toBeNull();

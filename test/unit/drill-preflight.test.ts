@@ -146,6 +146,19 @@ describe('preflight in drill mode', () => {
     expect(report.ok).toBe(true);
     expect(report.warnings).toHaveLength(1);
     expect(report.warnings[0]).toContain('secret.replication-status');
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(['secret.replication-status']);
+  });
+
+  it("keeps the production replica's backup advice a warning: a drill promotes a copy, never that replica", async () => {
+    // Prepare
+    healthy({ BackupRetentionPeriod: 0 });
+
+    // Act
+    const report = await runPreflight(deps, { run: run('drill'), units: [unit] });
+
+    // Assess
+    expect(report.ok).toBe(true);
+    expect(report.warnings.some((w) => w.includes('database.replica-backups'))).toBe(true);
   });
 
   it('blocks on what only warns a failover: lag unknown, replica busy', async () => {
