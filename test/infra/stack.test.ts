@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { defaultExecutionTimeout } from '../../infra/constructs/orchestrator.js';
-import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
+import { POLL_LOOPS, STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import { examplePlan, stepFunction, synthesize } from './support.js';
 
 const ONE_YEAR = 365;
@@ -81,6 +81,10 @@ describe('LifeboatStack on examples/plan.json', () => {
     expect(timeout('report')).toBe(60);
     expect(timeout('verifyConnectivity')).toBe(30);
     expect(timeout('promoteDatabase')).toBe(30);
+    // Several reads and creates in two Regions.
+    expect(timeout('prepareDrill')).toBe(60);
+    expect(timeout('cleanUpDrill')).toBe(60);
+    expect(timeout('checkDrillCopies')).toBe(30);
   });
 
   it('runs a Standard state machine named after the plan, traced, logging everything, with a timeout', () => {
@@ -507,6 +511,12 @@ describe('LifeboatStack on examples/plan-three-units.json (VPC, approval, alarms
         approval: { ...plan.approval, onAlarm: false },
       }).toSeconds(),
     ).toBe(3 * oneWave);
+    // A wave outlasts every bounded loop of a unit, a drill's included (its copies can take hours to make).
+    const loops = Object.values(POLL_LOOPS).reduce((sum, l) => sum + l.maxAttempts * l.maxWaitSeconds, 0);
+    expect(oneWave).toBeGreaterThan(loops);
+    expect(POLL_LOOPS.drillCopies.maxAttempts * POLL_LOOPS.drillCopies.maxWaitSeconds).toBeGreaterThanOrEqual(
+      4 * 3600,
+    );
   });
 
   it('has no drill schedule when the plan has none', () => {
