@@ -494,7 +494,8 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
   const dnsChange = results.updateDns;
   const inSync = results.waitForDnsInSync;
   const ttl = typeof record.dns?.ttl === 'number' ? record.dns.ttl : null;
-  const inSyncAt = inSync?.done ? inSync.observedAt : null;
+  // A dry run's DNS poll is done at once without a change: nothing was in sync.
+  const inSyncAt = inSync?.done && dnsChange?.outcome !== 'planned' ? inSync.observedAt : null;
   const dns: DnsReport | null =
     dnsChange || record.dns
       ? {
@@ -828,8 +829,9 @@ export function renderReportText(report: RunReport): string {
           : ''),
     );
   } else if (report.targetRtoSeconds !== null) {
+    const why = report.mode === 'dry-run' ? 'a dry run changes nothing' : 'not every unit was verified';
     lines.push(
-      `recovery time: not measured (not every unit was verified); target RTO ${formatDuration(report.targetRtoSeconds * 1000)}`,
+      `recovery time: not measured (${why}); target RTO ${formatDuration(report.targetRtoSeconds * 1000)}`,
     );
   }
   if (report.drill) {

@@ -389,6 +389,8 @@ describe('buildRunReport', () => {
     });
     expect(report.plannedCalls?.[4]?.note).toBe('reads only');
     expect(text).toContain('planned calls (dry run: nothing was changed):');
+    expect(text).toContain('recovery time: not measured (a dry run changes nothing)');
+    expect(report.units[0]?.dns?.inSyncAt).toBeNull();
     expect(text).toMatch(
       /Promote database replica\s+PromoteReadReplica DBInstanceIdentifier=orders-db-replica/,
     );
