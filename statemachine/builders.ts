@@ -44,8 +44,9 @@ export function lambdaStep(scope: Construct, stateName: string, props: LambdaSte
     ...(props.resultPath ? { resultPath: props.resultPath } : {}),
     ...(props.resultSelector ? { resultSelector: props.resultSelector } : {}),
   });
-  task.addRetry(TRANSIENT_RETRY);
+  // Step Functions uses the first retrier whose ErrorEquals matches: a step's own retriers go before the general one.
   for (const retry of props.extraRetries ?? []) task.addRetry(retry);
+  task.addRetry(TRANSIENT_RETRY);
   return task;
 }
 

@@ -20,6 +20,7 @@ import {
   APPROVAL_RETRY,
   CONNECTIVITY_RETRY,
   connectivityRetryAttempts,
+  DATABASE_BUSY_RETRY,
   POLL_LOOPS,
   type StepFunctionName,
 } from './steps.js';
@@ -302,6 +303,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
       step('promoteDatabase', N.promoteDatabase, {
         payload: UNIT_PAYLOAD,
         resultPath: '$.results.promoteDatabase',
+        extraRetries: [DATABASE_BUSY_RETRY],
       })
         .addCatch(databaseStopped, CATCH_ALL_INTO_FAILURE)
         .next(

@@ -59,6 +59,19 @@ export const TRANSIENT_RETRY: sfn.RetryProps = {
 };
 
 /**
+ * PromoteReadReplica refused because the replica is busy (`backing-up`, or a promotion already running after a lost
+ * response: functions/lib/database.ts). A promotion takes minutes, so this budget must cover one: every 10 s for
+ * 20 minutes, instead of the general policy's 51 s.
+ */
+export const DATABASE_BUSY_RETRY: sfn.RetryProps = {
+  errors: ['ResourceBusyError'],
+  interval: Duration.seconds(10),
+  backoffRate: 1,
+  maxAttempts: 120,
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
  * Errors of the approval request (an SNS Publish through Step Functions' optimized integration, which names errors
  * `SNS.<exception>`): only throttling and SNS's internal error are worth another try.
  */
