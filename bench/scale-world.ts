@@ -4,6 +4,7 @@ import type { FailoverPlan } from '../functions/lib/plan.js';
 import { PostgresCluster } from '../local/databases/postgres-cluster.js';
 import { type RunningDnsServer, startDnsServer } from '../local/dns/server.js';
 import { type Emulator, startEmulator } from '../local/emulator/index.js';
+import { provisionStackResources, worldEnvironment } from '../local/proving-ground.js';
 import type { SynthesizedOrchestrator } from '../local/runner.js';
 
 /**
@@ -143,28 +144,8 @@ export async function startScaleWorld(plan: FailoverPlan, timeFactor: number): P
       emulator: em,
       dns,
       cluster,
-      environment: () => ({
-        ...em.env(),
-        AWS_REGION: plan.recoveryRegion,
-        AWS_DEFAULT_REGION: plan.recoveryRegion,
-        LIFEBOAT_AWS_ENDPOINT: em.endpoint,
-        LIFEBOAT_DNS_SERVERS: dnsEndpoint,
-      }),
-      provision: async (orchestrator) => {
-        for (const resource of orchestrator.resources) {
-          if (resource.type === 'AWS::DynamoDB::Table') {
-            await em.seed.dynamoTable({
-              region: plan.recoveryRegion,
-              name: resource.name,
-              partitionKey: resource.partitionKey ?? 'planName',
-            });
-          } else if (resource.type === 'AWS::S3::Bucket') {
-            await em.seed.s3Bucket({ name: resource.name, region: plan.recoveryRegion });
-          } else {
-            em.seed.snsTopic({ region: plan.recoveryRegion, name: resource.name });
-          }
-        }
-      },
+      environment: () => worldEnvironment(em, plan.recoveryRegion, dnsEndpoint),
+      provision: (orchestrator) => provisionStackResources(em, plan.recoveryRegion, orchestrator),
       close,
     };
   } catch (error) {

@@ -209,28 +209,8 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       timeFactor,
       password,
       units,
-      environment: () => ({
-        ...em.env(),
-        AWS_REGION: plan.recoveryRegion,
-        AWS_DEFAULT_REGION: plan.recoveryRegion,
-        LIFEBOAT_AWS_ENDPOINT: em.endpoint,
-        LIFEBOAT_DNS_SERVERS: dnsEndpoint,
-      }),
-      provision: async (orchestrator) => {
-        for (const resource of orchestrator.resources) {
-          if (resource.type === 'AWS::DynamoDB::Table') {
-            await em.seed.dynamoTable({
-              region: plan.recoveryRegion,
-              name: resource.name,
-              partitionKey: resource.partitionKey ?? 'planName',
-            });
-          } else if (resource.type === 'AWS::S3::Bucket') {
-            await em.seed.s3Bucket({ name: resource.name, region: plan.recoveryRegion });
-          } else {
-            em.seed.snsTopic({ region: plan.recoveryRegion, name: resource.name });
-          }
-        }
-      },
+      environment: () => worldEnvironment(em, plan.recoveryRegion, dnsEndpoint),
+      provision: (orchestrator) => provisionStackResources(em, plan.recoveryRegion, orchestrator),
       connect: async (instanceId, database) => {
         const config = cluster.clientConfig(instanceId, database);
         const client = new pg.Client({ ...config, connectionTimeoutMillis: 5000 });
@@ -295,5 +275,41 @@ async function waitForRows(cluster: PostgresCluster, replicaId: string, database
     }
   } finally {
     await client.end();
+  }
+}
+
+/** Variables the step handlers need to call `emulator` and resolve through the DNS server at `dnsEndpoint`. */
+export function worldEnvironment(
+  emulator: Emulator,
+  region: string,
+  dnsEndpoint: string,
+): Record<string, string> {
+  return {
+    ...emulator.env(),
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    LIFEBOAT_AWS_ENDPOINT: emulator.endpoint,
+    LIFEBOAT_DNS_SERVERS: dnsEndpoint,
+  };
+}
+
+/** Creates in `emulator` the stack's own resources (lock table, report bucket, topic) the functions name. */
+export async function provisionStackResources(
+  emulator: Emulator,
+  region: string,
+  orchestrator: SynthesizedOrchestrator,
+): Promise<void> {
+  for (const resource of orchestrator.resources) {
+    if (resource.type === 'AWS::DynamoDB::Table') {
+      await emulator.seed.dynamoTable({
+        region,
+        name: resource.name,
+        partitionKey: resource.partitionKey ?? 'planName',
+      });
+    } else if (resource.type === 'AWS::S3::Bucket') {
+      await emulator.seed.s3Bucket({ name: resource.name, region });
+    } else {
+      emulator.seed.snsTopic({ region, name: resource.name });
+    }
   }
 }
