@@ -60,7 +60,7 @@ export async function measureBundles(
             PATH: process.env.PATH ?? '',
             ...environment,
             ...step.environment,
-            AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           },
         },
       );

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.start.toFixed(2)}`);
 
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const examplePlan = loadPlanFile(PLAN_PATH);
   log(`synthesizing ${PLAN_PATH} (cached in bench/.cache)`);
   const example = await synthesizePlan(examplePlan, 'example');

@@ -511,7 +511,7 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
 
 export async function runScenario(config: ScenarioConfig): Promise<OneUnitResult | ScaleResult> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return config.kind === 'one-unit' ? oneUnit(config) : scale(config);
 }
 

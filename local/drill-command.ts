@@ -120,7 +120,7 @@ export async function runLocalDrill(
   const t0 = Date.now();
   const plan = loadPlanFile(options.planPath);
   process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
-  process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const [orchestrator, world] = await Promise.all([
     (async () => {
       const t = Date.now();

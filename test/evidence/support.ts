@@ -35,7 +35,7 @@ export const STEP_ACTIONS = {
 export type MutatingStep = keyof typeof STEP_ACTIONS;
 export const MUTATING_STEPS = Object.keys(STEP_ACTIONS) as MutatingStep[];
 
-process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Plans                                                                                           */
