@@ -140,9 +140,11 @@ async function readCname(route53: Route53Client, unit: UnitPlan): Promise<Resour
 
 /**
  * Points the unit's CNAME at the promoted instance (UpdateDns step). The target is the instance's own endpoint,
- * which is the replica's endpoint kept through promotion. Already pointing with the plan's TTL: `already-done`, no
- * change. Otherwise one UPSERT with the plan's TTL; the result says when the record changed and its TTL, because
- * clients keep the old answer for up to the old TTL.
+ * which is the replica's endpoint kept through promotion. Always one UPSERT with the plan's TTL, also when the record
+ * already points there (`already-done`): Route 53 accepts an UPSERT of identical values and answers a new change id
+ * (docs/aws/route53-changes.md), so there is always a change to wait for, and a re-run never verifies while an
+ * earlier run's change is still PENDING. The record's TTL is read before the change and kept (`previousTtl`):
+ * resolvers keep the old answer for up to that TTL, and the verify budget waits out the larger of the two.
  */
 export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Promise<StepResult> {
   const { run, unit } = input;
@@ -198,12 +200,14 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
       }
       const previousTarget = current ? (recordValue(current) ?? null) : null;
       const previousTtl = current?.TTL ?? null;
-      if (previousTarget === base.target && previousTtl === unit.dns.ttl && !current?.AliasTarget) {
-        logger.info('record already points at the target', { unit: unit.name, record: base.recordName });
-        return {
-          outcome: 'already-done',
-          detail: { ...base, changeId: null, previousTarget, ttl: unit.dns.ttl, changedAt: null },
-        };
+      const alreadyThere =
+        previousTarget === base.target && previousTtl === unit.dns.ttl && !current?.AliasTarget;
+      if (alreadyThere) {
+        // Submitted anyway: an earlier run's change may still be PENDING (docs/aws/route53-changes.md).
+        logger.info('record already points at the target; resubmitting it for a change id', {
+          unit: unit.name,
+          record: base.recordName,
+        });
       }
 
       const change: Change = {
@@ -224,6 +228,7 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
         action: 'UPSERT',
         type: 'CNAME',
         ttl: unit.dns.ttl,
+        identical: alreadyThere,
       };
       if (run.mode === 'dry-run') {
         return {
@@ -254,7 +259,7 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
       const changedAt = (submittedAt ?? now()).toISOString();
       logger.info('record changed', { unit: unit.name, record: base.recordName, changeId, runId: run.runId });
       return {
-        outcome: 'changed',
+        outcome: alreadyThere ? 'already-done' : 'changed',
         detail: { ...base, ...planned, previousTarget, previousTtl, changeId, changedAt },
       };
     },

@@ -54,7 +54,8 @@ export type StepName =
   | 'cleanUpDrill';
 
 /**
- * `changed`: the step made its change. `already-done`: its effect was already there, no mutating call.
+ * `changed`: the step made its change. `already-done`: its effect was already there, no mutating call (except
+ * UpdateDns, which resubmits an identical UPSERT to get a change id to wait for: docs/aws/route53-changes.md).
  * `planned`: dry-run, the call it would make is in `detail`.
  */
 export type StepOutcome = 'changed' | 'already-done' | 'planned';

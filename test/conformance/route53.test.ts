@@ -29,6 +29,8 @@ const MOTO_DIVERGENCES: DivergenceTable = {
   'DELETE of a missing record set is InvalidChangeBatch':
     'moto answers InvalidInput ("Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords] ...")',
   'a CNAME at the zone apex is InvalidChangeBatch': 'moto creates the CNAME at the apex',
+  'an UPSERT of identical values is accepted with a new change id':
+    'moto accepts it but answers the same change id again (its change ids are not per batch)',
   'a CNAME beside another type at the same name is InvalidChangeBatch': 'moto creates both record sets',
   'hosted zone and record names are stored lower case with the trailing dot':
     'moto keeps names as given: `Zone.Example` stays `Zone.Example.`, for hosted zones and records',
@@ -200,6 +202,52 @@ conformance('Route 53', MOTO_DIVERGENCES, (suite) => {
       // Assess
       expect(records).toEqual([
         { Name: `db.${zone.name}.`, Type: 'CNAME', TTL: 30, ResourceRecords: [{ Value: 'new.example.com' }] },
+      ]);
+    });
+
+    it('an UPSERT of identical values is accepted with a new change id', async () => {
+      // Prepare: docs/aws/route53-changes.md (UpdateDns resubmits it to have a change to wait for)
+      const target = suite.target();
+      const zone = await newZone(target);
+      const first = await change(
+        target,
+        zone.id,
+        cname('UPSERT', `db.${zone.name}`, 'replica.example.com', 30),
+      );
+
+      // Act
+      const again = await change(
+        target,
+        zone.id,
+        cname('UPSERT', `db.${zone.name}`, 'replica.example.com', 30),
+      );
+      const statuses = await pollUntil(
+        target,
+        async () =>
+          (await route53(target).send(new GetChangeCommand({ Id: again.ChangeInfo?.Id }))).ChangeInfo?.Status,
+        (s) => s === 'INSYNC',
+      );
+      const records = await recordsAt(target, zone.id, `db.${zone.name}`);
+
+      // Assess
+      expect(again.ChangeInfo?.Id).toMatch(/^\/change\/C[A-Z0-9]+$/);
+      expect(statuses.at(-1)).toBe('INSYNC');
+      await suite.behaves('an UPSERT of identical values is accepted with a new change id', {
+        aws: async () => {
+          expect(again.ChangeInfo?.Status).toBe('PENDING');
+          expect(again.ChangeInfo?.Id).not.toBe(first.ChangeInfo?.Id);
+        },
+        moto: async () => {
+          expect(again.ChangeInfo?.Id).toBe(first.ChangeInfo?.Id);
+        },
+      });
+      expect(records).toEqual([
+        {
+          Name: `db.${zone.name}.`,
+          Type: 'CNAME',
+          TTL: 30,
+          ResourceRecords: [{ Value: 'replica.example.com' }],
+        },
       ]);
     });
 

@@ -138,10 +138,12 @@ describe('updateDns', () => {
     });
   });
 
-  it('makes no change when the record already points at the target with the plan TTL', async () => {
-    // Prepare: Route 53 hands names and values back with a trailing dot, in any case.
+  it('resubmits the identical UPSERT when the record already points at the target, so there is a change to wait for', async () => {
+    // Prepare: Route 53 hands names and values back with a trailing dot, in any case. An earlier run's change of
+    // this record may still be PENDING: only a change of our own says when the name servers serve it.
     promoted();
     currentRecord(cname(`${REPLICA_ENDPOINT.toUpperCase()}.`, { Name: `${RECORD_NAME.toUpperCase()}.` }));
+    changeAccepted();
 
     // Act
     const result = await updateDns({ rds, route53, now }, stepInput());
@@ -149,11 +151,18 @@ describe('updateDns', () => {
     // Assess
     expect(result.outcome).toBe('already-done');
     expect(result.detail).toMatchObject({
-      changeId: null,
+      changeId: '/change/C0LIFEBOAT0001',
       target: REPLICA_ENDPOINT,
       previousTarget: REPLICA_ENDPOINT,
+      previousTtl: 5,
+      identical: true,
+      changedAt: SUBMITTED.toISOString(),
     });
-    expect(changes()).toHaveLength(0);
+    expect(changes()).toHaveLength(1);
+    expect(changes()[0]?.args[0].input.ChangeBatch?.Changes?.[0]).toMatchObject({
+      Action: 'UPSERT',
+      ResourceRecordSet: { TTL: 5, ResourceRecords: [{ Value: REPLICA_ENDPOINT }] },
+    });
   });
 
   it('changes a record that points at the target with another TTL', async () => {
@@ -165,9 +174,10 @@ describe('updateDns', () => {
     // Act
     const result = await updateDns({ rds, route53, now }, stepInput());
 
-    // Assess
+    // Assess: the TTL the record had before the change is kept, for the verify budget
     expect(result.outcome).toBe('changed');
     expect(changes()[0]?.args[0].input.ChangeBatch?.Changes?.[0]?.ResourceRecordSet?.TTL).toBe(5);
+    expect(result.detail).toMatchObject({ previousTtl: 300, ttl: 5, identical: false });
   });
 
   it('creates the record when the list starts at another name', async () => {
