@@ -15,6 +15,10 @@ const LAMBDA_ARN = new RegExp(
 );
 const ALARM_ARN = new RegExp(`^arn:${PARTITION}:cloudwatch:([a-z0-9-]+):(\\d{12}):alarm:.+$`);
 const SNS_ARN = new RegExp(`^arn:${PARTITION}:sns:([a-z0-9-]+):(\\d{12}):[\\w-]+$`);
+// A key ARN (single- or multi-Region key), not an alias: IAM matches kms:Decrypt on the key's ARN.
+const KMS_KEY_ARN = new RegExp(
+  `^arn:${PARTITION}:kms:([a-z0-9-]+):(\\d{12}):key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$`,
+);
 // RDS: 1-63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen.
 const DB_INSTANCE_ID = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
 // Secrets Manager names: 1-512 of letters, digits and /_+=.@-
@@ -34,6 +38,17 @@ export type Engine = z.infer<typeof EngineSchema>;
 const SecretSchema = z.strictObject({
   /** Name or ARN of the multi-Region secret. An ARN must name the replica in the recovery Region. */
   id: z.string().min(1, 'expected a secret name or ARN'),
+  /**
+   * ARN of the customer managed KMS key that encrypts the secret's replica in the recovery Region. When given, the
+   * steps may use only that key for the secret; when absent, any key, through Secrets Manager only (infra/permissions.ts).
+   */
+  kmsKeyArn: z
+    .string()
+    .regex(
+      KMS_KEY_ARN,
+      'expected a KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key id> (not an alias)',
+    )
+    .optional(),
 });
 
 const DatabaseSchema = z.strictObject({
@@ -160,6 +175,14 @@ export const PlanSchema = z
         else checkArnPlace(secretArn, plan, ['units', i, 'secret', 'id'], issue);
       } else if (!SECRET_NAME.test(unit.secret.id)) {
         issue(['units', i, 'secret', 'id'], 'expected a secret name (letters, digits and /_+=.@-) or ARN');
+      }
+      const keyArn = KMS_KEY_ARN.exec(unit.secret.kmsKeyArn ?? '');
+      if (keyArn && keyArn[2] !== plan.recoveryRegion) {
+        // The replica is encrypted with a key of its own Region.
+        issue(
+          ['units', i, 'secret', 'kmsKeyArn'],
+          `must be in the recovery Region ${plan.recoveryRegion}, not ${keyArn[2]}`,
+        );
       }
       const lambdaArn = LAMBDA_ARN.exec(unit.rotation.lambdaArn);
       if (lambdaArn) checkArnPlace(lambdaArn, plan, ['units', i, 'rotation', 'lambdaArn'], issue);
