@@ -9,6 +9,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { describeInstance } from './database.js';
+import { checkDnsFlip, checkFlipReadiness, type DnsFlipDeps, forceDnsFlip } from './dns-flip.js';
 import {
   AwsCallFailedError,
   awsErrorName,
@@ -28,11 +29,12 @@ import type { PollResult, PreflightCheck, StepResult, UnitStepInput } from './ty
  * The Route 53 steps: point the unit's CNAME (the `host` of its secret) at the promoted instance and wait until the
  * change is INSYNC, plus the read-only preflight checks of the zone and record. Route 53 is global: its control plane
  * (every call here) is served from us-east-1. With `dns.strategy: "health-check"` lifeboat makes no Route 53 call on
- * the failover path: a PRIMARY/SECONDARY failover pair flips on the data plane when its health check fails, the way
- * AWS ARC does it, so a failed us-east-1 cannot block the failover.
+ * the failover path: a PRIMARY/SECONDARY failover pair flips on the data plane when its health check fails, and
+ * lifeboat forces that by putting the health check's alarm in ALARM from the recovery Region (functions/lib/dns-flip.ts),
+ * so a failed us-east-1 cannot block the failover.
  */
 
-export interface DnsDeps {
+export interface DnsDeps extends DnsFlipDeps {
   readonly route53: Route53Client;
   /** Clock, for tests. @default () => new Date() */
   readonly now?: () => Date;
@@ -169,16 +171,25 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
       };
 
       if (unit.dns.strategy === 'health-check') {
-        // No control-plane call: Route 53's control plane is served from us-east-1, which may be the failed Region.
+        // No Route 53 call: its control plane is served from us-east-1, which may be the failed Region. The flip is
+        // forced through the recovery Region's CloudWatch (functions/lib/dns-flip.ts, docs/design/dns-flip.md).
+        if (run.mode !== 'dry-run' && instance.ReadReplicaSourceDBInstanceIdentifier) {
+          throw new ConfigurationError(
+            `DB instance ${instanceId} is still a read replica of ${instance.ReadReplicaSourceDBInstanceIdentifier}; ` +
+              'the record is failed over only to a promoted instance',
+          );
+        }
+        const flip = await forceDnsFlip(deps, input);
         return {
-          outcome: 'already-done',
+          outcome: flip.outcome,
           detail: {
             ...base,
+            ...flip.detail,
             changeId: null,
             previousTarget: null,
             ttl: null,
-            changedAt: null,
-            note: 'DNS fails over by the record pair health check on the Route 53 data plane; lifeboat changes no record',
+            changedAt: flip.outcome === 'changed' ? now().toISOString() : null,
+            note: 'the failover pair answers the SECONDARY once the PRIMARY health check sees its alarm in ALARM',
           },
         };
       }
@@ -281,6 +292,8 @@ export const DNS_POLL_SECONDS = 2;
 export async function checkDnsChange(deps: DnsDeps, input: DnsChangePollInput): Promise<PollResult> {
   const { unit, changeId, attempt } = input;
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  // A forced flip has no Route 53 change: wait for the alarm its health check follows (functions/lib/dns-flip.ts).
+  if (unit.dns.strategy === 'health-check' && changeId === null) return checkDnsFlip(deps, input, observedAt);
   if (changeId === null) {
     return {
       done: true,
@@ -472,5 +485,7 @@ export async function checkDnsReadiness(
       );
     }
   }
+  // lifeboat must be able to force the flip: the PRIMARY's health check follows the stack's alarm.
+  await checkFlipReadiness(deps, input, primary.HealthCheckId, add);
   return checks;
 }

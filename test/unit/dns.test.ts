@@ -1,7 +1,9 @@
+import { CloudWatchClient, DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
+  GetHealthCheckCommand,
   GetHostedZoneCommand,
   InvalidChangeBatch,
   ListResourceRecordSetsCommand,
@@ -52,12 +54,19 @@ import {
 
 const rdsMock = mockClient(RDSClient);
 const r53Mock = mockClient(Route53Client);
+const cwMock = mockClient(CloudWatchClient);
 const rds = rdsMock as unknown as RDSClient;
 const route53 = r53Mock as unknown as Route53Client;
+const cloudwatch = cwMock as unknown as CloudWatchClient;
+/** The flip alarm of the fixture's unit (functions/lib/dns-flip.ts), in a given state. */
+const FLIP_ALARM = 'lifeboat-orders-dr-orders-dns-failover';
+const flipAlarm = (StateValue: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA') =>
+  cwMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: FLIP_ALARM, StateValue }] });
 
 afterEach(() => {
   rdsMock.reset();
   r53Mock.reset();
+  cwMock.reset();
   resetClients();
 });
 
@@ -216,21 +225,28 @@ describe('updateDns', () => {
     expect(changes()).toHaveLength(0);
   });
 
-  it('makes no Route 53 call at all for the health-check strategy', async () => {
+  it('makes no Route 53 call at all for the health-check strategy: it forces the flip through CloudWatch', async () => {
     // Prepare
     promoted();
+    flipAlarm('INSUFFICIENT_DATA');
 
     // Act
-    const result = await updateDns({ rds, route53, now }, stepInput({ dns: { strategy: 'health-check' } }));
+    const result = await updateDns(
+      { rds, route53, cloudwatch, now },
+      stepInput({ dns: { strategy: 'health-check' } }),
+    );
 
     // Assess
-    expect(result.outcome).toBe('already-done');
+    expect(result.outcome).toBe('changed');
     expect(result.detail).toMatchObject({
       changeId: null,
       target: REPLICA_ENDPOINT,
       strategy: 'health-check',
+      call: 'PutMetricData',
+      alarmName: FLIP_ALARM,
     });
     expect(String(result.detail.note)).toMatch(/health check/);
+    expect(cwMock.commandCalls(PutMetricDataCommand)).toHaveLength(1);
     expect(r53Mock.calls()).toHaveLength(0);
   });
 
@@ -389,6 +405,22 @@ describe('checkDnsReadiness', () => {
       HostedZone: { Id: `/hostedzone/${ZONE_ID}`, Name: `${ZONE_NAME}.`, CallerReference: 'ref' },
     });
   const healthCheckInput = () => stepInput({ dns: { strategy: 'health-check' } });
+  /** The PRIMARY's health check follows the stack's flip alarm, which exists. */
+  const flipReady = () => {
+    r53Mock.on(GetHealthCheckCommand).resolves({
+      HealthCheck: {
+        Id: 'hc-0001',
+        CallerReference: 'ref',
+        HealthCheckVersion: 1,
+        HealthCheckConfig: {
+          Type: 'CLOUDWATCH_METRIC',
+          AlarmIdentifier: { Name: FLIP_ALARM, Region: 'us-west-2' },
+          InsufficientDataHealthStatus: 'LastKnownStatus',
+        },
+      },
+    });
+    flipAlarm('INSUFFICIENT_DATA');
+  };
   const pair = (overrides: { primary?: object; secondary?: object } = {}) => [
     cname(PRIMARY_ENDPOINT, {
       SetIdentifier: 'primary',
@@ -499,9 +531,10 @@ describe('checkDnsReadiness', () => {
     zone();
     currentRecord(...pair());
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [replica()] });
+    flipReady();
 
     // Act
-    const checks = await checkDnsReadiness({ route53, rds }, healthCheckInput());
+    const checks = await checkDnsReadiness({ route53, rds, cloudwatch }, healthCheckInput());
 
     // Assess
     expect(failed(checks)).toEqual([]);
@@ -510,6 +543,7 @@ describe('checkDnsReadiness', () => {
       'dns.record',
       'dns.failover-pair',
       'dns.failover-target',
+      'dns.flip',
     ]);
   });
 
@@ -545,13 +579,14 @@ describe('checkDnsReadiness', () => {
     zone();
     currentRecord(...pair({ secondary: { ResourceRecords: [{ Value: 'stale.example.com' }] } }));
     rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [replica()] });
+    flipReady();
 
     // Act
-    const checks = await checkDnsReadiness({ route53, rds }, healthCheckInput());
+    const checks = await checkDnsReadiness({ route53, rds, cloudwatch }, healthCheckInput());
 
     // Assess
     expect(failed(checks)).toEqual([['dns.failover-target', 'error']]);
-    expect(checks.at(-1)?.message).toContain(REPLICA_ENDPOINT);
+    expect(checks.find((c) => c.check === 'dns.failover-target')?.message).toContain(REPLICA_ENDPOINT);
   });
 });
 
@@ -559,12 +594,14 @@ describe('dns handlers', () => {
   it('update handler runs the step', async () => {
     // Prepare
     promoted();
+    flipAlarm('ALARM');
 
     // Act
     const result = await updateDnsHandler(stepInput({ dns: { strategy: 'health-check' } }));
 
     // Assess
     expect(result.outcome).toBe('already-done');
+    expect(cwMock.commandCalls(PutMetricDataCommand)).toHaveLength(0);
   });
 
   it('poll handler rejects a bad changeId, naming the field', async () => {
