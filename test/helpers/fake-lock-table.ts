@@ -14,6 +14,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 /** The condition expressions lock.ts writes; the fake refuses any other, so it cannot drift silently. */
 const ACQUIRE_CONDITION = 'attribute_not_exists(planName) OR holder = :runId OR expiresAt < :now';
 const RELEASE_CONDITION = 'holder = :runId';
+/** A stale or preempted lock is taken over only from the holder that was judged (functions/lib/lock.ts). */
+const TAKEOVER_CONDITION = 'holder = :oldHolder';
 
 export type LockItem = Record<string, AttributeValue>;
 
@@ -37,15 +39,20 @@ export function fakeLockTable() {
     });
 
   mock.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
-    if (input.ConditionExpression !== ACQUIRE_CONDITION) {
-      throw new Error(`fake lock table: unexpected condition ${input.ConditionExpression}`);
-    }
     const item = input.Item ?? {};
     const key = item.planName?.S ?? '';
     const current = items.get(key);
-    const runId = input.ExpressionAttributeValues?.[':runId']?.S;
-    const now = Number(input.ExpressionAttributeValues?.[':now']?.N);
-    const free = !current || current.holder?.S === runId || Number(current.expiresAt?.N) < now;
+    let free: boolean;
+    if (input.ConditionExpression === ACQUIRE_CONDITION) {
+      const runId = input.ExpressionAttributeValues?.[':runId']?.S;
+      const now = Number(input.ExpressionAttributeValues?.[':now']?.N);
+      free = !current || current.holder?.S === runId || Number(current.expiresAt?.N) < now;
+    } else if (input.ConditionExpression === TAKEOVER_CONDITION) {
+      // `holder = :oldHolder` on a missing item is false, as in DynamoDB.
+      free = current?.holder?.S === input.ExpressionAttributeValues?.[':oldHolder']?.S;
+    } else {
+      throw new Error(`fake lock table: unexpected condition ${input.ConditionExpression}`);
+    }
     if (!free) throw conditionFailed(current, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
     items.set(key, item);
     return {};
@@ -76,11 +83,13 @@ export function fakeLockTable() {
       planName: string,
       runId: string,
       executionArn = `arn:aws:states:us-west-2:123456789012:execution:lb:${runId}`,
+      mode?: string,
     ) {
       items.set(planName, {
         planName: { S: planName },
         holder: { S: runId },
         executionArn: { S: executionArn },
+        ...(mode ? { mode: { S: mode } } : {}),
         acquiredAt: { S: '2030-01-01T00:00:00.000Z' },
         expiresAt: { N: String(Math.floor(Date.now() / 1000) + 3600) },
       });
