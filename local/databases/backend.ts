@@ -35,3 +35,47 @@ export function postgresBackend(cluster: PostgresCluster): DatabaseBackend {
     remove: (instanceId) => cluster.remove(instanceId),
   };
 }
+
+/** What the emulator needs of a cluster of real servers (PostgresCluster and MariadbCluster both are one). */
+export interface ReplicatingCluster {
+  has(id: string): boolean;
+  createReplica(options: {
+    id: string;
+    fromId: string;
+    tlsNames?: readonly string[];
+  }): Promise<{ address: string; port: number }>;
+  promote(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+/**
+ * Backs emulated instances with several clusters, one per engine family (PostgreSQL; MySQL and MariaDB on MariaDB):
+ * each call goes to the cluster that holds the instance (a new replica to its source's). `tlsNamesFor` gives the names
+ * a new replica's certificate carries (its RDS endpoint), when the servers serve TLS.
+ */
+export function clusterBackend(
+  clusters: readonly ReplicatingCluster[],
+  tlsNamesFor?: (instanceId: string, region: string) => string[],
+): DatabaseBackend {
+  const holder = (id: string) => clusters.find((cluster) => cluster.has(id));
+  return {
+    async createReplica(sourceId, replicaId, region) {
+      const cluster = holder(sourceId);
+      if (!cluster) throw new Error(`no local database server backs instance ${sourceId}`);
+      const replica = await cluster.createReplica({
+        id: replicaId,
+        fromId: sourceId,
+        ...(tlsNamesFor ? { tlsNames: tlsNamesFor(replicaId, region) } : {}),
+      });
+      return { address: replica.address, port: replica.port };
+    },
+    async promote(instanceId) {
+      const cluster = holder(instanceId);
+      if (!cluster) throw new Error(`no local database server backs instance ${instanceId}`);
+      await cluster.promote(instanceId);
+    },
+    async remove(instanceId) {
+      await holder(instanceId)?.remove(instanceId);
+    },
+  };
+}
