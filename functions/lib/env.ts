@@ -16,3 +16,23 @@ export function optionalEnv(name: string): string | undefined {
 export function currentRegion(): string {
   return requiredEnv('AWS_REGION');
 }
+
+/**
+ * `LIFEBOAT_TIMEOUT_SCALE` multiplies every client timeout and preflight deadline: the local proving ground runs
+ * AWS time faster and shortens them alike (e.g. 0.1); unset in AWS, where the deployed values hold
+ * (functions/lib/clients.ts SDK_TIMEOUTS, functions/lib/preflight.ts PREFLIGHT_CHECK_DEADLINE_MS).
+ */
+export const TIMEOUT_SCALE_ENV = 'LIFEBOAT_TIMEOUT_SCALE';
+
+/** The factor, 1 when unset; anything but a number in (0, 1] fails naming the variable. */
+export function timeoutScale(): number {
+  const text = optionalEnv(TIMEOUT_SCALE_ENV);
+  if (text === undefined) return 1;
+  const value = Number(text);
+  if (!(Number.isFinite(value) && value > 0 && value <= 1)) {
+    throw new TypeError(
+      `environment variable ${TIMEOUT_SCALE_ENV} must be a number above 0 and at most 1, got "${text}"`,
+    );
+  }
+  return value;
+}

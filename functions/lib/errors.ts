@@ -101,6 +101,15 @@ export class ConnectivityNotReadyError extends LifeboatError {
   readonly retryable = true;
 }
 
+/**
+ * The database was still not reachable when the verify budget ran out: the larger of the record's previous and new
+ * TTL, plus an allowance, after the DNS change was in sync (functions/lib/verify-budget.ts). Not retried.
+ */
+export class ConnectivityTimeoutError extends LifeboatError {
+  override readonly name = 'ConnectivityTimeoutError' as const;
+  readonly retryable = false;
+}
+
 /** Verification reached the database and proved it is wrong (not the promoted instance, read-only, query failed). */
 export class VerificationFailedError extends LifeboatError {
   override readonly name = 'VerificationFailedError' as const;
@@ -135,6 +144,24 @@ export const RETRYABLE_ERROR_NAMES = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+] as const;
+
+/**
+ * Lambda refusing an invocation because the function is not ready (docs/aws/lambda-inactive-functions.md): Inactive
+ * after weeks idle (the first invocation fails and starts re-activation), Pending, or the ENI creation of a VPC
+ * function throttled or at a limit. The handler never ran. They last minutes, so they have their own retrier
+ * (statemachine/steps.ts, IDLE_FUNCTION_RETRY), apart from RETRYABLE_ERROR_NAMES.
+ */
+export const LAMBDA_NOT_READY_ERROR_NAMES = [
+  'Lambda.ResourceNotReadyException',
+  'Lambda.CodeArtifactUserPendingException',
+  'Lambda.ResourceConflictException',
+  'Lambda.ENINotReadyException',
+  'Lambda.EC2ThrottledException',
+  'Lambda.EC2UnexpectedException',
+  'Lambda.ENILimitReachedException',
+  'Lambda.SubnetIPAddressLimitReachedException',
 ] as const;
 
 const THROTTLING_NAMES = new Set([
@@ -151,6 +178,14 @@ const THROTTLING_NAMES = new Set([
 ]);
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * A call that ran out of time: the SDK's own `TimeoutError` (a client connection or request timeout,
+ * functions/lib/clients.ts), and the services' `RequestTimeout` / `RequestTimeoutException` answers. The SDK's
+ * standard retry strategy treats the same names as transient (@smithy/core retry, TRANSIENT_ERROR_CODES;
+ * docs/design/timeouts.md).
+ */
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 interface SdkLikeError {
   name?: string;
@@ -174,7 +209,7 @@ export function isTransientAwsError(error: unknown): boolean {
   if (status !== undefined && (status >= 500 || status === 429)) return true;
   if (e.name && THROTTLING_NAMES.has(e.name)) return true;
   if (e.code && NETWORK_CODES.has(e.code)) return true;
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return true;
+  if (e.name && (TIMEOUT_NAMES.has(e.name) || e.name === 'AbortError')) return true;
   return false;
 }
 

@@ -5,7 +5,8 @@ import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { checkDatabaseReadiness } from './database.js';
 import { checkDnsReadiness } from './dns.js';
-import { isTransientAwsError, PreflightFailedError, toLifeboatError } from './errors.js';
+import { timeoutScale } from './env.js';
+import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboatError } from './errors.js';
 import type { UnitPlan } from './plan.js';
 import { checkRotationReadiness, checkSecretReadiness } from './secret.js';
 import type { DetailValue, PreflightCheck, PreflightReport, RunContext } from './types.js';
@@ -25,37 +26,96 @@ export interface PreflightEvent {
 
 type Check = (deps: PreflightDeps, input: { run: RunContext; unit: UnitPlan }) => Promise<PreflightCheck[]>;
 
+/**
+ * What a concern's check does when it has not answered by its deadline:
+ * - `warning`: a finding of severity warning. For what a disaster causes: Route 53's control plane is served from
+ *   us-east-1, which may be the impaired Region (its checks already treat a transient failure the same way);
+ * - `retry`: a TransientAwsError, as for a transient failure of the recovery Region's own services (the state machine
+ *   retries the preflight, within its bounded policy): the failover's steps need them to answer.
+ */
+type OnDeadline = 'warning' | 'retry';
+
+interface Concern {
+  readonly concern: string;
+  readonly check: Check;
+  readonly onDeadline: OnDeadline;
+  /** What did not answer, for the message. */
+  readonly service: string;
+}
+
 /** Each concern's read-only checks, owned by the module of the step they protect. */
-const CHECKS: ReadonlyArray<readonly [string, Check]> = [
-  ['secret', checkSecretReadiness],
-  ['rotation', checkRotationReadiness],
-  ['database', checkDatabaseReadiness],
-  ['dns', checkDnsReadiness],
+const CHECKS: readonly Concern[] = [
+  { concern: 'secret', check: checkSecretReadiness, onDeadline: 'retry', service: 'Secrets Manager' },
+  { concern: 'rotation', check: checkRotationReadiness, onDeadline: 'retry', service: 'Lambda' },
+  { concern: 'database', check: checkDatabaseReadiness, onDeadline: 'retry', service: 'RDS or CloudWatch' },
+  { concern: 'dns', check: checkDnsReadiness, onDeadline: 'warning', service: 'the Route 53 control plane' },
 ];
+
+/**
+ * How long one concern's checks of one unit may take, in ms before `LIFEBOAT_TIMEOUT_SCALE`: longer than one SDK call
+ * that never answers (the slowest client gives up after sdkCallBudgetMs('route53') = 43 s, and then the check reports
+ * it itself, naming the call), short enough that preflight ends well within its 2-minute Lambda timeout
+ * (infra/constructs/orchestrator.ts) whatever hangs. docs/design/timeouts.md, "Preflight".
+ */
+export const PREFLIGHT_CHECK_DEADLINE_MS = 45_000;
+
+class DeadlinePassed extends Error {
+  override readonly name = 'DeadlinePassed';
+}
+
+/** Runs `check`, giving up after `deadlineMs` (the check's calls then end on their own client timeouts). */
+async function withinDeadline<T>(work: Promise<T>, deadlineMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlinePassed()), deadlineMs);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Checks every unit, every concern, concurrently, and changes nothing. A check that cannot run because of a
  * transient AWS error is thrown (the state machine retries); one that fails for another reason becomes an
- * error-severity finding so that every problem is listed at once.
+ * error-severity finding so that every problem is listed at once. Each concern of each unit has a deadline
+ * (PREFLIGHT_CHECK_DEADLINE_MS), so preflight returns in bounded time whatever does not answer (see OnDeadline).
  *
- * Severity policy (DESIGN.md): configuration problems are errors and block every mode. Conditions that a
- * disaster causes (replication not InSync, lag unknown) are warnings: a failover goes on, a drill — which must
- * not run on a replica that is not healthy — treats them as errors, except a replication status the replica side
- * does not report (informationalInDrill).
+ * Severity policy: configuration problems are errors and block every mode. Conditions that a
+ * disaster causes (replication not InSync, lag unknown, Route 53's control plane not answering) are warnings: a
+ * failover goes on, a drill — which must not run on a replica that is not healthy — treats them as errors, except a
+ * replication status the replica side does not report (informationalInDrill).
  */
 export async function runPreflight(
   deps: PreflightDeps,
   event: PreflightEvent,
   now: () => Date = () => new Date(),
+  deadlineMs: number = PREFLIGHT_CHECK_DEADLINE_MS * timeoutScale(),
 ): Promise<PreflightReport> {
   const started = now();
   const perUnit = await Promise.all(
     event.units.map(async (unit) => {
       const results = await Promise.all(
-        CHECKS.map(async ([concern, check]) => {
+        CHECKS.map(async ({ concern, check, onDeadline, service }) => {
           try {
-            return await check(deps, { run: event.run, unit });
+            return await withinDeadline(check(deps, { run: event.run, unit }), deadlineMs);
           } catch (error) {
+            if (error instanceof DeadlinePassed) {
+              const what = `${service} did not answer within ${formatSeconds(deadlineMs)} s`;
+              if (onDeadline === 'retry') {
+                throw new TransientAwsError(`preflight ${concern} check of ${unit.name}: ${what}`);
+              }
+              return [
+                {
+                  unit: unit.name,
+                  check: `${concern}.deadline`,
+                  ok: false,
+                  severity: 'warning',
+                  message: `${what}; could not check ${concern} (a disaster can cause this: the failover goes on, and the step that needs it retries within a bounded time)`,
+                },
+              ] satisfies PreflightCheck[];
+            }
             if (isTransientAwsError(error))
               throw toLifeboatError(error, `preflight ${concern} check of ${unit.name}`);
             const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -156,4 +216,8 @@ export function preflightForState(report: PreflightReport, budgetBytes: number):
     }
   }
   return kept;
+}
+
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }

@@ -8,6 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { type AwsService, stepTimeoutSeconds } from '../../functions/lib/clients.js';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
 import { MAX_UNITS_PER_RUN } from '../../functions/lib/state-limits.js';
 import { buildFailoverDefinition } from '../../statemachine/failover.js';
@@ -70,12 +71,16 @@ export function defaultExecutionTimeout(plan: FailoverPlan): Duration {
 
 /**
  * Lambda timeout of the verify step. With T = `verify.timeoutSeconds`, DNS gets T/2, connecting T and the queries
- * share one more T (functions/lib/verify.ts): 2.5 T at worst, plus the two SDK reads.
+ * share one more T (functions/lib/verify.ts; a dry run's probes the same, functions/lib/verify-dry-run.ts): 2.5 T at
+ * worst, plus the secret and RDS reads within their SDK budgets (docs/design/timeouts.md).
  */
 export function verifyFunctionTimeout(plan: FailoverPlan): Duration {
   const longest = Math.max(...plan.units.map((u) => u.verify.timeoutSeconds));
-  return Duration.seconds(Math.max(30, 3 * longest + 10));
+  return Duration.seconds(3 * longest + stepTimeoutSeconds(['secretsManager', 'rds']));
 }
+
+/** A step's Lambda timeout: outlasts one hung call to each service it calls (docs/design/timeouts.md). */
+const calling = (...services: AwsService[]) => Duration.seconds(stepTimeoutSeconds(services));
 
 /**
  * The failover itself: one Lambda per step (each with only its own permissions) and the Standard state machine
@@ -121,13 +126,26 @@ export class Orchestrator extends Construct {
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
     };
     const timeouts: Partial<Record<StepFunctionName, Duration>> = {
-      // Every unit's checks run concurrently, but a 500-unit plan under throttling takes a while.
+      // Every unit's checks run concurrently, each concern within its deadline (45 s, functions/lib/preflight.ts),
+      // but a 500-unit plan under throttling takes a while.
       preflight: Duration.minutes(2),
-      report: Duration.minutes(1),
+      // Each step outlasts one call that never answers per service it calls (functions/lib/clients.ts): a hang
+      // is then a TransientAwsError the state machine retries, not a Lambda timeout it does not.
+      acquireLock: calling('dynamodb'),
+      releaseLock: calling('dynamodb'),
+      promoteSecret: calling('secretsManager'),
+      promoteDatabase: calling('rds'),
+      checkDatabasePromotion: calling('rds'),
+      updateDns: calling('rds', 'route53'),
+      checkDnsChange: calling('route53'),
+      attachRotation: calling('secretsManager', 'lambda'),
+      // A failed delivery does not stop the others: CloudWatch, then S3, then SNS.
+      report: calling('cloudwatch', 's3', 'sns'),
       verifyConnectivity: verifyFunctionTimeout(plan),
       // Several reads and creates in two Regions; the SDK retries each throttled call.
-      prepareDrill: Duration.minutes(1),
-      cleanUpDrill: Duration.minutes(1),
+      prepareDrill: calling('rds', 'secretsManager', 'route53'),
+      checkDrillCopies: calling('rds', 'secretsManager'),
+      cleanUpDrill: calling('rds', 'secretsManager', 'route53'),
     };
 
     const functions = {} as Record<StepFunctionName, StepFunction>;

@@ -77,14 +77,16 @@ describe('LifeboatStack on examples/plan.json', () => {
     // Act
     const timeout = (step: string) => stepFunction(template, plan, step).resource.Properties.Timeout;
     // Assess
+    // One hung call per service a step calls ends within its SDK budget (test/infra/step-timeouts.test.ts).
     expect(timeout('preflight')).toBe(120);
-    expect(timeout('report')).toBe(60);
-    expect(timeout('verifyConnectivity')).toBe(30);
-    expect(timeout('promoteDatabase')).toBe(30);
+    expect(timeout('report')).toBe(114);
+    expect(timeout('verifyConnectivity')).toBe(101);
+    expect(timeout('promoteDatabase')).toBe(58);
+    expect(timeout('loadPlan')).toBe(30);
     // Several reads and creates in two Regions.
-    expect(timeout('prepareDrill')).toBe(60);
-    expect(timeout('cleanUpDrill')).toBe(60);
-    expect(timeout('checkDrillCopies')).toBe(30);
+    expect(timeout('prepareDrill')).toBe(129);
+    expect(timeout('cleanUpDrill')).toBe(129);
+    expect(timeout('checkDrillCopies')).toBe(86);
   });
 
   it('runs a Standard state machine named after the plan, traced, logging everything, with a timeout', () => {
@@ -587,7 +589,7 @@ describe('LifeboatStack variations', () => {
     // Act
     const { template, plan } = synthesize(document);
     // Assess
-    // 3 x 60 s (DNS, connect, queries: functions/lib/verify.ts) + 10 s for the SDK reads.
-    expect(stepFunction(template, plan, 'verifyConnectivity').resource.Properties.Timeout).toBe(190);
+    // 3 x 60 s (DNS, connect, queries: functions/lib/verify.ts) + the SDK reads' budgets (28 s + 43 s) + 15 s.
+    expect(stepFunction(template, plan, 'verifyConnectivity').resource.Properties.Timeout).toBe(266);
   });
 });
