@@ -15,6 +15,7 @@ type JSONValue = Parameters<
 import type { FailoverPlan } from '../functions/lib/plan.js';
 import { addLifeboatStacks } from '../infra/lifeboat-app.js';
 import { STEP_FUNCTIONS, type StepFunctionName } from '../statemachine/steps.js';
+import { type InvokeFault, InvokeFaults, type Refusal } from './invoke-faults.js';
 
 /**
  * The runner of the local proving ground: synthesizes the CDK app WITH bundling (the same esbuild bundles that
@@ -218,7 +219,7 @@ export interface RunOptions {
   input: Json;
   /** Execution name (the run id). */
   executionName: string;
-  /** Scales every Wait and Retry interval: 0.02 makes a 5 s wait 100 ms. */
+  /** Scales every Wait and Retry pause: 0.02 makes a 5 s wait 100 ms. */
   timeFactor: number;
   /** Variables every handler sees besides its own (emulator endpoint and credentials, DNS server, Region). */
   environment: Record<string, string>;
@@ -236,6 +237,11 @@ export interface RunOptions {
    * The stand-in's result is what the state machine sees; the report shows it as it is.
    */
   replaceSteps?: Partial<Record<StepFunctionName, (event: unknown) => Promise<unknown>>>;
+  /**
+   * Lambda refusing invocations of functions that are not ready (idle, Pending, ENI creation failing): the refused
+   * invocation throws `Lambda.<exception>` without running the handler (local/invoke-faults.ts).
+   */
+  invokeFaults?: readonly InvokeFault[];
 }
 
 export interface RunResult {
@@ -246,6 +252,8 @@ export interface RunResult {
   wallMs: number;
   /** Lambda invocations made (including retries). */
   invocations: number;
+  /** Invocations Lambda refused before the handler ran (RunOptions.invokeFaults), in order. */
+  refusals: Refusal[];
   /** State transitions (entered states), the cost driver of a Standard workflow. */
   transitions: number;
 }
@@ -270,12 +278,7 @@ interface AslState {
   SecondsPath?: string;
   TimestampPath?: string;
   Seconds?: number;
-  Retry?: {
-    IntervalSeconds?: number;
-    BackoffRate?: number;
-    MaxDelaySeconds?: number;
-    MaxAttempts?: number;
-  }[];
+  Retry?: AslRetrier[];
   Iterator?: { States: Record<string, AslState> };
   ItemProcessor?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
@@ -294,10 +297,36 @@ function* allStates(states: Record<string, AslState>): Generator<[string, AslSta
 /** The poll result field the runner adds: when a scaled wait ends. */
 const LOCAL_WAIT_UNTIL = 'localWaitUntil';
 
+/** A retrier of the definition (Amazon States Language). */
+interface AslRetrier {
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  MaxAttempts?: number;
+  JitterStrategy?: string;
+}
+
+/**
+ * The retrier with its pauses scaled by `timeFactor`: the interval and the cap, so that aws-local-stepfunctions
+ * computes every pause as Step Functions does (interval x rate^n, capped, FULL jitter drawn below it), in scaled
+ * time. A retry budget of 6 minutes takes 7.2 s at 0.02; the backoff and the cap keep their shape.
+ */
+export function scaleRetrier<T extends AslRetrier>(retrier: T, timeFactor: number): T {
+  return {
+    ...retrier,
+    // ASL's default interval is 1 s; written out so that it is scaled too.
+    IntervalSeconds: (retrier.IntervalSeconds ?? 1) * timeFactor,
+    ...(retrier.MaxDelaySeconds !== undefined
+      ? { MaxDelaySeconds: retrier.MaxDelaySeconds * timeFactor }
+      : {}),
+  };
+}
+
 /**
  * Runs one execution of the synthesized definition. Waits are scaled by `timeFactor`: a Wait on a poll's
  * `waitSeconds` becomes a wait until `<poll>.localWaitUntil` (the runner stamps it on each poll result as now +
- * waitSeconds x factor), a fixed Wait is overridden with its scaled duration, and each Retry's pauses are scaled.
+ * waitSeconds x factor), a fixed Wait is overridden with its scaled duration, and each retrier's interval and cap
+ * are scaled (scaleRetrier), so that retry pauses keep their backoff and jitter.
  */
 export async function runExecution(
   orchestrator: SynthesizedOrchestrator,
@@ -309,9 +338,9 @@ export async function runExecution(
   const byArn = new Map(orchestrator.steps.map((s) => [s.arn, s]));
   const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
   const waitTimeOverrides: Record<string, number> = {};
-  const retryIntervalOverrides: Record<string, number[]> = {};
   const started = Date.now();
   let invocations = 0;
+  const faults = new InvokeFaults(options.invokeFaults ?? [], options.timeFactor);
   const scale = (seconds: number) => Math.max(0, Math.round(seconds * 1000 * options.timeFactor));
 
   Object.assign(process.env, options.environment);
@@ -335,9 +364,22 @@ export async function runExecution(
       if (!step) continue; // e.g. the SNS approval task: not bound, never reached on a console start
       const stepName = step.step;
       taskResourceLocalHandlers[name] = async (event: JSONValue): Promise<JSONValue> => {
-        invocations += 1;
         const unit = unitOf(event);
         const t0 = Date.now();
+        const refusal = faults.refuse(stepName, step.logicalId);
+        if (refusal) {
+          // Lambda refuses before the handler runs: no start, only the error Step Functions sees.
+          options.onStep?.({
+            phase: 'error',
+            step: stepName,
+            ...(unit ? { unit } : {}),
+            atMs: t0 - started,
+            durationMs: 0,
+            result: refusal.name,
+          });
+          throw refusal;
+        }
+        invocations += 1;
         options.onStep?.({ phase: 'start', step: stepName, ...(unit ? { unit } : {}), atMs: t0 - started });
         const replacement = options.replaceSteps?.[stepName];
         const handler: Handler = replacement ?? (await loadHandler(step.bundle));
@@ -378,10 +420,7 @@ export async function runExecution(
         waitTimeOverrides[name] = scale(state.Seconds);
       }
     }
-    if (state.Retry?.length) {
-      // One pause per retrier: its first interval, scaled (backoff is then not modelled; it only lengthens waits).
-      retryIntervalOverrides[name] = state.Retry.map((r) => scale(r.IntervalSeconds ?? 1));
-    }
+    if (state.Retry?.length) state.Retry = state.Retry.map((r) => scaleRetrier(r, options.timeFactor));
   }
 
   const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
@@ -389,7 +428,7 @@ export async function runExecution(
   });
   const executionArn = `arn:aws:states:${orchestrator.plan.recoveryRegion}:${orchestrator.plan.account}:execution:lifeboat-${orchestrator.plan.name}:${options.executionName}`;
   const execution = machine.run(options.input as never, {
-    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides },
     context: { Execution: { Id: executionArn, Name: options.executionName } },
   });
   let transitions = 0;
@@ -416,6 +455,7 @@ export async function runExecution(
       output,
       wallMs: Date.now() - started,
       invocations,
+      refusals: faults.refusals,
       transitions,
     };
   } catch (error) {
@@ -427,6 +467,7 @@ export async function runExecution(
       error: failure,
       wallMs: Date.now() - started,
       invocations,
+      refusals: faults.refusals,
       transitions,
     };
   } finally {

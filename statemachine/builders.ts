@@ -3,7 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { TRANSIENT_RETRY } from './steps.js';
+import { IDLE_FUNCTION_RETRY, TRANSIENT_RETRY } from './steps.js';
 
 /**
  * Small builders that keep `failover.ts` on one screen. Every state name comes from the caller (STATE_NAMES), so
@@ -32,7 +32,8 @@ export interface LambdaStepProps {
 
 /**
  * A step Lambda as a Task: Resource is the function ARN and the output is the function's return value
- * (`payloadResponseOnly`), and it retries transient errors once, with our policy (not CDK's default Lambda retry).
+ * (`payloadResponseOnly`), and it retries with our policies (not CDK's default Lambda retry): a function that is not
+ * ready yet (idle, Pending, its ENI not created), the step's own retriers, then transient errors.
  */
 export function lambdaStep(scope: Construct, stateName: string, props: LambdaStepProps): tasks.LambdaInvoke {
   const task = new tasks.LambdaInvoke(scope, stateName, {
@@ -44,9 +45,15 @@ export function lambdaStep(scope: Construct, stateName: string, props: LambdaSte
     ...(props.resultPath ? { resultPath: props.resultPath } : {}),
     ...(props.resultSelector ? { resultSelector: props.resultSelector } : {}),
   });
-  // Step Functions uses the first retrier whose ErrorEquals matches: a step's own retriers go before the general one.
-  for (const retry of props.extraRetries ?? []) task.addRetry(retry);
-  task.addRetry(TRANSIENT_RETRY);
+  // Step Functions uses the first retrier whose ErrorEquals matches (docs/design/retries.md). Each error name is in
+  // exactly one retrier, so that the order cannot hand an error to a budget not meant for it: Lambda's refusals of a
+  // function that is not ready (the handler never ran), the step's own retriers, then the general one without the
+  // names a step's own retrier took (e.g. ResourceBusyError on PromoteDatabase).
+  task.addRetry(IDLE_FUNCTION_RETRY);
+  const own = props.extraRetries ?? [];
+  for (const retry of own) task.addRetry(retry);
+  const taken = new Set([...(IDLE_FUNCTION_RETRY.errors ?? []), ...own.flatMap((r) => r.errors ?? [])]);
+  task.addRetry({ ...TRANSIENT_RETRY, errors: (TRANSIENT_RETRY.errors ?? []).filter((e) => !taken.has(e)) });
   return task;
 }
 

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.js';
+import { LAMBDA_NOT_READY_ERROR_NAMES, RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.js';
 import type { FailoverPlan } from '../functions/lib/plan.js';
 
 /** The step Lambdas of a failover, one per key; the contract of each is in /tmp/contract.md and functions/lib/types.ts. */
@@ -45,30 +45,68 @@ export const HANDLER_ENTRIES: Record<StepFunctionName, string> = {
 };
 
 /**
+ * What each retrier waits in all before it gives up: the sum of its pauses, guaranteed for a retrier without jitter,
+ * expected (the mean) for one with FULL jitter, which draws each pause at random below its computed value and so
+ * halves the sum on average (docs/design/retries.md). The flow tests compute these from the synthesized definition.
+ */
+export const RETRY_BUDGET_SECONDS = {
+  /** TRANSIENT_RETRY, expected. */
+  transient: 51,
+  /** DATABASE_BUSY_RETRY, expected: longer than a promotion. */
+  databaseBusy: 20 * 60,
+  /**
+   * IDLE_FUNCTION_RETRY, guaranteed: AWS's own waiter for a function to leave Pending gives up after 300 s
+   * (docs/aws/lambda-inactive-functions.md, "How long re-activation takes"), and a minute more.
+   */
+  idleFunction: 6 * 60,
+} as const;
+
+/**
  * Transient failures of any step: throttling and 5xx (wrapped as TransientAwsError by the steps), a resource busy
- * for a while, and Lambda's own service errors. 1, 2, 4, 8, 16, 20 s at most (about 51 s in all), each drawn at
- * random below that (FULL jitter) so that 100 units retrying together do not throttle again in step.
+ * for a while, and Lambda's own service errors. Pauses of 1, 2, 4, 8, 16, then 20 s (111 s at most), each drawn at
+ * random below that (FULL jitter) so that 100 units retrying together do not throttle again in step: about 55 s
+ * expected in all, at least RETRY_BUDGET_SECONDS.transient (docs/design/retries.md).
  */
 export const TRANSIENT_RETRY: sfn.RetryProps = {
   errors: [...RETRYABLE_ERROR_NAMES],
   interval: Duration.seconds(1),
   backoffRate: 2,
-  maxAttempts: 6,
+  maxAttempts: 9,
   maxDelay: Duration.seconds(20),
   jitterStrategy: sfn.JitterType.FULL,
 };
 
 /**
  * PromoteReadReplica refused because the replica is busy (`backing-up`, or a promotion already running after a lost
- * response: functions/lib/database.ts). A promotion takes minutes, so this budget must cover one: every 10 s for
- * 20 minutes, instead of the general policy's 51 s.
+ * response: functions/lib/database.ts). A promotion takes minutes, so this budget must cover one: 20 minutes
+ * expected, instead of the general policy's minute. FULL jitter keeps units that got busy together from calling RDS
+ * in step (its API bucket is shared by the account: docs/aws/rds-read-replicas.md); it halves each 10 s pause on
+ * average, hence 240 retries. The sum of 240 draws stays close to its mean: below 18 minutes in fewer than one run in
+ * a thousand (docs/design/retries.md).
  */
 export const DATABASE_BUSY_RETRY: sfn.RetryProps = {
   errors: ['ResourceBusyError'],
   interval: Duration.seconds(10),
   backoffRate: 1,
-  maxAttempts: 120,
+  maxAttempts: 240,
   jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * Lambda refusing the invocation because the function is not ready: an idle function gone Inactive (its first
+ * invocation fails and starts re-activation, which takes minutes for a VPC function), a Pending function, or the
+ * ENI creation behind it throttled or at a limit (docs/aws/lambda-inactive-functions.md). The handler never ran, so
+ * a retry is always safe. Pauses of 2, 4, 8, 16, 32, then 60 s: 362 s guaranteed, without jitter, because the budget
+ * is what matters here and herds do no harm: every invocation of a Pending function is refused at once, and its
+ * re-activation happens once, whoever asks (docs/design/retries.md).
+ */
+export const IDLE_FUNCTION_RETRY: sfn.RetryProps = {
+  errors: [...LAMBDA_NOT_READY_ERROR_NAMES],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 10,
+  maxDelay: Duration.seconds(60),
+  jitterStrategy: sfn.JitterType.NONE,
 };
 
 /**

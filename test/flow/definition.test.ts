@@ -199,13 +199,16 @@ describe('retries', () => {
       expect(retry, name).toBeDefined();
       const general =
         name === STATE_NAMES.askApproval ? APPROVAL_RETRYABLE_ERRORS : errors.RETRYABLE_ERROR_NAMES;
-      const first = (retry ?? []).find((r) => JSON.stringify(r.ErrorEquals) === JSON.stringify([...general]));
+      // The general retrier leaves out the names a step's own retrier takes first (ResourceBusyError on promotion).
+      const first = (retry ?? []).find((r) => r.ErrorEquals.includes(general[0]));
+      const others = (retry ?? []).filter((r) => r !== first).flatMap((r) => r.ErrorEquals);
       expect(first, `${name} has the general retrier`).toBeDefined();
+      expect([...(first?.ErrorEquals ?? []), ...others]).toEqual(expect.arrayContaining([...general]));
       expect(first?.IntervalSeconds).toBeGreaterThanOrEqual(1);
       expect(first?.IntervalSeconds).toBeLessThanOrEqual(2);
       expect(first?.BackoffRate).toBe(2);
       expect(first?.MaxAttempts).toBeGreaterThanOrEqual(4);
-      expect(first?.MaxAttempts).toBeLessThanOrEqual(6);
+      expect(first?.MaxAttempts).toBeLessThanOrEqual(10);
       expect(first?.MaxDelaySeconds).toBeLessThanOrEqual(20);
       expect(first?.JitterStrategy).toBe('FULL');
     }
@@ -248,40 +251,48 @@ describe('retries', () => {
     }
   });
 
-  it('retries ConnectivityNotReadyError only on the connectivity check, long enough to outlive the largest TTL', () => {
-    // Prepare
-    const plan = parsePlan(planWith(2));
-    const [, second] = plan.units;
-    if (second) second.dns.ttl = 120;
-    const { definition: withTtl } = synthDefinition(plan);
+  it.each([
+    // The record's TTL before the change is read at run time: the retrier covers the largest one the verify budget
+    // waits out (functions/lib/verify-budget.ts), or a larger plan TTL.
+    ['a previous TTL up to the ceiling', 120, CONNECTIVITY_RETRY.previousTtlCeilingSeconds],
+    ['a plan TTL above the ceiling', 7200, 7200],
+  ])(
+    'retries ConnectivityNotReadyError only on the connectivity check, long enough to outlive %s',
+    (_, ttl, cached) => {
+      // Prepare
+      const plan = parsePlan(planWith(2));
+      const [, second] = plan.units;
+      if (second) second.dns.ttl = ttl;
+      const { definition: withTtl } = synthDefinition(plan);
 
-    // Act
-    const verify = allStates(withTtl).get(STATE_NAMES.verifyConnectivity) as State;
-    const retriers = verify.Retry as Retrier[];
-    const connectivity = retriers.find((r) => r.ErrorEquals.includes(CONNECTIVITY_RETRY.error));
-    const attempts = connectivity?.MaxAttempts ?? 0;
-    const covered = Array.from({ length: attempts }, (_, i) => connectivityRetryDelay(i)).reduce(
-      (a, b) => a + b,
-      0,
-    );
+      // Act
+      const verify = allStates(withTtl).get(STATE_NAMES.verifyConnectivity) as State;
+      const retriers = verify.Retry as Retrier[];
+      const connectivity = retriers.find((r) => r.ErrorEquals.includes(CONNECTIVITY_RETRY.error));
+      const attempts = connectivity?.MaxAttempts ?? 0;
+      const covered = Array.from({ length: attempts }, (_, i) => connectivityRetryDelay(i)).reduce(
+        (a, b) => a + b,
+        0,
+      );
 
-    // Assess
-    expect(connectivity).toMatchObject({
-      IntervalSeconds: 2,
-      BackoffRate: 1.5,
-      MaxDelaySeconds: 10,
-      JitterStrategy: 'NONE',
-    });
-    expect(connectivity?.ErrorEquals).toEqual(['ConnectivityNotReadyError']);
-    expect(covered).toBeGreaterThanOrEqual(120 + CONNECTIVITY_RETRY.marginSeconds);
-    expect(covered - connectivityRetryDelay(attempts - 1)).toBeLessThan(
-      120 + CONNECTIVITY_RETRY.marginSeconds,
-    );
-    for (const [name, state] of allStates(withTtl)) {
-      if (name === STATE_NAMES.verifyConnectivity) continue;
-      expect(JSON.stringify(state.Retry ?? [])).not.toContain('ConnectivityNotReadyError');
-    }
-  });
+      // Assess
+      expect(connectivity).toMatchObject({
+        IntervalSeconds: 2,
+        BackoffRate: 1.5,
+        MaxDelaySeconds: 10,
+        JitterStrategy: 'NONE',
+      });
+      expect(connectivity?.ErrorEquals).toEqual(['ConnectivityNotReadyError']);
+      expect(covered).toBeGreaterThanOrEqual(cached + CONNECTIVITY_RETRY.marginSeconds);
+      expect(covered - connectivityRetryDelay(attempts - 1)).toBeLessThan(
+        cached + CONNECTIVITY_RETRY.marginSeconds,
+      );
+      for (const [name, state] of allStates(withTtl)) {
+        if (name === STATE_NAMES.verifyConnectivity) continue;
+        expect(JSON.stringify(state.Retry ?? [])).not.toContain('ConnectivityNotReadyError');
+      }
+    },
+  );
 
   it('waits longer for a health-check unit, whose record flips only when health checkers see the primary fail', () => {
     // Prepare
