@@ -167,7 +167,7 @@ function send(res: ServerResponse, answer: HttpAnswer): void {
 }
 
 function failureError(
-  failure: Exclude<FaultFailure, 'lose-response' | 'connection-reset'>,
+  failure: Exclude<FaultFailure, 'lose-response' | 'connection-reset' | 'hang'>,
   handler: ServiceHandler,
   call: CallInfo,
 ): AwsError {
@@ -300,6 +300,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (failure === 'connection-reset') {
       log({ ...base, status: 0, errorCode: 'ConnectionReset', fault: 'connection-reset', applied: false });
       req.socket.destroy();
+      return;
+    }
+    if (failure === 'hang') {
+      // Never answered: the client's own timeout ends the call (docs/design/timeouts.md); close() ends the socket.
+      log({ ...base, status: 0, errorCode: 'NoAnswer', fault: 'hang', applied: false });
       return;
     }
     if (failure !== undefined && failure !== 'lose-response') {

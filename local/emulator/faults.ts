@@ -105,12 +105,18 @@ export class FaultController {
    * A whole Region down: every call signed for it fails before it is handled. Route 53 calls are logged as
    * Region `global` and are not affected; use `route53Down` for its control plane, which is served from us-east-1.
    */
-  regionDown(region: string, how: 'connection-reset' | 'unavailable' = 'connection-reset'): FaultHandle {
+  regionDown(
+    region: string,
+    how: 'connection-reset' | 'unavailable' | 'hang' = 'connection-reset',
+  ): FaultHandle {
     return this.add({ match: { region }, always: how });
   }
 
-  /** Route 53's control plane unavailable (DESIGN.md: it is served from us-east-1). */
-  route53Down(how: 'connection-reset' | 'unavailable' = 'unavailable'): FaultHandle {
+  /**
+   * Route 53's control plane unavailable: it is served from us-east-1. `hang`: it accepts every call and never
+   * answers, as an impaired Region may (docs/design/timeouts.md).
+   */
+  route53Down(how: 'connection-reset' | 'unavailable' | 'hang' = 'unavailable'): FaultHandle {
     return this.add({ match: { service: 'route53' }, always: how });
   }
 

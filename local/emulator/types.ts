@@ -113,7 +113,8 @@ export interface CallLogEntry {
     | 'unavailable'
     | 'error'
     | 'lose-response'
-    | 'connection-reset';
+    | 'connection-reset'
+    | 'hang';
   /** Whether the call took effect (false when a fault answered before the service ran, or the service refused it). */
   readonly applied: boolean;
 }
@@ -143,6 +144,12 @@ export type FaultFailure =
   | 'lose-response'
   /** The connection is destroyed before the call is handled (a Region that is down). */
   | 'connection-reset'
+  /**
+   * The request is accepted and never answered, nor handled: the connection stays open until the client gives up (its
+   * request timeout) or the emulator closes. A control plane that hangs (docs/design/timeouts.md). For an answer that
+   * comes late instead, use `latencyMs`.
+   */
+  | 'hang'
   /** A specific AWS error. */
   | { readonly code: string; readonly status: number; readonly message?: string };
 
