@@ -14,7 +14,7 @@ export interface ProbeFindings {
   /** Rows the plan's query returned. */
   queryRows: number;
   /** How writability was proven. */
-  writeProbe: 'temp-table' | 'transaction-id' | 'read-write-transaction';
+  writeProbe: 'temp-table' | 'transaction-id' | 'scratch-table' | 'read-write-transaction';
   warnings: string[];
 }
 
@@ -181,13 +181,80 @@ function flag(value: unknown): boolean {
   return value === 1 || value === '1' || value === true || value === 'ON' || value === 'on';
 }
 
+/** The table the MySQL-family write probe creates, writes one row to (rolled back) and drops again. */
+export const MYSQL_PROBE_TABLE = 'lifeboat_verify_probe';
+/** Marks the table as lifeboat's: a table of that name without this comment is never written to nor dropped. */
+export const MYSQL_PROBE_COMMENT = 'lifeboat verify write probe; safe to drop';
+
+/** The user may not create the table, or no database is selected: the probe falls back, with a warning. */
+const MYSQL_CANNOT_CREATE = new Set([
+  'ER_TABLEACCESS_DENIED_ERROR', // 1142: no CREATE (or INSERT/DROP) on the database
+  'ER_DBACCESS_DENIED_ERROR', // 1044
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR', // 1227
+  'ER_NO_DB_ERROR', // 1046: the session has no database
+]);
+
+export interface MysqlWriteProof {
+  writeProbe: 'scratch-table' | 'read-write-transaction';
+  warnings: string[];
+}
+
+/**
+ * The write that proves a MySQL or MariaDB primary (docs/aws/mysql-writability.md). `read_only` (and MySQL's
+ * `super_read_only`) exempt temporary tables, so a TEMPORARY table proves nothing on these engines; the probe writes a
+ * durable table instead, which a read-only server refuses (ER_OPTION_PREVENTS_STATEMENT, 1290):
+ * - `CREATE TABLE lifeboat_verify_probe` (InnoDB, marked by its comment) in the verify database;
+ * - `START TRANSACTION READ WRITE`, one row inserted, `ROLLBACK`: a real row write that leaves nothing;
+ * - `DROP TABLE`: the database is as it was. A table an interrupted probe left behind is recognised by its comment and
+ *   reused, then dropped; a table of that name without the comment is not lifeboat's and is left alone (an error).
+ * When the user may not create tables there, the proof falls back to `read_only = 0` (checked before) and a read-write
+ * transaction, which `read_only` also refuses, with a warning that says so.
+ */
+export async function mysqlWriteProbe(session: DbSession, where = 'the server'): Promise<MysqlWriteProof> {
+  try {
+    await session.query(
+      `CREATE TABLE ${MYSQL_PROBE_TABLE} (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='${MYSQL_PROBE_COMMENT}'`,
+    );
+  } catch (error) {
+    const code = codeOf(error);
+    if (typeof code === 'string' && MYSQL_CANNOT_CREATE.has(code)) {
+      await rolledBack(session, 'START TRANSACTION READ WRITE', async () => [] as Row[]);
+      return {
+        writeProbe: 'read-write-transaction',
+        warnings: [
+          `the user may not create the probe table ${MYSQL_PROBE_TABLE} in the verify database (${code}); writability ` +
+            'was proven by read_only = 0 and a read-write transaction only, not by a written row',
+        ],
+      };
+    }
+    if (code !== 'ER_TABLE_EXISTS_ERROR') throw error;
+    const rows = await session.query(
+      `SELECT TABLE_COMMENT AS table_comment FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${MYSQL_PROBE_TABLE}'`,
+    );
+    if (rows[0]?.table_comment !== MYSQL_PROBE_COMMENT) {
+      throw new VerificationFailedError(
+        `${where} has a table ${MYSQL_PROBE_TABLE} that lifeboat did not create (its comment is not lifeboat's); ` +
+          'lifeboat neither writes to it nor drops it: rename it, or verify another database',
+      );
+    }
+    // Left by an interrupted probe: lifeboat's own, used and dropped below.
+  }
+  try {
+    await rolledBack(session, 'START TRANSACTION READ WRITE', () =>
+      session.query(`INSERT INTO ${MYSQL_PROBE_TABLE} (id) VALUES (1)`),
+    );
+  } catch (error) {
+    await session.query(`DROP TABLE IF EXISTS ${MYSQL_PROBE_TABLE}`).catch(() => undefined);
+    throw error;
+  }
+  await session.query(`DROP TABLE IF EXISTS ${MYSQL_PROBE_TABLE}`);
+  return { writeProbe: 'scratch-table', warnings: [] };
+}
+
 /**
  * MySQL and MariaDB: RDS keeps a read replica at `read_only = 1` (the default parameter group's `{TrueIfReplica}`)
- * until promotion; `super_read_only = 1` forces `read_only = 1`, so `read_only = 0` covers both. A transaction
- * `START TRANSACTION READ WRITE` is refused while `read_only` is on, except for users with CONNECTION_ADMIN or SUPER
- * (MySQL reference, START TRANSACTION) or READ_ONLY ADMIN (MariaDB). There is no write that leaves nothing and is also refused by `read_only`: temporary
- * tables are exempt from it and a permanent table's DDL commits implicitly. So the proof for these engines is the
- * server's own read-only switches plus a read-write transaction, rolled back.
+ * until promotion; `super_read_only = 1` forces `read_only = 1`, so `read_only = 0` covers both. That is the state
+ * check; the write probe above then writes a real row (rolled back), which `read_only` would refuse.
  */
 async function probeMysql(session: DbSession, query: string, where: string): Promise<ProbeFindings> {
   const state = await stage('state', async () =>
@@ -211,12 +278,12 @@ async function probeMysql(session: DbSession, query: string, where: string): Pro
   const rows = await stage('query', () =>
     rolledBack(session, 'START TRANSACTION READ ONLY', () => session.query(query)),
   );
-  await stage('write', () => rolledBack(session, 'START TRANSACTION READ WRITE', async () => [] as Row[]));
+  const proof = await stage('write', () => mysqlWriteProbe(session, where));
   return {
     serverVersion: String(state.version ?? 'unknown'),
     queryRows: rows.length,
-    writeProbe: 'read-write-transaction',
-    warnings: [],
+    writeProbe: proof.writeProbe,
+    warnings: proof.warnings,
   };
 }
 

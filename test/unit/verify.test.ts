@@ -696,7 +696,7 @@ describe('verifyConnectivity when the database answers wrong', () => {
 });
 
 describe('verifyConnectivity on MySQL and MariaDB', () => {
-  it('proves a promoted MariaDB writable with the read-only switches and a rolled-back read-write transaction', async () => {
+  it('proves a promoted MariaDB writable with the read-only switches and a row written to a scratch table, rolled back', async () => {
     // Prepare
     smMock
       .on(GetSecretValueCommand)
@@ -714,7 +714,7 @@ describe('verifyConnectivity on MySQL and MariaDB', () => {
       engine: 'mariadb',
       port: 3306,
       writable: true,
-      writeProbe: 'read-write-transaction',
+      writeProbe: 'scratch-table',
       serverVersion: '10.11.8-MariaDB-log',
     });
     expect(db.sessions[0]?.queries).toEqual([
@@ -722,8 +722,11 @@ describe('verifyConnectivity on MySQL and MariaDB', () => {
       'START TRANSACTION READ ONLY',
       'SELECT count(*) FROM orders',
       'ROLLBACK',
+      "CREATE TABLE lifeboat_verify_probe (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='lifeboat verify write probe; safe to drop'",
       'START TRANSACTION READ WRITE',
+      'INSERT INTO lifeboat_verify_probe (id) VALUES (1)',
       'ROLLBACK',
+      'DROP TABLE IF EXISTS lifeboat_verify_probe',
     ]);
     expectNoLeak(outcome);
   });
