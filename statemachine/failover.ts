@@ -84,15 +84,8 @@ export const STATE_NAMES = {
   countDnsPolls: 'Count DNS change polls',
   dnsInSync: 'DNS change in sync',
   dnsChangeTimedOut: 'DNS change timed out',
-  finishBoth: 'Attach rotation and verify connectivity',
-  attachRotation: 'Attach secret rotation',
-  rotationStopped: 'Rotation attachment stopped',
   verifyConnectivity: 'Verify connectivity',
-  verificationStopped: 'Connectivity verification stopped',
-  didFinishSucceed: 'Did rotation and verification succeed?',
-  keepRotationFailure: 'Keep the rotation failure',
-  keepVerificationFailure: 'Keep the verification failure',
-  collectFinish: 'Collect rotation and verification results',
+  attachRotation: 'Attach secret rotation',
   isDrillToCleanUp: 'Is there a drill to clean up?',
   startDrillCleanup: 'Start cleaning up drill copies',
   cleanUpDrill: 'Clean up drill copies',
@@ -363,37 +356,36 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
       }),
     );
 
-  const finishBoth = sideBySide(
-    scope,
-    {
-      parallel: N.finishBoth,
-      decide: N.didFinishSucceed,
-      keepFailure: [N.keepRotationFailure, N.keepVerificationFailure],
-      collect: N.collectFinish,
+  // Verify, then attach rotation: RotateSecret runs the rotation function's testSecret even when it does not rotate
+  // now, which logs in to the promoted database (docs/aws/secrets-manager-rotation.md). A rotation that fails after
+  // verification leaves the verified result in place for the report (functions/lib/report.ts).
+  const verify = step('verifyConnectivity', N.verifyConnectivity, {
+    payload: {
+      ...UNIT_PAYLOAD,
+      // When and how the record changed: the step's own budget runs from the change in sync for the larger of the
+      // record's previous TTL and its new one (functions/lib/verify-budget.ts).
+      dns: {
+        change: sfn.JsonPath.objectAt('$.results.updateDns.detail'),
+        inSync: sfn.JsonPath.objectAt('$.results.waitForDnsInSync'),
+      },
     },
-    [
-      step('attachRotation', N.attachRotation, {
-        payload: UNIT_PAYLOAD,
-        resultPath: '$.results.attachRotation',
-      }).addCatch(branchStop(scope, N.rotationStopped), CATCH_ALL_INTO_FAILURE),
-      step('verifyConnectivity', N.verifyConnectivity, {
-        payload: UNIT_PAYLOAD,
-        resultPath: '$.results.verifyConnectivity',
-        // Clients (and this check) may hold the old answer for up to the record's TTL after the change is INSYNC.
-        extraRetries: [
-          {
-            errors: [CONNECTIVITY_RETRY.error],
-            interval: Duration.seconds(CONNECTIVITY_RETRY.intervalSeconds),
-            backoffRate: CONNECTIVITY_RETRY.backoffRate,
-            maxDelay: Duration.seconds(CONNECTIVITY_RETRY.maxDelaySeconds),
-            maxAttempts: connectivityRetryAttempts(plan),
-            jitterStrategy: sfn.JitterType.NONE,
-          },
-        ],
-      }).addCatch(branchStop(scope, N.verificationStopped), CATCH_ALL_INTO_FAILURE),
+    resultPath: '$.results.verifyConnectivity',
+    // Clients (and this check) may hold the old answer for up to the record's TTL after the change is INSYNC.
+    extraRetries: [
+      {
+        errors: [CONNECTIVITY_RETRY.error],
+        interval: Duration.seconds(CONNECTIVITY_RETRY.intervalSeconds),
+        backoffRate: CONNECTIVITY_RETRY.backoffRate,
+        maxDelay: Duration.seconds(CONNECTIVITY_RETRY.maxDelaySeconds),
+        maxAttempts: connectivityRetryAttempts(plan),
+        jitterStrategy: sfn.JitterType.NONE,
+      },
     ],
-    finishUnit,
-  );
+  }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE);
+  const attachRotation = step('attachRotation', N.attachRotation, {
+    payload: UNIT_PAYLOAD,
+    resultPath: '$.results.attachRotation',
+  }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE);
 
   // A Distributed Map: each unit runs as its own STANDARD child execution with its own 25,000-event history, so a
   // 100-unit plan's polls and retries cannot exhaust the parent's history. Every unit catches its own failures and
@@ -413,7 +405,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     label: UNIT_MAP_RUN_LABEL,
     resultPath: '$.units',
   });
-  promoteBoth.next(pointDns).next(finishBoth).next(finishUnit);
+  promoteBoth.next(pointDns).next(verify).next(attachRotation).next(finishUnit);
 
   // A drill first makes the unit's disposable copies and waits for them, then runs the very same steps on a unit whose
   // secret, replica and record are the copies; production is only read (functions/lib/drill.ts).

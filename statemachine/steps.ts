@@ -2,6 +2,11 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { LAMBDA_NOT_READY_ERROR_NAMES, RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.js';
 import type { FailoverPlan } from '../functions/lib/plan.js';
+import {
+  HEALTH_CHECK_FLIP_SECONDS,
+  PREVIOUS_TTL_CEILING_SECONDS,
+  RESOLVER_MARGIN_SECONDS,
+} from '../functions/lib/verify-budget.js';
 
 /** The step Lambdas of a failover, one per key; the contract of each is in /tmp/contract.md and functions/lib/types.ts. */
 export const STEP_FUNCTIONS = [
@@ -124,24 +129,32 @@ export const APPROVAL_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** The connectivity check waits out DNS caches: 2, 3, 4.5, 6.75, then every 10 s, without jitter. */
+/**
+ * The connectivity check waits out DNS caches: 2, 3, 4.5, 6.75, then every 10 s, without jitter. The verify step
+ * itself decides when its budget is spent (functions/lib/verify-budget.ts: the larger of the record's previous and
+ * new TTL after the change was in sync, plus an allowance) and then fails with ConnectivityTimeoutError, which is not
+ * retried; this static retrier is the ceiling, sized for the largest budget a unit can have
+ * (docs/design/verify-budget.md).
+ */
 export const CONNECTIVITY_RETRY = {
   error: 'ConnectivityNotReadyError',
   intervalSeconds: 2,
   backoffRate: 1.5,
   maxDelaySeconds: 10,
   /** Beyond the largest TTL: resolvers that cache a little longer, and the verify attempt's own time. */
-  marginSeconds: 30,
-  /**
-   * A `health-check` unit's record flips only when Route 53 health checkers see the old primary fail:
-   * 3 failures x 30 s by default (Route 53 health check defaults), plus propagation.
-   */
-  healthCheckFlipSeconds: 120,
+  marginSeconds: RESOLVER_MARGIN_SECONDS,
+  /** A `health-check` unit's record flips only when Route 53 health checkers see the old primary fail. */
+  healthCheckFlipSeconds: HEALTH_CHECK_FLIP_SECONDS,
+  /** The largest previous TTL (read at run time, unknown here) that the verify budget waits out. */
+  previousTtlCeilingSeconds: PREVIOUS_TTL_CEILING_SECONDS,
 } as const;
 
-/** Seconds the connectivity retry must cover for this plan: the largest TTL, the health-check flip, a margin. */
+/**
+ * Seconds the connectivity retry must cover for this plan: the largest TTL a unit's record may have had before the
+ * change (up to the ceiling) or gets from the plan, the health-check flip, a margin.
+ */
 export function connectivityBudgetSeconds(plan: Pick<FailoverPlan, 'units'>): number {
-  const maxTtl = Math.max(0, ...plan.units.map((u) => u.dns.ttl));
+  const maxTtl = Math.max(CONNECTIVITY_RETRY.previousTtlCeilingSeconds, ...plan.units.map((u) => u.dns.ttl));
   const flip = plan.units.some((u) => u.dns.strategy === 'health-check')
     ? CONNECTIVITY_RETRY.healthCheckFlipSeconds
     : 0;

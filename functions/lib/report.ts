@@ -260,8 +260,9 @@ const UNIT_STEPS: readonly StepSpec[] = [
   },
   { step: 'updateDns', key: 'updateDns', title: 'Point DNS at promoted database' },
   { step: 'waitForDnsInSync', key: 'waitForDnsInSync', title: 'Wait for DNS change', after: 'updateDns' },
-  { step: 'attachRotation', key: 'attachRotation', title: 'Attach secret rotation' },
+  // Rotation is attached only after verification (statemachine/failover.ts).
   { step: 'verifyConnectivity', key: 'verifyConnectivity', title: 'Verify connectivity' },
+  { step: 'attachRotation', key: 'attachRotation', title: 'Attach secret rotation' },
 ];
 
 const MAX_CAUSE_CHARS = 2000;
@@ -486,11 +487,11 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
           }),
         }
       : null;
+  // A verification result exists only when the check passed; a unit that failed later (attaching rotation) still
+  // has a verified database, and the report says so (docs/aws/secrets-manager-rotation.md).
   const verify = results.verifyConnectivity;
   const verifiedAt =
-    record.status === 'succeeded' && verify && mode !== 'dry-run' && verify.outcome !== 'planned'
-      ? verify.endedAt
-      : null;
+    verify && mode !== 'dry-run' && verify.outcome !== 'planned' ? (verify.endedAt ?? null) : null;
   const dnsChange = results.updateDns;
   const inSync = results.waitForDnsInSync;
   const ttl = typeof record.dns?.ttl === 'number' ? record.dns.ttl : null;
@@ -731,7 +732,10 @@ function summarize(report: RunReport): string {
   if (report.outcome === 'failed') {
     const failed = report.units
       .filter((u) => u.status === 'failed')
-      .map((u) => `${u.unit} (${u.failure?.error ?? 'failed'} at ${u.stoppedAt ?? 'an unknown step'})`);
+      .map(
+        (u) =>
+          `${u.unit} (${u.verifiedAt ? 'database verified, then ' : ''}${u.failure?.error ?? 'failed'} at ${u.stoppedAt ?? 'an unknown step'})`,
+      );
     if (report.error === RUN_FAILURE_ERRORS.drillCleanupIncomplete) {
       return `Drill of ${report.planName}: ${total} of ${total} units recovered and verified on drill copies${rto}, but the cleanup did not finish: ${failed.join(', ')}.${drill}`;
     }

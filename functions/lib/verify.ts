@@ -16,6 +16,7 @@ import { logger } from './observability.js';
 import { type Engine, recoverySecretId, type UnitPlan } from './plan.js';
 import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, StepResult, UnitStepInput } from './types.js';
+import { budgetDetail, type DnsSettlement, verifyBudget, withinBudget } from './verify-budget.js';
 import {
   type ConnectOptions,
   type DbConnectors,
@@ -298,14 +299,24 @@ function dryRunBody(unit: UnitPlan): StepBody {
   };
 }
 
-export async function verifyConnectivity(deps: VerifyDeps, input: UnitStepInput): Promise<StepResult> {
+export async function verifyConnectivity(
+  deps: VerifyDeps,
+  input: UnitStepInput & { dns?: DnsSettlement },
+): Promise<StepResult> {
   const { run, unit } = input;
   return timedStep(
     'verifyConnectivity',
     unit.name,
     async () => {
       if (run.mode === 'dry-run') return dryRunBody(unit);
-      return verifyUnit(deps, unit);
+      // Not ready past the budget (the DNS change in sync + the larger TTL + an allowance) is permanent.
+      const budget = verifyBudget(unit, input.dns);
+      try {
+        const body = await verifyUnit(deps, unit);
+        return { ...body, detail: { ...body.detail, ...budgetDetail(budget) } };
+      } catch (error) {
+        throw withinBudget(error, budget, (deps.now ?? (() => new Date()))());
+      }
     },
     deps.now,
   );

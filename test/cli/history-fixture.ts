@@ -362,28 +362,21 @@ function unitIteration(t: Thread, script: UnitScript, records: UnitRunRecord[]):
   results.waitForDnsInSync = { ...inSync, attempts: 2 };
   t.state('Choice', N.isDnsInSync, state);
   t.state('Pass', N.dnsInSync, state);
-  t.parallel(N.finishBoth, state, [
-    (b) => {
-      results.attachRotation = b.succeed(N.attachRotation, payload, 0.5, (from, to) =>
-        stepResult('attachRotation', unit.name, from, to),
-      );
-    },
-    (b) => {
-      const refusals = Array.from({ length: script.notReadyAttempts ?? 0 }, () => ({
-        error: 'ConnectivityNotReadyError',
-        cause: `${unit.dns.recordName} still resolves to the old primary`,
-      }));
-      results.verifyConnectivity = b.succeed(
-        N.verifyConnectivity,
-        payload,
-        0.6,
-        (from, to) => stepResult('verifyConnectivity', unit.name, from, to),
-        refusals,
-      );
-    },
-  ]);
-  t.state('Choice', N.didFinishSucceed, state);
-  t.state('Pass', N.collectFinish, state);
+  // Verify, then attach rotation (statemachine/failover.ts).
+  const refusals = Array.from({ length: script.notReadyAttempts ?? 0 }, () => ({
+    error: 'ConnectivityNotReadyError',
+    cause: `${unit.dns.recordName} still resolves to the old primary`,
+  }));
+  results.verifyConnectivity = t.succeed(
+    N.verifyConnectivity,
+    payload,
+    0.6,
+    (from, to) => stepResult('verifyConnectivity', unit.name, from, to),
+    refusals,
+  );
+  results.attachRotation = t.succeed(N.attachRotation, payload, 0.5, (from, to) =>
+    stepResult('attachRotation', unit.name, from, to),
+  );
   t.state('Pass', N.unitSucceeded, { ...state, results });
   records.push({ ...record, status: 'succeeded', results });
 }

@@ -29,8 +29,8 @@ const FAILOVER_STEPS = [
   N.checkDatabasePromotion,
   N.updateDns,
   N.checkDnsChange,
-  N.attachRotation,
   N.verifyConnectivity,
+  N.attachRotation,
 ];
 
 /** Step results with times a second apart, so that the report's recovery time has something to measure. */
@@ -112,8 +112,8 @@ describe('a drill, step by step', () => {
       [N.promoteSecret]: timed('promoteSecret', 0, 2),
       [N.promoteDatabase]: timed('promoteDatabase', 1, 3),
       [N.updateDns]: timed('updateDns', 60, 61),
-      [N.attachRotation]: timed('attachRotation', 70, 71),
       [N.verifyConnectivity]: timed('verifyConnectivity', 70, 95),
+      [N.attachRotation]: timed('attachRotation', 95, 96),
     };
 
     // Act
@@ -138,8 +138,8 @@ describe('a drill, step by step', () => {
       'waitForDatabasePromotion',
       'updateDns',
       'waitForDnsInSync',
-      'attachRotation',
       'verifyConnectivity',
+      'attachRotation',
       'cleanUpDrill',
     ]);
     expect(report?.drill?.cleanup).toBe('clean');
@@ -174,8 +174,8 @@ describe('cleanup always runs', () => {
     [N.checkDatabasePromotion, 'ConfigurationError'],
     [N.updateDns, 'AwsCallFailedError'],
     [N.checkDnsChange, 'ResourceMissingError'],
-    [N.attachRotation, 'RotationBlockedError'],
     [N.verifyConnectivity, 'VerificationFailedError'],
+    [N.attachRotation, 'RotationBlockedError'],
   ];
 
   it.each(failAt)(

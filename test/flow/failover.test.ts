@@ -18,8 +18,8 @@ const UNIT_ORDER = [
   N.checkDatabasePromotion,
   N.updateDns,
   N.checkDnsChange,
-  N.attachRotation,
   N.verifyConnectivity,
+  N.attachRotation,
 ];
 
 describe('a failover run, step by step', () => {
@@ -44,8 +44,9 @@ describe('a failover run, step by step', () => {
     expect(at(N.checkDatabasePromotion)).toBeLessThan(at(N.updateDns));
     expect(at(N.promoteSecret)).toBeLessThan(at(N.updateDns));
     expect(at(N.updateDns)).toBeLessThan(at(N.checkDnsChange));
-    expect(at(N.checkDnsChange)).toBeLessThan(at(N.attachRotation));
     expect(at(N.checkDnsChange)).toBeLessThan(at(N.verifyConnectivity));
+    // Rotation is attached only once the database is verified: RotateSecret runs the function's testSecret.
+    expect(at(N.verifyConnectivity)).toBeLessThan(at(N.attachRotation));
     expect(run.output?.outcome).toBe('succeeded');
     expect(run.output?.units).toHaveLength(1);
     expect(run.output?.units[0]?.status).toBe('succeeded');
@@ -83,6 +84,15 @@ describe('a failover run, step by step', () => {
     expect(dbPoll?.input.attempt).toBe(1);
     const [dnsPoll] = callsOf(run, N.checkDnsChange);
     expect(dnsPoll?.input).toMatchObject({ changeId: 'C-orders', attempt: 1 });
+    // Verify gets what its budget runs from: UpdateDns's detail and the poll that saw the change in sync.
+    const [verify] = callsOf(run, N.verifyConnectivity);
+    expect(Object.keys(verify?.input ?? {}).sort()).toEqual(['dns', 'run', 'unit']);
+    expect(verify?.input.dns).toMatchObject({
+      change: { changeId: 'C-orders' },
+      inSync: { done: true, observedAt: expect.any(String), attempts: expect.any(Number) },
+    });
+    const [rotation] = callsOf(run, N.attachRotation);
+    expect(Object.keys(rotation?.input ?? {}).sort()).toEqual(['run', 'unit']);
     const [load] = callsOf(run, N.loadPlan);
     expect(load?.input).toMatchObject({
       input: {},
@@ -158,16 +168,12 @@ describe('units side by side', () => {
     expect(run.output?.units.map((u) => u.engine)).toEqual(['postgres', 'mysql', 'postgres']);
   });
 
-  it('runs both branches of each Parallel at the same time', async () => {
+  it('runs both branches of the promotions Parallel at the same time', async () => {
     // Prepare: each branch waits for the other to have started; run one after the other, this would deadlock.
     const plan = planWith(1);
     const started = new Set<string>();
     const rendezvous =
-      (
-        mine: string,
-        other: string,
-        step: 'promoteSecret' | 'promoteDatabase' | 'attachRotation' | 'verifyConnectivity',
-      ): Stub =>
+      (mine: string, other: string, step: 'promoteSecret' | 'promoteDatabase'): Stub =>
       async (input) => {
         started.add(mine);
         for (let i = 0; i < 100 && !started.has(other); i += 1) await new Promise((r) => setTimeout(r, 5));
@@ -181,8 +187,6 @@ describe('units side by side', () => {
       stubs: {
         [N.promoteSecret]: rendezvous('secret', 'database', 'promoteSecret'),
         [N.promoteDatabase]: rendezvous('database', 'secret', 'promoteDatabase'),
-        [N.attachRotation]: rendezvous('rotation', 'verify', 'attachRotation'),
-        [N.verifyConnectivity]: rendezvous('verify', 'rotation', 'verifyConnectivity'),
       },
     });
 

@@ -164,21 +164,28 @@ describe('a unit that fails', () => {
         cause: 'AWSPENDING is on version v2, not AWSCURRENT',
       },
     });
-    // Verification ran beside the rotation and its result is kept.
+    // Verification ran before the rotation: a rotation that fails does not hide the verified database.
     expect(billing?.steps.map((s) => [s.step, s.status])).toEqual([
       ['promoteSecret', 'changed'],
       ['promoteDatabase', 'changed'],
       ['waitForDatabasePromotion', 'done'],
       ['updateDns', 'changed'],
       ['waitForDnsInSync', 'done'],
-      ['attachRotation', 'failed'],
       ['verifyConnectivity', 'changed'],
+      ['attachRotation', 'failed'],
     ]);
+    expect(billing?.verifiedAt).toEqual(expect.any(String));
+    expect(billing?.recoveryTimeSeconds).toEqual(expect.any(Number));
+    expect(run.report?.summary).toContain(
+      'billing (database verified, then RotationBlockedError at attachRotation)',
+    );
     expect(run.report?.units.filter((u) => u.status === 'succeeded').map((u) => u.unit)).toEqual([
       'orders',
       'catalog',
     ]);
-    expect(run.report?.recoveryTimeSeconds).toBeNull();
+    // Every database was verified: the recovery time is measured, though the run failed.
+    expect(run.report?.recoveryTimeSeconds).toEqual(expect.any(Number));
+    expect(run.report?.outcome).toBe('failed');
     expect(run.lock.holderOf('orders-dr')).toBeUndefined();
   });
 
@@ -283,6 +290,11 @@ describe('a unit that fails', () => {
       'waitForDnsInSync',
     ]);
     expect(units[1]?.failure).toEqual({ Error: 'VerificationFailedError', Cause: 'read-only' });
+    // A unit whose verification failed never attaches rotation (its testSecret would need the database too).
+    expect(Object.keys(units[1]?.results ?? {})).not.toContain('attachRotation');
+    expect(callsOf(run, N.attachRotation).map((c) => (c.input.unit as { name: string }).name)).toEqual([
+      'orders',
+    ]);
     expect(units[1]?.dns).toEqual({
       recordName: 'billing-db.internal.example.com',
       ttl: 5,
