@@ -4,10 +4,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FailoverPlan, partitionOf } from '../functions/lib/plan.js';
 import { DrillSchedule } from './constructs/drill-schedule.js';
+import { LockRecovery } from './constructs/lock-recovery.js';
 import { LockTable } from './constructs/lock-table.js';
 import { NotificationTopic } from './constructs/notification-topic.js';
 import { Observability } from './constructs/observability.js';
-import { Orchestrator } from './constructs/orchestrator.js';
+import { defaultExecutionTimeout, Orchestrator } from './constructs/orchestrator.js';
 import { ReportStore } from './constructs/report-store.js';
 import { Triggers } from './constructs/triggers.js';
 import { VerifyNetwork } from './constructs/verify-network.js';
@@ -48,6 +49,7 @@ export function objectConsoleUrl(region: string, bucketName: string, key: string
 export class LifeboatStack extends Stack {
   readonly orchestrator: Orchestrator;
   readonly lockTable: LockTable;
+  readonly lockRecovery: LockRecovery;
   readonly reports: ReportStore;
   readonly notifications: NotificationTopic;
   readonly startFailures: sqs.Queue;
@@ -90,6 +92,18 @@ export class LifeboatStack extends Stack {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
     const stateMachine = this.orchestrator.stateMachine;
+    // A run that times out or is stopped skips its report and lock release: docs/design/lock.md.
+    this.lockRecovery = new LockRecovery(this, 'LockRecovery', {
+      plan,
+      stateMachine,
+      executionTimeout: defaultExecutionTimeout(plan),
+      acquireLock: this.orchestrator.functions.acquireLock,
+      lockTable: this.lockTable.table,
+      reportBucket: this.reports.bucket,
+      reportTopic: topic,
+      ...(this.notifications.key ? { reportTopicKey: this.notifications.key } : {}),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+    });
 
     // An alarm or a schedule that could not start an execution must not vanish silently.
     this.startFailures = new sqs.Queue(this, 'StartFailures', {
