@@ -86,8 +86,8 @@ export const TRANSIENT_RETRY: sfn.RetryProps = {
  * response: functions/lib/database.ts). A promotion takes minutes, so this budget must cover one: 20 minutes
  * expected, instead of the general policy's minute. FULL jitter keeps units that got busy together from calling RDS
  * in step (its API bucket is shared by the account: docs/aws/rds-read-replicas.md); it halves each 10 s pause on
- * average, hence 240 retries. The sum of 240 draws stays close to its mean: below 18 minutes in fewer than one run in
- * a thousand (docs/design/retries.md).
+ * average, hence 240 retries. The sum of 240 draws stays close to its mean: below 17.5 minutes in fewer than one run
+ * in a thousand (docs/design/retries.md).
  */
 export const DATABASE_BUSY_RETRY: sfn.RetryProps = {
   errors: ['ResourceBusyError'],
