@@ -114,6 +114,8 @@ export const DEFAULT_TIMINGS: EmulatorTimings = {
   createInstanceMs: 120_000,
   deleteInstanceMs: 30_000,
   route53ChangeMs: 20_000,
+  alarmEvaluationMs: 60_000,
+  route53HealthCheckMs: 30_000,
 };
 
 /** One HTTP request, with the SigV4 scope already read. */

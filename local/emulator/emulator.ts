@@ -21,6 +21,7 @@ import { LambdaService } from './services/lambda.js';
 import { DynamoDbProxy, S3Proxy } from './services/proxied.js';
 import { RdsService } from './services/rds.js';
 import { Route53Service } from './services/route53.js';
+import type { HealthCheckConfig } from './services/route53-health-checks.js';
 import { SecretsManagerService } from './services/secrets-manager.js';
 import { SnsService } from './services/sns.js';
 import type {
@@ -93,6 +94,14 @@ export interface Emulator {
   readonly sns: { readonly messages: readonly PublishedMessage[] };
   /** `{ region, endpoint, credentials }` for an SDK client (S3 clients also need `forcePathStyle: true`). */
   clientConfig(region: string): {
+  readonly route53: {
+    /** Whether Route 53 considers a health check healthy now (what failover records answer by). */
+    healthy(healthCheckId: string): boolean;
+  };
+  readonly cloudwatch: {
+    /** A metric alarm's state now, as DescribeAlarms would answer; undefined when there is no such alarm. */
+    alarmState(region: string, name: string): string | undefined;
+  };
     region: string;
     endpoint: string;
     credentials: { accessKeyId: string; secretAccessKey: string };
@@ -112,6 +121,10 @@ export interface EmulatorSeed {
   metric(input: SeedMetricInput): void;
   snsTopic(input: { region: string; name: string }): { arn: string };
   dynamoTable(input: SeedTableInput): Promise<void>;
+  /** A metric alarm, as PutMetricAlarm's input (what a stack would have made). */
+  metricAlarm(region: string, input: Record<string, unknown>): void;
+  /** A Route 53 health check, as CreateHealthCheck's HealthCheckConfig; returns its id. */
+  healthCheck(input: { callerReference: string; config: HealthCheckConfig }): { id: string };
   s3Bucket(input: { name: string; region?: string }): Promise<void>;
 }
 
@@ -201,9 +214,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const lambda = new LambdaService(accountId, clock, ids);
   const secrets = new SecretsManagerService(accountId, clock, ids, (arn) => lambda.rotationView(arn));
   const rds = new RdsService(accountId, clock, ids, options.databaseBackend, onBackgroundError);
-  const route53 = new Route53Service(clock, ids);
+  const cloudwatch = new CloudWatchService(clock, (region, id) => rds.replicaLag(region, id), accountId);
+  const route53 = new Route53Service(clock, ids, (region, name, time) =>
+    cloudwatch.alarms.stateAt(region, name, time),
+  );
   const sns = new SnsService(accountId, clock, ids);
-  const cloudwatch = new CloudWatchService(clock, (region, id) => rds.replicaLag(region, id));
   const dynamodb = new DynamoDbProxy();
   const s3 = new S3Proxy();
   const handlers: Record<ServiceName, ServiceHandler> = {
@@ -367,6 +382,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     metric: (input) => cloudwatch.seed(input),
     snsTopic: (input) => ({ arn: sns.createTopic(input.region, { Name: input.name }) }),
     async dynamoTable(input) {
+    metricAlarm: (region, input) => cloudwatch.alarms.putMetricAlarm(region, input),
+    healthCheck: (input) => ({ id: route53.healthChecks.seed(input.callerReference, input.config) }),
       const client = new DynamoDBClient({
         region: input.region,
         endpoint: `http://127.0.0.1:${await dynamodb.port(input.region)}`,
@@ -441,6 +458,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     clientConfig,
     env: () => ({
       LIFEBOAT_AWS_ENDPOINT: endpoint,
+    route53: { healthy: (id) => route53.healthChecks.healthy(id) },
+    cloudwatch: { alarmState: (region, name) => cloudwatch.alarms.stateAt(region, name, clock.now()) },
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
     }),

@@ -7,12 +7,14 @@
  * |-----------------|-------------------------------------------|------------------------------------------------|
  * | Secrets Manager | JSON 1.1                                  | services/secrets-manager.ts (multi-Region)     |
  * | RDS             | Query + XML                               | services/rds.ts (+ a DatabaseBackend)          |
- * | Route 53        | REST-XML, global (logged as `global`)     | services/route53.ts (+ `dns.lookup`)           |
+ * | Route 53        | REST-XML, global (logged as `global`)     | services/route53.ts (+ `dns.lookup`), health   |
+ * |                 |                                           | checks: services/route53-health-checks.ts      |
  * | DynamoDB        | JSON 1.0                                  | dynalite, one per Region (services/proxied.ts) |
  * | S3              | REST-XML, path-style                      | s3rver (services/proxied.ts)                   |
  * | SNS             | Query + XML                               | services/sns.ts                                |
  * | Lambda          | REST-JSON (GetFunction, GetPolicy)        | services/lambda.ts                             |
- * | CloudWatch      | JSON 1.0, query-compatible errors         | services/cloudwatch.ts                          |
+ * | CloudWatch      | JSON 1.0, query-compatible errors         | services/cloudwatch.ts, alarms:                |
+ * |                 |                                           | services/cloudwatch-alarms.ts                  |
  *
  * Asynchronous AWS behaviour (secret replication, RDS promotion phases, Route 53 change propagation) takes the
  * durations of `timings`, multiplied by `timeFactor`. Faults (latency, throttling, 5xx, the Nth call failing, a

@@ -50,6 +50,10 @@ export interface EmulatorTimings {
   readonly deleteInstanceMs: number;
   /** Route 53: a change is `PENDING` this long, then `INSYNC`; DNS answers the new records from then on. @default 20000 */
   readonly route53ChangeMs: number;
+  /** CloudWatch: a datapoint reaches the metric alarms this long after PutMetricData. @default 60000 */
+  readonly alarmEvaluationMs: number;
+  /** Route 53: a health check that follows an alarm reflects the alarm's state this long later. @default 30000 */
+  readonly route53HealthCheckMs: number;
 }
 
 export interface EmulatorOptions {

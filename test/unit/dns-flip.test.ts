@@ -229,7 +229,7 @@ describe('checkFlipReadiness', () => {
     HealthCheckConfig,
   });
   const metric = (Name = ALARM, Region = 'us-west-2') =>
-    check('hc-flip', { Type: 'CLOUDWATCH_METRIC', AlarmIdentifier: { Name, Region } });
+    check('hc-flip', { Type: 'CLOUDWATCH_METRIC', AlarmIdentifier: { Name, Region: Region as 'us-west-2' } });
   const healthChecks = (...checks: HealthCheck[]) => {
     for (const c of checks) {
       r53Mock.on(GetHealthCheckCommand, { HealthCheckId: c.Id }).resolves({ HealthCheck: c });

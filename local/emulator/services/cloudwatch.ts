@@ -6,7 +6,8 @@
  * GetMetricData answers MetricStat queries (no math expressions) from PutMetricData and seeded datapoints, bucketed
  * by `Period` on epoch-aligned boundaries with Maximum/Minimum/Average/Sum/SampleCount. `AWS/RDS ReplicaLag` of a
  * replica with a seeded `replicaLagSeconds` and no stored datapoints is answered as RDS publishes it: one datapoint
- * a minute.
+ * a minute. Metric alarms (PutMetricAlarm, DescribeAlarms, DeleteAlarms) are evaluated from the datapoints:
+ * cloudwatch-alarms.ts.
  */
 import {
   AwsError,
@@ -19,6 +20,7 @@ import {
 } from '../core.js';
 import type { SeedMetricInput } from '../types.js';
 import { jsonAnswer, jsonError, readJsonBody } from '../wire.js';
+import { CloudWatchAlarms } from './cloudwatch-alarms.js';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 const TARGET_PREFIX = 'GraniteServiceVersion20100801.';
@@ -39,6 +41,8 @@ interface Datapoint {
   readonly dimensions: Readonly<Record<string, string>>;
   readonly timestamp: number;
   readonly value: number;
+  /** When it was put (alarms see it `alarmEvaluationMs` later). */
+  readonly receivedAt: number;
 }
 
 interface MetricStat {
@@ -83,11 +87,16 @@ function toMs(value: unknown, field: string): number {
 export class CloudWatchService implements ServiceHandler {
   readonly name = 'cloudwatch' as const;
   private readonly datapoints = new Map<string, Datapoint[]>();
+  /** Metric alarms, evaluated from the datapoints (cloudwatch-alarms.ts); Route 53 health checks read their state. */
+  readonly alarms: CloudWatchAlarms;
 
   constructor(
     private readonly clock: Clock,
     private readonly replicaLag: (region: string, instanceId: string) => number | undefined,
-  ) {}
+    accountId = '123456789012',
+  ) {
+    this.alarms = new CloudWatchAlarms(accountId, clock, (region) => this.store(region));
+  }
 
   describe(req: EmulatorRequest): CallInfo {
     const target = String(req.headers['x-amz-target'] ?? '');
@@ -111,6 +120,14 @@ export class CloudWatchService implements ServiceHandler {
         return jsonAnswer({}, req.requestId, CONTENT_TYPE);
       case 'GetMetricData':
         return jsonAnswer(this.getMetricData(req.region, input), req.requestId, CONTENT_TYPE);
+      case 'PutMetricAlarm':
+        this.alarms.putMetricAlarm(req.region, input);
+        return jsonAnswer({}, req.requestId, CONTENT_TYPE);
+      case 'DescribeAlarms':
+        return jsonAnswer(this.alarms.describeAlarms(req.region, input), req.requestId, CONTENT_TYPE);
+      case 'DeleteAlarms':
+        this.alarms.deleteAlarms(req.region, input);
+        return jsonAnswer({}, req.requestId, CONTENT_TYPE);
       default:
         throw new AwsError('InvalidAction', 400, `Could not find operation ${call.action}`);
     }
@@ -154,7 +171,8 @@ export class CloudWatchService implements ServiceHandler {
       for (const d of (raw.Dimensions ?? []) as { Name?: string; Value?: string }[]) {
         if (d.Name) dimensions[d.Name] = d.Value ?? '';
       }
-      const timestamp = raw.Timestamp === undefined ? this.clock.now() : toMs(raw.Timestamp, 'Timestamp');
+      const receivedAt = this.clock.now();
+      const timestamp = raw.Timestamp === undefined ? receivedAt : toMs(raw.Timestamp, 'Timestamp');
       const values =
         typeof raw.Value === 'number'
           ? [raw.Value]
@@ -168,6 +186,7 @@ export class CloudWatchService implements ServiceHandler {
           dimensions,
           timestamp,
           value,
+          receivedAt,
         });
       }
     }
@@ -250,6 +269,7 @@ export class CloudWatchService implements ServiceHandler {
         dimensions,
         timestamp: t,
         value: lag,
+        receivedAt: t,
       });
     }
     return synthesized;
@@ -263,6 +283,7 @@ export class CloudWatchService implements ServiceHandler {
         dimensions: { ...(input.dimensions ?? {}) },
         timestamp: point.timestamp.getTime(),
         value: point.value,
+        receivedAt: point.timestamp.getTime(),
       });
     }
   }

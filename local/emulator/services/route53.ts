@@ -28,6 +28,8 @@ import {
 } from '../core.js';
 import type { DnsAnswer, DnsRecordType, SeedHostedZoneInput, SeedRecordInput } from '../types.js';
 import { parseXml, toXml, type XmlObject, xmlList } from '../wire.js';
+import type { AlarmState } from './cloudwatch-alarms.js';
+import { Route53HealthChecks } from './route53-health-checks.js';
 
 const XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
 const PREFIX = '/2013-04-01';
@@ -172,11 +174,16 @@ export class Route53Service implements ServiceHandler {
   readonly name = 'route53' as const;
   private readonly zones = new Map<string, Zone>();
   private readonly changes = new Map<string, Change>();
+  /** Health checks; failover records answer by their status (route53-health-checks.ts). */
+  readonly healthChecks: Route53HealthChecks;
 
   constructor(
     private readonly clock: Clock,
     private readonly rng: Rng,
-  ) {}
+    alarmState: (region: string, name: string, time: number) => AlarmState | undefined = () => undefined,
+  ) {
+    this.healthChecks = new Route53HealthChecks(clock, rng, alarmState);
+  }
 
   /* ------------------------------------------------------------------------------------------ */
   /* Dispatch                                                                                   */
@@ -203,6 +210,12 @@ export class Route53Service implements ServiceHandler {
       return { action: get ? 'ListResourceRecordSets' : 'ChangeResourceRecordSets', id };
     }
     if (kind === 'change' && id !== undefined && get) return { action: 'GetChange', id };
+    if (kind === 'healthcheck' && parts.length === 1 && req.method === 'POST')
+      return { action: 'CreateHealthCheck' };
+    if (kind === 'healthcheck' && id !== undefined && sub === undefined) {
+      if (get) return { action: 'GetHealthCheck', id };
+      if (req.method === 'DELETE') return { action: 'DeleteHealthCheck', id };
+    }
     return { action: '' };
   }
 
@@ -263,6 +276,26 @@ export class Route53Service implements ServiceHandler {
         return answer('ChangeResourceRecordSetsResponse', {
           ChangeInfo: this.renderChange(this.changeRecords(this.zone(id as string), req.body)),
         });
+      case 'CreateHealthCheck': {
+        const { check, created } = this.healthChecks.create(req.body);
+        return answer(
+          'CreateHealthCheckResponse',
+          { HealthCheck: this.healthChecks.render(check) },
+          created ? 201 : 200,
+          {
+            location: `https://route53.amazonaws.com${PREFIX}/healthcheck/${check.id}`,
+          },
+        );
+      }
+      case 'GetHealthCheck':
+        return answer('GetHealthCheckResponse', {
+          HealthCheck: this.healthChecks.render(this.healthChecks.get(id as string)),
+        });
+      case 'DeleteHealthCheck':
+        this.healthChecks.delete(id as string, (hc) =>
+          [...this.zones.values()].some((z) => z.records.some((r) => r.healthCheckId === hc)),
+        );
+        return answer('DeleteHealthCheckResponse', {});
       case 'GetChange': {
         const change = this.changes.get(String(id).replace(/^\/?change\//, ''));
         if (!change) {
@@ -694,8 +727,8 @@ export class Route53Service implements ServiceHandler {
 
   /**
    * The records DNS servers answer now for `name` (any case, trailing dot optional), from the most specific zone
-   * that holds the name. Failover pairs answer the PRIMARY (no health checks are emulated); alias records answer
-   * their target's records.
+   * that holds the name. Failover pairs answer by health (failoverAnswer); alias records answer their target's
+   * records.
    */
   lookup(name: string, type: DnsRecordType, depth = 0): DnsAnswer[] {
     this.settle();
@@ -711,9 +744,7 @@ export class Route53Service implements ServiceHandler {
       const wildcard = `\\052.${wanted.slice(wanted.indexOf('.') + 1)}`;
       records = zone.published.filter((r) => r.name === wildcard && r.type === type);
     }
-    if (records.some((r) => r.failover !== undefined)) {
-      records = records.filter((r) => r.failover === 'PRIMARY');
-    }
+    if (records.some((r) => r.failover !== undefined)) records = this.failoverAnswer(records);
     const out: DnsAnswer[] = [];
     for (const record of records) {
       if (record.alias) {
@@ -723,5 +754,20 @@ export class Route53Service implements ServiceHandler {
       for (const value of record.values) out.push({ type, value, ttl: record.ttl ?? 300 });
     }
     return out;
+  }
+
+  /**
+   * A failover pair's answer (Route 53 Developer Guide, "Failover routing"): the PRIMARY while it is healthy (a record
+   * without a health check counts as healthy), else the SECONDARY when that one is healthy; when both are unhealthy,
+   * Route 53 answers the PRIMARY.
+   */
+  private failoverAnswer(records: RecordSet[]): RecordSet[] {
+    const healthy = (r: RecordSet) =>
+      r.healthCheckId === undefined || this.healthChecks.healthy(r.healthCheckId);
+    const primary = records.filter((r) => r.failover === 'PRIMARY');
+    const secondary = records.filter((r) => r.failover === 'SECONDARY');
+    if (primary.length && primary.every(healthy)) return primary;
+    if (secondary.length && secondary.every(healthy)) return secondary;
+    return primary.length ? primary : secondary;
   }
 }
