@@ -7,6 +7,7 @@ import { type Mode, ModeSchema } from '../functions/lib/plan.js';
 import { type RunReport, renderReportText } from '../functions/lib/report.js';
 import type { StepResult, UnitStepInput } from '../functions/lib/types.js';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
+import { Cleanup, exitOnInterrupt } from './cleanup.js';
 import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
 import { type RunResult, runExecution, type StepEvent } from './runner.js';
@@ -113,9 +114,16 @@ interface Io {
  * the end-to-end tests.
  */
 export async function runLocalDrill(
-  options: DrillOptions & { password?: string; runId?: string; onWorld?: (world: ProvingGround) => void },
+  options: DrillOptions & {
+    password?: string;
+    runId?: string;
+    onWorld?: (world: ProvingGround) => void;
+    /** Where every process and temporary directory is registered for Ctrl-C (see `main`). @default a private one */
+    cleanup?: Cleanup;
+  },
   io: Io,
 ): Promise<DrillOutcome & { world?: ProvingGround }> {
+  const cleanup = options.cleanup ?? new Cleanup();
   const timings: Record<string, number> = {};
   const t0 = Date.now();
   const plan = loadPlanFile(options.planPath);
@@ -124,7 +132,7 @@ export async function runLocalDrill(
   const [orchestrator, world] = await Promise.all([
     (async () => {
       const t = Date.now();
-      const o = await loadOrSynthesize(options.planPath, io.out);
+      const o = await loadOrSynthesize(options.planPath, io.out, cleanup);
       timings.synthesisSeconds = (Date.now() - t) / 1000;
       return o;
     })(),
@@ -135,24 +143,14 @@ export async function runLocalDrill(
         timeFactor: options.timeFactor,
         ...(options.password ? { password: options.password } : {}),
         ...(options.verbose ? { onLog: (line: string) => io.err(`  . ${line}`) } : {}),
+        cleanup,
+        onProgress: io.out,
       });
       timings.worldSeconds = (Date.now() - t) / 1000;
       return w;
     })(),
   ]);
   options.onWorld?.(world);
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await world.close();
-  };
-  const onSignal = () => {
-    io.err('\ninterrupted: stopping the world');
-    void close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     await world.provision(orchestrator);
     for (const u of world.units.values()) {
@@ -186,18 +184,11 @@ export async function runLocalDrill(
     const facts = options.mode === 'failover' ? await checkFacts(world) : [];
     timings.factsSeconds = (Date.now() - tf) / 1000;
     timings.totalSeconds = (Date.now() - t0) / 1000;
-    if (options.keep) {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      return { run, report, facts, timings, world };
-    }
+    if (options.keep) return { run, report, facts, timings, world };
     return { run, report, facts, timings };
   } finally {
-    if (!options.keep) {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      await close();
-    }
+    // An interrupt closes the world through the cleanup (it is registered there); closing it here as well would race.
+    if (!options.keep && !cleanup.closing) await world.close();
   }
 }
 
@@ -372,16 +363,25 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   io.out(`lifeboat local ${options.mode}: plan ${options.planPath}`);
+  // Before the first spawn: Ctrl-C at any later moment finds every process and temporary directory registered.
+  const cleanup = new Cleanup();
+  const interrupt = exitOnInterrupt(cleanup, io.err);
   let outcome: Awaited<ReturnType<typeof runLocalDrill>>;
   try {
     outcome = options.endpoint
       ? await runAgainstEndpoint({ ...options, endpoint: options.endpoint }, io)
-      : await runLocalDrill(options, io);
+      : await runLocalDrill({ ...options, cleanup }, io);
   } catch (error) {
+    // What failed because the world was stopped under it is the interrupt's doing, not an error to report.
+    if (interrupt.interrupted) return interrupt.done;
+    // A failed start-up may leave a sibling running (the synthesis while the world failed, or the reverse).
+    await cleanup.run();
+    interrupt.dispose();
     const e = error as Error;
     io.err(`${e.name === 'PlanInvalidError' ? '' : `${e.name}: `}${e.message}`);
     return e.name === 'PlanInvalidError' || e.name === 'TypeError' ? 2 : 1;
   }
+  if (interrupt.interrupted) return interrupt.done;
   const { run, report, facts, timings } = outcome;
   io.out('');
   if (report) io.out(renderReportText(report));
@@ -400,13 +400,9 @@ export async function main(argv: string[]): Promise<number> {
   const verified = run.status === 'SUCCEEDED' && facts.every((f) => f.ok);
   if (outcome.world) {
     io.out(`--keep: the world is up (emulator ${outcome.world.emulator.endpoint}); Ctrl-C stops it`);
-    const world = outcome.world;
-    await new Promise<void>((resolveStop) => {
-      process.once('SIGINT', () => {
-        void world.close().finally(resolveStop);
-      });
-    });
+    await interrupt.done;
   }
+  interrupt.dispose();
   return verified ? 0 : 1;
 }
 

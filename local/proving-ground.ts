@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
+import type { Cleanup } from './cleanup.js';
 import { postgresBackend } from './databases/backend.js';
 import { PostgresCluster, type PostgresServerInfo } from './databases/postgres-cluster.js';
 import { type RunningDnsServer, startDnsServer } from './dns/server.js';
@@ -27,6 +28,13 @@ export interface ProvingGroundOptions {
   /** The secret's password; random by default. Tests pass a marker to prove it never leaks. */
   password?: string;
   onLog?: (line: string) => void;
+  /**
+   * Ctrl-C handling (local/cleanup.ts): every server and process of the world is registered here as soon as it
+   * exists, so an interrupt at any point of start-up stops them. @default none
+   */
+  cleanup?: Cleanup;
+  /** One line per start-up milestone (`world: ...`), for the drill's progress output. @default none */
+  onProgress?: (line: string) => void;
 }
 
 export interface UnitWorld {
@@ -75,17 +83,30 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
     }
   }
   const password = options.password ?? randomBytes(18).toString('base64url');
-  const cluster = new PostgresCluster(
-    options.onLog ? { onLog: (id, line) => options.onLog?.(`[${id}] ${line}`) } : {},
-  );
+  const progress = options.onProgress ?? (() => undefined);
+  const cluster = new PostgresCluster({
+    ...(options.onLog ? { onLog: (id: string, line: string) => options.onLog?.(`[${id}] ${line}`) } : {}),
+    ...(options.cleanup ? { cleanup: options.cleanup } : {}),
+  });
   let emulator: Emulator | undefined;
   let dns: RunningDnsServer | undefined;
-  const close = async () => {
-    await Promise.allSettled([dns?.close(), emulator?.close()]);
-    await cluster.stopAll();
+  // The starts themselves, so a close during start-up also closes what comes up after it.
+  let emulatorStart: Promise<Emulator> | undefined;
+  let dnsStart: Promise<RunningDnsServer> | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await Promise.allSettled([
+        dnsStart?.then((server) => server.close()),
+        emulatorStart?.then((server) => server.close()),
+      ]);
+      await cluster.stopAll();
+    })();
+    return closing;
   };
+  const forget = options.cleanup?.add('proving ground', close);
   try {
-    emulator = await startEmulator({
+    emulatorStart = startEmulator({
       timeFactor,
       ...(options.timings ? { timings: options.timings } : {}),
       accountId: plan.account,
@@ -95,8 +116,11 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
           `emulator: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
         ),
     });
+    emulator = await emulatorStart;
     const em = emulator;
-    dns = await startDnsServer({ lookup: (name, type) => em.dns.lookup(name, type) });
+    dnsStart = startDnsServer({ lookup: (name, type) => em.dns.lookup(name, type) });
+    dns = await dnsStart;
+    progress(`world: emulator ${em.endpoint}, DNS ${dns.endpoint}`);
 
     // Every primary first (fixed addresses), then the replicas (the cluster picks the next free addresses).
     const primaries = await Promise.all(
@@ -110,6 +134,7 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         }),
       ),
     );
+    progress(`world: ${primaries.length} PostgreSQL primar${primaries.length === 1 ? 'y' : 'ies'} up`);
     await Promise.all(
       plan.units.map((unit, i) => seedRows(cluster, unit, primaries[i] as PostgresServerInfo, rows)),
     );
@@ -121,6 +146,7 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         }),
       ),
     );
+    progress(`world: ${replicas.length} PostgreSQL replica${replicas.length === 1 ? '' : 's'} up`);
 
     // One more row after the base backup: it reaches the replica only by streaming replication.
     await Promise.all(
@@ -217,10 +243,14 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         await client.connect();
         return client;
       },
-      close,
+      close: async () => {
+        forget?.();
+        await close();
+      },
     };
   } catch (error) {
     await close();
+    forget?.();
     throw error;
   }
 }

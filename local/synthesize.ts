@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
+import type { Cleanup } from './cleanup.js';
 import { type SynthesizedOrchestrator, synthesizeOrchestrator } from './runner.js';
 
 /**
@@ -49,6 +50,8 @@ export function orchestratorFingerprint(planPath: string): string {
 export async function loadOrSynthesize(
   planPath: string,
   log: (line: string) => void = () => undefined,
+  /** Ctrl-C handling: the synthesis child and its staging directory are registered here (local/cleanup.ts). */
+  cleanup?: Cleanup,
 ): Promise<SynthesizedOrchestrator & { cached: boolean }> {
   const fingerprint = orchestratorFingerprint(planPath);
   const dir = join(CACHE_ROOT, fingerprint);
@@ -61,6 +64,8 @@ export async function loadOrSynthesize(
   log(`synthesizing the app with bundling into ${relative('.', dir)} (cached for the next run)`);
   // Into a private directory first, then renamed: a concurrent run never sees a half-written cache entry.
   const staging = `${dir}.${process.pid}.${Date.now()}.tmp`;
+  const forgetStaging = cleanup?.directory(staging);
+  if (cleanup?.closing) throw new Error('interrupted');
   await new Promise<void>((resolvePromise, reject) => {
     const child = spawn(
       process.execPath,
@@ -70,6 +75,7 @@ export async function loadOrSynthesize(
         env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
       },
     );
+    cleanup?.process('synthesis', child);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -90,10 +96,12 @@ export async function loadOrSynthesize(
   if (existsSync(manifest)) {
     // Another run finished the same synthesis first: use its entry, drop ours.
     rmSync(staging, { recursive: true, force: true });
+    forgetStaging?.();
     return { ...(JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator), cached: false };
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(staging, dir);
+  forgetStaging?.();
   const relocate = (path: string) => path.replace(staging, dir);
   const entry = {
     ...synthesized,

@@ -34,6 +34,7 @@ import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import type { Cleanup } from '../cleanup.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -72,6 +73,11 @@ export interface PostgresClusterOptions {
   readonly onLog?: (id: string, line: string) => void;
   /** How long a server may take to accept connections. @default 30000 */
   readonly startTimeoutMs?: number;
+  /**
+   * Ctrl-C handling: every initdb and postgres process is registered here the moment it is spawned, the temporary
+   * directory the moment it is created; once the cleanup runs, nothing new is spawned. @default none
+   */
+  readonly cleanup?: Cleanup;
 }
 
 export interface StartPrimaryOptions {
@@ -396,8 +402,11 @@ export class PostgresCluster {
   private readonly ownedDirs = new Set<string>();
   /** One initdb per master user name per cluster; primaries are copies (about 0.1 s instead of 0.6-1 s). */
   private readonly templates = new Map<string, Promise<{ dir: string; password: string }>>();
-  private readonly options: Required<Omit<PostgresClusterOptions, 'onLog'>> &
-    Pick<PostgresClusterOptions, 'onLog'>;
+  private readonly options: Required<Omit<PostgresClusterOptions, 'onLog' | 'cleanup'>> &
+    Pick<PostgresClusterOptions, 'onLog' | 'cleanup'>;
+  /** initdb processes running now: stopAll ends them too. */
+  private readonly helpers = new Set<ChildProcess>();
+  private forgetRoot: (() => void) | undefined;
   private root: string | undefined;
   private rootReady: Promise<string> | undefined;
   /** Ids and address:port pairs claimed by a start that has not registered its server yet. */
@@ -416,6 +425,7 @@ export class PostgresCluster {
       createPostgresUser: options.createPostgresUser ?? true,
       startTimeoutMs: options.startTimeoutMs ?? 30_000,
       onLog: options.onLog,
+      cleanup: options.cleanup,
     };
   }
 
@@ -693,11 +703,15 @@ export class PostgresCluster {
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
       const records = [...this.servers.values()];
-      await Promise.all(records.map((record) => this.stopProcess(record, 'SIGQUIT')));
+      await Promise.all([
+        ...records.map((record) => this.stopProcess(record, 'SIGQUIT')),
+        ...[...this.helpers].map((child) => stopHelper(child)),
+      ]);
       this.servers.clear();
       for (const dir of this.ownedDirs) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
       this.ownedDirs.clear();
       if (this.root) await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
+      this.forgetRoot?.();
       this.root = undefined;
       this.templates.clear();
       process.removeListener('exit', this.exitHook);
@@ -749,6 +763,7 @@ export class PostgresCluster {
 
   private assertOpen(): void {
     if (this.stopping) throw new PostgresClusterError('the cluster is stopped');
+    if (this.options.cleanup?.closing) throw new PostgresClusterError('interrupted');
   }
 
   /** Claims an id for a start in progress; `release` once the server is registered or the start failed. */
@@ -809,6 +824,12 @@ export class PostgresCluster {
       this.rootReady ??= (async () => {
         this.assertOpen();
         const root = await mkdtemp(path.join(this.options.tmpRoot, 'lifeboat-pg-'));
+        this.forgetRoot = this.options.cleanup?.directory(root);
+        if (this.stopping) {
+          // stopAll ran while mkdtemp was on its way: it could not see this directory.
+          await rm(root, { recursive: true, force: true });
+          this.assertOpen();
+        }
         this.root = root;
         process.on('exit', this.exitHook);
         // The postgres OS user must traverse into it to reach its data directories.
@@ -938,6 +959,7 @@ export class PostgresCluster {
   ): Promise<void> {
     if (!this.root) throw new PostgresClusterError('cluster not prepared');
     const cwd = this.root;
+    this.assertOpen();
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, {
         ...(owner ?? {}),
@@ -945,6 +967,9 @@ export class PostgresCluster {
         cwd,
         stdio: ['ignore', 'ignore', 'pipe'],
       });
+      this.options.cleanup?.process(`${path.basename(command)} ${record.id}`, child);
+      this.helpers.add(child);
+      child.once('exit', () => this.helpers.delete(child));
       child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.recordLog(record, chunk));
       child.once('error', reject);
       child.once('close', (code, signal) => {
@@ -975,7 +1000,7 @@ export class PostgresCluster {
     owner: OsUser | undefined,
     readyMessage: string,
   ): Promise<void> {
-    if (this.stopping || this.servers.get(record.id) !== record) {
+    if (this.stopping || this.options.cleanup?.closing || this.servers.get(record.id) !== record) {
       return Promise.reject(new PostgresClusterError(`the cluster stopped while ${record.id} was starting`));
     }
     return new Promise((resolve, reject) => {
@@ -990,6 +1015,8 @@ export class PostgresCluster {
         },
       );
       record.child = child;
+      // SIGQUIT: the postmaster ends its own children (SIGKILL would orphan them).
+      this.options.cleanup?.process(`postgres ${record.id}`, child, { signal: 'SIGQUIT' });
       let settled = false;
       let pending = '';
       const timer = setTimeout(() => {
@@ -1071,4 +1098,14 @@ export class PostgresCluster {
       await client.end().catch(() => undefined);
     }
   }
+}
+
+/** Ends an initdb (SIGTERM: it removes what it wrote) and waits for its exit; SIGKILL after 10 s. */
+async function stopHelper(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
