@@ -13,8 +13,10 @@ type JSONValue = Parameters<
 >[0];
 
 import type { FailoverPlan } from '../functions/lib/plan.js';
+import { CLOSER_DESCRIPTION_SUFFIX } from '../infra/constructs/lock-recovery.js';
 import { addLifeboatStacks } from '../infra/lifeboat-app.js';
 import { STEP_FUNCTIONS, type StepFunctionName } from '../statemachine/steps.js';
+import type { EmulatedExecution } from './emulator/services/step-functions.js';
 import { type InvokeFault, InvokeFaults, type Refusal } from './invoke-faults.js';
 
 /**
@@ -57,6 +59,8 @@ export interface SynthesizedOrchestrator {
   definition: StateMachineDefinition;
   steps: BundledStep[];
   resources: LocalResource[];
+  /** The ended-run handler that the status-change rule invokes (infra/constructs/lock-recovery.ts). */
+  closer?: Omit<BundledStep, 'step'>;
 }
 
 const PSEUDO: Record<string, (region: string, account: string) => string> = {
@@ -142,12 +146,16 @@ export function synthesizeOrchestrator(plan: FailoverPlan, outdir: string): Synt
   const definition = JSON.parse(definitionString) as StateMachineDefinition;
 
   const steps: BundledStep[] = [];
+  let closer: SynthesizedOrchestrator['closer'];
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const props = resource.Properties ?? {};
     const description = String(props.Description ?? '');
     const step = STEP_FUNCTIONS.find((name) => description.endsWith(`: ${name} step`));
-    if (!step) continue;
+    if (!step) {
+      if (description.endsWith(CLOSER_DESCRIPTION_SUFFIX)) closer = bundledFunction(logicalId, props);
+      continue;
+    }
     const key = (props.Code as { S3Key?: string } | undefined)?.S3Key;
     if (!key) throw new Error(`runner: function ${logicalId} has no asset`);
     const bundle = join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
@@ -161,7 +169,20 @@ export function synthesizeOrchestrator(plan: FailoverPlan, outdir: string): Synt
   }
   const missing = STEP_FUNCTIONS.filter((name) => !steps.some((s) => s.step === name));
   if (missing.length) throw new Error(`runner: no bundled function for step(s) ${missing.join(', ')}`);
-  return { plan, stackName: main.stackName, definition, steps, resources };
+  return { plan, stackName: main.stackName, definition, steps, resources, ...(closer ? { closer } : {}) };
+
+  function bundledFunction(logicalId: string, props: Record<string, Json>): Omit<BundledStep, 'step'> {
+    const key = (props.Code as { S3Key?: string } | undefined)?.S3Key;
+    if (!key) throw new Error(`runner: function ${logicalId} has no asset`);
+    const bundle = join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+    if (!existsSync(bundle)) throw new Error(`runner: bundle of ${logicalId} not found at ${bundle}`);
+    const variables = ((props.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ??
+      {}) as Record<string, Json>;
+    const environment = Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [name, String(resolveValue(value))]),
+    );
+    return { logicalId, arn: functionArn(logicalId), bundle, environment };
+  }
 }
 
 /** Resolves the CloudFormation intrinsics CDK emits in a definition and environment (Join, Ref, GetAtt, Sub). */
@@ -242,10 +263,42 @@ export interface RunOptions {
    * invocation throws `Lambda.<exception>` without running the handler (local/invoke-faults.ts).
    */
   invokeFaults?: readonly InvokeFault[];
+  /**
+   * Where the execution is registered for the emulated Step Functions API (DescribeExecution, StopExecution,
+   * GetExecutionHistory): its status and top-level history as AWS keeps them, and StopExecution ends it ABORTED.
+   */
+  stepFunctions?: { register(execution: EmulatedExecution): void };
+  /** The "Step Functions Execution Status Change" event Step Functions sends to EventBridge when the run ends. */
+  onStatusChange?: (event: ExecutionStatusChange) => void;
+}
+
+/** The EventBridge event of an execution's status change (docs/aws/step-functions-execution-events.md). */
+export interface ExecutionStatusChange {
+  version: '0';
+  id: string;
+  source: 'aws.states';
+  'detail-type': 'Step Functions Execution Status Change';
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: {
+    executionArn: string;
+    stateMachineArn: string;
+    name: string;
+    status: EmulatedExecution['status'];
+    startDate: number;
+    stopDate: number | null;
+    input: string;
+    output: string | null;
+    error?: string | null;
+    cause?: string | null;
+  };
 }
 
 export interface RunResult {
-  status: 'SUCCEEDED' | 'FAILED';
+  /** TIMED_OUT: `timeoutMs` passed; ABORTED: stopped through the emulated StopExecution. */
+  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   executionArn: string;
   output?: Json;
   error?: { name: string; cause: string };
@@ -426,15 +479,37 @@ export async function runExecution(
   const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
     validationOptions: { checkPaths: false, checkArn: false },
   });
-  const executionArn = `arn:aws:states:${orchestrator.plan.recoveryRegion}:${orchestrator.plan.account}:execution:lifeboat-${orchestrator.plan.name}:${options.executionName}`;
+  const { plan } = orchestrator;
+  const executionArn = `arn:aws:states:${plan.recoveryRegion}:${plan.account}:execution:lifeboat-${plan.name}:${options.executionName}`;
+  const stateMachineArn = `arn:aws:states:${plan.recoveryRegion}:${plan.account}:stateMachine:lifeboat-${plan.name}`;
   const execution = machine.run(options.input as never, {
     overrides: { taskResourceLocalHandlers, waitTimeOverrides },
     context: { Execution: { Id: executionArn, Name: options.executionName } },
   });
+  // The execution as the emulated Step Functions API shows it; `ended` says how it ended when something other than
+  // the definition ended it (StopExecution, the timeout).
+  let ended: { status: 'ABORTED' | 'TIMED_OUT'; error: string; cause: string } | undefined;
+  const record: EmulatedExecution = {
+    executionArn,
+    stateMachineArn,
+    name: options.executionName,
+    input: JSON.stringify(options.input ?? {}),
+    startDate: started,
+    status: 'RUNNING',
+    history: [],
+    stop: (error, cause) => {
+      if (ended || record.status !== 'RUNNING') return;
+      ended = { status: 'ABORTED', error: error ?? '', cause: cause ?? '' };
+      execution.abort();
+    },
+  };
+  const history = topLevelHistory(definition.States, record);
+  options.stepFunctions?.register(record);
   let transitions = 0;
   const counting = (async () => {
     for await (const event of execution.eventLogs) {
       if ((event as { type?: string }).type === 'StateEntered') transitions += 1;
+      history.add(event);
       options.onEvent?.(event);
     }
   })();
@@ -442,14 +517,20 @@ export async function runExecution(
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      ended ??= {
+        status: 'TIMED_OUT',
+        error: 'States.Timeout',
+        cause: `the execution did not end within ${timeoutMs} ms (the runner's timeout)`,
+      };
       execution.abort();
       reject(new Error(`runner: the execution did not end within ${timeoutMs} ms`));
     }, timeoutMs);
   });
+  let result: RunResult;
   try {
     const output = await Promise.race([execution.result, timeout]);
     await counting.catch(() => undefined);
-    return {
+    result = {
       status: 'SUCCEEDED',
       executionArn,
       output,
@@ -460,11 +541,10 @@ export async function runExecution(
     };
   } catch (error) {
     await counting.catch(() => undefined);
-    const failure = failureOf(error);
-    return {
-      status: 'FAILED',
+    result = {
+      status: ended?.status ?? 'FAILED',
       executionArn,
-      error: failure,
+      error: ended ? { name: ended.error, cause: ended.cause } : failureOf(error),
       wallMs: Date.now() - started,
       invocations,
       refusals: faults.refusals,
@@ -473,6 +553,87 @@ export async function runExecution(
   } finally {
     clearTimeout(timer);
   }
+  record.status = result.status;
+  record.stopDate = Date.now();
+  if (result.status === 'SUCCEEDED') record.output = JSON.stringify(result.output ?? null);
+  if (result.error) {
+    record.error = result.error.name;
+    record.cause = result.error.cause;
+  }
+  history.end(result);
+  options.onStatusChange?.(statusChange(record, plan));
+  return result;
+}
+
+/**
+ * The parent execution's history as GetExecutionHistory returns it: the execution's start and end and the entering
+ * and leaving of its top-level states. The units' states run in child executions (a Distributed Map's Map Run), so
+ * they are not in the parent's history; aws-local-stepfunctions runs them inline and marks them with `index`.
+ */
+function topLevelHistory(states: Record<string, AslState>, record: EmulatedExecution) {
+  const events = record.history;
+  const push = (type: string, details: Record<string, unknown> = {}) => {
+    const id = events.length + 1;
+    events.push({ id, previousEventId: id - 1, timestamp: Date.now(), type, ...details });
+  };
+  push('ExecutionStarted', { executionStartedEventDetails: { input: record.input } });
+  return {
+    add(event: unknown) {
+      const e = event as {
+        type?: string;
+        index?: number;
+        state?: { name: string; input?: unknown; output?: unknown };
+      };
+      const state = e.state && e.index === undefined ? states[e.state.name] : undefined;
+      if (!state || !e.state) return;
+      if (e.type === 'StateEntered') {
+        push(`${state.Type}StateEntered`, {
+          stateEnteredEventDetails: { name: e.state.name, input: JSON.stringify(e.state.input ?? null) },
+        });
+      } else if (e.type === 'StateExited') {
+        push(`${state.Type}StateExited`, {
+          stateExitedEventDetails: { name: e.state.name, output: JSON.stringify(e.state.output ?? null) },
+        });
+      }
+    },
+    end(result: RunResult) {
+      if (result.status === 'SUCCEEDED') {
+        push('ExecutionSucceeded', {
+          executionSucceededEventDetails: { output: JSON.stringify(result.output ?? null) },
+        });
+        return;
+      }
+      const details = { error: result.error?.name, cause: result.error?.cause };
+      if (result.status === 'ABORTED') push('ExecutionAborted', { executionAbortedEventDetails: details });
+      else if (result.status === 'TIMED_OUT')
+        push('ExecutionTimedOut', { executionTimedOutEventDetails: details });
+      else push('ExecutionFailed', { executionFailedEventDetails: details });
+    },
+  };
+}
+
+function statusChange(record: EmulatedExecution, plan: FailoverPlan): ExecutionStatusChange {
+  return {
+    version: '0',
+    id: `${record.name}-${record.status}`,
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    account: plan.account,
+    time: new Date(record.stopDate ?? Date.now()).toISOString(),
+    region: plan.recoveryRegion,
+    resources: [record.executionArn],
+    detail: {
+      executionArn: record.executionArn,
+      stateMachineArn: record.stateMachineArn,
+      name: record.name,
+      status: record.status,
+      startDate: record.startDate,
+      stopDate: record.stopDate ?? null,
+      input: record.input,
+      output: record.output ?? null,
+      ...(record.error !== undefined ? { error: record.error, cause: record.cause ?? null } : {}),
+    },
+  };
 }
 
 function failureOf(error: unknown): { name: string; cause: string } {

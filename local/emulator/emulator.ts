@@ -24,6 +24,7 @@ import { Route53Service } from './services/route53.js';
 import type { HealthCheckConfig } from './services/route53-health-checks.js';
 import { SecretsManagerService } from './services/secrets-manager.js';
 import { SnsService } from './services/sns.js';
+import { type EmulatedExecution, StepFunctionsService } from './services/step-functions.js';
 import type {
   CallLogEntry,
   DnsAnswer,
@@ -60,6 +61,7 @@ const SIGNING_NAMES: Record<string, ServiceName> = {
   sns: 'sns',
   lambda: 'lambda',
   monitoring: 'cloudwatch',
+  states: 'states',
 };
 
 /** RDS instance endpoints are published with a 5-second TTL. */
@@ -92,6 +94,14 @@ export interface Emulator {
     endpoints(): { name: string; address: string }[];
   };
   readonly sns: { readonly messages: readonly PublishedMessage[] };
+  /**
+   * Step Functions executions run elsewhere (the runner) and answered here: DescribeExecution, StopExecution,
+   * GetExecutionHistory (services/step-functions.ts).
+   */
+  readonly stepFunctions: {
+    register(execution: EmulatedExecution): void;
+    execution(executionArn: string): EmulatedExecution | undefined;
+  };
   /** `{ region, endpoint, credentials }` for an SDK client (S3 clients also need `forcePathStyle: true`). */
   clientConfig(region: string): {
   readonly route53: {
@@ -221,6 +231,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const sns = new SnsService(accountId, clock, ids);
   const dynamodb = new DynamoDbProxy();
   const s3 = new S3Proxy();
+  const stepFunctions = new StepFunctionsService();
   const handlers: Record<ServiceName, ServiceHandler> = {
     secretsmanager: secrets,
     rds,
@@ -230,6 +241,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     sns,
     lambda,
     cloudwatch,
+    states: stepFunctions,
   };
 
   const calls: CallLogEntry[] = [];
@@ -454,6 +466,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       get messages() {
         return [...sns.messages];
       },
+    },
+    stepFunctions: {
+      register: (execution) => stepFunctions.register(execution),
+      execution: (executionArn) => stepFunctions.execution(executionArn),
     },
     clientConfig,
     env: () => ({

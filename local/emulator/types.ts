@@ -91,7 +91,8 @@ export type ServiceName =
   | 's3'
   | 'sns'
   | 'lambda'
-  | 'cloudwatch';
+  | 'cloudwatch'
+  | 'states';
 
 export interface CallLogEntry {
   /** 1, 2, 3, ... in arrival order. */
