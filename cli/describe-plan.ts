@@ -1,3 +1,4 @@
+import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns-flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import { formatDuration, reportKeys } from '../functions/lib/report.js';
 import { rotationRulesFor } from '../functions/lib/secret.js';
@@ -56,6 +57,8 @@ export interface FailoverDescription {
     readonly drill: { readonly schedule: string; readonly timezone: string } | null;
   };
   readonly notificationTopic: string;
+  /** What could stop this plan in the disaster it is for (functions/lib/dns-flip.ts, controlPlaneWarnings). */
+  readonly warnings: readonly string[];
   readonly before: readonly PlannedStep[];
   readonly units: readonly UnitFailover[];
   readonly after: readonly PlannedStep[];
@@ -158,6 +161,7 @@ export function describeFailover(plan: FailoverPlan, source: string): FailoverDe
       drill: plan.drill ? { schedule: plan.drill.schedule, timezone: plan.drill.timezone } : null,
     },
     notificationTopic: plan.notificationTopicArn ?? 'created by the stack',
+    warnings: controlPlaneWarnings(plan),
     before,
     units: plan.units.map((unit) => describeUnit(plan, unit)),
     after,
@@ -168,12 +172,28 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
   const { secret, database, dns, rotation, verify } = unit;
   const dbPolls = POLL_LOOPS.databasePromotion.maxAttempts;
   const dnsPolls = POLL_LOOPS.dnsChange.maxAttempts;
+  const flip = flipAlarmSpec(plan, unit);
   const updateDns =
     dns.strategy === 'health-check'
       ? step('Point DNS at promoted database', {
-          reads: ['rds:DescribeDBInstances'],
+          reads: ['rds:DescribeDBInstances', `cloudwatch:DescribeAlarms (${flip.alarmName})`],
+          calls: [
+            {
+              api: 'cloudwatch:PutMetricData',
+              parameters: {
+                Region: flip.region,
+                Namespace: flip.namespace,
+                MetricName: flip.metricName,
+                Dimensions: flip.dimensions.map((d) => `${d.name}=${d.value}`).join(','),
+                Value: flip.threshold,
+              },
+              when: `alarm ${flip.alarmName} is not in ALARM yet`,
+            },
+          ],
           notes: [
-            `no record change: ${dns.recordName} is a failover record pair whose health check flips on the Route 53 data plane`,
+            `no Route 53 call: ${dns.recordName} is a failover record pair; the alarm puts its PRIMARY's health check ` +
+              `down, so Route 53 answers the SECONDARY (data plane only)`,
+            `then polls cloudwatch:DescribeAlarms in ${flip.region} until the alarm is in ALARM`,
           ],
         })
       : step('Point DNS at promoted database', {
@@ -300,6 +320,7 @@ export function renderFailoverDescription(d: FailoverDescription): string {
     t.drill ? `  drill schedule: ${t.drill.schedule} (${t.drill.timezone})` : '  drill schedule: none',
   );
   lines.push(`  reports: S3 (report bucket) and SNS (${d.notificationTopic})`);
+  for (const warning of d.warnings) lines.push(`  warning: ${warning}`);
   lines.push('');
   lines.push(`A failover runs in ${d.recoveryRegion} (mutating calls marked "*"):`);
   let n = 0;

@@ -102,7 +102,21 @@ describe('lifeboat plan', () => {
       'Attach secret rotation',
       'Verify connectivity',
     ]);
-    expect(steps[2]?.calls).toEqual([]);
+    expect(steps[2]?.calls).toEqual([
+      {
+        api: 'cloudwatch:PutMetricData',
+        parameters: {
+          Region: 'us-west-2',
+          Namespace: 'Lifeboat',
+          MetricName: 'DnsFailoverForced',
+          Dimensions: 'Plan=orders-dr,Unit=orders',
+          Value: 1,
+        },
+        when: 'alarm lifeboat-orders-dr-orders-dns-failover is not in ALARM yet',
+      },
+    ]);
+    expect(steps[2]?.reads.join(' ')).not.toContain('route53');
+    expect(d.warnings).toEqual([]);
     expect(steps[3]?.calls.map((c) => c.api)).toEqual([
       'secretsmanager:UpdateSecretVersionStage',
       'secretsmanager:PutSecretValue',
@@ -110,6 +124,32 @@ describe('lifeboat plan', () => {
     ]);
     expect(steps[3]?.calls[2]?.parameters.RotationRules).toBe('{"ScheduleExpression":"rate(7 days)"}');
     expect(d.triggers).toMatchObject({ approvalOnAlarm: true, approvalTimeoutSeconds: 1800 });
+  });
+
+  it("warns when a cname unit depends on Route 53's control plane in the primary Region us-east-1", async () => {
+    // Prepare
+    const cname = captureIo();
+    const healthCheck = captureIo();
+    const otherPrimary = captureIo();
+    const elsewhere = planFile('eu-primary.json', (plan) => {
+      (plan as unknown as Section).primaryRegion = 'eu-west-1';
+      (plan as unknown as Section).alarms = [];
+    });
+
+    // Act
+    const codes = [
+      await run(['plan', '--plan', 'examples/plan.json'], cname.io),
+      await run(['plan', '--plan', 'examples/plan-health-check.json'], healthCheck.io),
+      await run(['plan', '--plan', elsewhere, '--json'], otherPrimary.io),
+    ];
+
+    // Assess
+    expect(codes).toEqual([0, 0, 0]);
+    expect(cname.stdout()).toContain(
+      'warning: unit orders: dns.strategy "cname" changes orders-db.internal.example.com through Route 53\'s control plane, which is served from us-east-1, the primary Region',
+    );
+    expect(healthCheck.stdout()).not.toContain('warning:');
+    expect((JSON.parse(otherPrimary.stdout()) as FailoverDescription).warnings).toEqual([]);
   });
 
   it('fails with exit 2 naming every broken field of a bad plan', async () => {
