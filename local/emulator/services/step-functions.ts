@@ -169,6 +169,17 @@ export class StepFunctionsService implements ServiceHandler {
         e.stopDate = Date.now();
         if (error !== undefined) e.error = error;
         if (cause !== undefined) e.cause = cause;
+        const id = e.history.length + 1;
+        e.history.push({
+          id,
+          previousEventId: id - 1,
+          timestamp: e.stopDate,
+          type: 'ExecutionAborted',
+          executionAbortedEventDetails: {
+            ...(error !== undefined ? { error } : {}),
+            ...(cause !== undefined ? { cause } : {}),
+          },
+        });
       }
     }
     return { stopDate: (e.stopDate ?? Date.now()) / 1000 };
