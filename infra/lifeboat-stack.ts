@@ -3,6 +3,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type FailoverPlan, partitionOf } from '../functions/lib/plan.js';
+import { DnsFlip } from './constructs/dns-flip.js';
 import { DrillSchedule } from './constructs/drill-schedule.js';
 import { LockRecovery } from './constructs/lock-recovery.js';
 import { LockTable } from './constructs/lock-table.js';
@@ -57,6 +58,7 @@ export class LifeboatStack extends Stack {
   readonly drillSchedule?: DrillSchedule;
   readonly observability: Observability;
   readonly verifyNetwork?: VerifyNetwork;
+  readonly dnsFlip: DnsFlip;
 
   constructor(scope: Construct, id: string, props: LifeboatStackProps) {
     const { plan } = props;
@@ -137,6 +139,8 @@ export class LifeboatStack extends Stack {
       Object.entries(this.orchestrator.functions).map(([name, fn]) => [name, fn.function]),
     );
     this.observability = new Observability(this, 'Observability', {
+    // Health-check units: the alarm and health check lifeboat forces the flip with; cname units: a synth warning.
+    this.dnsFlip = new DnsFlip(this, 'DnsFlip', { plan });
       plan,
       stateMachine,
       topic,

@@ -1,4 +1,5 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns-flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
 import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
 import { METRIC_NAMESPACE } from '../functions/lib/report.js';
@@ -62,6 +63,7 @@ export function stepGrants(
   const rewriteUnits = units.filter((u) => u.rotation.rewriteRegionFields);
 
   const drill = drillArns(plan, at);
+  const flip = dnsFlipGrants(plan, at);
   const allZones = zones;
   // A drill's record is a simple CNAME whatever the unit's strategy: UpdateDns reads it in any of the plan's zones.
   const cnameZones = new Set(cnameUnits.map((u) => hostedZoneArn(at, u.dns.hostedZoneId)));
@@ -104,6 +106,7 @@ export function stepGrants(
           zones,
         ),
       },
+      ...flip.preflight,
     ],
     acquireLock: [lockGrant(plan, resources, 'TakeFailoverLock')],
     releaseLock: [lockGrant(plan, resources, 'ReleaseFailoverLock')],
@@ -146,6 +149,7 @@ export function stepGrants(
         ? [{ statement: allow('ReadDrillRecords', ['route53:ListResourceRecordSets'], zonesOnlyDrillReads) }]
         : []),
       drill.changeRecords('UpsertDrillRecords', allZones, ['UPSERT'], ['CNAME']),
+      ...flip.force,
     ],
     // Also with every unit on the health-check strategy: a drill's copy is a simple CNAME that UpdateDns changes.
     checkDnsChange: [
@@ -155,6 +159,7 @@ export function stepGrants(
         wildcardReason:
           'route53:GetChange takes a change id that Route 53 assigns at run time; change/* is the narrowest resource',
       },
+      ...flip.poll,
     ],
     attachRotation: [
       {
@@ -469,4 +474,50 @@ function dnsChangeGrants(at: PlanArns, cnameUnits: readonly UnitPlan[]): StepGra
       }),
     })),
   ];
+}
+
+/**
+ * The forced flip of the health-check units (functions/lib/dns-flip.ts): read the stack's flip alarms and publish the
+ * forcing datapoint, all in the recovery Region; preflight also reads the PRIMARY records' health checks (Route 53
+ * control plane, read-only). Nothing when no unit uses the health-check strategy.
+ */
+function dnsFlipGrants(
+  plan: FailoverPlan,
+  at: PlanArns,
+): { preflight: StepGrant[]; force: StepGrant[]; poll: StepGrant[] } {
+  const units = plan.units.filter((u) => u.dns.strategy === 'health-check');
+  if (units.length === 0) return { preflight: [], force: [], poll: [] };
+  const alarms = units.map(
+    (u) =>
+      `arn:${at.partition}:cloudwatch:${at.region}:${at.account}:alarm:${flipAlarmName(plan.name, u.name)}`,
+  );
+  const readAlarms = (sid: string): StepGrant => ({
+    statement: allow(sid, ['cloudwatch:DescribeAlarms'], alarms),
+  });
+  return {
+    preflight: [
+      readAlarms('ReadDnsFlipAlarms'),
+      {
+        // The PRIMARY record names its health check; it may be the user's CALCULATED check around lifeboat's.
+        statement: allow(
+          'ReadPrimaryHealthChecks',
+          ['route53:GetHealthCheck'],
+          [`arn:${at.partition}:route53:::healthcheck/*`],
+        ),
+        wildcardReason:
+          "route53:GetHealthCheck reads the health check the PRIMARY record names, known only at run time (the user's record)",
+      },
+    ],
+    force: [
+      readAlarms('ReadDnsFlipAlarms'),
+      {
+        // PutMetricData has no resource-level permissions; the namespace condition holds it to lifeboat's metrics.
+        statement: allow('ForceDnsFlips', ['cloudwatch:PutMetricData'], ['*'], {
+          StringEquals: { 'cloudwatch:namespace': FLIP_NAMESPACE },
+        }),
+        wildcardReason: `cloudwatch:PutMetricData supports no resource-level permissions; the grant is held to the ${FLIP_NAMESPACE} namespace`,
+      },
+    ],
+    poll: [readAlarms('ReadDnsFlipAlarms')],
+  };
 }
