@@ -1,13 +1,34 @@
 import { clientsFor } from './lib/clients.js';
+import { assertUnitStepInput } from './lib/database.js';
+import { InputInvalidError } from './lib/errors.js';
 import { logger } from './lib/observability.js';
-import { attachRotation } from './lib/secret.js';
-import type { StepResult, UnitStepInput } from './lib/types.js';
+import { attachRotation, settleRotation } from './lib/secret.js';
+import type { StepResult } from './lib/types.js';
 
-/** AttachRotation: the promoted secret rotates with the recovery Region's Lambda, without rotating now. */
-export const handler = async ({ run, unit }: UnitStepInput): Promise<StepResult> => {
-  const { secretsManager } = clientsFor(run.recoveryRegion);
-  const result = await attachRotation({ secretsManager }, { run, unit });
-  // The result names rewritten fields and versions, never the secret value.
-  logger.info('rotation attached', { runId: run.runId, ...result });
+/**
+ * Two states run this function (statemachine/failover.ts): with `phase: "settle"`, before verification, it finishes
+ * or clears an interrupted rotation (SettleRotation); without, after verification, the promoted secret rotates with
+ * the recovery Region's Lambda, without rotating now (AttachRotation).
+ */
+export const handler = async (event: unknown): Promise<StepResult> => {
+  assertUnitStepInput(event, 'attachRotation');
+  const phase = (event as { phase?: unknown }).phase;
+  if (phase !== undefined && phase !== 'settle') {
+    throw new InputInvalidError(
+      `attachRotation: phase: expected "settle" or nothing, got ${JSON.stringify(phase)}`,
+      ['phase'],
+    );
+  }
+  const { run, unit } = event;
+  const { secretsManager, rds } = clientsFor(run.recoveryRegion);
+  const result =
+    phase === 'settle'
+      ? await settleRotation({ secretsManager, rds }, { run, unit })
+      : await attachRotation({ secretsManager, rds }, { run, unit });
+  // The result names versions, users' verdicts and rewritten fields, never the secret value.
+  logger.info(phase === 'settle' ? 'interrupted rotation checked' : 'rotation attached', {
+    runId: run.runId,
+    ...result,
+  });
   return result;
 };

@@ -84,6 +84,7 @@ export const STATE_NAMES = {
   countDnsPolls: 'Count DNS change polls',
   dnsInSync: 'DNS change in sync',
   dnsChangeTimedOut: 'DNS change timed out',
+  settleRotation: 'Settle an interrupted rotation',
   verifyConnectivity: 'Verify connectivity',
   attachRotation: 'Attach secret rotation',
   isDrillToCleanUp: 'Is there a drill to clean up?',
@@ -356,9 +357,16 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
       }),
     );
 
-  // Verify, then attach rotation: RotateSecret runs the rotation function's testSecret even when it does not rotate
-  // now, which logs in to the promoted database (docs/aws/secrets-manager-rotation.md). A rotation that fails after
-  // verification leaves the verified result in place for the report (functions/lib/report.ts).
+  // Settle an interrupted rotation, verify, then attach rotation (docs/aws/secrets-manager-rotation.md). An
+  // AWSPENDING left by a rotation the disaster interrupted may hold the password the database now takes: the
+  // attachRotation function tries both credentials and finishes or clears that rotation, so that verification reads
+  // the working AWSCURRENT. RotateSecret runs the rotation function's testSecret even when it does not rotate now,
+  // which logs in to the promoted database: rotation is attached only once it is verified, and a rotation that fails
+  // then leaves the verified result in place for the report (functions/lib/report.ts).
+  const settleRotation = step('attachRotation', N.settleRotation, {
+    payload: { ...UNIT_PAYLOAD, phase: 'settle' },
+    resultPath: '$.results.settleRotation',
+  }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE);
   const verify = step('verifyConnectivity', N.verifyConnectivity, {
     payload: {
       ...UNIT_PAYLOAD,
@@ -405,7 +413,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     label: UNIT_MAP_RUN_LABEL,
     resultPath: '$.units',
   });
-  promoteBoth.next(pointDns).next(verify).next(attachRotation).next(finishUnit);
+  promoteBoth.next(pointDns).next(settleRotation).next(verify).next(attachRotation).next(finishUnit);
 
   // A drill first makes the unit's disposable copies and waits for them, then runs the very same steps on a unit whose
   // secret, replica and record are the copies; production is only read (functions/lib/drill.ts).

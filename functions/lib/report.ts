@@ -61,6 +61,7 @@ export interface UnitResults {
   waitForDatabasePromotion?: PollRecord;
   updateDns?: StepResult;
   waitForDnsInSync?: PollRecord;
+  settleRotation?: StepResult;
   attachRotation?: StepResult;
   verifyConnectivity?: StepResult;
 }
@@ -261,6 +262,7 @@ const UNIT_STEPS: readonly StepSpec[] = [
   { step: 'updateDns', key: 'updateDns', title: 'Point DNS at promoted database' },
   { step: 'waitForDnsInSync', key: 'waitForDnsInSync', title: 'Wait for DNS change', after: 'updateDns' },
   // Rotation is attached only after verification (statemachine/failover.ts).
+  { step: 'settleRotation', key: 'settleRotation', title: 'Settle interrupted rotation' },
   { step: 'verifyConnectivity', key: 'verifyConnectivity', title: 'Verify connectivity' },
   { step: 'attachRotation', key: 'attachRotation', title: 'Attach secret rotation' },
 ];
@@ -1156,7 +1158,8 @@ const LEAN_STRING_CHARS = 160;
 const LEAN_WARNING_CHARS = 300;
 const LEAN_WARNINGS = 4;
 const LEAN_CAUSE_CHARS = 1000;
-const SKELETON_CAUSE_CHARS = 150;
+/** 120, not more: with SettleRotation a drill unit has eleven steps whose times a skeleton keeps. */
+const SKELETON_CAUSE_CHARS = 120;
 const SKELETON_NAME_CHARS = 80;
 /** Lists in a step's result that say what a drill made and removed: kept down to their ids at every level. */
 const RESOURCE_LISTS = ['resources', 'cleaned', 'remaining'] as const;

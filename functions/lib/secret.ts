@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetFunctionCommand, GetPolicyCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import {
   DescribeSecretCommand,
   type DescribeSecretResponse,
@@ -11,11 +12,14 @@ import {
   StopReplicationToReplicaCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { type CredentialCheckDeps, type LoginVerdict, tryLogin } from './credential-check.js';
+import { describeInstance } from './database.js';
 import {
   awsErrorName,
   ConfigurationError,
   isTransientAwsError,
   type LifeboatError,
+  ResourceBusyError,
   ResourceMissingError,
   RotationBlockedError,
   toLifeboatError,
@@ -39,6 +43,15 @@ export interface SecretDeps {
 
 export interface RotationDeps {
   readonly lambda: LambdaClient;
+}
+
+/**
+ * AttachRotation and SettleRotation: an interrupted rotation's credentials are tried on the promoted database
+ * (functions/lib/credential-check.ts), so these steps also read RDS and reach the database, like VerifyConnectivity.
+ */
+export interface AttachRotationDeps extends SecretDeps, CredentialCheckDeps {
+  /** Needed only when an interrupted rotation must be settled. */
+  readonly rds?: RDSClient;
 }
 
 const AWSCURRENT = 'AWSCURRENT';
@@ -318,19 +331,205 @@ export function rewriteRequestToken(
 }
 
 /**
- * Points rotation at the recovery Region's Lambda, after promotion: clears an interrupted rotation's AWSPENDING,
- * rewrites region-bound fields when the plan asks, then RotateSecret with `RotateImmediately: false` — rotating
- * in the middle of a disaster would be a second risk.
+ * Points rotation at the recovery Region's Lambda, after promotion and after VerifyConnectivity: RotateSecret with
+ * `RotateImmediately: false` still runs the function's testSecret step, which logs in to the database
+ * (docs/aws/secrets-manager-rotation.md). First it settles an interrupted rotation (SettleRotation, which the state
+ * machine runs before verification; a no-op here then), rewrites region-bound fields when the plan asks, then
+ * RotateSecret with `RotateImmediately: false` — rotating in the middle of a disaster would be a second risk.
  */
 export async function attachRotation(
-  deps: SecretDeps,
+  deps: AttachRotationDeps,
   { run, unit }: UnitStepInput,
   now?: () => Date,
 ): Promise<StepResult> {
   return timedStep('attachRotation', unit.name, () => attachBody(deps, run, unit), now);
 }
 
-async function attachBody(deps: SecretDeps, run: RunContext, unit: UnitPlan): Promise<StepBody> {
+/**
+ * SettleRotation: an interrupted rotation (AWSPENDING on a version other than AWSCURRENT's) is finished or cleared
+ * before verification, so that AWSCURRENT holds the credentials the promoted database takes. Unless rotation is
+ * already attached to the plan's function (a rotation may be running right now: the label is left alone), the
+ * pending and the current credentials are each tried on the promoted database:
+ * - the current ones work: AWSPENDING is removed (the rotation never changed the password, or both work);
+ * - only the pending ones work: the rotation is finished, AWSCURRENT moved to the pending version;
+ * - neither: RotationBlockedError, naming the versions, users and what each login answered.
+ * One call, decided from what DescribeSecret says now, so a re-run after a crash converges.
+ */
+export async function settleRotation(
+  deps: AttachRotationDeps,
+  { run, unit }: UnitStepInput,
+  now?: () => Date,
+): Promise<StepResult> {
+  return timedStep(
+    'settleRotation',
+    unit.name,
+    async () => {
+      const secret = await describeSecret(deps, unit, run);
+      const detail: Record<string, DetailValue> = {
+        secretArn: secret.ARN ?? null,
+        region: run.recoveryRegion,
+      };
+      const warnings: string[] = [];
+      const changed = await settleBody(deps, run, unit, secret, detail, warnings);
+      return {
+        outcome: changed ? (run.mode === 'dry-run' ? 'planned' : 'changed') : 'already-done',
+        detail,
+        warnings,
+      };
+    },
+    now,
+  );
+}
+
+/** True when an interrupted rotation was (or, in a dry run, would be) settled. Mutates detail and warnings. */
+async function settleBody(
+  deps: AttachRotationDeps,
+  run: RunContext,
+  unit: UnitPlan,
+  secret: DescribeSecretResponse,
+  detail: Record<string, DetailValue>,
+  warnings: string[],
+): Promise<boolean> {
+  const { currentVersionId, stalePendingVersionId } = stagingView(secret);
+  if (stalePendingVersionId === undefined) return false;
+  detail.stalePendingVersionId = stalePendingVersionId;
+  if (rotationAttached(secret, unit)) {
+    // Rotation is already ours: this AWSPENDING may be a rotation running right now. Leave it alone.
+    warnings.push(
+      `AWSPENDING is on version ${stalePendingVersionId}, not on AWSCURRENT; rotation is already attached, so the label was left alone (a rotation may be in progress)`,
+    );
+    return false;
+  }
+  detail.call = 'UpdateSecretVersionStage';
+  if (run.mode === 'dry-run') {
+    detail.wouldDo = INTERRUPTED_ROTATION_PLAN;
+    return true;
+  }
+  const secretId = secret.ARN ?? recoverySecretId(unit);
+  const verdicts = await tryBothCredentials(
+    deps,
+    run,
+    unit,
+    secretId,
+    currentVersionId,
+    stalePendingVersionId,
+  );
+  detail.currentCredentials = verdicts.current;
+  detail.pendingCredentials = verdicts.pending;
+  if (verdicts.current === 'accepted') {
+    await clearStalePending(deps, run, unit, secretId, stalePendingVersionId);
+    detail.interruptedRotation = 'cleared';
+    warnings.push(
+      `cleared AWSPENDING from version ${stalePendingVersionId} (an interrupted rotation): the database takes the current credentials${verdicts.pending === 'accepted' ? ' (and the pending ones)' : ''}`,
+    );
+    return true;
+  }
+  if (verdicts.pending === 'accepted' && currentVersionId !== undefined) {
+    await finishRotation(deps, run, unit, secretId, currentVersionId, stalePendingVersionId);
+    detail.interruptedRotation = 'finished';
+    warnings.push(
+      `finished the interrupted rotation: the database takes the pending credentials of version ${stalePendingVersionId}, not the current ones (${verdicts.current}); AWSCURRENT moved to version ${stalePendingVersionId}, AWSPREVIOUS to ${currentVersionId}`,
+    );
+    return true;
+  }
+  throw new RotationBlockedError(
+    `an interrupted rotation on ${where(unit, run)} cannot be settled: the promoted database ${verdicts.endpoint} takes neither the current credentials (version ${currentVersionId ?? '?'}, user "${verdicts.currentUser}": ${verdicts.current}) nor the pending ones (version ${stalePendingVersionId}, user "${verdicts.pendingUser}": ${verdicts.pending}). Put the database's password in the secret, then run the failover again`,
+  );
+}
+
+/** What SettleRotation does with an interrupted rotation; preflight and dry runs say it in these words. */
+export const INTERRUPTED_ROTATION_PLAN =
+  'before verification, log in to the promoted database with the pending and with the current credentials: if the current ones work, remove AWSPENDING; if only the pending ones work, finish the rotation (move AWSCURRENT to the pending version); if neither works, stop the unit with RotationBlockedError';
+
+function rotationAttached(secret: DescribeSecretResponse, unit: UnitPlan): boolean {
+  return (
+    secret.RotationEnabled === true &&
+    secret.RotationLambdaARN === unit.rotation.lambdaArn &&
+    rotationRulesMatch(secret.RotationRules, unit.rotation.schedule)
+  );
+}
+
+type CredentialVerdict = LoginVerdict | 'unusable';
+
+interface Verdicts {
+  current: CredentialVerdict;
+  pending: CredentialVerdict;
+  currentUser: string;
+  pendingUser: string;
+  endpoint: string;
+}
+
+/** Reads both versions (never returned) and tries each on the promoted instance's endpoint. */
+async function tryBothCredentials(
+  deps: AttachRotationDeps,
+  run: RunContext,
+  unit: UnitPlan,
+  secretId: string,
+  currentVersionId: string | undefined,
+  pendingVersionId: string,
+): Promise<Verdicts> {
+  if (!deps.rds) throw new ConfigurationError('settling an interrupted rotation needs an RDS client');
+  const instance = await describeInstance(deps.rds, unit.database.replicaInstanceId);
+  const endpoint = instance.Endpoint?.Address;
+  if (!endpoint) {
+    throw new ResourceBusyError(
+      `DB instance ${unit.database.replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus})`,
+    );
+  }
+  const readVersion = async (versionId: string | undefined, label: string) => {
+    const out = await secretCall('GetSecretValue', unit, run, () =>
+      deps.secretsManager.send(
+        new GetSecretValueCommand({
+          SecretId: secretId,
+          ...(versionId ? { VersionId: versionId } : { VersionStage: AWSCURRENT }),
+        }),
+      ),
+    );
+    return loginFields(out.SecretString, `${label} (version ${versionId ?? out.VersionId ?? '?'})`);
+  };
+  const current = await readVersion(currentVersionId, AWSCURRENT);
+  const pending = await readVersion(pendingVersionId, AWSPENDING);
+  const attempt = async (fields: ReturnType<typeof loginFields>): Promise<CredentialVerdict> =>
+    fields ? tryLogin(deps, unit, endpoint, fields) : 'unusable';
+  return {
+    current: await attempt(current),
+    pending: await attempt(pending),
+    currentUser: current?.username ?? '?',
+    pendingUser: pending?.username ?? '?',
+    endpoint,
+  };
+}
+
+/**
+ * The login fields of a version, or undefined when it holds none (a rotation that failed in createSecret can leave
+ * an empty version). No error and no cause: the text is secret material.
+ */
+function loginFields(
+  text: string | undefined,
+  label: string,
+): { label: string; username: string; password: string; dbname: string; port: number } | undefined {
+  let value: unknown;
+  try {
+    value = text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const port = typeof v.port === 'string' ? Number(v.port) : v.port;
+  if (
+    typeof v.username !== 'string' ||
+    typeof v.password !== 'string' ||
+    typeof v.dbname !== 'string' ||
+    typeof port !== 'number' ||
+    !Number.isInteger(port)
+  ) {
+    return undefined;
+  }
+  return { label, username: v.username, password: v.password, dbname: v.dbname, port };
+}
+
+async function attachBody(deps: AttachRotationDeps, run: RunContext, unit: UnitPlan): Promise<StepBody> {
   const secret = await describeSecret(deps, unit, run);
   const secretId = secret.ARN ?? recoverySecretId(unit);
   const view = replicationView(secret, run.recoveryRegion);
@@ -355,27 +554,15 @@ async function attachBody(deps: SecretDeps, run: RunContext, unit: UnitPlan): Pr
     );
   }
 
-  const configured =
-    secret.RotationEnabled === true &&
-    secret.RotationLambdaARN === unit.rotation.lambdaArn &&
-    rotationRulesMatch(secret.RotationRules, unit.rotation.schedule);
-  const { stalePendingVersionId } = stagingView(secret);
+  const configured = rotationAttached(secret, unit);
   const calls: string[] = [];
 
-  if (stalePendingVersionId !== undefined) {
-    detail.stalePendingVersionId = stalePendingVersionId;
-    if (configured) {
-      // Rotation is already ours: this AWSPENDING may be a rotation running right now. Leave it alone.
-      warnings.push(
-        `AWSPENDING is on version ${stalePendingVersionId}, not on AWSCURRENT; rotation is already attached, so the label was left alone (a rotation may be in progress)`,
-      );
-    } else {
-      calls.push('UpdateSecretVersionStage');
-    }
-  }
+  // Normally settled before verification already (SettleRotation); RotateSecret would fail with it in place.
+  if (await settleBody(deps, run, unit, secret, detail, warnings)) calls.push('UpdateSecretVersionStage');
 
   let rewrite: RegionRewrite | undefined;
   if (unit.rotation.rewriteRegionFields) {
+    // Read after settling: finishing a rotation changes which version is current.
     rewrite = await planRegionRewrite(deps, run, unit, secretId);
     warnings.push(...rewrite.warnings);
     detail.rewrittenFields = rewrite.fields.join(',');
@@ -387,12 +574,6 @@ async function attachBody(deps: SecretDeps, run: RunContext, unit: UnitPlan): Pr
   detail.call = calls.join(', ');
   if (run.mode === 'dry-run') return { outcome: 'planned', detail, warnings };
 
-  if (stalePendingVersionId !== undefined && !configured) {
-    await clearStalePending(deps, run, unit, secretId, stalePendingVersionId);
-    warnings.push(
-      `cleared AWSPENDING from version ${stalePendingVersionId} (an interrupted rotation); if that rotation had already changed the database password, AWSCURRENT may be stale — VerifyConnectivity will tell`,
-    );
-  }
   if (rewrite?.secretString !== undefined) {
     const token = rewriteRequestToken(run.runId, unit.name, rewrite.sourceVersionId);
     await secretCall('PutSecretValue', unit, run, () =>
@@ -419,6 +600,38 @@ async function attachBody(deps: SecretDeps, run: RunContext, unit: UnitPlan): Pr
     );
   }
   return { outcome: 'changed', detail, warnings };
+}
+
+/**
+ * finishSecret by hand: AWSCURRENT moves to the pending version (AWSPREVIOUS follows to the old one;
+ * docs/aws/secrets-manager-rotation.md). A retried call whose first attempt worked is refused: read again first.
+ */
+async function finishRotation(
+  deps: SecretDeps,
+  run: RunContext,
+  unit: UnitPlan,
+  secretId: string,
+  currentVersionId: string,
+  pendingVersionId: string,
+): Promise<void> {
+  try {
+    await deps.secretsManager.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: AWSCURRENT,
+        MoveToVersionId: pendingVersionId,
+        RemoveFromVersionId: currentVersionId,
+      }),
+    );
+  } catch (error) {
+    if (isTransientAwsError(error)) throw secretCallError(error, 'UpdateSecretVersionStage', unit, run);
+    const again = await describeSecret(deps, unit, run).catch(() => undefined);
+    if (again && stagingView(again).currentVersionId === pendingVersionId) return;
+    throw new RotationBlockedError(
+      `an interrupted rotation on ${where(unit, run)} holds the working credentials in version ${pendingVersionId}, and moving AWSCURRENT there failed (${awsErrorName(error) ?? 'error'}). Finish it with: aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSCURRENT --move-to-version-id ${pendingVersionId} --remove-from-version-id ${currentVersionId} --region ${run.recoveryRegion}`,
+      { cause: error },
+    );
+  }
 }
 
 async function clearStalePending(
@@ -496,7 +709,7 @@ const normalizeHost = (host: string) => host.trim().toLowerCase().replace(/\.$/,
 
 /**
  * Read-only checks of the replica secret. Configuration problems are errors; what a disaster causes (replication
- * not InSync, unknown status, an interrupted rotation that AttachRotation clears) are warnings. Transient AWS
+ * not InSync, unknown status, an interrupted rotation that SettleRotation settles) are warnings. Transient AWS
  * errors are thrown so the state machine retries the preflight; other call failures become error checks.
  */
 export async function checkSecretReadiness(
@@ -572,7 +785,9 @@ export async function checkSecretReadiness(
       'secret.interrupted-rotation',
       false,
       'warning',
-      `AWSPENDING is on version ${stalePendingVersionId}, not on AWSCURRENT (an interrupted rotation); AttachRotation will clear it`,
+      rotationAttached(secret, unit)
+        ? `AWSPENDING is on version ${stalePendingVersionId}, not on AWSCURRENT, and rotation is already attached to ${unit.rotation.lambdaArn}: a rotation may be running, so lifeboat leaves the label alone (and RotateSecret is not needed)`
+        : `AWSPENDING is on version ${stalePendingVersionId}, not on AWSCURRENT (an interrupted rotation); SettleRotation will ${INTERRUPTED_ROTATION_PLAN}`,
     );
   } else {
     add('secret.interrupted-rotation', true, 'warning', 'no interrupted rotation');

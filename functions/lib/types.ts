@@ -45,6 +45,7 @@ export type StepName =
   | 'waitForDatabasePromotion'
   | 'updateDns'
   | 'waitForDnsInSync'
+  | 'settleRotation'
   | 'attachRotation'
   | 'verifyConnectivity'
   | 'report'

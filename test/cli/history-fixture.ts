@@ -362,7 +362,11 @@ function unitIteration(t: Thread, script: UnitScript, records: UnitRunRecord[]):
   results.waitForDnsInSync = { ...inSync, attempts: 2 };
   t.state('Choice', N.isDnsInSync, state);
   t.state('Pass', N.dnsInSync, state);
-  // Verify, then attach rotation (statemachine/failover.ts).
+  // Settle an interrupted rotation, verify, then attach rotation (statemachine/failover.ts).
+  results.settleRotation = t.succeed(N.settleRotation, { ...payload, phase: 'settle' }, 0.1, (from, to) => ({
+    ...stepResult('settleRotation', unit.name, from, to),
+    outcome: 'already-done',
+  }));
   const refusals = Array.from({ length: script.notReadyAttempts ?? 0 }, () => ({
     error: 'ConnectivityNotReadyError',
     cause: `${unit.dns.recordName} still resolves to the old primary`,

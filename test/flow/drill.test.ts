@@ -29,6 +29,7 @@ const FAILOVER_STEPS = [
   N.checkDatabasePromotion,
   N.updateDns,
   N.checkDnsChange,
+  N.settleRotation,
   N.verifyConnectivity,
   N.attachRotation,
 ];
@@ -138,6 +139,7 @@ describe('a drill, step by step', () => {
       'waitForDatabasePromotion',
       'updateDns',
       'waitForDnsInSync',
+      'settleRotation',
       'verifyConnectivity',
       'attachRotation',
       'cleanUpDrill',
@@ -174,6 +176,7 @@ describe('cleanup always runs', () => {
     [N.checkDatabasePromotion, 'ConfigurationError'],
     [N.updateDns, 'AwsCallFailedError'],
     [N.checkDnsChange, 'ResourceMissingError'],
+    [N.settleRotation, 'RotationBlockedError'],
     [N.verifyConnectivity, 'VerificationFailedError'],
     [N.attachRotation, 'RotationBlockedError'],
   ];
@@ -356,6 +359,8 @@ function harnessDefault(state: string, input: Record<string, unknown>): unknown 
       return stepResult('promoteDatabase', input);
     case N.updateDns:
       return stepResult('updateDns', input);
+    case N.settleRotation:
+      return stepResult('settleRotation', input);
     case N.attachRotation:
       return stepResult('attachRotation', input);
     case N.verifyConnectivity:

@@ -18,6 +18,7 @@ const UNIT_ORDER = [
   N.checkDatabasePromotion,
   N.updateDns,
   N.checkDnsChange,
+  N.settleRotation,
   N.verifyConnectivity,
   N.attachRotation,
 ];
@@ -44,7 +45,9 @@ describe('a failover run, step by step', () => {
     expect(at(N.checkDatabasePromotion)).toBeLessThan(at(N.updateDns));
     expect(at(N.promoteSecret)).toBeLessThan(at(N.updateDns));
     expect(at(N.updateDns)).toBeLessThan(at(N.checkDnsChange));
-    expect(at(N.checkDnsChange)).toBeLessThan(at(N.verifyConnectivity));
+    // An interrupted rotation is settled before verification reads AWSCURRENT.
+    expect(at(N.checkDnsChange)).toBeLessThan(at(N.settleRotation));
+    expect(at(N.settleRotation)).toBeLessThan(at(N.verifyConnectivity));
     // Rotation is attached only once the database is verified: RotateSecret runs the function's testSecret.
     expect(at(N.verifyConnectivity)).toBeLessThan(at(N.attachRotation));
     expect(run.output?.outcome).toBe('succeeded');
@@ -56,6 +59,7 @@ describe('a failover run, step by step', () => {
       'done',
       'changed',
       'done',
+      'changed',
       'changed',
       'changed',
     ]);
@@ -93,6 +97,8 @@ describe('a failover run, step by step', () => {
     });
     const [rotation] = callsOf(run, N.attachRotation);
     expect(Object.keys(rotation?.input ?? {}).sort()).toEqual(['run', 'unit']);
+    const [settle] = callsOf(run, N.settleRotation);
+    expect(settle?.input).toMatchObject({ phase: 'settle', unit: { name: 'orders' } });
     const [load] = callsOf(run, N.loadPlan);
     expect(load?.input).toMatchObject({
       input: {},

@@ -171,6 +171,7 @@ describe('a unit that fails', () => {
       ['waitForDatabasePromotion', 'done'],
       ['updateDns', 'changed'],
       ['waitForDnsInSync', 'done'],
+      ['settleRotation', 'changed'],
       ['verifyConnectivity', 'changed'],
       ['attachRotation', 'failed'],
     ]);
@@ -284,6 +285,7 @@ describe('a unit that fails', () => {
       'attachRotation',
       'promoteDatabase',
       'promoteSecret',
+      'settleRotation',
       'updateDns',
       'verifyConnectivity',
       'waitForDatabasePromotion',

@@ -105,12 +105,19 @@ export interface FlowOptions extends SynthOptions {
 const N = STATE_NAMES;
 
 /** Mutating steps: none may run before the lock in failover mode, none may run when preflight fails. */
-export const MUTATING_STATES = [N.promoteSecret, N.promoteDatabase, N.updateDns, N.attachRotation] as const;
+export const MUTATING_STATES = [
+  N.promoteSecret,
+  N.promoteDatabase,
+  N.updateDns,
+  N.settleRotation,
+  N.attachRotation,
+] as const;
 
 const STEP_OF_STATE: Record<string, StepName> = {
   [N.promoteSecret]: 'promoteSecret',
   [N.promoteDatabase]: 'promoteDatabase',
   [N.updateDns]: 'updateDns',
+  [N.settleRotation]: 'settleRotation',
   [N.attachRotation]: 'attachRotation',
   [N.verifyConnectivity]: 'verifyConnectivity',
 };

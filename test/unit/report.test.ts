@@ -102,10 +102,11 @@ function succeededUnit(unit: string, verifiedAt = 200): UnitRunRecord {
         detail: { changeId: 'C123', target: 'x.rds.amazonaws.com' },
       }),
       waitForDnsInSync: { done: true, status: 'INSYNC', observedAt: at(180), detail: {}, attempts: 15 },
-      attachRotation: step('attachRotation', unit, 181, 182, {
+      settleRotation: step('settleRotation', unit, 180, 181, {
         warnings: ['cleared AWSPENDING from version v2'],
       }),
       verifyConnectivity: step('verifyConnectivity', unit, 181, verifiedAt),
+      attachRotation: step('attachRotation', unit, verifiedAt, verifiedAt + 1),
     },
   };
 }
@@ -170,8 +171,9 @@ describe('buildRunReport', () => {
       ['waitForDatabasePromotion', 'done', at(7), at(150), 143_000],
       ['updateDns', 'changed', at(151), at(152), 1000],
       ['waitForDnsInSync', 'done', at(152), at(180), 28_000],
-      ['attachRotation', 'changed', at(181), at(182), 1000],
+      ['settleRotation', 'changed', at(180), at(181), 1000],
       ['verifyConnectivity', 'changed', at(181), at(200), 19_000],
+      ['attachRotation', 'changed', at(200), at(201), 1000],
     ]);
     expect(unit?.steps[2]?.attempts).toBe(36);
     expect(unit?.steps[5]?.warnings).toEqual(['cleared AWSPENDING from version v2']);
@@ -206,6 +208,7 @@ describe('buildRunReport', () => {
     delete failed.results.waitForDatabasePromotion;
     delete failed.results.updateDns;
     delete failed.results.waitForDnsInSync;
+    delete failed.results.settleRotation;
     delete failed.results.attachRotation;
     delete failed.results.verifyConnectivity;
 
@@ -228,6 +231,7 @@ describe('buildRunReport', () => {
       'changed',
       'changed',
       'failed',
+      'not-reached',
       'not-reached',
       'not-reached',
       'not-reached',
@@ -371,8 +375,8 @@ describe('buildRunReport', () => {
       ['promoteSecret', 'StopReplicationToReplica'],
       ['promoteDatabase', 'PromoteReadReplica'],
       ['updateDns', 'ChangeResourceRecordSets'],
-      ['attachRotation', 'RotateSecret'],
       ['verifyConnectivity', null],
+      ['attachRotation', 'RotateSecret'],
     ]);
     expect(report.plannedCalls?.[2]?.parameters).toEqual({
       HostedZoneId: 'Z0LIFEBOAT00EXAMPLE',
@@ -387,7 +391,7 @@ describe('buildRunReport', () => {
       DBInstanceIdentifier: 'orders-db-replica',
       BackupRetentionPeriod: 7,
     });
-    expect(report.plannedCalls?.[4]?.note).toBe('reads only');
+    expect(report.plannedCalls?.[3]?.note).toBe('reads only');
     expect(text).toContain('planned calls (dry run: nothing was changed):');
     expect(text).toContain('recovery time: not measured (a dry run changes nothing)');
     expect(report.units[0]?.dns?.inSyncAt).toBeNull();
@@ -471,10 +475,11 @@ describe('renderReportText', () => {
     expect(text).toContain('preflight: passed (0 errors, 1 warnings)');
     expect(text).toContain('  ! orders: replica lag unknown (primary Region unreachable)');
     expect(text).toContain('unit orders (postgres): succeeded, verified 3m 20s after the run started');
-    expect(text).toContain('unit billing (postgres): failed');
+    // Verified before its rotation failed: the report says so.
+    expect(text).toContain('unit billing (postgres): failed, verified 3m 20s after the run started');
     expect(text).toContain('  stopped at attachRotation: RotationBlockedError: AWSPENDING on v2');
     const bars = lines.filter((l) => /\|[ #x]{32}\|/.test(l));
-    expect(bars).toHaveLength(14);
+    expect(bars).toHaveLength(16);
     const promote = lines.find((l) => l.includes('Wait for database promotion'));
     // 7 s to 150 s of a 300 s run: from column 0 to column 16 of 32.
     expect(promote).toMatch(/\|#{16} {16}\| \(36 polls\)$/);

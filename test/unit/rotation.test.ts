@@ -1,4 +1,5 @@
 import { GetFunctionCommand, GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -19,13 +20,17 @@ import {
   TransientAwsError,
 } from '../../functions/lib/errors.js';
 import {
+  type AttachRotationDeps,
   attachRotation,
   checkRotationReadiness,
+  INTERRUPTED_ROTATION_PLAN,
   rewriteRequestToken,
   rotationRulesFor,
   rotationRulesMatch,
+  settleRotation,
 } from '../../functions/lib/secret.js';
 import type { PreflightCheck } from '../../functions/lib/types.js';
+import type { DbConnector } from '../../functions/lib/verify-db.js';
 import {
   ACCOUNT,
   accessDenied,
@@ -268,33 +273,6 @@ describe('attachRotation', () => {
     expect(result.outcome).toBe('already-done');
   });
 
-  it('clears an interrupted rotation before RotateSecret and says so', async () => {
-    // Prepare
-    sm.on(DescribeSecretCommand).resolves(standaloneDescription({ VersionIdsToStages: STALE_PENDING }));
-    sm.on(UpdateSecretVersionStageCommand).resolves({});
-    sm.on(RotateSecretCommand).resolves({});
-
-    // Act
-    const result = await attachRotation({ secretsManager }, stepInput());
-
-    // Assess
-    expect(result.outcome).toBe('changed');
-    expect(sm.commandCalls(UpdateSecretVersionStageCommand)[0]?.args[0].input).toEqual({
-      SecretId: SECRET_ARN,
-      VersionStage: 'AWSPENDING',
-      RemoveFromVersionId: 'v-pending-0002',
-    });
-    expect(callOrder()).toEqual([
-      'DescribeSecretCommand',
-      'UpdateSecretVersionStageCommand',
-      'RotateSecretCommand',
-    ]);
-    expect(result.detail.stalePendingVersionId).toBe('v-pending-0002');
-    expect(result.warnings).toEqual([
-      expect.stringContaining('cleared AWSPENDING from version v-pending-0002'),
-    ]);
-  });
-
   it('leaves AWSPENDING alone when rotation is already attached (a rotation may be running)', async () => {
     // Prepare
     sm.on(DescribeSecretCommand).resolves(attached({ VersionIdsToStages: STALE_PENDING }));
@@ -306,52 +284,6 @@ describe('attachRotation', () => {
     expect(result.outcome).toBe('already-done');
     expect(result.warnings).toEqual([expect.stringContaining('left alone')]);
     expect(mutatingCalls()).toHaveLength(0);
-  });
-
-  it('throws RotationBlockedError with the fix when AWSPENDING cannot be cleared', async () => {
-    // Prepare
-    sm.on(DescribeSecretCommand).resolves(standaloneDescription({ VersionIdsToStages: STALE_PENDING }));
-    sm.on(UpdateSecretVersionStageCommand).rejects(accessDenied());
-
-    // Act
-    const error = await caught(attachRotation({ secretsManager }, stepInput()));
-
-    // Assess
-    expect(error).toBeInstanceOf(RotationBlockedError);
-    expect((error as Error).name).toBe('RotationBlockedError');
-    expect((error as Error).message).toContain('v-pending-0002');
-    expect((error as Error).message).toContain('aws secretsmanager update-secret-version-stage');
-    expect((error as Error).cause).toBeDefined();
-    expect(sm.commandCalls(RotateSecretCommand)).toHaveLength(0);
-  });
-
-  it('goes on when clearing is refused because a retried first attempt already cleared it', async () => {
-    // Prepare
-    sm.on(DescribeSecretCommand)
-      .resolvesOnce(standaloneDescription({ VersionIdsToStages: STALE_PENDING }))
-      .resolves(standaloneDescription());
-    sm.on(UpdateSecretVersionStageCommand).rejects(awsError('InvalidParameterException'));
-    sm.on(RotateSecretCommand).resolves({});
-
-    // Act
-    const result = await attachRotation({ secretsManager }, stepInput());
-
-    // Assess
-    expect(result.outcome).toBe('changed');
-    expect(sm.commandCalls(RotateSecretCommand)).toHaveLength(1);
-  });
-
-  it('lets the state machine retry when clearing is throttled', async () => {
-    // Prepare
-    sm.on(DescribeSecretCommand).resolves(standaloneDescription({ VersionIdsToStages: STALE_PENDING }));
-    sm.on(UpdateSecretVersionStageCommand).rejects(throttling());
-
-    // Act
-    const error = await caught(attachRotation({ secretsManager }, stepInput()));
-
-    // Assess
-    expect(error).toBeInstanceOf(TransientAwsError);
-    expect(sm.commandCalls(RotateSecretCommand)).toHaveLength(0);
   });
 
   it('names the secret and Region when the secret does not exist', async () => {
@@ -730,6 +662,336 @@ describe('checkRotationReadiness', () => {
   });
 });
 
+describe('settling an interrupted rotation', () => {
+  const rdsMock = mockClient(RDSClient);
+  const rds = rdsMock as unknown as RDSClient;
+  const ENDPOINT = 'orders-db-replica.c0ffee.us-west-2.rds.amazonaws.com';
+  const CURRENT_PASSWORD = `current-${MARKER_PASSWORD}`;
+  const PENDING_PASSWORD = `pending-${MARKER_PASSWORD}`;
+
+  afterEach(() => {
+    rdsMock.reset();
+  });
+
+  /**
+   * The promoted database takes the passwords in `accepted` (others: authentication refused, SQLSTATE 28P01), or
+   * does not answer at all (`down`). Records every login, without the password.
+   */
+  function database(accepted: string[], options: { down?: boolean } = {}) {
+    const logins: { user: string; address: string; port: number; tls: boolean }[] = [];
+    const connector: DbConnector = async (o) => {
+      logins.push({ user: o.user, address: o.address, port: o.port, tls: o.tls !== null });
+      if (options.down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      if (!accepted.includes(o.password)) {
+        throw Object.assign(new Error(`password authentication failed for user "${o.user}"`), {
+          code: '28P01',
+        });
+      }
+      return {
+        query: async () => [{ '?column?': 1 }],
+        tlsSubject: null,
+        close: async () => undefined,
+        abort: () => undefined,
+      };
+    };
+    const deps: AttachRotationDeps = {
+      secretsManager,
+      rds,
+      connectors: { postgres: connector, mysql: connector },
+      resolver: () => ({
+        resolveCname: async () => {
+          throw Object.assign(new Error('ENODATA'), { code: 'ENODATA' });
+        },
+        resolve4: async (name) => (name === ENDPOINT ? ['10.0.3.17'] : []),
+        resolve6: async () => [],
+      }),
+      trustStore: () => undefined,
+    };
+    return { deps, logins };
+  }
+
+  /** A promoted secret with AWSPENDING on another version than AWSCURRENT, and both values readable. */
+  function interrupted(options: { pendingValue?: string | undefined; description?: object } = {}) {
+    rdsMock.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [
+        { DBInstanceIdentifier: 'orders-db-replica', Endpoint: { Address: ENDPOINT, Port: 5432 } },
+      ],
+    });
+    sm.on(DescribeSecretCommand).resolves(
+      standaloneDescription({ VersionIdsToStages: STALE_PENDING, ...options.description }),
+    );
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: 'v-current-0001' }).resolves({
+      VersionId: 'v-current-0001',
+      SecretString: secretValue({ password: CURRENT_PASSWORD }),
+    });
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionId: 'v-pending-0002' }).resolves({
+      VersionId: 'v-pending-0002',
+      ...('pendingValue' in options
+        ? options.pendingValue === undefined
+          ? {}
+          : { SecretString: options.pendingValue }
+        : { SecretString: secretValue({ password: PENDING_PASSWORD, username: 'app_clone' }) }),
+    });
+    sm.on(UpdateSecretVersionStageCommand).resolves({});
+    sm.on(RotateSecretCommand).resolves({});
+  }
+
+  function stageCalls() {
+    return sm.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input);
+  }
+
+  it('clears AWSPENDING when the current credentials work, after trying the pending ones too', async () => {
+    // Prepare
+    interrupted();
+    const { deps, logins } = database([CURRENT_PASSWORD]);
+
+    // Act
+    const result = await settleRotation(deps, stepInput());
+
+    // Assess
+    expect(result).toMatchObject({
+      step: 'settleRotation',
+      outcome: 'changed',
+      detail: {
+        stalePendingVersionId: 'v-pending-0002',
+        currentCredentials: 'accepted',
+        pendingCredentials: 'refused',
+        interruptedRotation: 'cleared',
+      },
+    });
+    expect(logins).toEqual([
+      { user: 'app', address: '10.0.3.17', port: 5432, tls: true },
+      { user: 'app_clone', address: '10.0.3.17', port: 5432, tls: true },
+    ]);
+    expect(stageCalls()).toEqual([
+      { SecretId: SECRET_ARN, VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v-pending-0002' },
+    ]);
+    expect(result.warnings).toEqual([
+      expect.stringContaining('cleared AWSPENDING from version v-pending-0002'),
+    ]);
+    expect(JSON.stringify(result)).not.toContain(MARKER_PASSWORD);
+  });
+
+  it('finishes the rotation (AWSCURRENT to the pending version) when only the pending credentials work', async () => {
+    // Prepare: the disaster struck between setSecret and finishSecret: the database has the pending password
+    interrupted();
+    const { deps } = database([PENDING_PASSWORD]);
+    const output = captureOutput();
+
+    // Act
+    let result: Awaited<ReturnType<typeof settleRotation>>;
+    try {
+      result = await settleRotation(deps, stepInput());
+    } finally {
+      output.restore();
+    }
+
+    // Assess
+    expect(stageCalls()).toEqual([
+      {
+        SecretId: SECRET_ARN,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: 'v-pending-0002',
+        RemoveFromVersionId: 'v-current-0001',
+      },
+    ]);
+    expect(result.detail).toMatchObject({
+      currentCredentials: 'refused',
+      pendingCredentials: 'accepted',
+      interruptedRotation: 'finished',
+    });
+    expect(result.warnings).toEqual([expect.stringContaining('finished the interrupted rotation')]);
+    expect(JSON.stringify(result)).not.toContain(MARKER_PASSWORD);
+    expect(output.text()).not.toContain(MARKER_PASSWORD);
+  });
+
+  it('stops with RotationBlockedError naming what was tried when neither credentials work, changing nothing', async () => {
+    // Prepare
+    interrupted();
+    const { deps } = database([]);
+
+    // Act
+    const error = await caught(settleRotation(deps, stepInput()));
+
+    // Assess
+    expect(error).toBeInstanceOf(RotationBlockedError);
+    const message = (error as Error).message;
+    expect(message).toContain(`the promoted database ${ENDPOINT} takes neither`);
+    expect(message).toContain('current credentials (version v-current-0001, user "app": refused)');
+    expect(message).toContain('pending ones (version v-pending-0002, user "app_clone": refused)');
+    expect(errorText(error)).not.toContain(MARKER_PASSWORD);
+    expect(stageCalls()).toEqual([]);
+  });
+
+  it('counts an empty pending version (a rotation that failed in createSecret) as unusable', async () => {
+    // Prepare
+    interrupted({ pendingValue: undefined });
+    const { deps, logins } = database([]);
+
+    // Act
+    const error = await caught(settleRotation(deps, stepInput()));
+
+    // Assess
+    expect((error as Error).message).toContain('(version v-pending-0002, user "?": unusable)');
+    expect(logins.map((l) => l.user)).toEqual(['app']);
+    expect(stageCalls()).toEqual([]);
+  });
+
+  it('converges when the move was made by an earlier attempt whose answer was lost', async () => {
+    // Prepare: the retried call is refused (AWSCURRENT is no longer on v-current-0001); the re-read shows it moved
+    interrupted();
+    sm.on(DescribeSecretCommand)
+      .resolvesOnce(standaloneDescription({ VersionIdsToStages: STALE_PENDING }))
+      .resolves(
+        standaloneDescription({
+          VersionIdsToStages: {
+            'v-current-0001': ['AWSPREVIOUS'],
+            'v-pending-0002': ['AWSCURRENT', 'AWSPENDING'],
+          },
+        }),
+      );
+    sm.on(UpdateSecretVersionStageCommand).rejects(awsError('InvalidParameterException'));
+    const { deps } = database([PENDING_PASSWORD]);
+
+    // Act
+    const result = await settleRotation(deps, stepInput());
+    const again = await settleRotation(deps, stepInput());
+
+    // Assess
+    expect(result.detail.interruptedRotation).toBe('finished');
+    expect(again.outcome).toBe('already-done');
+    expect(sm.commandCalls(UpdateSecretVersionStageCommand)).toHaveLength(1);
+  });
+
+  it('says how to finish by hand when the move is refused for good', async () => {
+    // Prepare
+    interrupted();
+    sm.on(UpdateSecretVersionStageCommand).rejects(accessDenied());
+    const { deps } = database([PENDING_PASSWORD]);
+
+    // Act
+    const error = await caught(settleRotation(deps, stepInput()));
+
+    // Assess
+    expect(error).toBeInstanceOf(RotationBlockedError);
+    expect((error as Error).message).toContain(
+      '--version-stage AWSCURRENT --move-to-version-id v-pending-0002 --remove-from-version-id v-current-0001',
+    );
+  });
+
+  it('throws RotationBlockedError with the fix when AWSPENDING cannot be cleared', async () => {
+    // Prepare
+    interrupted();
+    sm.on(UpdateSecretVersionStageCommand).rejects(accessDenied());
+    const { deps } = database([CURRENT_PASSWORD]);
+
+    // Act
+    const error = await caught(settleRotation(deps, stepInput()));
+
+    // Assess
+    expect(error).toBeInstanceOf(RotationBlockedError);
+    expect((error as Error).message).toContain('v-pending-0002');
+    expect((error as Error).message).toContain('aws secretsmanager update-secret-version-stage');
+    expect((error as Error).cause).toBeDefined();
+  });
+
+  it('goes on when clearing is refused because a retried first attempt already cleared it', async () => {
+    // Prepare
+    interrupted();
+    sm.on(DescribeSecretCommand)
+      .resolvesOnce(standaloneDescription({ VersionIdsToStages: STALE_PENDING }))
+      .resolves(standaloneDescription());
+    sm.on(UpdateSecretVersionStageCommand).rejects(awsError('InvalidParameterException'));
+    const { deps } = database([CURRENT_PASSWORD]);
+
+    // Act
+    const result = await settleRotation(deps, stepInput());
+
+    // Assess
+    expect(result.outcome).toBe('changed');
+    expect(result.detail.interruptedRotation).toBe('cleared');
+  });
+
+  it('lets the state machine retry when clearing is throttled, or the database does not answer', async () => {
+    // Prepare
+    interrupted();
+    sm.on(UpdateSecretVersionStageCommand).rejects(throttling());
+
+    // Act
+    const throttled = await caught(settleRotation(database([CURRENT_PASSWORD]).deps, stepInput()));
+    const down = await caught(settleRotation(database([], { down: true }).deps, stepInput()));
+
+    // Assess
+    expect(throttled).toBeInstanceOf(TransientAwsError);
+    expect((down as Error).name).toBe('ResourceBusyError');
+    expect((down as Error).message).toContain('ECONNREFUSED');
+  });
+
+  it('does nothing, and logs in nowhere, without an interrupted rotation or when rotation is already attached', async () => {
+    // Prepare
+    interrupted();
+    const { deps, logins } = database([CURRENT_PASSWORD]);
+    sm.on(DescribeSecretCommand)
+      .resolvesOnce(standaloneDescription())
+      .resolves(attached({ VersionIdsToStages: STALE_PENDING }));
+
+    // Act
+    const none = await settleRotation(deps, stepInput());
+    const running = await settleRotation(deps, stepInput());
+
+    // Assess
+    expect(none.outcome).toBe('already-done');
+    expect(running.outcome).toBe('already-done');
+    expect(running.warnings).toEqual([expect.stringContaining('left alone')]);
+    expect(logins).toEqual([]);
+    expect(mutatingCalls()).toHaveLength(0);
+  });
+
+  it('plans the settlement in a dry run, in the words preflight uses, without logging in', async () => {
+    // Prepare
+    interrupted();
+    const { deps, logins } = database([CURRENT_PASSWORD]);
+
+    // Act
+    const result = await settleRotation(deps, stepInput({ mode: 'dry-run' }));
+
+    // Assess
+    expect(result.outcome).toBe('planned');
+    expect(result.detail).toMatchObject({
+      call: 'UpdateSecretVersionStage',
+      wouldDo: INTERRUPTED_ROTATION_PLAN,
+    });
+    expect(logins).toEqual([]);
+    expect(mutatingCalls()).toHaveLength(0);
+  });
+
+  it('AttachRotation settles a rotation still interrupted, then rewrites from the finished version', async () => {
+    // Prepare: the rewrite reads AWSCURRENT after the move (the pending version's value); the reads of the two
+    // versions by id are answered by interrupted()'s more specific mocks, defined later.
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({
+      VersionId: 'v-pending-0002',
+      SecretString: secretValue({ masterarn: MASTER_ARN_PRIMARY }),
+    });
+    interrupted();
+    sm.on(PutSecretValueCommand).resolves({});
+    const { deps } = database([PENDING_PASSWORD]);
+
+    // Act
+    const result = await attachRotation(deps, stepInput({ rotation: { rewriteRegionFields: true } }));
+
+    // Assess
+    expect(result.outcome).toBe('changed');
+    expect(result.detail.call).toBe('UpdateSecretVersionStage, PutSecretValue, RotateSecret');
+    const order = callOrder().filter((c) => c !== 'DescribeSecretCommand');
+    expect(order.indexOf('UpdateSecretVersionStageCommand')).toBeLessThan(
+      order.lastIndexOf('GetSecretValueCommand'),
+    );
+    expect(sm.commandCalls(PutSecretValueCommand)[0]?.args[0].input.ClientRequestToken).toBe(
+      rewriteRequestToken('run-0001', 'orders', 'v-pending-0002'),
+    );
+  });
+});
+
 describe('attach-rotation handler', () => {
   afterEach(() => {
     resetClients();
@@ -737,7 +999,7 @@ describe('attach-rotation handler', () => {
 
   it('attaches rotation with a client for the recovery Region and logs no secret material', async () => {
     // Prepare
-    sm.on(DescribeSecretCommand).resolves(standaloneDescription({ VersionIdsToStages: STALE_PENDING }));
+    sm.on(DescribeSecretCommand).resolves(standaloneDescription());
     sm.on(GetSecretValueCommand).resolves({
       VersionId: 'v-current-0001',
       SecretString: secretValue({ masterarn: MASTER_ARN_PRIMARY }),
@@ -763,6 +1025,21 @@ describe('attach-rotation handler', () => {
     expect(output.text()).toContain('masterarn');
     expect(output.text()).not.toContain(MARKER_PASSWORD);
     expect(JSON.stringify(result)).not.toContain(MARKER_PASSWORD);
+  });
+
+  it('settles an interrupted rotation with phase "settle", and refuses any other phase before any call', async () => {
+    // Prepare
+    sm.on(DescribeSecretCommand).resolves(standaloneDescription());
+
+    // Act
+    const settled = await handler({ ...stepInput(), phase: 'settle' });
+    const refused = await caught(handler({ ...stepInput(), phase: 'rotate-now' }));
+
+    // Assess
+    expect(settled).toMatchObject({ step: 'settleRotation', outcome: 'already-done' });
+    expect((refused as Error).name).toBe('InputInvalidError');
+    expect((refused as Error).message).toContain('phase: expected "settle" or nothing, got "rotate-now"');
+    expect(sm.commandCalls(DescribeSecretCommand)).toHaveLength(1);
   });
 
   it('lets a failure through with its name and no secret material', async () => {

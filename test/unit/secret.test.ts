@@ -15,6 +15,7 @@ import {
 } from '../../functions/lib/errors.js';
 import {
   checkSecretReadiness,
+  INTERRUPTED_ROTATION_PLAN,
   promoteReplicaSecret,
   replicationView,
   stagingView,
@@ -465,6 +466,28 @@ describe('checkSecretReadiness', () => {
     const check = byCheck(checks, 'secret.interrupted-rotation');
     expect(check).toMatchObject({ ok: false, severity: 'warning' });
     expect(check?.message).toContain('v-pending-0002');
+    // It says exactly what SettleRotation does with it (the step plans its dry run in the same words).
+    expect(check?.message).toContain(`SettleRotation will ${INTERRUPTED_ROTATION_PLAN}`);
+  });
+
+  it('says the label is left alone when rotation is already attached to the plan function', async () => {
+    // Prepare
+    prepare(
+      replicaDescription({
+        RotationEnabled: true,
+        RotationLambdaARN: stepInput().unit.rotation.lambdaArn,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+        VersionIdsToStages: { 'v-current-0001': ['AWSCURRENT'], 'v-pending-0002': ['AWSPENDING'] },
+      }),
+    );
+
+    // Act
+    const checks = await checkSecretReadiness({ secretsManager }, stepInput());
+
+    // Assess
+    const check = byCheck(checks, 'secret.interrupted-rotation');
+    expect(check?.message).toContain('a rotation may be running, so lifeboat leaves the label alone');
+    expect(check?.message).not.toContain(INTERRUPTED_ROTATION_PLAN);
   });
 
   it('is an error naming every missing required key', async () => {
