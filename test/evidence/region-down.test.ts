@@ -3,6 +3,7 @@ import type { RunReport } from '../../functions/lib/report.js';
 import type { CallLogEntry, FaultHandle } from '../../local/emulator/types.js';
 import type { RunResult } from '../../local/runner.js';
 import { resolveVia } from '../../local/verify-facts.js';
+import { TRANSIENT_RETRY } from '../../statemachine/steps.js';
 import {
   applied,
   type EvidenceWorld,
@@ -110,13 +111,13 @@ describe('the primary Region down', () => {
       ).toBe(true);
       expect(applied(failedCalls, 'ChangeResourceRecordSets')).toEqual([]);
       expect(cnameAfterFailure).toBe(w.world.units.get('u2')?.primaryEndpoint);
-      // Bounded: the SDK's 3 attempts per invocation; the first invocation and 6 retries by the state machine's
-      // transient policy (1, 2, 4, 8, 16, 20 s at most in AWS: under a minute).
+      // Bounded: the SDK's 3 attempts per invocation; the first invocation and the retries of the state machine's
+      // transient policy (statemachine/steps.ts TRANSIENT_RETRY: about a minute in AWS).
       const route53 = failedCalls.filter((c) => c.service === 'route53');
       const atDns = route53.filter(
         (c) => c.action === 'ListResourceRecordSets' || c.action === 'ChangeResourceRecordSets',
       );
-      expect(atDns.length).toBe(3 * (1 + 6));
+      expect(atDns.length).toBe(3 * (1 + (TRANSIENT_RETRY.maxAttempts ?? 0)));
       expect(route53.every((c) => c.fault === 'unavailable')).toBe(true);
       expect(failedCalls.filter((c) => c.region === w.plan.primaryRegion)).toEqual([]);
       console.log(
