@@ -37,6 +37,7 @@ import {
   resolveLikeAnApplication,
   systemResolverFactory,
 } from './verify-dns.js';
+import { dryRunProbe } from './verify-dry-run.js';
 import { type ProbeFindings, ProbeStageError, probeDatabase } from './verify-probe.js';
 
 /**
@@ -279,26 +280,6 @@ const STAGE_WORDS = {
   write: 'the rolled-back write probe',
 } as const;
 
-function dryRunBody(unit: UnitPlan): StepBody {
-  return {
-    outcome: 'planned',
-    detail: {
-      call: 'none (read-only step)',
-      record: normalizeName(unit.dns.recordName),
-      instance: unit.database.replicaInstanceId,
-      engine: unit.database.engine,
-      database: unit.verify.database ?? null,
-      query: unit.verify.query,
-      tlsRequired: unit.verify.requireTls,
-      timeoutSeconds: unit.verify.timeoutSeconds,
-      wouldCheck:
-        "read the secret; resolve its host through DNS; require the CNAME to lead to the promoted instance's " +
-        'endpoint; connect; run the query; prove writability with a write that is rolled back',
-    },
-    warnings: [],
-  };
-}
-
 export async function verifyConnectivity(
   deps: VerifyDeps,
   input: UnitStepInput & { dns?: DnsSettlement },
@@ -308,7 +289,10 @@ export async function verifyConnectivity(
     'verifyConnectivity',
     unit.name,
     async () => {
-      if (run.mode === 'dry-run') return dryRunBody(unit);
+      // A dry run probes the network read-only (functions/lib/verify-dry-run.ts): nothing is promoted to verify yet.
+      if (run.mode === 'dry-run') {
+        return dryRunProbe(deps, unit, await readCredentials(deps.secretsManager, unit));
+      }
       // Not ready past the budget (the DNS change in sync + the larger TTL + an allowance) is permanent.
       const budget = verifyBudget(unit, input.dns);
       try {
