@@ -746,7 +746,7 @@ function summarize(report: RunReport): string {
   }
   if (report.mode === 'dry-run') {
     const calls = (report.plannedCalls ?? []).filter((c) => c.call !== null).length;
-    return `Dry run of ${report.planName}: ${total} units planned, ${calls} calls a failover would make; nothing was changed.`;
+    return `Dry run of ${report.planName}: ${total} units planned, ${calls} calls a failover would make${probeSentence(report)}; nothing was changed.`;
   }
   if (report.mode === 'drill') {
     return `Drill of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified on drill copies${rto}; production was not touched.${drill}`;
@@ -811,6 +811,21 @@ function scrubText(text: string): string {
 /* ---------------------------------------------------------------------------------------------- */
 /* Plain text                                                                                      */
 /* ---------------------------------------------------------------------------------------------- */
+
+/** The detail keys of a dry run's network probe results (functions/lib/verify-dry-run.ts, PROBE_DETAIL_PREFIX). */
+const PROBE_DETAIL_PREFIX = 'probe.';
+
+/** `, 2 network probes failed (orders, billing)` when a dry run's probes found problems; `` otherwise. */
+function probeSentence(report: RunReport): string {
+  const units = report.units.filter((u) =>
+    u.steps.some((s) => s.step === 'verifyConnectivity' && Number(s.detail.probesFailed ?? 0) > 0),
+  );
+  if (units.length === 0) return '';
+  const count = units
+    .flatMap((u) => u.steps.filter((s) => s.step === 'verifyConnectivity'))
+    .reduce((sum, s) => sum + Number(s.detail.probesFailed ?? 0), 0);
+  return `; ${count} network probe${count === 1 ? '' : 's'} failed (${units.map((u) => u.unit).join(', ')}: see Verify connectivity)`;
+}
 
 const BAR_WIDTH = 32;
 
@@ -918,6 +933,11 @@ export function renderReportText(report: RunReport): string {
           `  ${pad(s.title, 31)} ${pad(s.status, 12)} ${pad(start, 9)} ${pad(took, 9)} ${timelineBar(shown, runStart, runEnd)}${attempts}`,
         );
         for (const w of s.warnings) lines.push(`      ! ${w}`);
+        // A dry run's network probes (functions/lib/verify-dry-run.ts): every result, not only the failures.
+        for (const [key, value] of Object.entries(s.detail)) {
+          if (key.startsWith(PROBE_DETAIL_PREFIX))
+            lines.push(`      probe ${key.slice(PROBE_DETAIL_PREFIX.length)}: ${value}`);
+        }
       }
     }
     if (unit.dns?.recordName) {

@@ -3,6 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UnitPlan } from '../../functions/lib/plan.js';
+import { buildRunReport, renderReportText } from '../../functions/lib/report.js';
 import { verifyConnectivity } from '../../functions/lib/verify.js';
 import type { ConnectOptions, DbConnector, DbSession, Row } from '../../functions/lib/verify-db.js';
 import type { DnsResolver } from '../../functions/lib/verify-dns.js';
@@ -344,5 +345,53 @@ describe('the dry run probes the network, read-only', () => {
     expect(result.warnings).toHaveLength(1);
     expect(smMock.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetSecretValueCommand']);
     expect(JSON.stringify(result)).not.toContain(MARKER_PASSWORD);
+  });
+});
+
+describe('the report shows each probe', () => {
+  it('lists every probe result under Verify connectivity and counts the failures in the summary', async () => {
+    // Prepare
+    const w = world({ closed: [REPLICA_ADDRESS] });
+    const { run, unit } = unitWith();
+    const body = await dryRunProbe(w.deps, unit, credentials);
+    const at = '2025-01-01T00:00:10.000Z';
+    const verify = {
+      step: 'verifyConnectivity' as const,
+      unit: unit.name,
+      outcome: body.outcome,
+      startedAt: at,
+      endedAt: at,
+      durationMs: 40,
+      detail: body.detail ?? {},
+      warnings: body.warnings ?? [],
+    };
+
+    // Act
+    const report = buildRunReport(
+      {
+        run,
+        units: [
+          {
+            unit: unit.name,
+            engine: 'postgres',
+            status: 'succeeded',
+            results: { verifyConnectivity: verify },
+          },
+        ],
+      },
+      new Date('2025-01-01T00:00:20.000Z'),
+    );
+    const text = renderReportText(report);
+
+    // Assess
+    expect(report.summary).toBe(
+      'Dry run of orders-dr: 1 units planned, 0 calls a failover would make; 1 network probe failed (orders: see Verify connectivity); nothing was changed.',
+    );
+    expect(text).toContain(`      probe dns: ok: ${RECORD_NAME} -> ${PRIMARY_ENDPOINT} (${PRIMARY_ADDRESS})`);
+    expect(text).toContain('      probe current.role: ok: writable (pg_is_in_recovery() = false)');
+    expect(text).toContain(
+      `      probe replica.tcp: FAILED: TCP to ${REPLICA_ADDRESS}:5432 (${REPLICA_ENDPOINT}) failed (ECONNREFUSED): nothing listens there`,
+    );
+    expect(text).toContain('      probe replica.read-only: skipped: not tried: TCP failed');
   });
 });
