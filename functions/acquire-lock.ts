@@ -2,7 +2,6 @@ import { clientsFor } from './lib/clients.js';
 import { currentRegion, optionalEnv, requiredEnv } from './lib/env.js';
 import { type AcquiredLock, acquireLock } from './lib/lock.js';
 import { logger } from './lib/observability.js';
-import { stepFunctionsClient } from './lib/step-functions.js';
 import type { RunContext } from './lib/types.js';
 
 const tableName = requiredEnv('LOCK_TABLE_NAME');
@@ -13,7 +12,7 @@ export const handler = async (event: { run: RunContext }): Promise<AcquiredLock>
   // acquireLock names any missing field of `run`; the Region falls back to this function's own.
   const region = event?.run?.recoveryRegion ?? currentRegion();
   const lock = await acquireLock(
-    { dynamodb: clientsFor(region).dynamodb, sfn: stepFunctionsClient(region) },
+    { dynamodb: clientsFor(region).dynamodb, sfn: clientsFor(region).sfn },
     tableName,
     event?.run,
     new Date(),

@@ -2,7 +2,6 @@ import { clientsFor } from './lib/clients.js';
 import { drillDeps } from './lib/drill.js';
 import { closeEndedRun, type EndedRunOutcome } from './lib/ended-run.js';
 import { currentRegion, optionalEnv, requiredEnv } from './lib/env.js';
-import { stepFunctionsClient } from './lib/step-functions.js';
 
 const config = {
   stateMachineArn: requiredEnv('STATE_MACHINE_ARN'),
@@ -28,7 +27,7 @@ export const handler = async (
   const deadline = Date.now() + Math.max(0, remaining - MARGIN_MS);
   return closeEndedRun(
     {
-      sfn: stepFunctionsClient(region),
+      sfn: clientsFor(region).sfn,
       dynamodb: clients.dynamodb,
       s3: clients.s3,
       sns: clients.sns,

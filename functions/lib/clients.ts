@@ -5,6 +5,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { optionalEnv, timeoutScale } from './env.js';
 
@@ -23,6 +24,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly lambda: LambdaClient;
   readonly cloudwatch: CloudWatchClient;
+  /** Step Functions: the lock's holder check and the ended-run handler (docs/design/lock.md). */
+  readonly sfn: SFNClient;
 }
 
 const cache = new Map<string, AwsClients>();
@@ -54,6 +57,8 @@ export const SDK_TIMEOUTS: Readonly<
   cloudwatch: { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 },
   // Single-item reads and conditional writes of the lock: milliseconds.
   dynamodb: { connectionTimeoutMs: 3_000, requestTimeoutMs: 3_000 },
+  // DescribeExecution, StopExecution and a page of execution history: small answers.
+  sfn: { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 },
 };
 
 /**
@@ -122,6 +127,7 @@ export function clientsFor(region: string): AwsClients {
   let s3: S3Client | undefined;
   let lambda: LambdaClient | undefined;
   let cloudwatch: CloudWatchClient | undefined;
+  let sfn: SFNClient | undefined;
   // Lazy: a cold start builds only the clients its step uses.
   const clients: AwsClients = {
     region,
@@ -158,6 +164,10 @@ export function clientsFor(region: string): AwsClients {
     get cloudwatch() {
       cloudwatch ??= new CloudWatchClient(config('cloudwatch'));
       return cloudwatch;
+    },
+    get sfn() {
+      sfn ??= new SFNClient(config('sfn'));
+      return sfn;
     },
   };
   cache.set(key, clients);

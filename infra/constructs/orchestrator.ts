@@ -131,7 +131,8 @@ export class Orchestrator extends Construct {
       preflight: Duration.minutes(2),
       // Each step outlasts one call that never answers per service it calls (functions/lib/clients.ts): a hang
       // is then a TransientAwsError the state machine retries, not a Lambda timeout it does not.
-      acquireLock: calling('dynamodb'),
+      // The holder check reads (and for a drill, stops) the holder's execution: docs/design/lock.md.
+      acquireLock: calling('dynamodb', 'sfn'),
       releaseLock: calling('dynamodb'),
       promoteSecret: calling('secretsManager'),
       promoteDatabase: calling('rds'),

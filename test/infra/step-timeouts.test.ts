@@ -25,6 +25,7 @@ const CLIENT_OF: Record<string, AwsService | null> = {
   sns: 'sns',
   lambda: 'lambda',
   cloudwatch: 'cloudwatch',
+  states: 'sfn',
   kms: null,
   // The Lambda basics every step has: its own log group and X-Ray.
   logs: null,
