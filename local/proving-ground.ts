@@ -4,6 +4,7 @@ import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import type { Cleanup } from './cleanup.js';
 import { postgresBackend } from './databases/backend.js';
 import { PostgresCluster, type PostgresServerInfo } from './databases/postgres-cluster.js';
+import { seedFlipRecords } from './dns-flip-world.js';
 import { type RunningDnsServer, startDnsServer } from './dns/server.js';
 import { type Emulator, startEmulator } from './emulator/index.js';
 import type { EmulatorTimings } from './emulator/types.js';
@@ -77,7 +78,6 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       problems.push(`engine ${unit.database.engine} (only postgres runs locally)`);
     if (unit.secret.id.startsWith('arn:'))
       problems.push('a secret ARN (the local world needs a secret name)');
-    if (unit.dns.strategy !== 'cname') problems.push(`dns.strategy ${unit.dns.strategy}`);
     if (problems.length) {
       throw new TypeError(`unit ${unit.name} cannot run on the local proving ground: ${problems.join('; ')}`);
     }
@@ -203,12 +203,19 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         em.seed.hostedZone({ id: zoneId, name: zoneName });
         zones.set(zoneId, zoneName);
       }
-      em.seed.record(zoneId, {
-        name: unit.dns.recordName,
-        type: 'CNAME',
-        ttl: unit.dns.ttl,
-        values: [seededPrimary.endpointAddress],
-      });
+      if (unit.dns.strategy === 'health-check') {
+        seedFlipRecords(em, plan, unit, zoneId, {
+          primary: seededPrimary.endpointAddress,
+          replica: seededReplica.endpointAddress,
+        });
+      } else {
+        em.seed.record(zoneId, {
+          name: unit.dns.recordName,
+          type: 'CNAME',
+          ttl: unit.dns.ttl,
+          values: [seededPrimary.endpointAddress],
+        });
+      }
       const fn = /:function:([^:]+)/.exec(unit.rotation.lambdaArn)?.[1];
       if (fn && !rotationFunctions.has(fn)) {
         em.seed.lambdaFunction({ region: plan.recoveryRegion, name: fn });
