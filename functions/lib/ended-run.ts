@@ -343,8 +343,11 @@ export function endedRunReport(
   const verb = status === 'TIMED_OUT' ? 'timed out' : status === 'ABORTED' ? 'was stopped' : 'failed';
   const at = trace.lastState ? ` at state "${trace.lastState}"` : '';
   const why = execution.cause ? `: ${execution.cause}` : '';
+  // A timeout is the execution's own (its States.Timeout is also an approval that ran out: the report tells them
+  // apart by name); a stop or failure keeps the error it was given (e.g. DrillPreemptedByFailover).
+  const given = status === 'TIMED_OUT' ? undefined : execution.error;
   const failure: StateFailure = {
-    Error: execution.error || ENDED_RUN_ERRORS[status] || 'ExecutionEnded',
+    Error: given || ENDED_RUN_ERRORS[status] || 'ExecutionEnded',
     Cause: `the execution ${verb}${at} and wrote no report of its own${why}`,
   };
   const loaded = trace.loaded;
@@ -380,7 +383,9 @@ export function endedRunReport(
     ...(trace.preflight ? { preflight: trace.preflight } : {}),
     plannedUnits: loaded.plannedUnits ?? loaded.units.map((u) => u.name),
     // The Map's own outcomes when it ended; otherwise every unit that ran is reported stopped with the run.
-    units: trace.unitOutcomes ?? (trace.unitsEntered ? loaded.units.map(unitRecord) : []),
+    units:
+      (trace.unitOutcomes as UnitRunRecord[] | undefined) ??
+      (trace.unitsEntered ? loaded.units.map(unitRecord) : []),
     failure,
   };
   return buildRunReport(reportEvent, now);

@@ -150,7 +150,7 @@ describe('the ended-run handler (issue 9, item 6a)', () => {
   it('a run that timed out in its units: writes the report (where it stopped, every unit stopped) and releases its lock', async () => {
     // Prepare
     const run = runOf('run-1');
-    const w = world({ status: 'TIMED_OUT', events: history(run, 'units') });
+    const w = world({ status: 'TIMED_OUT', events: history(run, 'units'), error: 'States.Timeout' });
     w.table.holdFor('orders-dr', 'run-1', run.executionArn, 'failover');
 
     // Act
@@ -163,7 +163,9 @@ describe('the ended-run handler (issue 9, item 6a)', () => {
     const report = storedReport();
     expect(report.runId).toBe('run-1');
     expect(report.outcome).toBe('failed');
+    // Not States.Timeout: the report would take it for an approval that ran out.
     expect(report.failure?.error).toBe('ExecutionTimedOut');
+    expect(report.failure?.stage).toBe('the units');
     expect(report.failure?.cause).toContain(`timed out at state "${STATE_NAMES.failOverUnits}"`);
     expect(report.units.map((u) => [u.unit, u.status])).toEqual([['orders', 'failed']]);
     expect(s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
