@@ -153,6 +153,12 @@ function input(verify: Partial<UnitStepInput['unit']['verify']> = {}): UnitStepI
   };
 }
 
+/** The same input in a dry run: the verify step probes the network read-only (functions/lib/verify-dry-run.ts). */
+function dryRun(verify: Partial<UnitStepInput['unit']['verify']> = {}): UnitStepInput {
+  const base = input(verify);
+  return { ...base, run: { ...base.run, mode: 'dry-run' } };
+}
+
 async function run(body: () => Promise<StepResult>) {
   const output = captureOutput();
   try {
@@ -508,6 +514,78 @@ describe.skipIf(!postgresAvailable)('verifyConnectivity against a real PostgreSQ
     });
   });
 
+  describe('a dry run (issue 9, item 9)', () => {
+    it('probes TCP, TLS, authentication and the role on the real server, and finds it is not a replica', async () => {
+      // Prepare: today's record and the replica's endpoint both lead to this one writable server
+
+      // Act
+      const outcome = await run(() => verifyConnectivity(deps, dryRun()));
+
+      // Assess
+      expect(outcome.error).toBeUndefined();
+      const detail = outcome.result?.detail ?? {};
+      expect(outcome.result?.outcome).toBe('planned');
+      expect(detail['probe.dns']).toBe(`ok: ${RECORD_NAME} -> ${REPLICA_ENDPOINT} (127.0.0.1)`);
+      expect(detail['probe.current.tcp']).toMatch(/^ok: TCP to 127\.0\.0\.1:\d+ .* opens$/);
+      if (opensslAvailable) {
+        expect(detail['probe.current.tls']).toMatch(
+          new RegExp(`^ok: TLS to .* verified against ${REPLICA_ENDPOINT}`),
+        );
+      }
+      expect(detail['probe.current.auth']).toBe('ok: authenticated as app with the secret');
+      expect(detail['probe.current.role']).toBe('ok: writable (pg_is_in_recovery() = false)');
+      expect(detail['probe.replica.auth']).toBe('ok: authenticated as app with the secret');
+      // A real failing probe: this "replica" takes writes.
+      expect(detail['probe.replica.read-only']).toMatch(
+        /^FAILED: writable \(pg_is_in_recovery\(\) = false\): this is not a replica/,
+      );
+      expect(detail.probesFailed).toBe(1);
+      expect(outcome.result?.warnings).toHaveLength(1);
+      // Nothing was written: the rows are as seeded (the probes run SELECTs only: test/unit/verify-dry-run.test.ts).
+      const rows = await superuser(
+        async (c) => (await c.query('SELECT count(*)::int AS n FROM orders')).rows[0]?.n,
+        'orders',
+      );
+      expect(rows).toBe(3);
+      expectNoLeak(outcome);
+    });
+
+    it('reports a closed port on the replica instead of crashing', async () => {
+      // Prepare: the replica's endpoint answers DNS but nothing listens on its port
+      const closed = await freePort();
+      rdsMock
+        .on(DescribeDBInstancesCommand)
+        .resolves({ DBInstances: [standalone({ Endpoint: { Address: REPLICA_ENDPOINT, Port: closed } })] });
+
+      // Act
+      const outcome = await run(() => verifyConnectivity(deps, dryRun()));
+
+      // Assess
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.result?.outcome).toBe('planned');
+      expect(outcome.result?.detail['probe.replica.tcp']).toBe(
+        `FAILED: TCP to 127.0.0.1:${closed} (${REPLICA_ENDPOINT}) failed (ECONNREFUSED): nothing listens there`,
+      );
+      expect(outcome.result?.detail['probe.replica.auth']).toBe('skipped: not tried: TCP failed');
+      expect(outcome.result?.detail['probe.current.auth']).toBe('ok: authenticated as app with the secret');
+    });
+
+    it("reports the secret's password refused by the server, without the password anywhere", async () => {
+      // Prepare
+      smMock.on(GetSecretValueCommand).resolves({ SecretString: secretString({ password: WRONG_PASSWORD }) });
+
+      // Act
+      const outcome = await run(() => verifyConnectivity(deps, dryRun()));
+
+      // Assess
+      expect(outcome.result?.detail['probe.current.auth']).toMatch(
+        /^FAILED: the secret's credentials were refused by .*28P01/,
+      );
+      if (opensslAvailable) expect(outcome.result?.detail['probe.current.tls']).toMatch(/^ok: TLS to /);
+      expectNoLeak(outcome);
+    });
+  });
+
   describe('a hot standby', () => {
     beforeAll(async () => {
       // The same data directory restarted with standby.signal and no primary to follow: a real hot standby that
@@ -534,6 +612,19 @@ describe.skipIf(!postgresAvailable)('verifyConnectivity against a real PostgreSQ
           throw new Error(`the standby did not start:\n${world.logs.slice(-20).join('')}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+    });
+
+    it('is read-only in a dry run: the replica probe passes on a real standby', async () => {
+      // Act
+      const outcome = await run(() => verifyConnectivity(deps, dryRun()));
+
+      // Assess
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.result?.detail['probe.replica.read-only']).toBe(
+        'ok: read-only, as a replica must be (pg_is_in_recovery() = true)',
+      );
+      expect(outcome.result?.detail.probesFailed).toBe(0);
+      expectNoLeak(outcome);
     });
 
     it('is not ready while the instance is still in recovery', async () => {
