@@ -68,6 +68,16 @@ function history(run: RunContext, upTo: 'units' | 'report'): HistoryEvent[] {
       stateExitedEventDetails: { name: HISTORY_STATES.loadPlan, output: JSON.stringify(loaded) },
     },
     {
+      type: 'TaskStateExited',
+      stateExitedEventDetails: {
+        name: HISTORY_STATES.preflight,
+        output: JSON.stringify({
+          ...loaded,
+          preflight: { ok: true, errors: [], warnings: [], durationMs: 5 },
+        }),
+      },
+    },
+    {
       type: 'MapStateEntered',
       stateEnteredEventDetails: { name: HISTORY_STATES.failOverUnits, input: '{}' },
     },
@@ -195,7 +205,7 @@ describe('the ended-run handler (issue 9, item 6a)', () => {
     const run = runOf('drill-1', 'drill');
     const w = world({
       status: 'ABORTED',
-      events: history(run, 'units').slice(0, 3),
+      events: history(run, 'units').slice(0, 4),
       error: 'DrillPreemptedByFailover',
       cause: 'failover run run-9 took over the lock',
     });
