@@ -58,7 +58,8 @@ export async function loadOrSynthesize(
   const manifest = join(dir, 'orchestrator.json');
   if (existsSync(manifest)) {
     const cached = JSON.parse(readFileSync(manifest, 'utf8')) as SynthesizedOrchestrator;
-    if (cached.steps.every((s) => existsSync(s.bundle))) return { ...cached, cached: true };
+    const bundles = [...cached.steps, ...(cached.closer ? [cached.closer] : [])];
+    if (bundles.every((s) => existsSync(s.bundle))) return { ...cached, cached: true };
   }
   pruneCache(fingerprint);
   log(`synthesizing the app with bundling into ${relative('.', dir)} (cached for the next run)`);
@@ -106,6 +107,9 @@ export async function loadOrSynthesize(
   const entry = {
     ...synthesized,
     steps: synthesized.steps.map((s) => ({ ...s, bundle: relocate(s.bundle) })),
+    ...(synthesized.closer
+      ? { closer: { ...synthesized.closer, bundle: relocate(synthesized.closer.bundle) } }
+      : {}),
   };
   writeFileSync(manifest, JSON.stringify(entry));
   return { ...entry, cached: false };
