@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -11,6 +11,7 @@ import { NotificationTopic } from './constructs/notification-topic.js';
 import { Observability } from './constructs/observability.js';
 import { defaultExecutionTimeout, Orchestrator } from './constructs/orchestrator.js';
 import { ReportStore } from './constructs/report-store.js';
+import { RETAINED } from './constructs/retention.js';
 import { Triggers } from './constructs/triggers.js';
 import { VerifyNetwork } from './constructs/verify-network.js';
 import { acknowledge } from './nag.js';
@@ -57,8 +58,8 @@ export class LifeboatStack extends Stack {
   readonly triggers?: Triggers;
   readonly drillSchedule?: DrillSchedule;
   readonly observability: Observability;
-  readonly verifyNetwork?: VerifyNetwork;
   readonly dnsFlip: DnsFlip;
+  readonly verifyNetwork?: VerifyNetwork;
 
   constructor(scope: Construct, id: string, props: LifeboatStackProps) {
     const { plan } = props;
@@ -112,7 +113,7 @@ export class LifeboatStack extends Stack {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RETAINED,
     });
     acknowledge(
       this.startFailures,
@@ -138,9 +139,9 @@ export class LifeboatStack extends Stack {
     const functions = Object.fromEntries(
       Object.entries(this.orchestrator.functions).map(([name, fn]) => [name, fn.function]),
     );
-    this.observability = new Observability(this, 'Observability', {
     // Health-check units: the alarm and health check lifeboat forces the flip with; cname units: a synth warning.
     this.dnsFlip = new DnsFlip(this, 'DnsFlip', { plan });
+    this.observability = new Observability(this, 'Observability', {
       plan,
       stateMachine,
       topic,
@@ -166,6 +167,10 @@ export class LifeboatStack extends Stack {
     });
     new CfnOutput(this, 'ReportBucketName', { value: this.reports.bucket.bucketName });
     new CfnOutput(this, 'LockTableName', { value: this.lockTable.table.tableName });
+    new CfnOutput(this, 'ExecutionLogGroupName', {
+      description: "The state machine's log (failures only; a run's full path is in its execution history)",
+      value: this.orchestrator.logGroup.logGroupName,
+    });
     new CfnOutput(this, 'NotificationTopicArn', {
       description: 'Subscribe here for reports, alarms and approval requests',
       value: topic.topicArn,

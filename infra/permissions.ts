@@ -83,7 +83,7 @@ export function stepGrants(
     summarizeUnit: [],
     preflight: [
       { statement: readSecrets },
-      kmsForSecrets(at, 'DecryptReplicaSecrets', ['kms:Decrypt'], units),
+      ...kmsForSecrets(at, 'DecryptReplicaSecrets', ['kms:Decrypt'], units),
       {
         statement: allow(
           'ReadRotationFunctions',
@@ -178,6 +178,18 @@ export function stepGrants(
         // (RotateSecret, Required permissions: AWS Secrets Manager API Reference).
         statement: allow('InvokeRotationFunctions', ['lambda:InvokeFunction'], rotationLambdas),
       },
+      // SettleRotation (the same function) tries an interrupted rotation's credentials on the promoted database:
+      // it reads both versions and the replica's endpoint, as VerifyConnectivity does
+      // (docs/aws/secrets-manager-rotation.md).
+      { statement: allow('ReadSecretsToTestCredentials', ['secretsmanager:GetSecretValue'], secrets) },
+      ...kmsForSecrets(at, 'DecryptSecretsToTestCredentials', ['kms:Decrypt'], units),
+      { statement: describeReplicas },
+      drill.onTaggedSecrets(
+        'ReadDrillSecretsToTestCredentials',
+        ['secretsmanager:GetSecretValue'],
+        [drill.recoverySecrets],
+      ),
+      drill.describeInstances('DescribeDrillInstances'),
       drill.describeSecrets('DescribeDrillSecrets', [drill.recoverySecrets]),
       drill.onTaggedSecrets(
         'AttachDrillRotation',
@@ -198,7 +210,7 @@ export function stepGrants(
                 unique(rewriteUnits.flatMap((u) => secretResourceArns(at, u))),
               ),
             },
-            kmsForSecrets(
+            ...kmsForSecrets(
               at,
               'EncryptRewrittenSecrets',
               ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -209,7 +221,7 @@ export function stepGrants(
     ],
     verifyConnectivity: [
       { statement: allow('ReadSecretsToConnect', ['secretsmanager:GetSecretValue'], secrets) },
-      kmsForSecrets(at, 'DecryptSecretsToConnect', ['kms:Decrypt'], units),
+      ...kmsForSecrets(at, 'DecryptSecretsToConnect', ['kms:Decrypt'], units),
       { statement: describeReplicas },
       drill.onTaggedSecrets(
         'ReadDrillSecretsToConnect',
@@ -295,7 +307,7 @@ export function stepGrants(
           "the production replica's KMS key is read at run time; the grant is held to RDS in the recovery Region (kms:ViaService)",
       },
       { statement: allow('ReadProductionSecrets', ['secretsmanager:GetSecretValue'], secrets) },
-      kmsForSecrets(at, 'DecryptProductionSecrets', ['kms:Decrypt'], units),
+      ...kmsForSecrets(at, 'DecryptProductionSecrets', ['kms:Decrypt'], units),
       drill.describeSecrets('DescribeDrillSecrets', [drill.primarySecrets]),
       {
         statement: allow(
@@ -413,22 +425,43 @@ function drillArns(plan: FailoverPlan, at: PlanArns) {
 }
 
 /**
- * A secret may be encrypted with a customer managed key the plan does not name. The grant is bounded instead by the
- * conditions AWS documents for Secrets Manager: only through Secrets Manager in the recovery Region, and only for
- * the plan's secrets (the `SecretARN` encryption context).
+ * Decrypting (and, for rewrites, re-encrypting) the plan's secrets. Every grant is held by the conditions AWS
+ * documents for Secrets Manager: only through Secrets Manager in the recovery Region, and only for the plan's secrets
+ * (the `SecretARN` encryption context).
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html#security-encryption-authz
+ * The secrets whose key the plan names (`secret.kmsKeyArn`) get a statement on those keys only; the others, whose
+ * key is read at run time, one on `key/*` of the account and Region.
  */
-function kmsForSecrets(at: PlanArns, sid: string, actions: string[], units: readonly UnitPlan[]): StepGrant {
-  return {
-    statement: allow(sid, actions, [`arn:${at.partition}:kms:${at.region}:${at.account}:key/*`], {
-      StringEquals: { 'kms:ViaService': `secretsmanager.${at.region}.amazonaws.com` },
-      StringLike: {
-        'kms:EncryptionContext:SecretARN': unique(units.flatMap((u) => secretResourceArns(at, u))),
-      },
-    }),
-    wildcardReason:
-      "the plan names secrets, not their KMS keys; the grant is held to Secrets Manager in the recovery Region (kms:ViaService) and to the plan's secrets (kms:EncryptionContext:SecretARN)",
-  };
+function kmsForSecrets(
+  at: PlanArns,
+  sid: string,
+  actions: string[],
+  units: readonly UnitPlan[],
+): StepGrant[] {
+  const named = units.filter((u) => u.secret.kmsKeyArn);
+  const unnamed = units.filter((u) => !u.secret.kmsKeyArn);
+  const conditions = (of: readonly UnitPlan[]): iam.Conditions => ({
+    StringEquals: { 'kms:ViaService': `secretsmanager.${at.region}.amazonaws.com` },
+    StringLike: { 'kms:EncryptionContext:SecretARN': unique(of.flatMap((u) => secretResourceArns(at, u))) },
+  });
+  const grants: StepGrant[] = [];
+  if (named.length) {
+    const keys = unique(named.map((u) => u.secret.kmsKeyArn as string));
+    grants.push({ statement: allow(sid, actions, keys, conditions(named)) });
+  }
+  if (unnamed.length) {
+    grants.push({
+      statement: allow(
+        named.length ? `${sid}UnnamedKeys` : sid,
+        actions,
+        [`arn:${at.partition}:kms:${at.region}:${at.account}:key/*`],
+        conditions(unnamed),
+      ),
+      wildcardReason:
+        "the plan names these secrets, not their KMS keys (secret.kmsKeyArn); the grant is held to Secrets Manager in the recovery Region (kms:ViaService) and to the plan's secrets (kms:EncryptionContext:SecretARN)",
+    });
+  }
+  return grants;
 }
 
 /**

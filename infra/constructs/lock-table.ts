@@ -1,9 +1,10 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { RETAINED } from './retention.js';
 
 export interface LockTableProps {
-  /** What happens to the table when the stack is deleted. @default RemovalPolicy.RETAIN */
+  /** What happens to the table when the stack is deleted. @default kept (RETAINED: not when its first deploy rolls back) */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -25,7 +26,7 @@ export class LockTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: LockTable.TTL_ATTRIBUTE,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy ?? RETAINED,
     });
   }
 }

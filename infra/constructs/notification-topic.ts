@@ -1,8 +1,9 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { RETAINED } from './retention.js';
 
 export interface NotificationTopicProps {
   /**
@@ -34,7 +35,8 @@ export class NotificationTopic extends Construct {
     const key = new kms.Key(this, 'Key', {
       description: 'lifeboat notification topic',
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Kept: notifications encrypted with it may still sit in subscribers' queues after a destroy.
+      removalPolicy: RETAINED,
     });
     const fromThisAccountsAlarms = {
       StringEquals: { 'aws:SourceAccount': stack.account },

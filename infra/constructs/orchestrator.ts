@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -22,6 +22,7 @@ import {
 import { acknowledge, acknowledgePolicyWildcards, acknowledgeWildcards, wildcardFindings } from '../nag.js';
 import { stepGrants } from '../permissions.js';
 import { PropsProblems } from './props.js';
+import { RETAINED, stackInstanceId } from './retention.js';
 import { StepFunction, type StepFunctionVpcPlacement } from './step-function.js';
 
 export interface OrchestratorProps {
@@ -37,7 +38,7 @@ export interface OrchestratorProps {
   readonly reportTopicKey?: kms.IKey;
   /** Topic on which the approval gate announces its task token. @default no approval gate */
   readonly approvalTopic?: sns.ITopic;
-  /** Where the verify step runs to reach the databases. @default outside any VPC */
+  /** Where the verify step (and AttachRotation, which logs in to settle a rotation) runs to reach the databases. @default outside any VPC */
   readonly verifyPlacement?: StepFunctionVpcPlacement;
   /**
    * Longest an execution may run before Step Functions stops it. It is a backstop only: a timed-out execution
@@ -53,6 +54,13 @@ export interface OrchestratorProps {
   /** Handler file of each step. @default HANDLER_ENTRIES from statemachine/steps.ts */
   readonly handlerEntries?: Readonly<Record<StepFunctionName, string>>;
 }
+
+/**
+ * The state machine's log level. The levels log these event types
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html): ERROR logs failures only, never
+ * TaskScheduled (docs/design/execution-logs.md).
+ */
+export const EXECUTION_LOG_LEVEL = sfn.LogLevel.ERROR;
 
 /** The RDS CA bundle on Lambda's Node.js runtimes, which since Node.js 20 are not loaded unless asked for. */
 export const LAMBDA_RUNTIME_CA_BUNDLE = '/var/runtime/ca-cert.pem';
@@ -124,6 +132,8 @@ export class Orchestrator extends Construct {
       // Lambda's Node.js 20+ runtimes no longer load the Amazon CA certificates (RDS's among them) by default;
       // this file holds them (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html#nodejs-certificate-loading).
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
+      // SettleRotation logs in to the promoted database with TLS, as VerifyConnectivity does.
+      attachRotation: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
     };
     const timeouts: Partial<Record<StepFunctionName, Duration>> = {
       // Every unit's checks run concurrently, each concern within its deadline (45 s, functions/lib/preflight.ts),
@@ -139,7 +149,11 @@ export class Orchestrator extends Construct {
       checkDatabasePromotion: calling('rds'),
       updateDns: calling('rds', 'route53'),
       checkDnsChange: calling('route53'),
-      attachRotation: calling('secretsManager', 'lambda'),
+      // Two logins of SettleRotation (an interrupted rotation's pending and current credentials), each within the
+      // verify step's bound, beside its Secrets Manager, RDS and Lambda calls.
+      attachRotation: Duration.seconds(
+        stepTimeoutSeconds(['secretsManager', 'lambda', 'rds']) + 2 * verifyFunctionTimeout(plan).toSeconds(),
+      ),
       // A failed delivery does not stop the others: CloudWatch, then S3, then SNS.
       report: calling('cloudwatch', 's3', 'sns'),
       verifyConnectivity: verifyFunctionTimeout(plan),
@@ -157,7 +171,8 @@ export class Orchestrator extends Construct {
         logRetention,
         ...(environment[name] ? { environment: environment[name] } : {}),
         ...(timeouts[name] ? { timeout: timeouts[name] } : {}),
-        ...(name === 'verifyConnectivity' && props.verifyPlacement
+        // AttachRotation reaches the database too (SettleRotation): same subnets and security group as verify.
+        ...((name === 'verifyConnectivity' || name === 'attachRotation') && props.verifyPlacement
           ? { vpcPlacement: props.verifyPlacement }
           : {}),
       });
@@ -183,10 +198,12 @@ export class Orchestrator extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       // The vendedlogs prefix keeps the CloudWatch Logs resource policy small
-      // (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html).
-      logGroupName: `/aws/vendedlogs/states/lifeboat-${plan.name}`,
+      // (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html). The group outlives its stack, so its
+      // name ends in the stack's own id: the next stack (after a destroy or a failed first deploy) makes its own
+      // group instead of failing on "already exists" (docs/aws/cloudformation-retained-names.md).
+      logGroupName: `/aws/vendedlogs/states/lifeboat-${plan.name}-${stackInstanceId()}`,
       retention: logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RETAINED,
     });
 
     const lambdas = {} as Record<StepFunctionName, lambda.IFunction>;
@@ -204,9 +221,11 @@ export class Orchestrator extends Construct {
       tracingEnabled: true,
       logs: {
         destination: this.logGroup,
-        level: sfn.LogLevel.ALL,
-        // State data holds identifiers, statuses and timings, never secret material (functions/lib/types.ts, and
-        // the tests prove it); with it the log alone tells what each step saw and returned on the worst day.
+        // ERROR, not ALL: only ALL logs TaskScheduled, whose parameters carry the approval gate's task token, and
+        // a token in a log group is an approval anyone who reads the logs can send. The failure events keep their
+        // data (state data holds identifiers, statuses and timings, never secret material); a run's full path is
+        // in its execution history and its report (docs/design/execution-logs.md).
+        level: EXECUTION_LOG_LEVEL,
         includeExecutionData: true,
       },
       comment: `Fails over plan ${plan.name} from ${plan.primaryRegion} to ${plan.recoveryRegion}`,
@@ -224,6 +243,11 @@ export class Orchestrator extends Construct {
     }
     this.acknowledgeStateMachineWildcards(lambdas);
     this.acknowledgeDistributedMapPolicy();
+    acknowledge(
+      this.stateMachine,
+      'AwsSolutions-SF1',
+      "the ALL level logs TaskScheduled, whose parameters hold the approval gate's task token: ERROR logs every failure with its data, and each run's full event history stays in Step Functions and its report in S3 (docs/design/execution-logs.md)",
+    );
   }
 
   /**

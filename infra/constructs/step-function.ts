@@ -1,6 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcards } from '../nag.js';
 import { PropsProblems } from './props.js';
+import { RETAINED } from './retention.js';
 
 /** The repository root: `infra/constructs/` is two levels below it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,7 +45,7 @@ export interface StepFunctionProps {
 /**
  * The Lambda function of one state-machine step. Every step is built the same way: Node.js 22 on ARM64, bundled
  * by esbuild as one minified ES module with names kept (the error classes' names are what the state machine's
- * `ErrorEquals` matches) and source maps, its own log group (retained), X-Ray tracing, and its own role that
+ * `ErrorEquals` matches) and source maps, its own log group (kept on destroy), X-Ray tracing, and its own role that
  * starts with nothing but writing to that log group — the caller adds only what the step calls.
  */
 export class StepFunction extends Construct {
@@ -73,7 +74,8 @@ export class StepFunction extends Construct {
     const projectRoot = props.projectRoot ?? PROJECT_ROOT;
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // No name: CloudFormation makes a unique one, so the kept group never blocks the next stack.
+      removalPolicy: RETAINED,
     });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -6,6 +6,14 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { PropsProblems } from './props.js';
 
+/**
+ * How long an alarm event may wait for delivery and still start a failover, and how often delivery is retried, on
+ * the way to the state machine and on the way from the primary Region. A failover started hours after the alarm,
+ * when the primary may have recovered, does harm.
+ */
+export const ALARM_EVENT_MAX_AGE = Duration.minutes(15);
+export const ALARM_EVENT_RETRY_ATTEMPTS = 20;
+
 /** The event CloudWatch sends when an alarm changes state, narrowed to the given alarms entering ALARM. */
 export function alarmStateChangePattern(alarmArns: readonly string[]): events.EventPattern {
   return {
@@ -62,8 +70,8 @@ export class Triggers extends Construct {
           trigger: 'alarm',
           reason: events.EventField.fromPath('$.detail.alarmName'),
         }),
-        maxEventAge: props.maxEventAge ?? Duration.minutes(15),
-        retryAttempts: props.retryAttempts ?? 20,
+        maxEventAge: props.maxEventAge ?? ALARM_EVENT_MAX_AGE,
+        retryAttempts: props.retryAttempts ?? ALARM_EVENT_RETRY_ATTEMPTS,
         ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       }),
     );

@@ -17,7 +17,7 @@ describe('LifeboatStack on examples/plan.json', () => {
     expect(main.stackName).toBe('Lifeboat-orders-dr');
   });
 
-  it('builds every step as a Node.js 22 ARM64 function, traced, with its own retained log group', () => {
+  it('builds every step as a Node.js 22 ARM64 function, traced, with its own kept log group', () => {
     // Assess
     template.resourceCountIs('AWS::Lambda::Function', STEP_FUNCTIONS.length);
     for (const step of STEP_FUNCTIONS) {
@@ -40,8 +40,8 @@ describe('LifeboatStack on examples/plan.json', () => {
       const group = template.toJSON().Resources[logGroup];
       expect(group).toMatchObject({
         Type: 'AWS::Logs::LogGroup',
-        Properties: { RetentionInDays: ONE_YEAR },
-        DeletionPolicy: 'Retain',
+        Properties: { RetentionInDays: ONE_YEAR, LogGroupName: Match.absent() },
+        DeletionPolicy: 'RetainExceptOnCreate',
         UpdateReplacePolicy: 'Retain',
       });
     }
@@ -56,6 +56,8 @@ describe('LifeboatStack on examples/plan.json', () => {
       releaseLock: { LOCK_TABLE_NAME: { Ref: table } },
       report: { REPORT_BUCKET_NAME: { Ref: expect.any(String) }, REPORT_TOPIC_ARN: { Ref: topic } },
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
+      // SettleRotation logs in to the promoted database with TLS.
+      attachRotation: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
     };
     for (const step of STEP_FUNCTIONS) {
       // Act
@@ -89,7 +91,7 @@ describe('LifeboatStack on examples/plan.json', () => {
     expect(timeout('checkDrillCopies')).toBe(86);
   });
 
-  it('runs a Standard state machine named after the plan, traced, logging everything, with a timeout', () => {
+  it('runs a Standard state machine named after the plan, traced, logging its failures, with a timeout', () => {
     // Assess
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -97,7 +99,7 @@ describe('LifeboatStack on examples/plan.json', () => {
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: {
-        Level: 'ALL',
+        Level: 'ERROR',
         IncludeExecutionData: true,
         Destinations: [
           { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } } },
@@ -105,7 +107,15 @@ describe('LifeboatStack on examples/plan.json', () => {
       },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: '/aws/vendedlogs/states/lifeboat-orders-dr',
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          [
+            '/aws/vendedlogs/states/lifeboat-orders-dr-',
+            { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+          ],
+        ],
+      },
       RetentionInDays: ONE_YEAR,
     });
     const definition = JSON.stringify(
@@ -136,7 +146,7 @@ describe('LifeboatStack on examples/plan.json', () => {
     // Assess
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: {
         KeySchema: [{ AttributeName: 'planName', KeyType: 'HASH' }],
@@ -205,7 +215,7 @@ describe('LifeboatStack on examples/plan.json', () => {
     // Assess
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] } });
     template.hasResource('AWS::KMS::Key', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       Properties: {
         EnableKeyRotation: true,
         KeyPolicy: {
@@ -402,16 +412,19 @@ describe('LifeboatStack on examples/plan-three-units.json (VPC, approval, alarms
   // Prepare
   const { template, plan, alarmForwarder } = synthesize(examplePlan('plan-three-units.json'));
 
-  it('runs only the verify function in the plan subnets, with its own security group', () => {
+  it('runs only the functions that log in to databases (verify, and rotation for SettleRotation) in the plan subnets, with one security group', () => {
     // Prepare
     const group = Object.keys(template.findResources('AWS::EC2::SecurityGroup'))[0];
+    const inVpc = ['verifyConnectivity', 'attachRotation'] as const;
     // Assess
     template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
-    expect(stepFunction(template, plan, 'verifyConnectivity').resource.Properties.VpcConfig).toEqual({
-      SubnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'],
-      SecurityGroupIds: [{ 'Fn::GetAtt': [group, 'GroupId'] }],
-    });
-    for (const step of STEP_FUNCTIONS.filter((s) => s !== 'verifyConnectivity')) {
+    for (const step of inVpc) {
+      expect(stepFunction(template, plan, step).resource.Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'],
+        SecurityGroupIds: [{ 'Fn::GetAtt': [group, 'GroupId'] }],
+      });
+    }
+    for (const step of STEP_FUNCTIONS.filter((s) => !(inVpc as readonly string[]).includes(s))) {
       expect(stepFunction(template, plan, step).resource.Properties.VpcConfig).toBeUndefined();
     }
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
