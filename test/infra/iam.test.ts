@@ -115,6 +115,15 @@ describe('step permissions (examples/plan.json)', () => {
         resources: [SECRET],
       },
       InvokeRotationFunctions: { actions: ['lambda:InvokeFunction'], resources: [ROTATION] },
+      // SettleRotation tries an interrupted rotation's credentials on the promoted database.
+      ReadSecretsToTestCredentials: { actions: ['secretsmanager:GetSecretValue'], resources: [SECRET] },
+      DecryptSecretsToTestCredentials: { actions: ['kms:Decrypt'], resources: [KEYS] },
+      DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
+      ReadDrillSecretsToTestCredentials: {
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [DRILL_SECRETS],
+      },
+      DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
       DescribeDrillSecrets: { actions: ['secretsmanager:DescribeSecret'], resources: [DRILL_SECRETS] },
       AttachDrillRotation: {
         actions: ['secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage'],
@@ -514,50 +523,57 @@ describe('step permissions follow the plan', () => {
     ]);
   });
 
-  it('lets the verify function manage only its own network interfaces, subnets and security group', () => {
-    // Prepare
-    const { template, plan } = synthesize(examplePlan('plan-three-units.json'));
-    const ec2 = (resource: string) => ({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:eu-central-1:123456789012:${resource}`]],
-    });
-    // Act
-    const grants = grantsBySid(stepStatements(template, plan, 'verifyConnectivity'));
-    // Assess
-    expect(grants.DescribeNetworkInterfaces).toEqual({
-      actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
-      resources: ['*'],
-    });
-    expect(grants.CreateNetworkInterfaces?.actions).toEqual(['ec2:CreateNetworkInterface']);
-    const group = onlyLogicalId(template.findResources('AWS::EC2::SecurityGroup'));
-    expect(grants.CreateNetworkInterfaces?.resources).toEqual([
-      ec2('network-interface/*'),
-      ec2('subnet/subnet-0a1b2c3d4e5f60718'),
-      ec2('subnet/subnet-0f1e2d3c4b5a69788'),
-      {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':ec2:eu-central-1:123456789012:security-group/',
-            { 'Fn::GetAtt': [group, 'GroupId'] },
+  it.each([
+    'verifyConnectivity',
+    // SettleRotation (the attachRotation function) logs in to the promoted database too.
+    'attachRotation',
+  ] as const)(
+    'lets the %s function manage only its own network interfaces, subnets and security group',
+    (inVpc) => {
+      // Prepare
+      const { template, plan } = synthesize(examplePlan('plan-three-units.json'));
+      const ec2 = (resource: string) => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:eu-central-1:123456789012:${resource}`]],
+      });
+      // Act
+      const grants = grantsBySid(stepStatements(template, plan, inVpc));
+      // Assess
+      expect(grants.DescribeNetworkInterfaces).toEqual({
+        actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+        resources: ['*'],
+      });
+      expect(grants.CreateNetworkInterfaces?.actions).toEqual(['ec2:CreateNetworkInterface']);
+      const group = onlyLogicalId(template.findResources('AWS::EC2::SecurityGroup'));
+      expect(grants.CreateNetworkInterfaces?.resources).toEqual([
+        ec2('network-interface/*'),
+        ec2('subnet/subnet-0a1b2c3d4e5f60718'),
+        ec2('subnet/subnet-0f1e2d3c4b5a69788'),
+        {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ec2:eu-central-1:123456789012:security-group/',
+              { 'Fn::GetAtt': [group, 'GroupId'] },
+            ],
           ],
+        },
+      ]);
+      expect(grants.ManageNetworkInterfaces).toEqual({
+        actions: [
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
         ],
-      },
-    ]);
-    expect(grants.ManageNetworkInterfaces).toEqual({
-      actions: [
-        'ec2:DeleteNetworkInterface',
-        'ec2:AssignPrivateIpAddresses',
-        'ec2:UnassignPrivateIpAddresses',
-      ],
-      resources: [ec2('network-interface/*')],
-    });
-    // No other step gets network-interface permissions.
-    for (const step of STEP_FUNCTIONS.filter((s) => s !== 'verifyConnectivity')) {
-      expect(JSON.stringify(stepStatements(template, plan, step))).not.toContain('ec2:');
-    }
-  });
+        resources: [ec2('network-interface/*')],
+      });
+      // No other step gets network-interface permissions.
+      for (const step of STEP_FUNCTIONS.filter((s) => s !== 'verifyConnectivity' && s !== 'attachRotation')) {
+        expect(JSON.stringify(stepStatements(template, plan, step))).not.toContain('ec2:');
+      }
+    },
+  );
 
   it('publishes to a plan-given topic without touching its key', () => {
     // Prepare
