@@ -352,6 +352,7 @@ const LOCAL_WAIT_UNTIL = 'localWaitUntil';
 
 /** A retrier of the definition (Amazon States Language). */
 interface AslRetrier {
+  ErrorEquals: string[];
   IntervalSeconds?: number;
   BackoffRate?: number;
   MaxDelaySeconds?: number;
@@ -399,6 +400,8 @@ export async function runExecution(
   Object.assign(process.env, options.environment);
   for (const step of orchestrator.steps) {
     for (const [name, value] of Object.entries(step.environment)) {
+      // The world's variables stand in for the Lambda runtime's (e.g. NODE_EXTRA_CA_CERTS, a file of the runtime).
+      if (name in options.environment) continue;
       const current = process.env[name];
       // All handlers share this process: their variables must agree (they do: each names one stack resource).
       if (current !== undefined && current !== value && !(name in options.environment)) {

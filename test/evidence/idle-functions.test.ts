@@ -71,6 +71,19 @@ async function observe(
   return { result, calls: w.world.emulator.calls.slice(from), steps, history };
 }
 
+/** One line for the evidence report: how the run went and what Lambda refused. */
+function summary(name: string, o: Observed | undefined): string {
+  if (!o) return `${name}: did not run`;
+  const refusedSteps = new Set(o.result.refusals.map((r) => r.step));
+  const errors = [...new Set(o.result.refusals.map((r) => r.error))].join(', ');
+  const retried = o.history.filter((e) => e.type === 'StateRetried').length;
+  return (
+    `${name}: ${o.result.status} in ${(o.result.wallMs / 1000).toFixed(1)} s; ${o.result.refusals.length} ` +
+    `invocations refused on ${refusedSteps.size} steps (${errors}), ${retried} retries in the history, ` +
+    `${o.result.invocations} handler runs`
+  );
+}
+
 let w: EvidenceWorld;
 
 // Synthesis with bundling (when the code changed) and three PostgreSQL pairs: minutes on a busy machine.
@@ -91,6 +104,8 @@ describe('every function Inactive after weeks idle', () => {
       { error: 'Lambda.ResourceNotReadyException', activationSeconds: ACTIVATION_SECONDS },
     ]);
   }, 400_000);
+
+  afterAll(() => console.log(summary('every function Inactive', o)));
 
   it('fails both units over: the run succeeds and every fact holds', async () => {
     // Act
@@ -176,6 +191,8 @@ describe('ENI creation throttled and at its limit', () => {
       ],
     );
   }, 400_000);
+
+  afterAll(() => console.log(summary('ENI creation throttled and at its limit', o)));
 
   it('fails the unit over once the ENIs are created, and the facts hold', async () => {
     // Act
