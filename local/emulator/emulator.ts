@@ -92,6 +92,8 @@ export interface Emulator {
     setStatus(region: string, id: string, status: string): void;
     /** Endpoint names with the address they resolve to. */
     endpoints(): { name: string; address: string }[];
+    /** The endpoint name an instance with this id has, or will have, in `region` (for its TLS certificate). */
+    endpointName(region: string, id: string): string;
   };
   readonly sns: { readonly messages: readonly PublishedMessage[] };
   /**
@@ -461,6 +463,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     rds: {
       setStatus: (region, id, status) => rds.setStatus(region, id, status),
       endpoints: () => rds.endpoints(),
+      endpointName: (region, id) => rds.endpointName(region, id),
     },
     sns: {
       get messages() {
