@@ -12,7 +12,7 @@ import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
 import { type RunResult, runExecution, type StepEvent } from './runner.js';
 import { loadOrSynthesize } from './synthesize.js';
-import { resolveVia } from './verify-facts.js';
+import { replicaDatabaseFacts, resolveVia } from './verify-facts.js';
 
 /**
  * `npm run drill [-- --plan FILE --mode failover|dry-run|drill --time-factor F --keep --verbose]`: builds the
@@ -157,6 +157,7 @@ export async function runLocalDrill(
       io.out(
         `world: ${u.unit.name}: primary ${u.unit.database.primaryInstanceId} (${plan.primaryRegion}) at ${u.primary.address}:${u.primary.port}, ` +
           `replica ${u.unit.database.replicaInstanceId} (${plan.recoveryRegion}) at ${u.replica.address}:${u.replica.port}, ${u.rows} rows; ` +
+          `${u.unit.database.engine} on ${u.software}; ` +
           `${u.unit.dns.recordName} -> ${u.primaryEndpoint}`,
       );
     }
@@ -290,33 +291,7 @@ export async function checkFacts(world: ProvingGround): Promise<Fact[]> {
     for (const u of world.units.values()) {
       const name = u.unit.name;
       // The promoted replica accepts writes and holds the primary's rows.
-      try {
-        const client = await world.connect(u.replica.id, u.replica.database);
-        try {
-          const recovery = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-          await client.query('INSERT INTO orders (item) VALUES ($1)', [`${name}-written-after-failover`]);
-          const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM orders');
-          const n = Number(count.rows[0]?.n);
-          facts.push({
-            fact: `${name}: replica is writable`,
-            ok: recovery.rows[0]?.r === false,
-            detail: `pg_is_in_recovery() = ${String(recovery.rows[0]?.r)}; INSERT accepted`,
-          });
-          facts.push({
-            fact: `${name}: replica holds the primary's rows`,
-            ok: n === u.rows + 1,
-            detail: `${n - 1} of ${u.rows} rows before this check's own insert`,
-          });
-        } finally {
-          await client.end();
-        }
-      } catch (error) {
-        facts.push({
-          fact: `${name}: replica is writable`,
-          ok: false,
-          detail: String((error as Error).message),
-        });
-      }
+      facts.push(...(await replicaDatabaseFacts(world, u)));
       // The CNAME resolves, through the real DNS server, to the promoted instance.
       const answer = await resolveVia(world.dns.endpoint, u.unit.dns.recordName);
       facts.push({

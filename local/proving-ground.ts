@@ -2,17 +2,25 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import type { Cleanup } from './cleanup.js';
-import { postgresBackend } from './databases/backend.js';
-import { PostgresCluster, type PostgresServerInfo } from './databases/postgres-cluster.js';
-import { seedFlipRecords } from './dns-flip-world.js';
+import type { MariadbCluster } from './databases/mariadb-cluster.js';
+import type { PostgresCluster } from './databases/postgres-cluster.js';
+import {
+  type DatabaseServerInfo,
+  type EngineFamily,
+  type Row,
+  WorldDatabases,
+} from './databases/world-databases.js';
 import { type RunningDnsServer, startDnsServer } from './dns/server.js';
+import { seedFlipRecords } from './dns-flip-world.js';
 import { type Emulator, startEmulator } from './emulator/index.js';
 import type { EmulatorTimings } from './emulator/types.js';
 import type { SynthesizedOrchestrator } from './runner.js';
 
 /**
- * The two-Region world of the local proving ground: the AWS emulator, a real PostgreSQL primary and streaming
- * replica per unit (on their own loopback addresses, same port, as RDS instances have), and a real DNS server that
+ * The two-Region world of the local proving ground: the AWS emulator, a real primary and replica per unit (PostgreSQL
+ * with streaming replication; MySQL and MariaDB units on MariaDB with GTID replication, docs/design/local-mariadb.md),
+ * each on its own loopback address with the same port and TLS naming its RDS endpoint, as RDS instances have, and a
+ * real DNS server that
  * answers for the emulated hosted zones and RDS endpoint names. Seeded from a plan as production would be before
  * a disaster: a multi-Region secret whose `host` is the CNAME, the CNAME pointing at the primary, the replica
  * replicating, the rotation Lambda allowing Secrets Manager.
@@ -40,8 +48,12 @@ export interface ProvingGroundOptions {
 
 export interface UnitWorld {
   unit: UnitPlan;
-  primary: PostgresServerInfo;
-  replica: PostgresServerInfo;
+  primary: DatabaseServerInfo;
+  replica: DatabaseServerInfo;
+  /** `postgres`, or `mysql` for MySQL and MariaDB units (both run on MariaDB here). */
+  family: EngineFamily;
+  /** The real server software behind the unit's instances, e.g. `MariaDB 10.11.19-...` for a `mysql` unit. */
+  software: string;
   primaryEndpoint: string;
   replicaEndpoint: string;
   secretArn: string;
@@ -52,7 +64,12 @@ export interface UnitWorld {
 export interface ProvingGround {
   plan: FailoverPlan;
   emulator: Emulator;
+  /** The PostgreSQL servers. */
   cluster: PostgresCluster;
+  /** The MySQL-family servers (MariaDB). */
+  mariadb: MariadbCluster;
+  /** PEM file of the CA that signed every server's certificate (the verify step trusts it). */
+  caFile: string;
   dns: RunningDnsServer;
   timeFactor: number;
   password: string;
@@ -61,12 +78,18 @@ export interface ProvingGround {
   environment(): Record<string, string>;
   /** Creates the stack's own resources (lock table, report bucket, topic) the synthesized functions name. */
   provision(orchestrator: SynthesizedOrchestrator): Promise<void>;
-  /** A pg client to one of the world's instances (by instance id). */
+  /** A pg client to one of the world's PostgreSQL instances (by instance id). */
   connect(instanceId: string, database?: string): Promise<pg.Client>;
+  /** One statement as the master user on any instance (`?` placeholders, whatever the engine). */
+  query(instanceId: string, sql: string, params?: unknown[]): Promise<Row[]>;
   close(): Promise<void>;
 }
 
-const POSTGRES_DEFAULT_DB = 'postgres';
+/** The secret name and the six random characters of a secret ARN (`...:secret:<name>-<6>`). */
+function secretArnParts(arn: string): { name: string; suffix: string } | undefined {
+  const match = /^arn:aws[a-z-]*:secretsmanager:[^:]+:\d{12}:secret:(.+)-([A-Za-z0-9]{6})$/.exec(arn);
+  return match ? { name: match[1] as string, suffix: match[2] as string } : undefined;
+}
 
 export async function startProvingGround(options: ProvingGroundOptions): Promise<ProvingGround> {
   const { plan } = options;
@@ -74,21 +97,24 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
   const rows = options.rows ?? 3;
   for (const unit of plan.units) {
     const problems: string[] = [];
-    if (unit.database.engine !== 'postgres')
-      problems.push(`engine ${unit.database.engine} (only postgres runs locally)`);
-    if (unit.secret.id.startsWith('arn:'))
-      problems.push('a secret ARN (the local world needs a secret name)');
+    if (unit.secret.id.startsWith('arn:') && !secretArnParts(unit.secret.id)) {
+      problems.push('a secret ARN without the name and its six-character suffix');
+    }
     if (problems.length) {
       throw new TypeError(`unit ${unit.name} cannot run on the local proving ground: ${problems.join('; ')}`);
     }
   }
   const password = options.password ?? randomBytes(18).toString('base64url');
   const progress = options.onProgress ?? (() => undefined);
-  const cluster = new PostgresCluster({
+  const databases = await WorldDatabases.create({
     ...(options.onLog ? { onLog: (id: string, line: string) => options.onLog?.(`[${id}] ${line}`) } : {}),
     ...(options.cleanup ? { cleanup: options.cleanup } : {}),
   });
+  const cluster = databases.postgres;
   let emulator: Emulator | undefined;
+  let endpointName = (_region: string, id: string): string => {
+    throw new Error(`no endpoint name for ${id} before the emulator is up`);
+  };
   let dns: RunningDnsServer | undefined;
   // The starts themselves, so a close during start-up also closes what comes up after it.
   let emulatorStart: Promise<Emulator> | undefined;
@@ -100,7 +126,7 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         dnsStart?.then((server) => server.close()),
         emulatorStart?.then((server) => server.close()),
       ]);
-      await cluster.stopAll();
+      await databases.stopAll();
     })();
     return closing;
   };
@@ -110,7 +136,8 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       timeFactor,
       ...(options.timings ? { timings: options.timings } : {}),
       accountId: plan.account,
-      databaseBackend: postgresBackend(cluster),
+      // Named lazily: the emulator names the endpoints, and exists only once this backend is handed to it.
+      databaseBackend: databases.backend((region, id) => endpointName(region, id)),
       onBackgroundError: (error, what) =>
         options.onLog?.(
           `emulator: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -118,55 +145,45 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
     });
     emulator = await emulatorStart;
     const em = emulator;
+    endpointName = (region, id) => em.rds.endpointName(region, id);
     dnsStart = startDnsServer({ lookup: (name, type) => em.dns.lookup(name, type) });
     dns = await dnsStart;
     progress(`world: emulator ${em.endpoint}, DNS ${dns.endpoint}`);
 
-    // Every primary first (fixed addresses), then the replicas (the cluster picks the next free addresses).
-    const primaries = await Promise.all(
+    // Fixed addresses: primaries 127.0.0.2.., replicas after them (the two clusters do not see each other's servers).
+    const n = plan.units.length;
+    const servers = await Promise.all(
       plan.units.map((unit, i) =>
-        cluster.startPrimary({
-          id: unit.database.primaryInstanceId,
-          address: `127.0.0.${2 + i}`,
-          port: 0,
+        databases.startUnit(
+          unit,
+          { primary: `127.0.0.${2 + i}`, replica: `127.0.0.${2 + n + i}` },
           password,
-          database: unit.verify.database ?? POSTGRES_DEFAULT_DB,
-        }),
+          rows,
+          (side, id) => endpointName(side === 'primary' ? plan.primaryRegion : plan.recoveryRegion, id),
+        ),
       ),
     );
-    progress(`world: ${primaries.length} PostgreSQL primar${primaries.length === 1 ? 'y' : 'ies'} up`);
-    await Promise.all(
-      plan.units.map((unit, i) => seedRows(cluster, unit, primaries[i] as PostgresServerInfo, rows)),
-    );
-    const replicas = await Promise.all(
-      plan.units.map((unit) =>
-        cluster.createReplica({
-          id: unit.database.replicaInstanceId,
-          fromId: unit.database.primaryInstanceId,
-        }),
-      ),
-    );
-    progress(`world: ${replicas.length} PostgreSQL replica${replicas.length === 1 ? '' : 's'} up`);
-
-    // One more row after the base backup: it reaches the replica only by streaming replication.
-    await Promise.all(
-      plan.units.map(async (unit, i) => {
-        const primary = primaries[i] as PostgresServerInfo;
-        await insertRow(cluster, primary, `${unit.name}-streamed`);
-        await waitForRows(cluster, (replicas[i] as PostgresServerInfo).id, primary.database, rows + 1);
-      }),
+    progress(
+      `world: ${n} primar${n === 1 ? 'y' : 'ies'} and ${n} replica${n === 1 ? '' : 's'} up, rows replicated (${[
+        ...new Set(servers.map((s) => s.software)),
+      ].join(', ')})`,
     );
 
     const units = new Map<string, UnitWorld>();
     const zones = new Map<string, string>();
     const rotationFunctions = new Set<string>();
     plan.units.forEach((unit, i) => {
-      const primary = primaries[i] as PostgresServerInfo;
-      const replica = replicas[i] as PostgresServerInfo;
+      const unitServers = servers[i] as (typeof servers)[number];
+      const { primary, replica } = unitServers;
+      const engine = unit.database.engine;
+      // A mariadb instance reports the real server's version; a mysql one keeps RDS's MySQL version (it runs on MariaDB).
+      const engineVersion =
+        engine === 'mariadb' ? /^MariaDB (\d+\.\d+\.\d+)/.exec(unitServers.software)?.[1] : undefined;
       const seededPrimary = em.seed.dbInstance({
         region: plan.primaryRegion,
         id: unit.database.primaryInstanceId,
-        engine: 'postgres',
+        engine,
+        ...(engineVersion ? { engineVersion } : {}),
         port: primary.port,
         address: primary.address,
         masterUsername: primary.username,
@@ -175,7 +192,8 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       const seededReplica = em.seed.dbInstance({
         region: plan.recoveryRegion,
         id: unit.database.replicaInstanceId,
-        engine: 'postgres',
+        engine,
+        ...(engineVersion ? { engineVersion } : {}),
         port: replica.port,
         address: replica.address,
         masterUsername: replica.username,
@@ -183,12 +201,15 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         replicaOf: seededPrimary.arn,
         replicaLagSeconds: 0,
       });
+      // A plan may name the secret by its recovery-Region ARN: the world's secret then has that name and suffix.
+      const arn = secretArnParts(unit.secret.id);
       const secret = em.seed.secret({
         region: plan.primaryRegion,
-        name: unit.secret.id,
+        name: arn?.name ?? unit.secret.id,
+        ...(arn ? { arnSuffix: arn.suffix } : {}),
         description: `lifeboat proving ground: ${unit.name} database credentials`,
         value: {
-          engine: 'postgres',
+          engine,
           host: unit.dns.recordName,
           port: primary.port,
           username: primary.username,
@@ -225,11 +246,13 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         unit,
         primary,
         replica,
+        family: unitServers.family,
+        software: unitServers.software,
         primaryEndpoint: seededPrimary.endpointAddress,
         replicaEndpoint: seededReplica.endpointAddress,
         secretArn: secret.arn,
         replicaSecretArn: secret.replicaArns[plan.recoveryRegion] ?? '',
-        rows: rows + 1,
+        rows: unitServers.rows,
       });
     });
 
@@ -238,11 +261,20 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       plan,
       emulator: em,
       cluster,
+      mariadb: databases.mariadb,
+      caFile: databases.authority.caFile,
       dns,
       timeFactor,
       password,
       units,
-      environment: () => worldEnvironment(em, plan.recoveryRegion, dnsEndpoint),
+      environment: () => ({
+        ...worldEnvironment(em, plan.recoveryRegion, dnsEndpoint),
+        // The verify step trusts the world's CA as Lambda trusts the RDS CAs: the stack points NODE_EXTRA_CA_CERTS at
+        // the runtime's bundle (/var/runtime/ca-cert.pem, absent here); this process started without it, so the CA is
+        // also named through LIFEBOAT_DB_CA_FILE (functions/lib/verify-db.ts, databaseTrustStore).
+        NODE_EXTRA_CA_CERTS: databases.authority.caFile,
+        LIFEBOAT_DB_CA_FILE: databases.authority.caFile,
+      }),
       provision: (orchestrator) => provisionStackResources(em, plan.recoveryRegion, orchestrator),
       connect: async (instanceId, database) => {
         const config = cluster.clientConfig(instanceId, database);
@@ -250,6 +282,7 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         await client.connect();
         return client;
       },
+      query: (instanceId, sql, params) => databases.query(instanceId, sql, params),
       close: async () => {
         forget?.();
         await close();
@@ -259,59 +292,6 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
     await close();
     forget?.();
     throw error;
-  }
-}
-
-/** The application's data on the primary: what the replica must hold after promotion. */
-async function seedRows(cluster: PostgresCluster, unit: UnitPlan, primary: PostgresServerInfo, rows: number) {
-  const client = new pg.Client({
-    ...cluster.clientConfig(primary.id, primary.database),
-    connectionTimeoutMillis: 5000,
-  });
-  await client.connect();
-  try {
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, item text NOT NULL, placed_at timestamptz DEFAULT now())',
-    );
-    for (let i = 1; i <= rows; i += 1) {
-      await client.query('INSERT INTO orders (item) VALUES ($1)', [`${unit.name}-item-${i}`]);
-    }
-  } finally {
-    await client.end();
-  }
-}
-
-async function insertRow(cluster: PostgresCluster, primary: PostgresServerInfo, item: string) {
-  const client = new pg.Client({
-    ...cluster.clientConfig(primary.id, primary.database),
-    connectionTimeoutMillis: 5000,
-  });
-  await client.connect();
-  try {
-    await client.query('INSERT INTO orders (item) VALUES ($1)', [item]);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Waits (bounded) until the replica has replayed `count` rows. */
-async function waitForRows(cluster: PostgresCluster, replicaId: string, database: string, count: number) {
-  const deadline = Date.now() + 15_000;
-  const client = new pg.Client({
-    ...cluster.clientConfig(replicaId, database),
-    connectionTimeoutMillis: 5000,
-  });
-  await client.connect();
-  try {
-    for (;;) {
-      const result = await client.query<{ n: string }>('SELECT count(*) AS n FROM orders');
-      if (Number(result.rows[0]?.n) >= count) return;
-      if (Date.now() > deadline)
-        throw new Error(`replica ${replicaId} did not replay ${count} rows within 15 s`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    await client.end();
   }
 }
 

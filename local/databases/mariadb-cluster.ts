@@ -380,7 +380,7 @@ export class MariadbCluster {
           ]);
           if (Number(rows[0]?.waited) !== 0) {
             const [status] = await conn.query<RowDataPacket[]>('SHOW SLAVE STATUS');
-            const s = status[0] ?? {};
+            const s: Record<string, unknown> = status[0] ?? {};
             throw new MariadbClusterError(
               `${record.id} did not catch up with ${source.id} (GTID ${target}) within ${seconds} s: ` +
                 `IO ${String(s.Slave_IO_Running)}, SQL ${String(s.Slave_SQL_Running)}, ${String(s.Last_IO_Error || s.Last_SQL_Error || 'no error')}`,

@@ -35,6 +35,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Cleanup } from '../cleanup.js';
+import type { LocalCertificateAuthority } from './tls.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -78,6 +79,8 @@ export interface PostgresClusterOptions {
    * directory the moment it is created; once the cleanup runs, nothing new is spawned. @default none
    */
   readonly cleanup?: Cleanup;
+  /** Issues each server's certificate (for the names a start passes as `tlsNames`). @default no TLS */
+  readonly authority?: LocalCertificateAuthority;
 }
 
 export interface StartPrimaryOptions {
@@ -97,6 +100,8 @@ export interface StartPrimaryOptions {
   readonly password: string;
   /** Database created on start (besides `postgres`). */
   readonly database: string;
+  /** DNS names the server certificate carries (the RDS endpoint): TLS on; needs the cluster's `authority`. */
+  readonly tlsNames?: readonly string[];
 }
 
 export interface CreateReplicaOptions {
@@ -109,6 +114,8 @@ export interface CreateReplicaOptions {
   readonly port?: number;
   /** As for StartPrimaryOptions.dataDir. */
   readonly dataDir?: string;
+  /** As for StartPrimaryOptions.tlsNames (a replica does not keep its source's certificate). */
+  readonly tlsNames?: readonly string[];
 }
 
 export interface ClientConfig {
@@ -135,6 +142,8 @@ interface ServerRecord {
   database: string;
   credentials: Credentials;
   slotName: string;
+  /** Serves TLS with server.crt/server.key in its data directory. */
+  tls: boolean;
   child: ChildProcess | undefined;
   exited: Promise<void> | undefined;
   logTail: string[];
@@ -402,8 +411,8 @@ export class PostgresCluster {
   private readonly ownedDirs = new Set<string>();
   /** One initdb per master user name per cluster; primaries are copies (about 0.1 s instead of 0.6-1 s). */
   private readonly templates = new Map<string, Promise<{ dir: string; password: string }>>();
-  private readonly options: Required<Omit<PostgresClusterOptions, 'onLog' | 'cleanup'>> &
-    Pick<PostgresClusterOptions, 'onLog' | 'cleanup'>;
+  private readonly options: Required<Omit<PostgresClusterOptions, 'onLog' | 'cleanup' | 'authority'>> &
+    Pick<PostgresClusterOptions, 'onLog' | 'cleanup' | 'authority'>;
   /** initdb processes running now: stopAll ends them too. */
   private readonly helpers = new Set<ChildProcess>();
   private forgetRoot: (() => void) | undefined;
@@ -426,6 +435,7 @@ export class PostgresCluster {
       startTimeoutMs: options.startTimeoutMs ?? 30_000,
       onLog: options.onLog,
       cleanup: options.cleanup,
+      authority: options.authority,
     };
   }
 
@@ -517,6 +527,7 @@ export class PostgresCluster {
       // The template's throw-away password until ALTER ROLE below sets the caller's.
       credentials: { ...credentials, password: template.password },
       slotName: slotNameFor(options.id),
+      tls: false,
       child: undefined,
       exited: undefined,
       logTail: [],
@@ -525,6 +536,7 @@ export class PostgresCluster {
     this.servers.set(record.id, record);
     try {
       await copyDataDir(template.dir, dataDir, owner, false);
+      await this.writeCertificate(record, options.tlsNames, owner);
       await this.spawnServer(record, binaries, owner, 'ready to accept connections');
       await this.withClient(record, 'postgres', async (client) => {
         // ALTER/CREATE ROLE take no bind parameters: the literals are escaped, and no statement reaches
@@ -595,6 +607,7 @@ export class PostgresCluster {
       database: source.database,
       credentials: source.credentials,
       slotName: slotNameFor(options.id),
+      tls: false,
       child: undefined,
       exited: undefined,
       logTail: [],
@@ -627,6 +640,7 @@ export class PostgresCluster {
       });
       await this.writeOwned(path.join(dataDir, 'standby.signal'), '', owner);
       await this.configureStandby(record, source, owner);
+      await this.writeCertificate(record, options.tlsNames, owner);
       await this.spawnServer(record, binaries, owner, 'ready to accept read-only connections');
     } catch (error) {
       await this.remove(record.id).catch(() => undefined);
@@ -861,6 +875,22 @@ export class PostgresCluster {
     return dir;
   }
 
+  /** The server's certificate for `names`, from the cluster's authority, as server.crt/server.key (0600, its owner's). */
+  private async writeCertificate(
+    record: ServerRecord,
+    names: readonly string[] | undefined,
+    owner: OsUser | undefined,
+  ): Promise<void> {
+    if (names === undefined) return;
+    if (!this.options.authority) {
+      throw new TypeError('tlsNames needs the cluster option authority (the CA that signs the certificate)');
+    }
+    const issued = await this.options.authority.issue(names);
+    await this.writeOwned(path.join(record.dataDir, 'server.crt'), issued.cert, owner);
+    await this.writeOwned(path.join(record.dataDir, 'server.key'), issued.key, owner);
+    record.tls = true;
+  }
+
   private async writeOwned(file: string, content: string, owner: OsUser | undefined): Promise<void> {
     await writeFile(file, content, { mode: 0o600 });
     if (owner) await chown(file, owner.uid, owner.gid);
@@ -1006,7 +1036,13 @@ export class PostgresCluster {
     return new Promise((resolve, reject) => {
       const child = spawn(
         binaries.postgres,
-        ['-D', record.dataDir, ...serverSettings(record.address, record.port)],
+        [
+          '-D',
+          record.dataDir,
+          ...serverSettings(record.address, record.port),
+          // server.crt and server.key in the data directory are ssl_cert_file's and ssl_key_file's defaults.
+          ...(record.tls ? ['-c', 'ssl=on'] : []),
+        ],
         {
           ...(owner ?? {}),
           env: this.childEnv(),

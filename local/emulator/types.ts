@@ -199,6 +199,11 @@ export interface SeedSecretInput {
   readonly description?: string;
   readonly tags?: Readonly<Record<string, string>>;
   readonly kmsKeyId?: string;
+  /**
+   * The six characters after the name in the ARN (AWS picks them at random), e.g. to match a plan that names the
+   * secret by ARN. The replicas' ARNs carry the same. @default random
+   */
+  readonly arnSuffix?: string;
 }
 
 export interface SeededSecret {

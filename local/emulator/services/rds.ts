@@ -646,6 +646,14 @@ export class RdsService implements ServiceHandler {
     instance.status = status;
   }
 
+  /**
+   * The endpoint name an instance with this id has, or will have, in `region` (`<id>.<random>.<region>.rds.amazonaws.com`;
+   * the random part is the account's per Region). The proving ground issues each server's TLS certificate for it.
+   */
+  endpointName(region: string, id: string): string {
+    return `${id.toLowerCase()}.${this.endpointSuffix(region)}.${region}.rds.amazonaws.com`;
+  }
+
   /** Endpoint names with a known address, for the DNS server. */
   endpoints(): { name: string; address: string }[] {
     const out: { name: string; address: string }[] = [];

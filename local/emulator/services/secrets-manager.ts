@@ -463,7 +463,11 @@ export class SecretsManagerService implements ServiceHandler {
   /* Operations                                                                                 */
   /* ------------------------------------------------------------------------------------------ */
 
-  private createSecret(region: string, input: Record<string, unknown>): Record<string, unknown> {
+  private createSecret(
+    region: string,
+    input: Record<string, unknown>,
+    arnSuffix?: string,
+  ): Record<string, unknown> {
     const name = required(input, 'Name');
     if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
       throw new AwsError(
@@ -493,7 +497,7 @@ export class SecretsManagerService implements ServiceHandler {
     const description = str(input, 'Description');
     const kmsKeyId = str(input, 'KmsKeyId');
     const secret: Secret = {
-      arn: `arn:aws:secretsmanager:${region}:${this.account}:secret:${name}-${this.rng.chars(6, ALNUM)}`,
+      arn: `arn:aws:secretsmanager:${region}:${this.account}:secret:${name}-${arnSuffix ?? this.rng.chars(6, ALNUM)}`,
       name,
       region,
       ...(description !== undefined ? { description } : {}),
@@ -980,14 +984,23 @@ export class SecretsManagerService implements ServiceHandler {
   /** A secret with one AWSCURRENT version and replicas that are already InSync. */
   seed(input: SeedSecretInput): SeededSecret {
     const value = typeof input.value === 'string' ? input.value : JSON.stringify(input.value);
-    const created = this.createSecret(input.region, {
-      Name: input.name,
-      SecretString: value,
-      ...(input.description !== undefined ? { Description: input.description } : {}),
-      ...(input.kmsKeyId !== undefined ? { KmsKeyId: input.kmsKeyId } : {}),
-      Tags: Object.entries(input.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-      AddReplicaRegions: (input.replicaRegions ?? []).map((Region) => ({ Region })),
-    });
+    if (input.arnSuffix !== undefined && !/^[A-Za-z0-9]{6}$/.test(input.arnSuffix)) {
+      throw new TypeError(
+        `seed.secret: arnSuffix must be 6 letters or digits, got ${JSON.stringify(input.arnSuffix)}`,
+      );
+    }
+    const created = this.createSecret(
+      input.region,
+      {
+        Name: input.name,
+        SecretString: value,
+        ...(input.description !== undefined ? { Description: input.description } : {}),
+        ...(input.kmsKeyId !== undefined ? { KmsKeyId: input.kmsKeyId } : {}),
+        Tags: Object.entries(input.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+        AddReplicaRegions: (input.replicaRegions ?? []).map((Region) => ({ Region })),
+      },
+      input.arnSuffix,
+    );
     const secret = this.find(input.region, input.name);
     const replicaArns: Record<string, string> = {};
     for (const link of secret.replicas.values()) {
