@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { InputInvalidError, PlanInvalidError } from './errors.js';
+import { regionProblem } from './regions.js';
+import {
+  rotationExpressionProblem,
+  schedulerExpressionProblem,
+  timeZoneProblem,
+} from './schedule-expression.js';
+import { didYouMean } from './suggest.js';
 
 /**
  * The failover plan: one typed document that says what fails over (DESIGN.md, "The failover plan").
  * Unknown fields are errors — a typo in a DR plan must not pass silently.
  */
 
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const ACCOUNT = /^\d{12}$/;
 const PARTITION = '(aws|aws-cn|aws-us-gov)';
 const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:([a-z0-9-]+):(\\d{12}):secret:[\\w/+=.@-]+$`);
@@ -28,9 +34,16 @@ const HOSTED_ZONE_ID = /^(\/hostedzone\/)?[A-Z0-9]{1,32}$/;
 const DNS_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$/;
 const UNIT_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const PLAN_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
-const SCHEDULE_EXPRESSION = /^(rate\(\d+ (hour|hours|day|days)\)|cron\(.+\))$/;
 
-const region = z.string().regex(REGION, 'expected an AWS Region code such as us-west-2');
+/** A string refined by a check that says why it is refused (functions/lib/schedule-expression.ts, regions.ts). */
+const checked = (problem: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const message = problem(value);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message });
+  });
+
+// The SDK's partition data (docs/aws/regions.md): a misspelt Region is reported here, on its own field.
+const region = checked(regionProblem);
 
 export const EngineSchema = z.enum(['postgres', 'mysql', 'mariadb']);
 export type Engine = z.infer<typeof EngineSchema>;
@@ -81,7 +94,8 @@ const RotationSchema = z.strictObject({
   /** Days between rotations (1-1000) or a `rate()`/`cron()` expression. */
   schedule: z.union([
     z.number().int().min(1).max(1000),
-    z.string().regex(SCHEDULE_EXPRESSION, 'expected rate(N days|hours) or cron(...)'),
+    // Secrets Manager's own grammar and limits (docs/aws/schedule-expressions.md).
+    checked(rotationExpressionProblem),
   ]),
   /** Rewrite region-bound fields of the secret value (e.g. `masterarn`) to the recovery Region. @default false */
   rewriteRegionFields: z.boolean().default(false),
@@ -117,9 +131,9 @@ const AlarmSchema = z.strictObject({
 
 const DrillSchema = z.strictObject({
   /** EventBridge Scheduler expression, e.g. `cron(0 10 ? * TUE *)`. */
-  schedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'expected cron(...) or rate(...)'),
+  schedule: checked(schedulerExpressionProblem),
   /** IANA time zone of the schedule. @default "UTC" */
-  timezone: z.string().min(1).default('UTC'),
+  timezone: checked(timeZoneProblem).default('UTC'),
 });
 
 const VpcSchema = z.strictObject({
@@ -163,6 +177,9 @@ export const PlanSchema = z
     if (plan.primaryRegion === plan.recoveryRegion) {
       issue(['recoveryRegion'], `must differ from primaryRegion (${plan.primaryRegion})`);
     }
+    // A misspelt Region is reported on its own field (above): ARNs are not compared with it.
+    const regionsValid =
+      regionProblem(plan.primaryRegion) === undefined && regionProblem(plan.recoveryRegion) === undefined;
     const seen = new Map<string, number>();
     plan.units.forEach((unit, i) => {
       const first = seen.get(unit.name);
@@ -177,7 +194,7 @@ export const PlanSchema = z
         issue(['units', i, 'secret', 'id'], 'expected a secret name (letters, digits and /_+=.@-) or ARN');
       }
       const keyArn = KMS_KEY_ARN.exec(unit.secret.kmsKeyArn ?? '');
-      if (keyArn && keyArn[2] !== plan.recoveryRegion) {
+      if (keyArn && keyArn[2] !== plan.recoveryRegion && regionsValid) {
         // The replica is encrypted with a key of its own Region.
         issue(
           ['units', i, 'secret', 'kmsKeyArn'],
@@ -209,7 +226,7 @@ export const PlanSchema = z
       const m = ALARM_ARN.exec(alarm.arn);
       if (!m) return;
       if (m[3] !== plan.account) issue(['alarms', i, 'arn'], `must be in account ${plan.account}`);
-      if (m[2] !== plan.primaryRegion && m[2] !== plan.recoveryRegion) {
+      if (m[2] !== plan.primaryRegion && m[2] !== plan.recoveryRegion && regionsValid) {
         issue(
           ['alarms', i, 'arn'],
           `must be in ${plan.primaryRegion} or ${plan.recoveryRegion}, not ${m[2]}`,
@@ -218,7 +235,7 @@ export const PlanSchema = z
     });
     if (plan.notificationTopicArn) {
       const m = SNS_ARN.exec(plan.notificationTopicArn);
-      if (m && m[2] !== plan.recoveryRegion) {
+      if (m && m[2] !== plan.recoveryRegion && regionsValid) {
         issue(['notificationTopicArn'], `must be in the recovery Region ${plan.recoveryRegion}, not ${m[2]}`);
       }
     }
@@ -234,7 +251,8 @@ function checkArnPlace(
   issue: (path: (string | number)[], message: string) => void,
 ): void {
   const [, , arnRegion, arnAccount] = match;
-  if (arnRegion !== plan.recoveryRegion) {
+  // A misspelt recoveryRegion is reported on its own field: comparing ARNs with it would blame the ARNs.
+  if (arnRegion !== plan.recoveryRegion && regionProblem(plan.recoveryRegion) === undefined) {
     issue(path, `must be in the recovery Region ${plan.recoveryRegion}, not ${arnRegion}`);
   }
   if (arnAccount !== plan.account) issue(path, `must be in account ${plan.account}, not ${arnAccount}`);
@@ -250,11 +268,46 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-function describeIssues(error: z.ZodError, root?: string): string[] {
-  return error.issues.map((issue) => {
-    const path = formatPath(issue.path);
-    const where = root ? (issue.path.length ? `${root}.${path}` : root) : path;
-    return `${where}: ${issue.message}`;
+/** The fields an object of `schema` has at `path` (array indexes and wrappers such as defaults see through). */
+function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let node: z.core.$ZodType | undefined = schema;
+  const unwrap = (n: z.core.$ZodType | undefined): z.core.$ZodType | undefined => {
+    let current = n;
+    for (let i = 0; current && i < 10; i++) {
+      const def = current._zod.def as unknown as Record<string, unknown> & { type: string };
+      if (['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)) {
+        current = def.innerType as z.core.$ZodType;
+      } else if (def.type === 'pipe') current = def.in as z.core.$ZodType;
+      else break;
+    }
+    return current;
+  };
+  for (const key of path) {
+    node = unwrap(node);
+    const def = node?._zod.def as unknown as Record<string, unknown> & { type: string };
+    if (def?.type === 'array' && typeof key === 'number') node = def.element as z.core.$ZodType;
+    else if (def?.type === 'object' && typeof key === 'string') {
+      node = (def.shape as Record<string, z.core.$ZodType>)[key];
+    } else return [];
+  }
+  const def = unwrap(node)?._zod.def as unknown as Record<string, unknown> & { type: string };
+  return def?.type === 'object' ? Object.keys(def.shape as object) : [];
+}
+
+function describeIssues(error: z.ZodError, root?: string, schema?: z.core.$ZodType): string[] {
+  const where = (path: readonly PropertyKey[]) => {
+    const formatted = formatPath(path);
+    return root ? (path.length ? `${root}.${formatted}` : root) : formatted;
+  };
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys' && schema) {
+      // One line per unknown field, at its own path, with the field it most likely means.
+      const known = knownKeysAt(schema, issue.path);
+      return issue.keys.map(
+        (key) => `${where([...issue.path, key])}: unknown field${didYouMean(key, known)}`,
+      );
+    }
+    return [`${where(issue.path)}: ${issue.message}`];
   });
 }
 
@@ -262,7 +315,7 @@ function describeIssues(error: z.ZodError, root?: string): string[] {
 export function parsePlan(document: unknown, source = 'plan'): FailoverPlan {
   const result = PlanSchema.safeParse(document);
   if (result.success) return result.data;
-  const issues = describeIssues(result.error);
+  const issues = describeIssues(result.error, undefined, PlanSchema);
   throw new PlanInvalidError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }
 

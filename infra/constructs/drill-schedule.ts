@@ -4,11 +4,15 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { schedulerExpressionProblem, timeZoneProblem } from '../../functions/lib/schedule-expression.js';
 import { PropsProblems } from './props.js';
 
 export interface DrillScheduleProps {
   readonly stateMachine: sfn.IStateMachine;
-  /** EventBridge Scheduler expression: `cron(min hour day-of-month month day-of-week year)` or `rate(n unit)`. */
+  /**
+   * EventBridge Scheduler expression: `cron(min hour day-of-month month day-of-week year)`, `rate(n unit)` or
+   * `at(yyyy-mm-ddThh:mm:ss)` (a one-time drill).
+   */
   readonly expression: string;
   /** IANA time zone the cron is read in, e.g. `Europe/Paris`. @default "UTC" */
   readonly timezone?: string;
@@ -20,17 +24,9 @@ export interface DrillScheduleProps {
   readonly deadLetterQueue?: sqs.IQueue;
 }
 
-const CRON = /^cron\((\S+( \S+){5})\)$/;
-const RATE = /^rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)$/;
-
-/** A time zone Node's ICU knows is one Scheduler knows: both use the IANA database. */
+/** A time zone Node's ICU knows, spelt as the tz database spells it, is one Scheduler knows: both use the IANA database. */
 export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
+  return timeZoneProblem(name) === undefined;
 }
 
 /** Game days on a clock: an EventBridge Scheduler schedule that starts `{"mode": "drill", "trigger": "schedule"}`. */
@@ -40,15 +36,12 @@ export class DrillSchedule extends Construct {
   constructor(scope: Construct, id: string, props: DrillScheduleProps) {
     super(scope, id);
     const problems = new PropsProblems('DrillSchedule');
-    if (!CRON.test(props.expression) && !RATE.test(props.expression)) {
-      problems.add(
-        'expression',
-        `expected cron(minutes hours day-of-month month day-of-week year) or rate(n minutes|hours|days), got ${props.expression}`,
-      );
-    }
+    // The plan schema runs the same checks (docs/aws/schedule-expressions.md): lifeboat plan and cdk synth agree.
+    const expressionProblem = schedulerExpressionProblem(props.expression);
+    if (expressionProblem) problems.add('expression', expressionProblem);
     const timezone = props.timezone ?? 'UTC';
-    if (!isTimeZone(timezone))
-      problems.add('timezone', `expected an IANA time zone such as Europe/Paris, got ${timezone}`);
+    const timezoneProblem = timeZoneProblem(timezone);
+    if (timezoneProblem) problems.add('timezone', timezoneProblem);
     problems.duration('maxEventAge', props.maxEventAge, Duration.minutes(1), Duration.hours(24));
     problems.integer('retryAttempts', props.retryAttempts, 0, 185);
     problems.check();

@@ -94,10 +94,10 @@ describe('DrillSchedule props', () => {
         }),
     );
     // Assess
-    expect(message).toContain('expression: expected cron(minutes hours day-of-month month day-of-week year)');
     expect(message).toContain(
-      'timezone: expected an IANA time zone such as Europe/Paris, got Europe/Atlantis',
+      'expression: cron() takes six fields (minutes hours day-of-month month day-of-week year), got 5',
     );
+    expect(message).toContain('timezone: "Europe/Atlantis" is not an IANA time zone such as Europe/Paris');
   });
 
   it('knows IANA time zones', () => {
