@@ -301,10 +301,10 @@ function describeIssues(error: z.ZodError, root?: string, schema?: z.core.$ZodTy
   };
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys' && schema) {
-      // One line per unknown field, at its own path, with the field it most likely means.
+      // One line per unknown field, at the path of its object, with the field it most likely means.
       const known = knownKeysAt(schema, issue.path);
       return issue.keys.map(
-        (key) => `${where([...issue.path, key])}: unknown field${didYouMean(key, known)}`,
+        (key) => `${where(issue.path)}: unknown field ${JSON.stringify(key)}${didYouMean(key, known)}`,
       );
     }
     return [`${where(issue.path)}: ${issue.message}`];

@@ -88,7 +88,7 @@ describe('Regions', () => {
 });
 
 describe('unknown fields', () => {
-  it('names each unknown field at its own path, with the field meant when one is close', () => {
+  it('names each unknown field, at the path of its object, with the field meant when one is close', () => {
     const issues = issuesOf((p) => {
       p.maxConcurency = 5;
       p.units[0].dns.recordname = 'x.example.com';
@@ -98,11 +98,11 @@ describe('unknown fields', () => {
     });
     expect(issues).toEqual(
       expect.arrayContaining([
-        'maxConcurency: unknown field (did you mean "maxConcurrency"?)',
-        'units[0].dns.recordname: unknown field (did you mean "recordName"?)',
-        'units[0].dns.tll: unknown field (did you mean "ttl"?)',
-        'drill.scheduel: unknown field (did you mean "schedule"?)',
-        'units[0].verify.colour: unknown field',
+        '(root): unknown field "maxConcurency" (did you mean "maxConcurrency"?)',
+        'units[0].dns: unknown field "recordname" (did you mean "recordName"?)',
+        'units[0].dns: unknown field "tll" (did you mean "ttl"?)',
+        'drill: unknown field "scheduel" (did you mean "schedule"?)',
+        'units[0].verify: unknown field "colour"',
       ]),
     );
     expect(issues).toHaveLength(5);
@@ -114,8 +114,8 @@ describe('unknown fields', () => {
       p.alarms.push({ arn: p.alarms[0].arn, ARN: 'x' });
     });
     expect([...issues].sort()).toEqual([
-      'alarms[1].ARN: unknown field (did you mean "arn"?)',
-      'approval.onAlarms: unknown field (did you mean "onAlarm"?)',
+      'alarms[1]: unknown field "ARN" (did you mean "arn"?)',
+      'approval: unknown field "onAlarms" (did you mean "onAlarm"?)',
     ]);
   });
 });
