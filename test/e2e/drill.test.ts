@@ -3,7 +3,7 @@ import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-ro
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
-import type { RunReport } from '../../functions/lib/report.js';
+import { type RunReport, renderReportText } from '../../functions/lib/report.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { type ProvingGround, startProvingGround } from '../../local/proving-ground.js';
 import { type RunResult, runExecution, type SynthesizedOrchestrator } from '../../local/runner.js';
@@ -247,7 +247,20 @@ describe('a drill on the proving ground', () => {
       Name: world.plan.units[0]?.dns.recordName,
     });
     expect(JSON.stringify(report)).not.toContain(PASSWORD);
-  });
+    // The verify step probed the network read-only (issue 9, item 9): every result reported, none failed.
+    const verify = report.units[0]?.steps.find((s) => s.step === 'verifyConnectivity');
+    expect(verify?.detail).toMatchObject({
+      probesFailed: 0,
+      'probe.current.role': 'ok: writable (pg_is_in_recovery() = false)',
+      'probe.replica.read-only': 'ok: read-only, as a replica must be (pg_is_in_recovery() = true)',
+    });
+    expect(verify?.detail['probe.current.auth']).toMatch(/^ok: authenticated as \S+ with the secret$/);
+    expect(verify?.detail['probe.replica.tcp']).toMatch(/^ok: TCP to /);
+    const text = renderReportText(report);
+    expect(text).toMatch(/probe dns: ok: orders-db\.internal\.example\.com -> \S+ \(127\.0\.0\.\d+\)/);
+    expect(text).toContain('probe replica.read-only: ok: read-only');
+    // The first run to load the dry run's bundles; a shared machine may be slow.
+  }, 180_000);
 
   // A permanent fault on the nth call of one action, so that exactly one step fails; n counts the calls that match.
   it.each([
@@ -302,4 +315,36 @@ describe('a drill on the proving ground', () => {
     },
     120_000,
   );
+
+  it('a dry run reports a replica whose port is closed, and still ends as a dry run', async () => {
+    // Prepare: the production replica's server is down; its endpoint still resolves
+    const replicaId = world.plan.units[0]?.database.replicaInstanceId ?? '';
+    await world.cluster.stop(replicaId);
+    world.emulator.clearCalls();
+
+    // Act
+    let dryRun: RunResult & { report?: RunReport };
+    try {
+      dryRun = await run('e2e-dry-run-closed-port', { mode: 'dry-run' });
+    } finally {
+      await world.cluster.restart(replicaId);
+    }
+
+    // Assess
+    expect(dryRun.status).toBe('SUCCEEDED');
+    const report = dryRun.report as RunReport;
+    const verify = report.units[0]?.steps.find((s) => s.step === 'verifyConnectivity');
+    expect(verify?.status).toBe('planned');
+    expect(verify?.detail['probe.replica.tcp']).toMatch(
+      /^FAILED: TCP to \S+ \(\S+\) failed \(ECONNREFUSED\)/,
+    );
+    expect(verify?.detail['probe.replica.read-only']).toBe('skipped: not tried: TCP failed');
+    expect(verify?.detail['probe.current.role']).toBe('ok: writable (pg_is_in_recovery() = false)');
+    expect(report.summary).toContain('1 network probe failed (orders: see Verify connectivity)');
+    expect(renderReportText(report)).toMatch(/probe replica\.tcp: FAILED: TCP to .* \(ECONNREFUSED\)/);
+    const mutating = world.emulator.calls.filter(
+      (c) => c.mutating && ['rds', 'secretsmanager', 'route53', 'dynamodb'].includes(String(c.service)),
+    );
+    expect(mutating).toEqual([]);
+  }, 120_000);
 });
