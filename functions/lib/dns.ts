@@ -24,6 +24,7 @@ import { logger } from './observability.js';
 import type { UnitPlan } from './plan.js';
 import { timedStep } from './step.js';
 import type { PollResult, PreflightCheck, StepResult, UnitStepInput } from './types.js';
+import { liveTtlCheck } from './verify-budget.js';
 
 /**
  * The Route 53 steps: point the unit's CNAME (the `host` of its secret) at the promoted instance and wait until the
@@ -431,6 +432,8 @@ export async function checkDnsReadiness(
         'error',
         `${record} is a CNAME to ${recordValue(cname) ?? '?'} (TTL ${cname.TTL ?? '-'})`,
       );
+      // Clients keep the old answer for up to this TTL: can the target RTO be met (docs/design/verify-budget.md)?
+      checks.push({ unit: unit.name, ...liveTtlCheck(unit, input.run.targetRtoSeconds, cname.TTL) });
     }
     return checks;
   }

@@ -174,9 +174,11 @@ const DRILL_NEEDS_A_REPLICA =
  *   blocking on it would block every drill. The drill's own copy is waited for until InSync (Check drill copies);
  * - the production replica's automated backups: advice for a real failover (its promotion would take a backup
  *   first); a drill promotes a new copy, never the production replica.
+ * - the production record's TTL against the target RTO: advice for the operator; a drill measures its own copy.
  */
 function informationalInDrill(check: PreflightCheck, figures: Record<string, DetailValue>): boolean {
-  if (check.check === 'database.replica-backups') return true;
+  // The live record's TTL against the RTO (functions/lib/verify-budget.ts, liveTtlCheck): advice; a drill measures it.
+  if (check.check === 'database.replica-backups' || check.check === 'dns.ttl') return true;
   return check.check === 'secret.replication-status' && figures.secretReplicationStatus === 'unknown';
 }
 

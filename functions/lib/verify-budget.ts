@@ -120,3 +120,47 @@ export function withinBudget(error: unknown, budget: VerifyBudget | undefined, n
       `TTL and its new one, ${budget.cacheSeconds} s, plus ${budget.allowanceSeconds} s for resolvers)`,
   );
 }
+
+/**
+ * Preflight's view of the live record's TTL (docs/design/verify-budget.md, "What preflight says"): clients may keep
+ * the old answer that long after the change reaches every name server, so a TTL that, with propagation and the
+ * resolvers' margin, exceeds the target RTO makes the RTO impossible whatever else happens; and a TTL above what
+ * verification waits out makes it stop early. Warnings: the run goes on, and the record's TTL is the operator's to
+ * lower (ahead of time, not in the middle of a disaster).
+ */
+export function liveTtlCheck(
+  unit: UnitPlan,
+  targetRtoSeconds: number,
+  liveTtl: number | undefined,
+): {
+  check: string;
+  ok: boolean;
+  severity: 'warning';
+  message: string;
+  figures: Record<string, DetailValue>;
+} {
+  const record = unit.dns.recordName;
+  const figures = { dnsLiveTtlSeconds: liveTtl ?? null };
+  const base = { check: 'dns.ttl', severity: 'warning' as const, figures };
+  if (liveTtl === undefined) return { ...base, ok: true, message: `${record} has no TTL (an alias record)` };
+  const needed = liveTtl + DNS_PROPAGATION_SECONDS + RESOLVER_MARGIN_SECONDS;
+  const problems: string[] = [];
+  if (needed > targetRtoSeconds) {
+    problems.push(
+      `its live TTL is ${liveTtl} s: clients may keep the old answer for that long after the change reaches every Route 53 name server (about ${DNS_PROPAGATION_SECONDS} s), ${needed} s with the resolvers' margin, more than the target RTO of ${targetRtoSeconds} s, so the RTO cannot be met; lower the record's TTL now (the plan sets ${unit.dns.ttl} s when it fails over)`,
+    );
+  }
+  const covered = Math.max(PREVIOUS_TTL_CEILING_SECONDS, unit.dns.ttl);
+  if (liveTtl > covered) {
+    problems.push(
+      `verification waits out a previous TTL of at most ${covered} s, so it may give up while resolvers still hold the old answer`,
+    );
+  }
+  return problems.length
+    ? { ...base, ok: false, message: `${record}: ${problems.join('; ')}` }
+    : {
+        ...base,
+        ok: true,
+        message: `${record}'s live TTL of ${liveTtl} s leaves the target RTO of ${targetRtoSeconds} s reachable`,
+      };
+}

@@ -441,13 +441,42 @@ describe('checkDnsReadiness', () => {
 
     // Assess
     expect(failed(checks)).toEqual([]);
-    expect(checks.map((c) => c.check)).toEqual(['dns.zone', 'dns.record']);
+    expect(checks.map((c) => c.check)).toEqual(['dns.zone', 'dns.record', 'dns.ttl']);
     expect(r53Mock.commandCalls(ListResourceRecordSetsCommand)[0]?.args[0].input).toEqual({
       HostedZoneId: ZONE_ID,
       StartRecordName: RECORD_NAME,
       MaxItems: 20,
     });
   });
+
+  it.each([
+    // 60 s + 60 s to reach every name server + 30 s margin = 150 s
+    [60, 120, ['RTO cannot be met', 'live TTL is 60 s', '150 s']],
+    [60, 150, []],
+    // Above the hour verification waits out, and far above the RTO.
+    [86_400, 900, ['RTO cannot be met', 'verification waits out a previous TTL of at most 3600 s']],
+  ] as const)(
+    'warns when the live TTL (%s s) with propagation exceeds the target RTO (%s s), or what verification waits out',
+    async (ttl, rto, says) => {
+      // Prepare
+      zone();
+      currentRecord(cname(PRIMARY_ENDPOINT, { TTL: ttl }));
+      const input = stepInput();
+      input.run.targetRtoSeconds = rto;
+
+      // Act
+      const checks = await checkDnsReadiness({ route53 }, input);
+
+      // Assess
+      const check = checks.find((c) => c.check === 'dns.ttl');
+      expect(check).toMatchObject({
+        ok: says.length === 0,
+        severity: 'warning',
+        figures: { dnsLiveTtlSeconds: ttl },
+      });
+      for (const text of says) expect(check?.message).toContain(text);
+    },
+  );
 
   it('errs on a missing zone and stops there', async () => {
     // Prepare
