@@ -108,8 +108,12 @@ const VerifySchema = z.strictObject({
   query: z.string().min(1).max(4096).default('SELECT 1'),
   /** Require TLS, checked against the RDS CA and the endpoint the CNAME points to. @default true */
   requireTls: z.boolean().default(true),
-  /** Seconds for one connection attempt and query. @default 10 */
-  timeoutSeconds: z.number().int().min(1).max(120).default(10),
+  /**
+   * Seconds for one connection attempt and query. At most 90: the rotation step logs in twice within 3x this each,
+   * beside its AWS calls, inside Lambda's 15 minutes (infra/constructs/orchestrator.ts, docs/design/timeouts.md).
+   * @default 10
+   */
+  timeoutSeconds: z.number().int().min(1).max(90).default(10),
 });
 
 export const UnitSchema = z.strictObject({

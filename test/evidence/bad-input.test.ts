@@ -87,7 +87,7 @@ const NUMBERS: { path: Path; min: number; max: number }[] = [
   { path: [...U, 'database', 'maxReplicaLagSeconds'], min: 0, max: 86_400 },
   { path: [...U, 'dns', 'ttl'], min: 0, max: 86_400 },
   { path: [...U, 'rotation', 'schedule'], min: 1, max: 1000 },
-  { path: [...U, 'verify', 'timeoutSeconds'], min: 1, max: 120 },
+  { path: [...U, 'verify', 'timeoutSeconds'], min: 1, max: 90 },
   { path: ['approval', 'timeoutSeconds'], min: 60, max: 86_400 },
 ];
 const OPTIONAL_NUMBERS: { path: Path; min: number; max: number }[] = [

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -20,7 +20,11 @@ import { addLifeboatStacks } from '../../infra/lifeboat-app.js';
  */
 
 const REGIONS = PARTITIONS.flatMap((p) => p.regions);
-const ZONES = [...Intl.supportedValuesOf('timeZone'), 'UTC', 'US/Eastern', 'Etc/GMT+5', 'Asia/Kolkata'];
+// Names the schema must refuse are drawn too: the schema used to accept `Paris`, which synth then threw on.
+const ZONES = [
+  ...Intl.supportedValuesOf('timeZone'),
+  ...['UTC', 'US/Eastern', 'Etc/GMT+5', 'Asia/Kolkata', 'Paris', 'europe/paris', 'Mars/Olympus'],
+];
 
 const letters = 'abcdefghijklmnopqrstuvwxyz';
 const lower = fc.constantFrom(...letters.split(''));
@@ -106,7 +110,7 @@ const planArbitrary = fc
           cron,
         ),
         rewriteRegionFields: fc.boolean(),
-        verifyTimeout: fc.integer({ min: 1, max: 120 }),
+        verifyTimeout: fc.integer({ min: 1, max: 100 }),
       }),
       { minLength: 1, maxLength: 3, selector: (u) => u.name },
     ),
@@ -116,7 +120,9 @@ const planArbitrary = fc
     drill: fc.option(
       fc.record({
         schedule: fc.oneof(cron, rate, at),
-        timezone: fc.option(fc.constantFrom(...ZONES), { nil: undefined }),
+        timezone: fc.option(fc.oneof(fc.constantFrom(...ZONES), fc.constantFrom('Paris', 'europe/paris')), {
+          nil: undefined,
+        }),
       }),
       { nil: undefined },
     ),
@@ -201,6 +207,14 @@ const planArbitrary = fc
 const outdir = mkdtempSync(join(tmpdir(), 'lifeboat-plan-synth-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
+/** The example plan with another drill. */
+function withDrill(drill: { schedule: string; timezone: string }): PlanDocument {
+  const plan = JSON.parse(
+    readFileSync(new URL('../../examples/plan.json', import.meta.url), 'utf8'),
+  ) as PlanDocument;
+  return { ...plan, drill };
+}
+
 /** What `cdk synth` does with a plan (infra/app.ts), without bundling: stacks, cdk-nag, synthesis. */
 function cdkSynth(document: PlanDocument): void {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir });
@@ -219,8 +233,8 @@ describe('every plan that lifeboat plan accepts synthesizes', () => {
         return false;
       }
     });
-    expect(accepted.length).toBeGreaterThan(150);
-    expect(accepted.filter((d) => d.drill).length).toBeGreaterThan(30);
+    expect(accepted.length).toBeGreaterThan(80);
+    expect(accepted.filter((d) => d.drill).length).toBeGreaterThan(20);
     expect(sample.every((d) => !d.drill || schedulerExpressionProblem(d.drill.schedule) === undefined)).toBe(
       true,
     );
@@ -238,7 +252,14 @@ describe('every plan that lifeboat plan accepts synthesizes', () => {
         fc.pre(accepted);
         cdkSynth(document);
       }),
-      { numRuns: 12 },
+      {
+        numRuns: 8,
+        // Always tried first: the disagreements found so far (a city for a time zone; a one-time at() drill).
+        examples: [
+          [withDrill({ schedule: 'cron(0 10 ? * TUE *)', timezone: 'Paris' })],
+          [withDrill({ schedule: 'at(2030-06-01T09:00:00)', timezone: 'Europe/Paris' })],
+        ],
+      },
     );
   });
 });

@@ -66,6 +66,14 @@ describe('rotation schedule', () => {
   });
 });
 
+describe('verify timeout', () => {
+  it("stays within what the rotation step can wait for inside Lambda's 15 minutes (cdk synth refused 103)", () => {
+    expect(issuesOf((p) => (p.units[0].verify.timeoutSeconds = 91))).toEqual([
+      'units[0].verify.timeoutSeconds: Too big: expected number to be <=90',
+    ]);
+  });
+});
+
 describe('Regions', () => {
   it('reports a misspelt recovery Region on recoveryRegion only, not on the ARNs that name the right one', () => {
     // The rotation Lambda's ARN says us-west-2: before, it was blamed ("must be in the recovery Region us-wset-2").
