@@ -39,7 +39,7 @@ import {
  * step's detail (`probe.*`) and every failure as a warning; a failed probe does not fail the dry run, whose job is to
  * report. Timeouts, with T = verify.timeoutSeconds: DNS T/2, TCP T/2, connect T, the role query T (3 T at most,
  * infra/constructs/orchestrator.ts, verifyFunctionTimeout). The password goes to the driver only; every text is
- * redacted.
+ * redacted. docs/design/dry-run-probe.md.
  */
 
 export interface DryRunProbeDeps {
@@ -70,6 +70,9 @@ export interface ProbeResult {
   /** True when an earlier probe's failure made this one pointless. */
   readonly skipped?: boolean;
 }
+
+/** The step's body, with its detail and warnings always there. */
+export type ProbeBody = StepBody & { detail: Record<string, DetailValue>; warnings: string[] };
 
 /** The detail key of a probe's result. */
 export const PROBE_DETAIL_PREFIX = 'probe.';
@@ -285,7 +288,7 @@ export async function dryRunProbe(
   deps: DryRunProbeDeps,
   unit: UnitPlan,
   credentials: ProbeCredentials,
-): Promise<StepBody> {
+): Promise<ProbeBody> {
   const timeoutMs = unit.verify.timeoutSeconds * 1000;
   const family = engineFamily(unit.database.engine);
   const { password } = credentials;
