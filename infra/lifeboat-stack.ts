@@ -95,18 +95,6 @@ export class LifeboatStack extends Stack {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
     const stateMachine = this.orchestrator.stateMachine;
-    // A run that times out or is stopped skips its report and lock release: docs/design/lock.md.
-    this.lockRecovery = new LockRecovery(this, 'LockRecovery', {
-      plan,
-      stateMachine,
-      executionTimeout: defaultExecutionTimeout(plan),
-      acquireLock: this.orchestrator.functions.acquireLock,
-      lockTable: this.lockTable.table,
-      reportBucket: this.reports.bucket,
-      reportTopic: topic,
-      ...(this.notifications.key ? { reportTopicKey: this.notifications.key } : {}),
-      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-    });
 
     // An alarm or a schedule that could not start an execution must not vanish silently.
     this.startFailures = new sqs.Queue(this, 'StartFailures', {
@@ -136,6 +124,18 @@ export class LifeboatStack extends Stack {
         deadLetterQueue: this.startFailures,
       });
     }
+    // A run that times out or is stopped skips its report and lock release: docs/design/lock.md.
+    this.lockRecovery = new LockRecovery(this, 'LockRecovery', {
+      plan,
+      stateMachine,
+      executionTimeout: defaultExecutionTimeout(plan),
+      acquireLock: this.orchestrator.functions.acquireLock,
+      lockTable: this.lockTable.table,
+      reportBucket: this.reports.bucket,
+      reportTopic: topic,
+      ...(this.notifications.key ? { reportTopicKey: this.notifications.key } : {}),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+    });
     const functions = Object.fromEntries(
       Object.entries(this.orchestrator.functions).map(([name, fn]) => [name, fn.function]),
     );

@@ -64,6 +64,22 @@ describe('step permissions (examples/plan.json)', () => {
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
         resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
       },
+      // The holder's execution: read, and stopped when a failover takes over a drill (docs/design/lock.md).
+      CheckLockHolder: {
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':states:us-west-2:123456789012:execution:lifeboat-orders-dr:*',
+              ],
+            ],
+          },
+        ],
+      },
     },
     releaseLock: {
       ReleaseFailoverLock: {

@@ -19,7 +19,8 @@ describe('LifeboatStack on examples/plan.json', () => {
 
   it('builds every step as a Node.js 22 ARM64 function, traced, with its own kept log group', () => {
     // Assess
-    template.resourceCountIs('AWS::Lambda::Function', STEP_FUNCTIONS.length);
+    // Every step, and the ended-run handler of lock recovery (infra/constructs/lock-recovery.ts).
+    template.resourceCountIs('AWS::Lambda::Function', STEP_FUNCTIONS.length + 1);
     for (const step of STEP_FUNCTIONS) {
       const { resource } = stepFunction(template, plan, step);
       expect(resource.Properties).toMatchObject({
@@ -52,7 +53,8 @@ describe('LifeboatStack on examples/plan.json', () => {
     const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0];
     const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
     const extra: Record<string, Record<string, unknown>> = {
-      acquireLock: { LOCK_TABLE_NAME: { Ref: table } },
+      // The lock's lifetime: the execution timeout and a margin (infra/constructs/lock-recovery.ts).
+      acquireLock: { LOCK_TABLE_NAME: { Ref: table }, LOCK_LIFETIME_SECONDS: expect.stringMatching(/^\d+$/) },
       releaseLock: { LOCK_TABLE_NAME: { Ref: table } },
       report: { REPORT_BUCKET_NAME: { Ref: expect.any(String) }, REPORT_TOPIC_ARN: { Ref: topic } },
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
@@ -248,7 +250,8 @@ describe('LifeboatStack on examples/plan.json', () => {
     const stateMachine = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
     const queue = Object.keys(template.findResources('AWS::SQS::Queue'))[0];
     // Assess
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    // The alarm rule, and the ended-run rule of lock recovery.
+    template.resourceCountIs('AWS::Events::Rule', 2);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.cloudwatch'],
@@ -559,7 +562,8 @@ describe('LifeboatStack variations', () => {
     // Act
     const { template, alarmForwarder } = synthesize(document);
     // Assess
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // Only the ended-run rule of lock recovery.
+    template.resourceCountIs('AWS::Events::Rule', 1);
     expect(alarmForwarder).toBeUndefined();
   });
 
@@ -570,7 +574,8 @@ describe('LifeboatStack variations', () => {
     // Act
     const { template, alarmForwarder } = synthesize(document);
     // Assess
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    // The alarm rule and the ended-run rule.
+    template.resourceCountIs('AWS::Events::Rule', 2);
     expect(alarmForwarder).toBeUndefined();
   });
 
