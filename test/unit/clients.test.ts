@@ -49,7 +49,7 @@ describe('SDK client timeouts', () => {
     },
   );
 
-  it('uses the deployed values: 10 s per attempt for the Route 53, RDS and S3, 5 s for the others, 3 s for DynamoDB', () => {
+  it('uses the deployed values: 10 s per attempt for Route 53, RDS and S3, 5 s for the others, 3 s for DynamoDB', () => {
     // Assess
     expect(Object.fromEntries(SERVICES.map((s) => [s, SDK_TIMEOUTS[s].requestTimeoutMs]))).toEqual({
       route53: 10_000,
@@ -59,6 +59,7 @@ describe('SDK client timeouts', () => {
       lambda: 5_000,
       sns: 5_000,
       cloudwatch: 5_000,
+      sfn: 5_000,
       dynamodb: 3_000,
     });
     expect(SERVICES.every((s) => SDK_TIMEOUTS[s].connectionTimeoutMs === 3_000)).toBe(true);
