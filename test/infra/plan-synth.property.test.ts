@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeFailover, renderFailoverDescription } from '../../cli/describe-plan.js';
 import { type PlanDocument, parsePlan, partitionOf } from '../../functions/lib/plan.js';
 import { PARTITIONS } from '../../functions/lib/regions.js';
 import { schedulerExpressionProblem } from '../../functions/lib/schedule-expression.js';
 import { addLifeboatStacks } from '../../infra/lifeboat-app.js';
 
 /**
- * `lifeboat plan` and `cdk synth` agree (issue 9, item 10): every plan the schema accepts synthesizes, cdk-nag
- * included, as `cdk synth` runs it (bundling skipped: it does not depend on the plan). The plans are drawn from the
+ * `lifeboat plan` and `cdk synth` agree (issue 9, item 10): every plan the schema accepts is described as
+ * `lifeboat plan` prints it and synthesizes, cdk-nag included, as `cdk synth` runs it (bundling skipped: it does not depend on the plan). The plans are drawn from the
  * whole accepted space the schema describes: any Region of the three partitions (ARNs in the matching partition),
  * names at their length limits, one to three units, secrets by name or ARN, KMS keys, alarms in either Region,
  * approval, drills with any EventBridge Scheduler expression and IANA time zone, rotation by days or expression,
@@ -250,6 +251,8 @@ describe('every plan that lifeboat plan accepts synthesizes', () => {
           accepted = false;
         }
         fc.pre(accepted);
+        // What `lifeboat plan` prints, then what `cdk synth` builds.
+        renderFailoverDescription(describeFailover(parsePlan(document), 'plan.json'));
         cdkSynth(document);
       }),
       {
