@@ -231,3 +231,18 @@ export function toLifeboatError(error: unknown, what: string): LifeboatError {
 export function awsErrorName(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null ? (error as SdkLikeError).name : undefined;
 }
+
+/**
+ * A secret feed (the replicator, the Vault sync) could not bring every target up to date. The message names each
+ * failed target and why, never a value; the function fails so that Lambda retries the event, then dead-letters it.
+ */
+export class SecretFeedError extends LifeboatError {
+  override readonly name = 'SecretFeedError' as const;
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly failures: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}

@@ -25,6 +25,7 @@ import {
   toLifeboatError,
 } from './errors.js';
 import { type Engine, recoverySecretId, type UnitPlan } from './plan.js';
+import { feedReadinessChecks } from './secret-feeds/readiness.js';
 import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, PreflightCheck, RunContext, StepResult, UnitStepInput } from './types.js';
 
@@ -735,6 +736,8 @@ export async function checkSecretReadiness(
     return checks;
   }
   add('secret.exists', true, 'error', `${subject} exists`);
+  // Kept current by the replicator or the Vault sync: was its last sync good and recent (docs/design/secret-feeds.md)?
+  checks.push(...feedReadinessChecks(secret.Tags, unit, new Date()));
 
   const view = replicationView(secret, run.recoveryRegion);
   const figures = {
