@@ -431,6 +431,8 @@ async function settleBody(
     warnings.push(
       `finished the interrupted rotation: the database takes the pending credentials of version ${stalePendingVersionId}, not the current ones (${verdicts.current}); AWSCURRENT moved to version ${stalePendingVersionId}, AWSPREVIOUS to ${currentVersionId}`,
     );
+    const left = await dropFinishedPending(deps, run, unit, secretId, stalePendingVersionId);
+    if (left) warnings.push(left);
     return true;
   }
   throw new RotationBlockedError(
@@ -601,6 +603,34 @@ async function attachBody(deps: AttachRotationDeps, run: RunContext, unit: UnitP
     );
   }
   return { outcome: 'changed', detail, warnings };
+}
+
+/**
+ * After finishing: AWSPENDING off the version that is now AWSCURRENT, as a completed rotation may leave it
+ * (API_RotateSecret: "might not be attached to any version"). Best effort: where it stays it blocks nothing
+ * (RotateSecret accepts AWSPENDING on the AWSCURRENT version), so a failure is a warning, not an error.
+ */
+async function dropFinishedPending(
+  deps: SecretDeps,
+  run: RunContext,
+  unit: UnitPlan,
+  secretId: string,
+  versionId: string,
+): Promise<string | undefined> {
+  try {
+    await deps.secretsManager.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: AWSPENDING,
+        RemoveFromVersionId: versionId,
+      }),
+    );
+    return undefined;
+  } catch (error) {
+    const again = await describeSecret(deps, unit, run).catch(() => undefined);
+    if (again && !(again.VersionIdsToStages?.[versionId] ?? []).includes(AWSPENDING)) return undefined;
+    return `AWSPENDING stays on version ${versionId}, now AWSCURRENT (${awsErrorName(error) ?? 'error'} removing it); it blocks nothing`;
+  }
 }
 
 /**

@@ -786,7 +786,7 @@ describe('settling an interrupted rotation', () => {
       output.restore();
     }
 
-    // Assess
+    // Assess: AWSCURRENT moved, then AWSPENDING taken off that version, as a completed rotation leaves it
     expect(stageCalls()).toEqual([
       {
         SecretId: SECRET_ARN,
@@ -794,6 +794,7 @@ describe('settling an interrupted rotation', () => {
         MoveToVersionId: 'v-pending-0002',
         RemoveFromVersionId: 'v-current-0001',
       },
+      { SecretId: SECRET_ARN, VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v-pending-0002' },
     ]);
     expect(result.detail).toMatchObject({
       currentCredentials: 'refused',
@@ -857,10 +858,13 @@ describe('settling an interrupted rotation', () => {
     const result = await settleRotation(deps, stepInput());
     const again = await settleRotation(deps, stepInput());
 
-    // Assess
+    // Assess: the label left on the now-current version blocks nothing; it is said, not failed on
     expect(result.detail.interruptedRotation).toBe('finished');
+    expect(result.warnings).toContainEqual(
+      expect.stringContaining('AWSPENDING stays on version v-pending-0002'),
+    );
     expect(again.outcome).toBe('already-done');
-    expect(sm.commandCalls(UpdateSecretVersionStageCommand)).toHaveLength(1);
+    expect(sm.commandCalls(UpdateSecretVersionStageCommand)).toHaveLength(2);
   });
 
   it('says how to finish by hand when the move is refused for good', async () => {
