@@ -1,7 +1,7 @@
 import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns-flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import { formatDuration, reportKeys } from '../functions/lib/report.js';
-import { rotationRulesFor } from '../functions/lib/secret.js';
+import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
 import { connectivityRetryAttempts, POLL_LOOPS } from '../statemachine/steps.js';
 import { stateMachineArnFor, stateMachineName } from './aws.js';
 
@@ -213,15 +213,31 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
           ],
           notes: [
             `then polls route53:GetChange until INSYNC (at most ${dnsPolls} polls)`,
-            'no call when the record already points at the promoted instance with this TTL',
+            'the UPSERT is sent also when the record already points at the promoted instance: identical values give a change id to wait for',
           ],
         });
-  const rotationCalls: PlannedCall[] = [
+  const settleCalls: PlannedCall[] = [
     {
       api: 'secretsmanager:UpdateSecretVersionStage',
-      parameters: { SecretId: secret.id, VersionStage: 'AWSPENDING', RemoveFromVersionId: '<stale version>' },
-      when: 'an interrupted rotation left AWSPENDING on another version',
+      parameters: {
+        SecretId: secret.id,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: '<pending version>',
+      },
+      when: 'an interrupted rotation left AWSPENDING on another version, and the current credentials work',
     },
+    {
+      api: 'secretsmanager:UpdateSecretVersionStage',
+      parameters: {
+        SecretId: secret.id,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: '<pending version>',
+        RemoveFromVersionId: '<current version>',
+      },
+      when: 'an interrupted rotation left AWSPENDING on another version, and only its credentials work',
+    },
+  ];
+  const rotationCalls: PlannedCall[] = [
     ...(rotation.rewriteRegionFields
       ? [
           {
@@ -272,11 +288,17 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
         alongside: 'Promote replica secret',
       }),
       updateDns,
-      step('Attach secret rotation', {
-        reads: ['secretsmanager:DescribeSecret'],
-        calls: rotationCalls,
-        notes: ['no call when rotation is already attached with this Lambda and schedule'],
-        alongside: 'Verify connectivity',
+      step('Settle an interrupted rotation', {
+        reads: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue of the pending and current versions (to log in; never printed or kept)',
+          'rds:DescribeDBInstances',
+        ],
+        calls: settleCalls,
+        notes: [
+          INTERRUPTED_ROTATION_PLAN,
+          'no call without an interrupted rotation, or when rotation is already attached',
+        ],
       }),
       step('Verify connectivity', {
         reads: [
@@ -286,9 +308,16 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
         notes: [
           `resolves ${dns.recordName} like an application, checks it leads to ${database.replicaInstanceId}, connects to database ${verify.database ?? "<the secret's dbname>"} (TLS ${verify.requireTls ? 'required' : 'not required'})`,
           `runs ${JSON.stringify(verify.query)} and a write that is rolled back; ${verify.timeoutSeconds} s per attempt`,
-          `retried while DNS caches expire (TTL ${dns.ttl} s): at most ${connectivityRetryAttempts(plan)} retries`,
+          `retried while DNS caches expire: until the larger of the record's previous TTL and ${dns.ttl} s, plus a margin, has passed since the change was in sync (at most ${connectivityRetryAttempts(plan)} retries)`,
         ],
-        alongside: 'Attach secret rotation',
+      }),
+      step('Attach secret rotation', {
+        reads: ['secretsmanager:DescribeSecret'],
+        calls: rotationCalls,
+        notes: [
+          'only after verification: RotateSecret runs the rotation function testSecret, which logs in to the database',
+          'no call when rotation is already attached with this Lambda and schedule',
+        ],
       }),
     ],
   };

@@ -57,9 +57,10 @@ describe('lifeboat plan', () => {
       'then polls rds:DescribeDBInstances until available and no longer a replica (at most 300 polls)',
       '* route53:ChangeResourceRecordSets HostedZoneId=Z0LIFEBOAT00EXAMPLE Action=UPSERT Name=orders-db.internal.example.com Type=CNAME TTL=5 Value=<endpoint of orders-db-replica>',
       'then polls route53:GetChange until INSYNC',
-      '* secretsmanager:RotateSecret SecretId=orders/db RotationLambdaARN=arn:aws:lambda:us-west-2:123456789012:function:orders-db-rotation RotationRules={"AutomaticallyAfterDays":30} RotateImmediately=false',
+      'Settle an interrupted rotation',
       'connects to database orders (TLS not required)',
       'runs "SELECT count(*) FROM orders"',
+      '* secretsmanager:RotateSecret SecretId=orders/db RotationLambdaARN=arn:aws:lambda:us-west-2:123456789012:function:orders-db-rotation RotationRules={"AutomaticallyAfterDays":30} RotateImmediately=false',
       '* s3:PutObject Bucket=<report bucket> Key=reports/orders-dr/latest.json',
       '* dynamodb:DeleteItem',
     ];
@@ -99,8 +100,9 @@ describe('lifeboat plan', () => {
       'Promote replica secret',
       'Promote database replica',
       'Point DNS at promoted database',
-      'Attach secret rotation',
+      'Settle an interrupted rotation',
       'Verify connectivity',
+      'Attach secret rotation',
     ]);
     expect(steps[2]?.calls).toEqual([
       {
@@ -117,12 +119,13 @@ describe('lifeboat plan', () => {
     ]);
     expect(steps[2]?.reads.join(' ')).not.toContain('route53');
     expect(d.warnings).toEqual([]);
-    expect(steps[3]?.calls.map((c) => c.api)).toEqual([
-      'secretsmanager:UpdateSecretVersionStage',
+    // The interrupted rotation is settled before verification: removing AWSPENDING, or moving AWSCURRENT to it.
+    expect(steps[3]?.calls.map((c) => c.parameters.VersionStage)).toEqual(['AWSPENDING', 'AWSCURRENT']);
+    expect(steps[5]?.calls.map((c) => c.api)).toEqual([
       'secretsmanager:PutSecretValue',
       'secretsmanager:RotateSecret',
     ]);
-    expect(steps[3]?.calls[2]?.parameters.RotationRules).toBe('{"ScheduleExpression":"rate(7 days)"}');
+    expect(steps[5]?.calls[1]?.parameters.RotationRules).toBe('{"ScheduleExpression":"rate(7 days)"}');
     expect(d.triggers).toMatchObject({ approvalOnAlarm: true, approvalTimeoutSeconds: 1800 });
   });
 
