@@ -2,6 +2,7 @@ import { clientsFor } from './lib/clients.js';
 import { assertUnitStepInput } from './lib/database.js';
 import { InputInvalidError } from './lib/errors.js';
 import { logger } from './lib/observability.js';
+import { answersWarmPing } from './lib/readiness/warm.js';
 import { attachRotation, settleRotation } from './lib/secret.js';
 import type { StepResult } from './lib/types.js';
 
@@ -10,7 +11,7 @@ import type { StepResult } from './lib/types.js';
  * or clears an interrupted rotation (SettleRotation); without, after verification, the promoted secret rotates with
  * the recovery Region's Lambda, without rotating now (AttachRotation).
  */
-export const handler = async (event: unknown): Promise<StepResult> => {
+export const handler = answersWarmPing(async (event: unknown): Promise<StepResult> => {
   assertUnitStepInput(event, 'attachRotation');
   const phase = (event as { phase?: unknown }).phase;
   if (phase !== undefined && phase !== 'settle') {
@@ -31,4 +32,4 @@ export const handler = async (event: unknown): Promise<StepResult> => {
     ...result,
   });
   return result;
-};
+});

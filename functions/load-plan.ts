@@ -1,8 +1,9 @@
 import { type LoadPlanEvent, loadRun } from './lib/load-plan.js';
 import { logger } from './lib/observability.js';
+import { answersWarmPing } from './lib/readiness/warm.js';
 import type { LoadedRun } from './lib/types.js';
 
-export const handler = async (event: LoadPlanEvent): Promise<LoadedRun> => {
+export const handler = answersWarmPing(async (event: LoadPlanEvent): Promise<LoadedRun> => {
   const loaded = loadRun(event);
   logger.info('run loaded', {
     runId: loaded.run.runId,
@@ -10,4 +11,4 @@ export const handler = async (event: LoadPlanEvent): Promise<LoadedRun> => {
     units: loaded.units.map((u) => u.name),
   });
   return loaded;
-};
+});

@@ -1,9 +1,10 @@
 import { clientsFor } from './lib/clients.js';
 import { assertUnitStepInput, promoteDatabase } from './lib/database.js';
+import { answersWarmPing } from './lib/readiness/warm.js';
 import type { StepResult } from './lib/types.js';
 
 /** PromoteDatabase: promotes the unit's cross-Region read replica in the recovery Region. */
-export const handler = async (event: unknown): Promise<StepResult> => {
+export const handler = answersWarmPing(async (event: unknown): Promise<StepResult> => {
   assertUnitStepInput(event, 'promoteDatabase');
   return promoteDatabase(clientsFor(event.run.recoveryRegion), event);
-};
+});

@@ -1,6 +1,7 @@
 import { clientsFor } from './lib/clients.js';
 import { currentRegion, optionalEnv } from './lib/env.js';
 import { logger } from './lib/observability.js';
+import { answersWarmPing } from './lib/readiness/warm.js';
 import {
   buildRunReport,
   deliverReport,
@@ -9,7 +10,7 @@ import {
   reportForExecutionOutput,
 } from './lib/report.js';
 
-export const handler = async (event: ReportEvent): Promise<RunReport> => {
+export const handler = answersWarmPing(async (event: ReportEvent): Promise<RunReport> => {
   const report = buildRunReport(event, new Date());
   const clients = clientsFor(event?.run?.recoveryRegion ?? currentRegion());
   const delivered = await deliverReport(
@@ -34,4 +35,4 @@ export const handler = async (event: ReportEvent): Promise<RunReport> => {
   });
   // The execution's output is limited to 256 KiB; the S3 copy and the notification carry the whole report.
   return reportForExecutionOutput(delivered);
-};
+});

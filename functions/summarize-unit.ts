@@ -1,4 +1,5 @@
 import { logger } from './lib/observability.js';
+import { answersWarmPing } from './lib/readiness/warm.js';
 import {
   jsonBytes,
   type SummarizeUnitEvent,
@@ -7,7 +8,7 @@ import {
 } from './lib/report.js';
 
 /** The last state of a unit: its outcome, trimmed to its share of the parent execution's 256 KiB state. */
-export const handler = async (event: SummarizeUnitEvent): Promise<UnitRunRecord> => {
+export const handler = answersWarmPing(async (event: SummarizeUnitEvent): Promise<UnitRunRecord> => {
   const summary = summarizeUnitOutcome(event.outcome, event.budgetBytes);
   if (summary.trimmed) {
     logger.info('unit outcome trimmed to fit the state', {
@@ -19,4 +20,4 @@ export const handler = async (event: SummarizeUnitEvent): Promise<UnitRunRecord>
     });
   }
   return summary;
-};
+});

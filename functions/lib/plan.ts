@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import { InputInvalidError, PlanInvalidError } from './errors.js';
+import {
+  alarmWindowProblem,
+  DEFAULT_ALARM_AFTER_FAILED_EVALUATIONS,
+  DEFAULT_READINESS_SCHEDULE,
+  READINESS_OFF,
+  rateSeconds,
+  readinessScheduleProblem,
+} from './readiness/schedule.js';
 import { regionProblem } from './regions.js';
 import {
   rotationExpressionProblem,
@@ -140,6 +148,19 @@ const DrillSchema = z.strictObject({
   timezone: checked(timeZoneProblem).default('UTC'),
 });
 
+/** Continuous readiness (docs/design/readiness.md): the read-only preflight on a schedule, as metrics and an alarm. */
+const ReadinessSchema = z.strictObject({
+  /** EventBridge Scheduler `rate()` expression, or `off`. @default "rate(5 minutes)" */
+  schedule: checked(readinessScheduleProblem).default(DEFAULT_READINESS_SCHEDULE),
+  /** The plan's readiness alarm goes off after this many evaluations in a row found it not ready. @default 3 */
+  alarmAfterFailedEvaluations: z
+    .number()
+    .int()
+    .min(1)
+    .max(1440)
+    .default(DEFAULT_ALARM_AFTER_FAILED_EVALUATIONS),
+});
+
 const VpcSchema = z.strictObject({
   vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC id'),
   subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet id')).min(1),
@@ -171,6 +192,10 @@ export const PlanSchema = z
       })
       .default({ onAlarm: false, timeoutSeconds: 3600 }),
     drill: DrillSchema.optional(),
+    readiness: ReadinessSchema.default({
+      schedule: DEFAULT_READINESS_SCHEDULE,
+      alarmAfterFailedEvaluations: DEFAULT_ALARM_AFTER_FAILED_EVALUATIONS,
+    }),
     /** An existing SNS topic for reports; lifeboat's stack makes one when absent. */
     notificationTopicArn: z.string().regex(SNS_ARN, 'expected an SNS topic ARN').optional(),
     vpc: VpcSchema.optional(),
@@ -237,6 +262,11 @@ export const PlanSchema = z
         );
       }
     });
+    const { schedule, alarmAfterFailedEvaluations } = plan.readiness;
+    if (schedule !== READINESS_OFF && readinessScheduleProblem(schedule) === undefined) {
+      const problem = alarmWindowProblem(rateSeconds(schedule), alarmAfterFailedEvaluations);
+      if (problem) issue(['readiness', 'alarmAfterFailedEvaluations'], problem);
+    }
     if (plan.notificationTopicArn) {
       const m = SNS_ARN.exec(plan.notificationTopicArn);
       if (m && m[2] !== plan.recoveryRegion && regionsValid) {

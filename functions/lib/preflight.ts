@@ -176,7 +176,7 @@ const DRILL_NEEDS_A_REPLICA =
  *   first); a drill promotes a new copy, never the production replica.
  * - the production record's TTL against the target RTO: advice for the operator; a drill measures its own copy.
  */
-function informationalInDrill(check: PreflightCheck, figures: Record<string, DetailValue>): boolean {
+export function informationalInDrill(check: PreflightCheck, figures: Record<string, DetailValue>): boolean {
   // The live record's TTL against the RTO (functions/lib/verify-budget.ts, liveTtlCheck): advice; a drill measures it.
   if (check.check === 'database.replica-backups' || check.check === 'dns.ttl') return true;
   return check.check === 'secret.replication-status' && figures.secretReplicationStatus === 'unknown';

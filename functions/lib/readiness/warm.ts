@@ -1,0 +1,91 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { awsErrorName, LAMBDA_NOT_READY_ERROR_NAMES } from '../errors.js';
+
+/**
+ * Keeping every function active (docs/design/readiness.md, "Keeping functions active"). A function that nobody
+ * invokes for weeks goes Inactive, and the invocation that wakes it is refused (docs/aws/lambda-inactive-functions.md):
+ * for lifeboat that invocation is usually the real failover. Each readiness evaluation therefore invokes every
+ * function of the stack with WARM_PING, which the function answers at once without doing anything (answersWarmPing).
+ * A DryRun invocation would be cheaper, but it only validates the request and the caller's permission: the function
+ * does not run, and AWS does not say that it counts as use (docs/design/readiness.md).
+ */
+export const WARM_PING_FIELD = 'lifeboatWarmPing';
+export const WARM_PING = { [WARM_PING_FIELD]: true } as const;
+
+export interface WarmReply {
+  readonly [WARM_PING_FIELD]: 'ok';
+}
+
+export function isWarmPing(event: unknown): boolean {
+  return (
+    event !== null &&
+    typeof event === 'object' &&
+    (event as Record<string, unknown>)[WARM_PING_FIELD] === true &&
+    Object.keys(event).length === 1
+  );
+}
+
+/**
+ * A handler that answers WARM_PING without running `handler` (no AWS call, no log line). Any other event goes to the
+ * handler as it is: no state machine payload has the ping's only field.
+ */
+export function answersWarmPing<E, R, C extends unknown[]>(
+  handler: (event: E, ...rest: C) => Promise<R>,
+): ((event: E, ...rest: C) => Promise<R>) & ((event: typeof WARM_PING) => Promise<WarmReply>) {
+  const answering = async (event: E, ...rest: C): Promise<R | WarmReply> => {
+    if (isWarmPing(event)) return { [WARM_PING_FIELD]: 'ok' };
+    return handler(event, ...rest);
+  };
+  // The handler's own callers see its own signature; the ping's answer is the second.
+  return answering as ((event: E, ...rest: C) => Promise<R>) &
+    ((event: typeof WARM_PING) => Promise<WarmReply>);
+}
+
+export interface WarmTarget {
+  /** The step's name (statemachine/steps.ts) or the function's role, for the report. */
+  readonly name: string;
+  /** Function name or ARN. */
+  readonly functionName: string;
+}
+
+export interface WarmResult {
+  readonly name: string;
+  readonly answered: boolean;
+  /** When it did not answer: the Lambda error's name (e.g. ResourceNotReadyException: it was Inactive). */
+  readonly error?: string;
+  /** True when Lambda refused it as not ready: this ping started its re-activation. */
+  readonly wasNotReady?: boolean;
+}
+
+/** Pings every target at once, synchronously (a refused invocation is the news: it was Inactive). */
+export async function pingFunctions(
+  lambda: LambdaClient,
+  targets: readonly WarmTarget[],
+): Promise<WarmResult[]> {
+  const payload = new TextEncoder().encode(JSON.stringify(WARM_PING));
+  return Promise.all(
+    targets.map(async ({ name, functionName }): Promise<WarmResult> => {
+      try {
+        const out = await lambda.send(
+          new InvokeCommand({
+            FunctionName: functionName,
+            InvocationType: 'RequestResponse',
+            Payload: payload,
+          }),
+        );
+        if (out.FunctionError) return { name, answered: false, error: `FunctionError ${out.FunctionError}` };
+        const reply = out.Payload
+          ? (JSON.parse(new TextDecoder().decode(out.Payload)) as unknown)
+          : undefined;
+        if ((reply as Record<string, unknown> | undefined)?.[WARM_PING_FIELD] !== 'ok') {
+          return { name, answered: false, error: 'the function did not answer the warm ping' };
+        }
+        return { name, answered: true };
+      } catch (error) {
+        const errorName = awsErrorName(error) ?? (error instanceof Error ? error.name : 'Error');
+        const notReady = (LAMBDA_NOT_READY_ERROR_NAMES as readonly string[]).includes(`Lambda.${errorName}`);
+        return { name, answered: false, error: errorName, ...(notReady ? { wasNotReady: true } : {}) };
+      }
+    }),
+  );
+}
