@@ -246,3 +246,30 @@ export class SecretFeedError extends LifeboatError {
     super(message);
   }
 }
+
+/**
+ * Vault refused the Vault sync's credential: the token is expired, revoked or unknown, or the AWS IAM login was
+ * refused (docs/vault/kv-v2.md, "Errors"). Nothing was changed; a retry with the same credential fails the same way.
+ */
+export class VaultAuthError extends LifeboatError {
+  override readonly name = 'VaultAuthError' as const;
+  readonly retryable = false;
+}
+
+/**
+ * A Vault request failed: `status` is the HTTP status (undefined when Vault did not answer), `vaultErrors` Vault's own
+ * `errors` strings. Retryable for 5xx, 429 and network failures (Vault sealed or a standby answer 503).
+ */
+export class VaultRequestError extends LifeboatError {
+  override readonly name = 'VaultRequestError' as const;
+  readonly retryable: boolean;
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly vaultErrors: readonly string[],
+    network = false,
+  ) {
+    super(message);
+    this.retryable = network || (status !== undefined && (status >= 500 || status === 429));
+  }
+}
