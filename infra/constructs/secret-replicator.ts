@@ -178,7 +178,7 @@ export class SecretReplicator extends Construct {
         }
         // A target's ARN ends in a random suffix Secrets Manager picks when it creates it: name-??????.
         localTargets.push(
-          `arn:${parts?.partition ?? 'aws'}:secretsmanager:${t.region}:${targetAccount(t, parts?.account ?? stack.account)}:secret:${t.secretName}-??????`,
+          `arn:${parts?.partition ?? 'aws'}:secretsmanager:${t.region}:${targetAccount(t, parts?.account ?? Stack.of(this).account)}:secret:${t.secretName}-??????`,
         );
         keys.add(t.kmsKeyArn);
       }

@@ -9,7 +9,10 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { type AwsStub, mockClient } from 'aws-sdk-client-mock';
+import { mockClient } from 'aws-sdk-client-mock';
+
+type Stub = ReturnType<typeof mockClient>;
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, SecretFeedError } from '../../../functions/lib/errors.js';
 import {
@@ -85,11 +88,11 @@ function config(overrides: Partial<ReplicatorConfigInput> = {}) {
 
 /** One mocked Secrets Manager client per Region and account, as the handler's factory makes them. */
 interface World {
-  source: AwsStub<object, object, object>;
-  east: AwsStub<object, object, object>;
-  other: AwsStub<object, object, object>;
-  sns: AwsStub<object, object, object>;
-  cloudwatch: AwsStub<object, object, object>;
+  source: Stub;
+  east: Stub;
+  other: Stub;
+  sns: Stub;
+  cloudwatch: Stub;
   deps: ReplicatorDeps;
   assumed: { roleArn: string; externalId: string }[];
   logs: string[];
@@ -163,7 +166,7 @@ const existing = (
   VersionIdsToStages: stages,
 });
 
-function written(stub: AwsStub<object, object, object>): Record<string, unknown> {
+function written(stub: Stub): Record<string, unknown> {
   const put = stub.commandCalls(PutSecretValueCommand)[0] ?? stub.commandCalls(CreateSecretCommand)[0];
   const input = put?.args[0].input as { SecretString?: string };
   return JSON.parse(input.SecretString ?? '{}') as Record<string, unknown>;
