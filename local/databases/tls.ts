@@ -107,7 +107,8 @@ export class LocalCertificateAuthority {
           'distinguished_name = dn',
           'x509_extensions = server',
           '[dn]',
-          `CN = ${names[0]}`,
+          // X.509 caps a CN at 64 characters (a drill copy's endpoint is longer); clients check the SAN anyway.
+          `CN = ${commonName(names[0])}`,
           '[server]',
           `subjectAltName = ${names.map((n) => `DNS:${n}`).join(',')}`,
           'basicConstraints = critical,CA:FALSE',
@@ -153,4 +154,10 @@ export class LocalCertificateAuthority {
   dispose(): Promise<void> {
     return rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
+}
+
+/** The certificate's CN: the first name when it fits X.509's 64-character limit, else its first label. */
+function commonName(name: string | undefined): string {
+  const first = name ?? 'localhost';
+  return first.length <= 64 ? first : (first.split('.')[0] ?? first).slice(0, 64);
 }
