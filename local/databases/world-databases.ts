@@ -6,6 +6,7 @@
  * This module starts a unit's primary and replica, writes the application's rows, and runs SQL on any instance
  * without the caller knowing its engine.
  */
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -72,7 +73,13 @@ export class WorldDatabases {
   static async create(options: WorldDatabasesOptions = {}): Promise<WorldDatabases> {
     const authority = await LocalCertificateAuthority.create(tmpdir());
     const forget = options.cleanup?.directory(authority.dir);
-    return new WorldDatabases(authority, options, forget);
+    // Last resort, as the clusters have for their servers: a process that exits without stopAll leaves no CA behind.
+    const onExit = () => rmSync(authority.dir, { recursive: true, force: true });
+    process.on('exit', onExit);
+    return new WorldDatabases(authority, options, () => {
+      forget?.();
+      process.removeListener('exit', onExit);
+    });
   }
 
   /** The emulated RDS's backend: each instance on the cluster that holds it; new replicas named `endpointName`. */

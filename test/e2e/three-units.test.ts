@@ -24,10 +24,15 @@ describe.skipIf(missing !== undefined)('the three-unit plan through the proving 
   let run: RunResult;
 
   beforeAll(async () => {
-    [orchestrator, world] = await Promise.all([
+    // Both settle before anything throws: a world that came up beside a failed synthesis is still closed (afterAll).
+    const [synthesized, started] = await Promise.allSettled([
       loadOrSynthesize(PLAN_PATH),
       startProvingGround({ plan: loadPlanFile(PLAN_PATH), timeFactor: 0.02, password: PASSWORD }),
     ]);
+    if (started.status === 'fulfilled') world = started.value;
+    if (synthesized.status === 'rejected') throw synthesized.reason;
+    if (started.status === 'rejected') throw started.reason;
+    orchestrator = synthesized.value;
     await world.provision(orchestrator);
     run = await runExecution(orchestrator, {
       input: { mode: 'failover', trigger: 'cli', reason: 'three-unit e2e' },
