@@ -33,10 +33,16 @@ export interface OutputStream {
   readonly isTTY?: boolean;
 }
 
-/** Where AWS clients come from: one per Region (and endpoint). Tests inject aws-sdk-client-mock'ed clients. */
+/** Where and as whom a client calls: an endpoint other than AWS's, a named profile of the shared config files. */
+export interface AwsTarget {
+  readonly endpoint?: string;
+  readonly profile?: string;
+}
+
+/** Where AWS clients come from: one per Region, endpoint and profile. Tests inject aws-sdk-client-mock'ed clients. */
 export interface AwsClientFactory {
-  sfn(region: string, endpoint?: string): SFNClient;
-  s3(region: string, endpoint?: string): S3Client;
+  sfn(region: string, target?: AwsTarget): SFNClient;
+  s3(region: string, target?: AwsTarget): S3Client;
 }
 
 /** Everything a command touches outside itself, so that tests run it in-process. */
@@ -45,6 +51,8 @@ export interface CliIo {
   readonly stderr: OutputStream;
   readonly stdin: { readonly isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The working directory: relative plan paths and `cdk.json` are read from here. */
+  readonly cwd: string;
   /** Asks one question on the terminal and returns the answer. */
   readonly prompt: (question: string) => Promise<string>;
   readonly sleep: (ms: number) => Promise<void>;
@@ -54,12 +62,44 @@ export interface CliIo {
   readonly importDrill: () => Promise<unknown>;
 }
 
+/** The options every command that calls AWS takes (`lifeboat <command> --help` lists them). */
+export const AWS_OPTIONS_HELP = `  --region REGION            the Region to call
+  --profile NAME             a profile of the shared AWS config files (default: $AWS_PROFILE, else the SDK's chain)
+  --endpoint URL             an AWS-compatible endpoint, e.g. LocalStack (default: $LIFEBOAT_AWS_ENDPOINT, else the
+                             SDK's $AWS_ENDPOINT_URL_<SERVICE> and $AWS_ENDPOINT_URL)`;
+
+/** The SDK's service ids' environment suffixes (AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_S3). */
+const ENDPOINT_ENV_SUFFIX = { sfn: 'SFN', s3: 'S3' } as const;
+
 /**
- * Client settings: the SDK's standard retries (throttling, 5xx), and an optional endpoint for AWS-compatible servers
- * (LocalStack, moto) — `--endpoint`, else `LIFEBOAT_AWS_ENDPOINT`, as in functions/lib/clients.ts.
+ * Where and as whom one service is called. The endpoint: `--endpoint`, else `LIFEBOAT_AWS_ENDPOINT` (as in
+ * functions/lib/clients.ts), else the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL` (unless
+ * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true), read here rather than left to the SDK so that S3 gets path-style
+ * addressing at any endpoint (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html). The profile:
+ * `--profile`, else `AWS_PROFILE` (which the SDK reads anyway; named here so that it shows in errors and tests).
  */
-export function clientConfig(region: string, endpoint?: string) {
-  return { region, maxAttempts: 3, ...(endpoint ? { endpoint } : {}) };
+export function awsTarget(
+  service: keyof typeof ENDPOINT_ENV_SUFFIX,
+  values: { readonly endpoint?: string | undefined; readonly profile?: string | undefined },
+  env: CliIo['env'],
+): AwsTarget {
+  const standard =
+    env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true'
+      ? undefined
+      : env[`AWS_ENDPOINT_URL_${ENDPOINT_ENV_SUFFIX[service]}`] || env.AWS_ENDPOINT_URL || undefined;
+  const endpoint = values.endpoint ?? (env.LIFEBOAT_AWS_ENDPOINT || standard);
+  const profile = values.profile ?? (env.AWS_PROFILE || undefined);
+  return { ...(endpoint ? { endpoint } : {}), ...(profile ? { profile } : {}) };
+}
+
+/** Client settings: the SDK's standard retries (throttling, 5xx), and the target's endpoint and profile. */
+export function clientConfig(region: string, target: AwsTarget = {}) {
+  return {
+    region,
+    maxAttempts: 3,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(target.profile ? { profile: target.profile } : {}),
+  };
 }
 
 export function defaultAwsClients(): AwsClientFactory {
@@ -71,15 +111,20 @@ export function defaultAwsClients(): AwsClientFactory {
     cache.set(key, made);
     return made;
   };
+  const key = (service: string, region: string, target: AwsTarget = {}) =>
+    `${service} ${region} ${target.endpoint ?? ''} ${target.profile ?? ''}`;
   return {
-    sfn: (region, endpoint) =>
-      cached(`sfn ${region} ${endpoint ?? ''}`, () => new SFNClient(clientConfig(region, endpoint))),
-    s3: (region, endpoint) =>
+    sfn: (region, target) =>
+      cached(key('sfn', region, target), () => new SFNClient(clientConfig(region, target))),
+    s3: (region, target) =>
       cached(
-        `s3 ${region} ${endpoint ?? ''}`,
+        key('s3', region, target),
         // Path-style addressing lets one local endpoint serve every bucket.
         () =>
-          new S3Client({ ...clientConfig(region, endpoint), ...(endpoint ? { forcePathStyle: true } : {}) }),
+          new S3Client({
+            ...clientConfig(region, target),
+            ...(target?.endpoint ? { forcePathStyle: true } : {}),
+          }),
       ),
   };
 }
@@ -93,17 +138,22 @@ async function promptOnTerminal(question: string): Promise<string> {
   }
 }
 
+const DRILL_MODULE: string = '../local/drill-command.js';
+
 export function defaultIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
+    cwd: process.cwd(),
     prompt: promptOnTerminal,
     sleep: (ms) => delay(ms),
     now: () => new Date(),
     aws: defaultAwsClients(),
-    importDrill: () => import('../local/drill-command.js'),
+    // Not a literal: the compiled CLI (tsc, dist/) must not pull the proving ground in; the installed package has
+    // none, and `lifeboat drill` says so (cli/commands/drill.ts).
+    importDrill: () => import(DRILL_MODULE),
   };
 }
 

@@ -1,10 +1,13 @@
+#!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
 import { type CliIo, defaultIo, describeError, EXIT, EXIT_CODES_HELP, exitCodeFor, Printer } from './io.js';
+import { packageVersion } from './version.js';
 
 /**
- * The lifeboat command: `lifeboat plan | start | watch | report | drill`. Run it with `npx tsx cli/lifeboat.ts`.
+ * The lifeboat command: `lifeboat plan | start | watch | report | schema | drill`. The package's `lifeboat` bin is
+ * this file compiled (dist/cli/lifeboat.js); in a checkout, `npm run lifeboat -- <command>` runs it through tsx.
  * `run(argv, io)` is the whole command with its outside world injected (streams, terminal, clock, AWS clients), so
  * the tests run it in-process; each command is loaded only when asked for (the CDK libraries are not small).
  */
@@ -16,9 +19,11 @@ commands:
   start    start a failover, dry run or drill of the deployed state machine
   watch    follow an execution step by step until it ends, then print its report
   report   print the report of an execution, or the latest one (--latest)
-  drill    run the local game-day drill on this machine (the same as npm run drill)
+  schema   print the JSON Schema of a plan (schema/plan.schema.json)
+  drill    run the local game-day drill on this machine (the same as npm run drill; from a checkout)
 
-lifeboat <command> --help shows a command's options.
+Without --plan, commands read the plan cdk.json names (context.plan), the one cdk deploy deploys.
+lifeboat <command> --help shows a command's options; lifeboat --version prints the version.
 
 ${EXIT_CODES_HELP}`;
 
@@ -29,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   start: () => import('./commands/start.js'),
   watch: () => import('./commands/watch.js'),
   report: () => import('./commands/report.js'),
+  schema: () => import('./commands/schema.js'),
   drill: () => import('./commands/drill.js'),
 };
 
@@ -40,6 +46,10 @@ export async function run(argv: readonly string[], overrides: Partial<CliIo> = {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     new Printer(io).line(USAGE);
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    new Printer(io).line(packageVersion());
+    return EXIT.ok;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {

@@ -28,10 +28,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     if (!isModuleNotFound(error)) throw error;
     const err = new Printer(io, 'stderr');
     err.line(
-      `lifeboat drill: the local drill is not in this checkout (${error instanceof Error ? error.message : String(error)}).`,
+      `lifeboat drill: the local drill is not here (${error instanceof Error ? error.message : String(error)}).`,
     );
     err.line(
-      'It needs local/drill-command.ts from the lifeboat repository, with its devDependencies installed.',
+      'It runs from a checkout of the lifeboat repository, with its devDependencies installed: npm ci && npm run drill (the installed package ships no proving ground).',
     );
     return EXIT.unavailable;
   }

@@ -1,7 +1,8 @@
-import { DEFAULT_PLAN_PATH, loadPlanFile } from '../../infra/lifeboat-app.js';
+import { loadPlanFile } from '../../infra/plan-file.js';
 import { HELP_OPTION, parseCommandArgs } from '../args.js';
 import { describeFailover, renderFailoverDescription } from '../describe-plan.js';
 import { type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';
+import { planPathFor } from '../plan-path.js';
 
 export const help = `usage: lifeboat plan [--plan FILE] [--json]
 
@@ -9,7 +10,7 @@ Validates a failover plan and prints what a failover would do: per unit the AWS 
 parameters, the state machine, the target RTO, the alarms, approval and drill schedule. Makes no AWS call.
 
 options:
-  --plan FILE   the plan (default ${DEFAULT_PLAN_PATH})
+  --plan FILE   the plan, JSON or YAML (default: the plan cdk.json names, context.plan)
   --json        print the description as JSON
   -h, --help    this text
 
@@ -28,8 +29,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     out.line(help);
     return EXIT.ok;
   }
-  const path = values.plan ?? DEFAULT_PLAN_PATH;
-  const plan = loadPlanFile(path);
+  const { path } = planPathFor(values.plan, io.cwd);
+  const plan = loadPlanFile(path, io.cwd);
   const description = describeFailover(plan, path);
   out.line(values.json ? JSON.stringify(description, null, 2) : renderFailoverDescription(description));
   return EXIT.ok;

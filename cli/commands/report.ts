@@ -1,10 +1,11 @@
 import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { awsErrorName, ResourceMissingError, toLifeboatError } from '../../functions/lib/errors.js';
 import { type RunReport, renderReportText, reportKeys } from '../../functions/lib/report.js';
-import { DEFAULT_PLAN_PATH, loadPlanFile } from '../../infra/lifeboat-app.js';
+import { loadPlanFile } from '../../infra/plan-file.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
 import { parseExecutionArn, reportFromS3, reportOfExecution, stateMachineArnFor } from '../aws.js';
-import { type CliIo, EXIT, Printer } from '../io.js';
+import { AWS_OPTIONS_HELP, awsTarget, type CliIo, EXIT, Printer } from '../io.js';
+import { planPathFor } from '../plan-path.js';
 
 export const help = `usage: lifeboat report <executionArn> [options]
        lifeboat report --latest [--plan FILE] [--bucket NAME] [options]
@@ -14,13 +15,13 @@ it is read from the execution's history (or, with --bucket, from S3). --latest p
 reports/<plan>/latest.json in the report bucket with --bucket, else the newest finished execution's.
 
 options:
-  --latest          the latest report of the plan instead of one execution's
-  --plan FILE       with --latest: the plan (default ${DEFAULT_PLAN_PATH})
-  --bucket NAME     the report bucket (the stack output ReportBucketName)
-  --json            print the report as JSON
-  --region REGION   the Region to call (default: the execution's, or the plan's recovery Region)
-  --endpoint URL    an AWS-compatible endpoint, e.g. LocalStack (default: $LIFEBOAT_AWS_ENDPOINT)
-  -h, --help        this text
+  --latest                   the latest report of the plan instead of one execution's
+  --plan FILE                with --latest: the plan, JSON or YAML (default: the plan cdk.json names)
+  --bucket NAME              the report bucket (the stack output ReportBucketName)
+  --json                     print the report as JSON
+${AWS_OPTIONS_HELP}
+                             (--region default: the execution's, or the plan's recovery Region)
+  -h, --help                 this text
 
 exit codes: 0 the report says the run succeeded, 1 it says the run failed (or there is no report yet),
   2 bad usage, 3 an AWS call or a file read failed (no such execution or report, no credentials)`;
@@ -34,6 +35,7 @@ const spec = {
     bucket: { type: 'string' },
     json: { type: 'boolean' },
     region: { type: 'string' },
+    profile: { type: 'string' },
     endpoint: { type: 'string' },
   },
   positionals: { min: 0, max: 1, name: 'execution ARN' },
@@ -46,7 +48,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     out.line(help);
     return EXIT.ok;
   }
-  const endpoint = values.endpoint ?? io.env.LIFEBOAT_AWS_ENDPOINT;
+  const sfnTarget = awsTarget('sfn', values, io.env);
+  const s3Target = awsTarget('s3', values, io.env);
   const given = positionals[0];
   if (given !== undefined && values.latest) {
     throw new UsageError('give an execution ARN or --latest, not both');
@@ -63,7 +66,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (given !== undefined) {
     const arn = parseExecutionArn(given);
     const region = values.region ?? arn.region;
-    const found = await reportOfExecution(io.aws.sfn(region, endpoint), arn.arn);
+    const found = await reportOfExecution(io.aws.sfn(region, sfnTarget), arn.arn);
     report = found.report;
     if (!report && found.status === 'RUNNING') {
       new Printer(io, 'stderr').line(
@@ -73,7 +76,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     if (!report && values.bucket && arn.planName) {
       const key = reportKeys({ planName: arn.planName, runId: arn.name }).run;
-      report = await reportFromS3(io.aws.s3(region, endpoint), values.bucket, key);
+      report = await reportFromS3(io.aws.s3(region, s3Target), values.bucket, key);
     }
     if (!report) {
       const e = found.execution;
@@ -86,15 +89,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     note = `from ${found.source} of ${arn.arn}`;
   } else {
-    const planPath = values.plan ?? DEFAULT_PLAN_PATH;
-    const plan = loadPlanFile(planPath);
+    const { path: planPath } = planPathFor(values.plan, io.cwd);
+    const plan = loadPlanFile(planPath, io.cwd);
     const region = values.region ?? plan.recoveryRegion;
     if (values.bucket) {
       const key = reportKeys({ planName: plan.name, runId: 'latest' }).latest;
-      report = await reportFromS3(io.aws.s3(region, endpoint), values.bucket, key);
+      report = await reportFromS3(io.aws.s3(region, s3Target), values.bucket, key);
       note = `from s3://${values.bucket}/${key}`;
     } else {
-      const sfn = io.aws.sfn(region, endpoint);
+      const sfn = io.aws.sfn(region, sfnTarget);
       const stateMachineArn = stateMachineArnFor(plan, region);
       const latest = await latestFinishedExecution(sfn, stateMachineArn);
       const found = await reportOfExecution(sfn, latest);

@@ -7,10 +7,12 @@ import {
   toLifeboatError,
 } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
-import { DEFAULT_PLAN_PATH, loadPlanFile, stackName } from '../../infra/lifeboat-app.js';
+import { stackName } from '../../infra/lifeboat-app.js';
+import { loadPlanFile } from '../../infra/plan-file.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
 import { executionConsoleUrl, parseStateMachineArn, stateMachineArnFor } from '../aws.js';
-import { type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';
+import { AWS_OPTIONS_HELP, awsTarget, type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';
+import { planPathFor } from '../plan-path.js';
 import { followExecution, parseIntervalOption } from './watch.js';
 
 export const help = `usage: lifeboat start [options]
@@ -19,7 +21,8 @@ Starts an execution of the deployed state machine lifeboat-<plan> in the plan's 
 checked here first, the way the state machine's LoadPlan step checks it, so that a typo fails before anything starts.
 
 options:
-  --plan FILE                the plan (default ${DEFAULT_PLAN_PATH}); names the state machine and checks the input
+  --plan FILE                the plan, JSON or YAML (default: the plan cdk.json names, context.plan); names
+                             the state machine and checks the input
   --mode MODE                failover (default), dry-run (no mutating call) or drill
   --units a,b                fail over only these units (default: all)
   --reason TEXT              why, for the report
@@ -28,8 +31,8 @@ options:
   --watch                    follow the execution until it ends (as lifeboat watch)
   --interval SECONDS         with --watch: seconds between polls (default 2)
   --state-machine-arn ARN    start this state machine instead of the plan's
-  --region REGION            the Region to call (default: the state machine's, i.e. the plan's recovery Region)
-  --endpoint URL             an AWS-compatible endpoint, e.g. LocalStack (default: $LIFEBOAT_AWS_ENDPOINT)
+${AWS_OPTIONS_HELP}
+                             (--region default: the state machine's, i.e. the plan's recovery Region)
   -h, --help                 this text
 
 A failover changes production resources: on a terminal it asks you to type the plan's name first.
@@ -50,6 +53,7 @@ const spec = {
     interval: { type: 'string' },
     'state-machine-arn': { type: 'string' },
     region: { type: 'string' },
+    profile: { type: 'string' },
     endpoint: { type: 'string' },
   },
   positionals: { min: 0, max: 0, name: '' },
@@ -67,8 +71,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     out.line(help);
     return EXIT.ok;
   }
-  const planPath = values.plan ?? DEFAULT_PLAN_PATH;
-  const plan = loadPlanFile(planPath);
+  const { path: planPath } = planPathFor(values.plan, io.cwd);
+  const plan = loadPlanFile(planPath, io.cwd);
   const input: Record<string, unknown> = {
     mode: values.mode ?? 'failover',
     ...(values.units !== undefined
@@ -127,8 +131,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
   }
 
-  const endpoint = values.endpoint ?? io.env.LIFEBOAT_AWS_ENDPOINT;
-  const sfn = io.aws.sfn(region, endpoint);
+  const sfn = io.aws.sfn(region, awsTarget('sfn', values, io.env));
   let executionArn: string;
   try {
     const started = await sfn.send(

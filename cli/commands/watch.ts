@@ -2,7 +2,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { renderReportText } from '../../functions/lib/report.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
 import { executionConsoleUrl, parseExecutionArn } from '../aws.js';
-import { type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';
+import { AWS_OPTIONS_HELP, awsTarget, type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';
 import type { ProgressLine } from '../progress.js';
 import { watchExecution } from '../watch-loop.js';
 
@@ -13,8 +13,8 @@ executions included), then the run report with its timeline. Exit 0 only when th
 
 options:
   --interval SECONDS   seconds between polls (default 2)
-  --region REGION      the Region to call (default: the execution ARN's)
-  --endpoint URL       an AWS-compatible endpoint, e.g. LocalStack (default: $LIFEBOAT_AWS_ENDPOINT)
+${AWS_OPTIONS_HELP}
+                             (--region default: the execution ARN's)
   -h, --help           this text
 
 ${EXIT_CODES_HELP}`;
@@ -25,6 +25,7 @@ const spec = {
     ...HELP_OPTION,
     interval: { type: 'string' },
     region: { type: 'string' },
+    profile: { type: 'string' },
     endpoint: { type: 'string' },
   },
   positionals: { min: 1, max: 1, name: 'execution ARN' },
@@ -38,7 +39,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const arn = parseExecutionArn(positionals[0] ?? '');
   const intervalMs = parseIntervalOption(values.interval);
-  const sfn = io.aws.sfn(values.region ?? arn.region, values.endpoint ?? io.env.LIFEBOAT_AWS_ENDPOINT);
+  const sfn = io.aws.sfn(values.region ?? arn.region, awsTarget('sfn', values, io.env));
   return followExecution(io, sfn, arn.arn, intervalMs);
 }
 

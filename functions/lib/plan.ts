@@ -348,7 +348,11 @@ function describeIssues(error: z.ZodError, root?: string, schema?: z.core.$ZodTy
 /** Validates a plan document; throws PlanInvalidError listing every problem with its field path. */
 export function parsePlan(document: unknown, source = 'plan'): FailoverPlan {
   const result = PlanSchema.safeParse(document);
-  if (result.success) return result.data;
+  if (result.success) {
+    // `$schema` tells an editor where the JSON Schema is (schema/plan.schema.json); it is no part of the plan.
+    const { $schema: _editorsOnly, ...plan } = result.data;
+    return plan;
+  }
   const issues = describeIssues(result.error, undefined, PlanSchema);
   throw new PlanInvalidError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }

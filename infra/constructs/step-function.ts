@@ -1,4 +1,5 @@
-import { isAbsolute, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, extname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -11,8 +12,42 @@ import { acknowledge, acknowledgeWildcards } from '../nag.js';
 import { PropsProblems } from './props.js';
 import { RETAINED } from './retention.js';
 
-/** The repository root: `infra/constructs/` is two levels below it. */
+/**
+ * The repository root: `infra/constructs/` is two levels below it. In the installed package the compiled constructs
+ * are in `dist/infra/constructs/`, so this is `dist/`, which holds the pre-built bundles (`lambda/`) instead of the
+ * handlers' sources.
+ */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where the package keeps each handler's pre-built bundle: `lambda/<handler file name>/index.mjs`, below PROJECT_ROOT. */
+export const PREBUILT_DIR = 'lambda';
+
+/** The pre-built bundle directory of a handler entry (`functions/load-plan.ts` → `lambda/load-plan`). */
+export function prebuiltBundleDir(projectRoot: string, entry: string): string {
+  return join(projectRoot, PREBUILT_DIR, basename(entry, extname(entry)));
+}
+
+/**
+ * How every step is bundled: one minified ES module for Node.js 22 with names kept (the error classes' names are
+ * what the state machine's `ErrorEquals` matches) and source maps. The package's pre-built bundles
+ * (scripts/bundle-functions.ts) are made with these same options.
+ */
+export const BUNDLING = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  minify: true,
+  keepNames: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // pg and mysql2 are CommonJS and require() Node's built-ins; an ES module has no require of its own.
+  banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
+  // Bundle the SDK version the code was tested with, not whatever the runtime ships that day.
+  bundleAwsSDK: true,
+  // pg loads its optional native binding only when asked to (`pg.native`); lifeboat never asks.
+  externalModules: ['pg-native'],
+} as const satisfies nodejs.BundlingOptions;
 
 /** Where the function runs inside a VPC. Subnets and groups are imported by id: no lookups at synth. */
 export interface StepFunctionVpcPlacement {
@@ -38,7 +73,10 @@ export interface StepFunctionProps {
   readonly vpcPlacement?: StepFunctionVpcPlacement;
   /** Powertools service name in every log line. @default "lifeboat" */
   readonly serviceName?: string;
-  /** Directory holding package.json and package-lock.json. @default the repository root */
+  /**
+   * Directory holding package.json and package-lock.json (bundling from source), or the pre-built bundles in
+   * `lambda/` (the installed package). @default the repository root, or the package's `dist/`
+   */
   readonly projectRoot?: string;
 }
 
@@ -47,9 +85,14 @@ export interface StepFunctionProps {
  * by esbuild as one minified ES module with names kept (the error classes' names are what the state machine's
  * `ErrorEquals` matches) and source maps, its own log group (kept on destroy), X-Ray tracing, and its own role that
  * starts with nothing but writing to that log group — the caller adds only what the step calls.
+ *
+ * From a checkout the handler's TypeScript source is there and esbuild bundles it at synthesis (NodejsFunction);
+ * the installed package ships no sources but the bundles made at `npm pack` with the same options
+ * (scripts/bundle-functions.ts), so a team's synthesis needs neither esbuild nor TypeScript
+ * (docs/design/packaging.md).
  */
 export class StepFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -85,11 +128,7 @@ export class StepFunction extends Construct {
     this.logGroup.grantWrite(this.role);
     if (props.vpcPlacement) this.allowNetworkInterfaces(props.vpcPlacement);
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: isAbsolute(props.entry) ? props.entry : join(projectRoot, props.entry),
-      handler: 'handler',
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+    const common: Omit<lambda.FunctionProps, 'code' | 'handler'> = {
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -111,23 +150,29 @@ export class StepFunction extends Construct {
             securityGroups: [props.vpcPlacement.securityGroup],
           }
         : {}),
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        mainFields: ['module', 'main'],
-        minify: true,
-        keepNames: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // pg and mysql2 are CommonJS and require() Node's built-ins; an ES module has no require of its own.
-        banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
-        // Bundle the SDK version the code was tested with, not whatever the runtime ships that day.
-        bundleAwsSDK: true,
-        // pg loads its optional native binding only when asked to (`pg.native`); lifeboat never asks.
-        externalModules: ['pg-native'],
-      },
-    });
+    };
+    const source = isAbsolute(props.entry) ? props.entry : join(projectRoot, props.entry);
+    const prebuilt = prebuiltBundleDir(projectRoot, props.entry);
+    if (existsSync(source)) {
+      this.function = new nodejs.NodejsFunction(this, 'Function', {
+        ...common,
+        entry: source,
+        handler: 'handler',
+        projectRoot,
+        depsLockFilePath: join(projectRoot, 'package-lock.json'),
+        bundling: { ...BUNDLING, externalModules: [...BUNDLING.externalModules] },
+      });
+    } else if (existsSync(join(prebuilt, 'index.mjs'))) {
+      this.function = new lambda.Function(this, 'Function', {
+        ...common,
+        code: lambda.Code.fromAsset(prebuilt),
+        handler: 'index.handler',
+      });
+    } else {
+      throw new TypeError(
+        `StepFunction props are invalid:\n  - entry: neither the source ${source} nor a pre-built bundle ${join(prebuilt, 'index.mjs')} exists (in a checkout, the source; in the package, run npm pack's build: npm run build)`,
+      );
+    }
     // The role's policy (including the network-interface permissions) must exist before Lambda creates ENIs.
     this.function.node.addDependency(this.role);
     acknowledge(

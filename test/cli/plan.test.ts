@@ -175,7 +175,7 @@ describe('lifeboat plan', () => {
     expect(cli.stderr()).toContain('recrodName');
   });
 
-  it('names the file when it is missing or not JSON', async () => {
+  it('names the file when it is missing (exit 3: a file read failed) or not JSON (exit 2)', async () => {
     // Prepare
     const notJson = join(dir, 'not.json');
     writeFileSync(notJson, '{ "name": ');
@@ -187,7 +187,7 @@ describe('lifeboat plan', () => {
     const badCode = await run(['plan', '--plan', notJson], bad.io);
 
     // Assess
-    expect(missingCode).toBe(2);
+    expect(missingCode).toBe(3);
     expect(missing.stderr()).toContain('nope.json: ENOENT');
     expect(badCode).toBe(2);
     expect(bad.stderr()).toContain('is not valid JSON');

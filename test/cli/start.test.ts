@@ -274,11 +274,12 @@ describe('CLI AWS clients', () => {
   it('point SFN and S3 at --endpoint, S3 with path-style addressing', async () => {
     // Act
     const clients = defaultAwsClients();
-    const s3 = clients.s3('us-west-2', 'http://localhost:4566');
+    const local = { endpoint: 'http://localhost:4566' };
+    const s3 = clients.s3('us-west-2', local);
     const plain = clients.s3('us-west-2');
 
     // Assess
-    expect(clientConfig('us-west-2', 'http://localhost:4566')).toEqual({
+    expect(clientConfig('us-west-2', local)).toEqual({
       region: 'us-west-2',
       maxAttempts: 3,
       endpoint: 'http://localhost:4566',
@@ -286,10 +287,8 @@ describe('CLI AWS clients', () => {
     expect(clientConfig('us-west-2')).toEqual({ region: 'us-west-2', maxAttempts: 3 });
     expect(s3.config.forcePathStyle).toBe(true);
     expect(plain.config.forcePathStyle).toBe(false);
-    expect(clients.sfn('us-west-2', 'http://localhost:4566')).toBe(
-      clients.sfn('us-west-2', 'http://localhost:4566'),
-    );
-    const endpoint = await clients.sfn('us-west-2', 'http://localhost:4566').config.endpoint?.();
+    expect(clients.sfn('us-west-2', local)).toBe(clients.sfn('us-west-2', { ...local }));
+    const endpoint = await clients.sfn('us-west-2', local).config.endpoint?.();
     expect(endpoint?.hostname).toBe('localhost');
   });
 

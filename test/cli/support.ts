@@ -16,7 +16,12 @@ export interface CapturedIo {
   readonly io: Partial<CliIo>;
   stdout(): string;
   stderr(): string;
-  readonly clients: { service: 'sfn' | 's3'; region: string; endpoint: string | undefined }[];
+  readonly clients: {
+    service: 'sfn' | 's3';
+    region: string;
+    endpoint: string | undefined;
+    profile?: string | undefined;
+  }[];
   readonly prompts: string[];
   readonly sleeps: number[];
 }
@@ -26,6 +31,8 @@ export function captureIo(
     tty?: boolean;
     answer?: string;
     env?: Record<string, string>;
+    /** The working directory (relative plans, cdk.json). @default the process's: the repository root */
+    cwd?: string;
     importDrill?: CliIo['importDrill'];
   } = {},
 ): CapturedIo {
@@ -39,6 +46,7 @@ export function captureIo(
     stderr: { write: (text: string) => (err += text), isTTY: options.tty ?? false },
     stdin: { isTTY: options.tty ?? false },
     env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
     prompt: async (question) => {
       prompts.push(question);
       if (options.answer === undefined) throw new Error('the test did not expect a question');
@@ -50,12 +58,12 @@ export function captureIo(
     now: () => new Date(START),
     aws: {
       // aws-sdk-client-mock replaces `send` on every instance of the class.
-      sfn: (region, endpoint) => {
-        clients.push({ service: 'sfn', region, endpoint });
+      sfn: (region, target) => {
+        clients.push({ service: 'sfn', region, endpoint: target?.endpoint, profile: target?.profile });
         return new SFNClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
       },
-      s3: (region, endpoint) => {
-        clients.push({ service: 's3', region, endpoint });
+      s3: (region, target) => {
+        clients.push({ service: 's3', region, endpoint: target?.endpoint, profile: target?.profile });
         return new S3Client({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
       },
     },

@@ -87,7 +87,7 @@ describe('lifeboat drill', () => {
     expect(seen).toEqual([['--plan', 'examples/plan.json', '--keep', '--help']]);
   });
 
-  it('says clearly when the local drill is not in the checkout (exit 3)', async () => {
+  it('says clearly when the local drill is not there, as in the installed package (exit 3)', async () => {
     // Prepare: a real import of a file that is not there.
     const absent = './no-such-drill-command.js';
     const cli = captureIo({ importDrill: () => import(absent) });
@@ -99,8 +99,8 @@ describe('lifeboat drill', () => {
 
     // Assess
     expect(code).toBe(3);
-    expect(cli.stderr()).toContain('the local drill is not in this checkout');
-    expect(cli.stderr()).toContain('local/drill-command.ts');
+    expect(cli.stderr()).toContain('the local drill is not here');
+    expect(cli.stderr()).toContain('runs from a checkout of the lifeboat repository');
     expect(incompleteCode).toBe(3);
     expect(incomplete.stderr()).toContain('does not export main(argv)');
   });
