@@ -104,8 +104,6 @@ export interface Emulator {
     register(execution: EmulatedExecution): void;
     execution(executionArn: string): EmulatedExecution | undefined;
   };
-  /** `{ region, endpoint, credentials }` for an SDK client (S3 clients also need `forcePathStyle: true`). */
-  clientConfig(region: string): {
   readonly route53: {
     /** Whether Route 53 considers a health check healthy now (what failover records answer by). */
     healthy(healthCheckId: string): boolean;
@@ -114,6 +112,8 @@ export interface Emulator {
     /** A metric alarm's state now, as DescribeAlarms would answer; undefined when there is no such alarm. */
     alarmState(region: string, name: string): string | undefined;
   };
+  /** `{ region, endpoint, credentials }` for an SDK client (S3 clients also need `forcePathStyle: true`). */
+  clientConfig(region: string): {
     region: string;
     endpoint: string;
     credentials: { accessKeyId: string; secretAccessKey: string };
@@ -131,12 +131,12 @@ export interface EmulatorSeed {
   record(zoneId: string, input: SeedRecordInput): void;
   lambdaFunction(input: SeedLambdaInput): { arn: string };
   metric(input: SeedMetricInput): void;
-  snsTopic(input: { region: string; name: string }): { arn: string };
-  dynamoTable(input: SeedTableInput): Promise<void>;
   /** A metric alarm, as PutMetricAlarm's input (what a stack would have made). */
   metricAlarm(region: string, input: Record<string, unknown>): void;
   /** A Route 53 health check, as CreateHealthCheck's HealthCheckConfig; returns its id. */
   healthCheck(input: { callerReference: string; config: HealthCheckConfig }): { id: string };
+  snsTopic(input: { region: string; name: string }): { arn: string };
+  dynamoTable(input: SeedTableInput): Promise<void>;
   s3Bucket(input: { name: string; region?: string }): Promise<void>;
 }
 
@@ -394,10 +394,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     record: (zoneId, input) => route53.seedRecord(zoneId, input),
     lambdaFunction: (input) => lambda.seed(input),
     metric: (input) => cloudwatch.seed(input),
-    snsTopic: (input) => ({ arn: sns.createTopic(input.region, { Name: input.name }) }),
-    async dynamoTable(input) {
     metricAlarm: (region, input) => cloudwatch.alarms.putMetricAlarm(region, input),
     healthCheck: (input) => ({ id: route53.healthChecks.seed(input.callerReference, input.config) }),
+    snsTopic: (input) => ({ arn: sns.createTopic(input.region, { Name: input.name }) }),
+    async dynamoTable(input) {
       const client = new DynamoDBClient({
         region: input.region,
         endpoint: `http://127.0.0.1:${await dynamodb.port(input.region)}`,
@@ -470,6 +470,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return [...sns.messages];
       },
     },
+    route53: { healthy: (id) => route53.healthChecks.healthy(id) },
+    cloudwatch: { alarmState: (region, name) => cloudwatch.alarms.stateAt(region, name, clock.now()) },
     stepFunctions: {
       register: (execution) => stepFunctions.register(execution),
       execution: (executionArn) => stepFunctions.execution(executionArn),
@@ -477,8 +479,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     clientConfig,
     env: () => ({
       LIFEBOAT_AWS_ENDPOINT: endpoint,
-    route53: { healthy: (id) => route53.healthChecks.healthy(id) },
-    cloudwatch: { alarmState: (region, name) => cloudwatch.alarms.stateAt(region, name, clock.now()) },
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
     }),
