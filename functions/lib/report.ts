@@ -1,6 +1,7 @@
 import { type CloudWatchClient, type MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { type ApprovalRecord, asApprovalRecord, describeApproval, parseRejection } from './approval.js';
 import type { DrillResource } from './drill.js';
 import { awsErrorName, RUN_FAILURE_ERRORS } from './errors.js';
 import type { Engine, Mode } from './plan.js';
@@ -93,6 +94,8 @@ export interface ReportEvent {
   plannedUnits?: string[];
   /** A failure outside the units (LoadPlan, preflight, approval, lock). */
   failure?: StateFailure;
+  /** What `lifeboat approve` sent to the approval gate (functions/lib/approval.ts), when the run waited for one. */
+  approval?: unknown;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -206,6 +209,8 @@ export interface RunReport {
   preflight: { ok: boolean; errors: string[]; warnings: string[]; durationMs: number } | null;
   /** A failure outside the units (the run stopped before or around them). */
   failure: { stage: string; error: string; cause: string } | null;
+  /** Who approved or rejected an alarm-started run, and when (functions/lib/approval.ts); absent when none was asked. */
+  approval?: ApprovalRecord;
   units: UnitReport[];
   /** Drill only: the copies and their cleanup. */
   drill?: DrillReport;
@@ -355,12 +360,24 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
           cause: runFailure.cause,
         }
       : null,
+    ...approvalOf(event, runFailure),
     units,
     ...(mode === 'drill' ? { drill: drillSummary(units) } : {}),
     ...(mode === 'dry-run' ? { plannedCalls: plannedCalls(units) } : {}),
   };
   report.summary = summarize(report);
   return report;
+}
+
+/** The approval the run received (`$.approval`), or the rejection its failure records. */
+function approvalOf(
+  event: ReportEvent,
+  failure: { error: string; cause: string } | null,
+): { approval?: ApprovalRecord } {
+  const approval =
+    asApprovalRecord(event.approval) ??
+    (failure?.error === 'ApprovalRejectedError' ? parseRejection(failure.cause) : undefined);
+  return approval ? { approval } : {};
 }
 
 function drillSummary(units: readonly UnitReport[]): DrillReport {
@@ -842,6 +859,7 @@ export function renderReportText(report: RunReport): string {
     `mode ${report.mode ?? '-'} | trigger ${report.trigger ?? '-'} | reason ${report.reason ?? '-'} | ` +
       `started ${report.startedAt} | ended ${report.endedAt} | took ${formatDuration(report.durationSeconds * 1000)}`,
   );
+  if (report.approval) lines.push(`approval: ${describeApproval(report.approval)}`);
   if (report.recoveryTimeSeconds !== null) {
     lines.push(
       `recovery time ${formatDuration(report.recoveryTimeSeconds * 1000)}` +

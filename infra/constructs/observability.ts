@@ -6,7 +6,13 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { FailoverPlan } from '../../functions/lib/plan.js';
+import { type FailoverPlan, partitionOf } from '../../functions/lib/plan.js';
+import {
+  READINESS_NAMESPACE,
+  READY_METRIC,
+  REPLICA_LAG_METRIC,
+} from '../../functions/lib/readiness/evaluate.js';
+import { METRIC_NAMESPACE, RECOVERY_TIME_METRIC, RUN_METRIC_UNIT } from '../../functions/lib/report.js';
 import { PropsProblems } from './props.js';
 
 export interface ObservabilityProps {
@@ -20,10 +26,26 @@ export interface ObservabilityProps {
   readonly startFailures?: sqs.IQueue;
   /** Period of the execution alarms. @default 1 minute */
   readonly period?: Duration;
+  /** Continuous readiness (infra/constructs/readiness.ts): its alarm, and how often it evaluates. @default readiness off */
+  readonly readiness?: { readonly alarm: cloudwatch.IAlarm; readonly period: Duration };
+  /** The S3 console page of the latest report, for the dashboard's links. @default no link */
+  readonly latestReportUrl?: string;
 }
 
 /** Units per ReplicaLag graph: more lines than this on one graph cannot be read. */
 const UNITS_PER_GRAPH = 25;
+
+/** The state machine's page in the Step Functions console: its executions, newest first, each a link. */
+export function executionsConsoleUrl(region: string, stateMachineArn: string): string {
+  const partition = partitionOf(region);
+  const host =
+    partition === 'aws-cn'
+      ? 'console.amazonaws.cn'
+      : partition === 'aws-us-gov'
+        ? 'console.amazonaws-us-gov.com'
+        : 'console.aws.amazon.com';
+  return `https://${region}.${host}/states/home?region=${region}#/statemachines/view/${stateMachineArn}`;
+}
 
 /**
  * Alarms on failed, timed-out, aborted and throttled executions (AWS Solutions Constructs' defaults for a state
@@ -101,6 +123,41 @@ export class Observability extends Construct {
         height: 2,
       }),
     );
+    // The last runs: CloudWatch has no widget that lists executions without a custom Lambda, so links to the console's
+    // lists (newest first), the latest report, and the commands that show them in a terminal.
+    const region = plan.recoveryRegion;
+    const runs = executionsConsoleUrl(region, stateMachine.stateMachineArn);
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: [
+          '## Last runs',
+          `[Executions of lifeboat-${plan.name}, newest first](${runs}): each opens its graph, events and report`,
+          ...(props.latestReportUrl
+            ? [`[Latest report (reports/${plan.name}/latest.json)](${props.latestReportUrl})`]
+            : []),
+          '`lifeboat status` shows readiness, the last drill and failover and the lock; `lifeboat approve <execution>` releases a run that waits for approval.',
+        ].join('\n\n'),
+        width: 12,
+        height: 4,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Drill recovery time against the target RTO (s)',
+        width: 12,
+        height: 4,
+        left: [
+          new cloudwatch.Metric({
+            namespace: METRIC_NAMESPACE,
+            metricName: RECOVERY_TIME_METRIC,
+            dimensionsMap: { Plan: plan.name, Unit: RUN_METRIC_UNIT, Mode: 'drill' },
+            statistic: 'Maximum',
+            period: Duration.days(1),
+            label: 'drill recovery time',
+          }),
+        ],
+        leftAnnotations: [{ value: plan.targetRtoSeconds, label: 'target RTO' }],
+        leftYAxis: { min: 0 },
+      }),
+    );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Executions',
@@ -129,6 +186,65 @@ export class Observability extends Construct {
         alarms: Object.values(alarms),
       }),
     );
+    if (props.readiness) {
+      const readinessPeriod = props.readiness.period;
+      const ready = (dimensionsMap: Record<string, string>, label: string) =>
+        new cloudwatch.Metric({
+          namespace: READINESS_NAMESPACE,
+          metricName: READY_METRIC,
+          dimensionsMap,
+          statistic: 'Minimum',
+          period: readinessPeriod,
+          label,
+        });
+      this.dashboard.addWidgets(
+        new cloudwatch.SingleValueWidget({
+          title: 'Ready for a failover (1 = yes)',
+          width: 6,
+          height: 4,
+          metrics: [ready({ Plan: plan.name }, plan.name)],
+        }),
+        new cloudwatch.AlarmWidget({
+          title: 'Readiness alarm',
+          width: 18,
+          height: 4,
+          alarm: props.readiness.alarm,
+        }),
+      );
+      for (let i = 0; i < plan.units.length; i += UNITS_PER_GRAPH) {
+        const units = plan.units.slice(i, i + UNITS_PER_GRAPH);
+        const range = plan.units.length > UNITS_PER_GRAPH ? `, units ${i + 1}-${i + units.length}` : '';
+        this.dashboard.addWidgets(
+          new cloudwatch.GraphWidget({
+            title: `Readiness per unit (1 ready, 0 not)${range}`,
+            width: 12,
+            left: units.map((unit) => ready({ Plan: plan.name, Unit: unit.name }, unit.name)),
+            leftYAxis: { min: 0, max: 1 },
+          }),
+          new cloudwatch.GraphWidget({
+            title: `Replica lag at each readiness evaluation (s)${range}`,
+            width: 12,
+            left: units.map(
+              (unit) =>
+                new cloudwatch.Metric({
+                  namespace: READINESS_NAMESPACE,
+                  metricName: REPLICA_LAG_METRIC,
+                  dimensionsMap: { Plan: plan.name, Unit: unit.name },
+                  statistic: 'Maximum',
+                  period: readinessPeriod,
+                  label: unit.name,
+                }),
+            ),
+            leftAnnotations: [
+              {
+                value: Math.min(...units.map((u) => u.database.maxReplicaLagSeconds)),
+                label: 'not ready above',
+              },
+            ],
+          }),
+        );
+      }
+    }
     for (let i = 0; i < plan.units.length; i += UNITS_PER_GRAPH) {
       const units = plan.units.slice(i, i + UNITS_PER_GRAPH);
       const limit = Math.min(...units.map((u) => u.database.maxReplicaLagSeconds));

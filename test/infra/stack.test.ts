@@ -19,8 +19,9 @@ describe('LifeboatStack on examples/plan.json', () => {
 
   it('builds every step as a Node.js 22 ARM64 function, traced, with its own kept log group', () => {
     // Assess
-    // Every step, and the ended-run handler of lock recovery (infra/constructs/lock-recovery.ts).
-    template.resourceCountIs('AWS::Lambda::Function', STEP_FUNCTIONS.length + 1);
+    // Every step, the ended-run handler of lock recovery (infra/constructs/lock-recovery.ts) and the readiness
+    // function (infra/constructs/readiness.ts; test/infra/readiness.test.ts).
+    template.resourceCountIs('AWS::Lambda::Function', STEP_FUNCTIONS.length + 2);
     for (const step of STEP_FUNCTIONS) {
       const { resource } = stepFunction(template, plan, step);
       expect(resource.Properties).toMatchObject({
@@ -317,7 +318,8 @@ describe('LifeboatStack on examples/plan.json', () => {
     // Prepare
     const stateMachine = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
     // Assess
-    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    // The drill's and the readiness evaluation's (test/infra/readiness.test.ts).
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 10 ? * TUE *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
@@ -344,7 +346,8 @@ describe('LifeboatStack on examples/plan.json', () => {
       StartFailed: 'ApproximateNumberOfMessagesVisible',
     };
     // Assess
-    template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(expected).length);
+    // And the readiness alarm (test/infra/readiness.test.ts).
+    template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(expected).length + 1);
     for (const [name, metric] of Object.entries(expected)) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `lifeboat-orders-dr-${name}`,
@@ -541,7 +544,9 @@ describe('LifeboatStack on examples/plan-three-units.json (VPC, approval, alarms
 
   it('has no drill schedule when the plan has none', () => {
     // Assess
-    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    // Only the readiness evaluation's (test/infra/readiness.test.ts).
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)' });
   });
 
   it('draws one replica lag line per unit', () => {
