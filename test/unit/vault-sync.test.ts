@@ -557,7 +557,10 @@ describe('Vault sync: bad input', () => {
     await new Promise((r) => setTimeout(r, 1_300));
     sm.mock.resetHistory();
     vault.clearCalls();
-    const error = await run(p).catch((e: unknown) => e as Error);
+    const error = await run(p).then(
+      () => new Error('expected the run to fail'),
+      (e: unknown) => e as Error,
+    );
     expect(error.name).toBe('VaultAuthError');
     expect(error.message).toContain(`refused the credential in ${CREDENTIAL_ARN} (403: permission denied)`);
     expect(error.message).toContain('expired, revoked or unknown. Nothing was changed');
@@ -604,7 +607,10 @@ describe('Vault sync: bad input', () => {
   it('a credential secret that is not JSON is named without quoting it', async () => {
     const p = freshPrefix();
     sm.credential = `not json ${MARKER}`;
-    const error = await run(p).catch((e: unknown) => e as Error);
+    const error = await run(p).then(
+      () => new Error('expected the run to fail'),
+      (e: unknown) => e as Error,
+    );
     expect(error.name).toBe('ConfigurationError');
     expect(error.message).toContain(`the Vault credential secret ${CREDENTIAL_ARN} is not JSON`);
     expect(error.message).not.toContain(MARKER);
