@@ -1,7 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { STSClient } from '@aws-sdk/client-sts';
 import {
   InputInvalidError,
   LifeboatError,
@@ -43,6 +45,10 @@ export interface AwsTarget {
 export interface AwsClientFactory {
   sfn(region: string, target?: AwsTarget): SFNClient;
   s3(region: string, target?: AwsTarget): S3Client;
+  /** `lifeboat approve` and `reject` record who answered (GetCallerIdentity). */
+  sts(region: string, target?: AwsTarget): STSClient;
+  /** `lifeboat status` reads the lock (GetItem). */
+  dynamodb(region: string, target?: AwsTarget): DynamoDBClient;
 }
 
 /** Everything a command touches outside itself, so that tests run it in-process. */
@@ -69,7 +75,7 @@ export const AWS_OPTIONS_HELP = `  --region REGION            the Region to call
                              SDK's $AWS_ENDPOINT_URL_<SERVICE> and $AWS_ENDPOINT_URL)`;
 
 /** The SDK's service ids' environment suffixes (AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_S3). */
-const ENDPOINT_ENV_SUFFIX = { sfn: 'SFN', s3: 'S3' } as const;
+const ENDPOINT_ENV_SUFFIX = { sfn: 'SFN', s3: 'S3', sts: 'STS', dynamodb: 'DYNAMODB' } as const;
 
 /**
  * Where and as whom one service is called. The endpoint: `--endpoint`, else `LIFEBOAT_AWS_ENDPOINT` (as in
@@ -103,8 +109,11 @@ export function clientConfig(region: string, target: AwsTarget = {}) {
 }
 
 export function defaultAwsClients(): AwsClientFactory {
-  const cache = new Map<string, SFNClient | S3Client>();
-  const cached = <T extends SFNClient | S3Client>(key: string, make: () => T): T => {
+  const cache = new Map<string, SFNClient | S3Client | STSClient | DynamoDBClient>();
+  const cached = <T extends SFNClient | S3Client | STSClient | DynamoDBClient>(
+    key: string,
+    make: () => T,
+  ): T => {
     const hit = cache.get(key);
     if (hit) return hit as T;
     const made = make();
@@ -126,6 +135,10 @@ export function defaultAwsClients(): AwsClientFactory {
             ...(target?.endpoint ? { forcePathStyle: true } : {}),
           }),
       ),
+    sts: (region, target) =>
+      cached(key('sts', region, target), () => new STSClient(clientConfig(region, target))),
+    dynamodb: (region, target) =>
+      cached(key('dynamodb', region, target), () => new DynamoDBClient(clientConfig(region, target))),
   };
 }
 

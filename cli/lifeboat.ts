@@ -19,6 +19,9 @@ commands:
   start    start a failover, dry run or drill of the deployed state machine
   watch    follow an execution step by step until it ends, then print its report
   report   print the report of an execution, or the latest one (--latest)
+  status   readiness per unit and check, the last drill and failover, who holds the lock
+  approve  approve the failover an alarm-started execution waits for
+  reject   reject it, with a reason
   schema   print the JSON Schema of a plan (schema/plan.schema.json)
   drill    run the local game-day drill on this machine (the same as npm run drill; from a checkout)
 
@@ -34,6 +37,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   start: () => import('./commands/start.js'),
   watch: () => import('./commands/watch.js'),
   report: () => import('./commands/report.js'),
+  status: () => import('./commands/status.js'),
+  approve: () => import('./commands/approve.js'),
+  reject: () => import('./commands/reject.js'),
   schema: () => import('./commands/schema.js'),
   drill: () => import('./commands/drill.js'),
 };

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -7,6 +8,7 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
+import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { CliIo } from '../../cli/io.js';
 import { at, type Scenario, START } from './history-fixture.js';
@@ -17,7 +19,7 @@ export interface CapturedIo {
   stdout(): string;
   stderr(): string;
   readonly clients: {
-    service: 'sfn' | 's3';
+    service: 'sfn' | 's3' | 'sts' | 'dynamodb';
     region: string;
     endpoint: string | undefined;
     profile?: string | undefined;
@@ -65,6 +67,14 @@ export function captureIo(
       s3: (region, target) => {
         clients.push({ service: 's3', region, endpoint: target?.endpoint, profile: target?.profile });
         return new S3Client({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      },
+      sts: (region, target) => {
+        clients.push({ service: 'sts', region, endpoint: target?.endpoint, profile: target?.profile });
+        return new STSClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      },
+      dynamodb: (region, target) => {
+        clients.push({ service: 'dynamodb', region, endpoint: target?.endpoint, profile: target?.profile });
+        return new DynamoDBClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
       },
     },
     ...(options.importDrill ? { importDrill: options.importDrill } : {}),
