@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -107,5 +107,51 @@ describe('infra/app.ts', () => {
     expect(run.stderr).toContain('units[0].database.engine');
     // The message, not a stack trace.
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('plans in YAML', () => {
+  it('infra/app.ts synthesizes a YAML plan named by -c plan=', () => {
+    // Prepare
+    const outdir = join(tmp, 'out-yaml');
+    // Act: as `npx cdk synth -c plan=examples/plan.yaml` runs the app
+    const run = spawnSync('npx', ['tsx', 'infra/app.ts'], {
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({ plan: 'examples/plan.yaml', 'aws:cdk:bundling-stacks': [] }),
+        CDK_OUTDIR: outdir,
+        CDK_DISABLE_VERSION_CHECK: '1',
+      },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    // Assess
+    expect(run.stderr).not.toContain('Error');
+    expect(run.status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'Lifeboat-orders-dr.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const machine = Object.values(template.Resources).find(
+      (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+    );
+    expect(machine?.Properties.StateMachineName).toBe('lifeboat-orders-dr');
+  });
+
+  it('names the file and the line of a YAML mistake, and refuses a key given twice', () => {
+    // Prepare
+    const garbled = writePlan('garbled.yaml', 'name: orders-dr\nunits: [\n');
+    const twice = writePlan('twice.yml', 'name: orders-dr\nname: other\n');
+    // Act & Assess
+    expect(() => loadPlanFile(garbled)).toThrow(PlanInvalidError);
+    expect(() => loadPlanFile(garbled)).toThrow(new RegExp(`plan ${garbled} is not valid YAML: .*line 3`));
+    expect(() => loadPlanFile(twice)).toThrow(/is not valid YAML: Map keys must be unique/);
+  });
+
+  it('reports a plan mistake in YAML at its field path, as in JSON', () => {
+    // Prepare
+    const yaml = readFileSync('examples/plan.yaml', 'utf8').replace('ttl: 5', 'ttl: -5');
+    const path = writePlan('broken.yaml', yaml);
+    // Act & Assess
+    expect(() => loadPlanFile(path)).toThrow(/units\[0\]\.dns\.ttl/);
   });
 });
