@@ -12,6 +12,7 @@ import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
 import { type RunResult, runExecution, type StepEvent } from './runner.js';
 import { loadOrSynthesize } from './synthesize.js';
+import { runVaultSyncScenario } from './vault/vault-sync-scenario.js';
 import { replicaDatabaseFacts, resolveVia } from './verify-facts.js';
 
 /**
@@ -29,6 +30,10 @@ const USAGE = `usage: npm run drill -- [options]
   --endpoint URL       run against another AWS-compatible server (moto, LocalStack) instead of the local world:
                        no local databases or DNS, so connectivity is not verified (the report says so)
   --verbose            show the step functions' logs and the databases' logs
+  --scenario NAME      run a scenario instead of the failover: vault-sync (the Vault pull sync against a local
+                       KV v2 server: seed, sync, change, delete, sync again)
+  --vault-removed P    vault-sync: keep or delete (default) secrets whose Vault secret is gone
+  --vault-replicas     vault-sync: replicate the synced secrets to the plan's recovery Region
   --help               this text
 exit codes: 0 verified, 1 the run failed or a fact does not hold, 2 bad usage or plan`;
 
@@ -40,6 +45,10 @@ export interface DrillOptions {
   verbose: boolean;
   /** Another AWS-compatible server instead of the local world. */
   endpoint?: string;
+  /** A scenario instead of the failover (local/vault/vault-sync-scenario.ts). */
+  scenario?: 'vault-sync';
+  vaultRemoved?: 'keep' | 'delete';
+  vaultReplicas?: boolean;
 }
 
 export function parseDrillArgs(argv: string[]): DrillOptions {
@@ -54,9 +63,21 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
       keep: { type: 'boolean', default: false },
       endpoint: { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      'vault-removed': { type: 'string', default: 'delete' },
+      'vault-replicas': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
+  if (values.scenario !== undefined && values.scenario !== 'vault-sync') {
+    throw new UsageError(`--scenario: expected vault-sync, got "${values.scenario}"`);
+  }
+  if (values['vault-removed'] !== 'keep' && values['vault-removed'] !== 'delete') {
+    throw new UsageError(`--vault-removed: expected keep or delete, got "${values['vault-removed']}"`);
+  }
+  if (values.scenario !== undefined && values.endpoint !== undefined) {
+    throw new UsageError('--scenario runs on the local world only, not with --endpoint');
+  }
   if (values.help) throw new UsageError(USAGE, 0);
   const mode = ModeSchema.safeParse(values.mode);
   if (!mode.success)
@@ -77,7 +98,35 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
     keep: values.keep,
     verbose: values.verbose,
     ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+    ...(values.scenario === 'vault-sync'
+      ? {
+          scenario: 'vault-sync' as const,
+          vaultRemoved: values['vault-removed'],
+          vaultReplicas: values['vault-replicas'],
+        }
+      : {}),
   };
+}
+
+/** `--scenario vault-sync`: exit 0 when every fact holds (local/vault/vault-sync-scenario.ts). */
+async function runScenario(options: DrillOptions, io: Io, cleanup: Cleanup): Promise<number> {
+  const plan = loadPlanFile(options.planPath);
+  process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const outcome = await runVaultSyncScenario(
+    {
+      timeFactor: options.timeFactor,
+      region: plan.primaryRegion,
+      ...(options.vaultReplicas ? { replicaRegion: plan.recoveryRegion } : {}),
+      removed: options.vaultRemoved ?? 'delete',
+      cleanup,
+    },
+    io.out,
+  );
+  io.out('');
+  io.out('facts checked:');
+  for (const f of outcome.facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
+  return outcome.facts.every((f) => f.ok) ? 0 : 1;
 }
 
 export class UsageError extends Error {
@@ -337,10 +386,30 @@ export async function main(argv: string[]): Promise<number> {
     io.err(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
-  io.out(`lifeboat local ${options.mode}: plan ${options.planPath}`);
+  io.out(
+    options.scenario
+      ? `lifeboat local scenario ${options.scenario}: plan ${options.planPath}`
+      : `lifeboat local ${options.mode}: plan ${options.planPath}`,
+  );
   // Before the first spawn: Ctrl-C at any later moment finds every process and temporary directory registered.
   const cleanup = new Cleanup();
   const interrupt = exitOnInterrupt(cleanup, io.err);
+  if (options.scenario) {
+    try {
+      const code = await runScenario(options, io, cleanup);
+      if (interrupt.interrupted) return interrupt.done;
+      await cleanup.run();
+      interrupt.dispose();
+      return code;
+    } catch (error) {
+      if (interrupt.interrupted) return interrupt.done;
+      await cleanup.run();
+      interrupt.dispose();
+      const e = error as Error;
+      io.err(`${e.name}: ${e.message}`);
+      return e.name === 'PlanInvalidError' || e.name === 'TypeError' ? 2 : 1;
+    }
+  }
   let outcome: Awaited<ReturnType<typeof runLocalDrill>>;
   try {
     outcome = options.endpoint

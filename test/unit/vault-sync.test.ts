@@ -461,7 +461,8 @@ describe('Vault sync: removed secrets and the policy', () => {
     sm.mock.resetHistory();
     const again = await run(p, { removed: 'delete', recoveryWindowDays: 7 });
     expect(sm.mock.commandCalls(DeleteSecretCommand)).toHaveLength(0);
-    expect(entry(again, `vault/${p}/gone`)?.detail).toContain('already scheduled for deletion');
+    expect(entry(again, `vault/${p}/gone`)).toMatchObject({ action: 'unchanged' });
+    expect(entry(again, `vault/${p}/gone`)?.detail).toContain('scheduled for deletion already');
   });
 
   it('delete never touches a secret the sync did not create, nor a replicated one, nor one whose Vault path tag is outside the prefix', async () => {

@@ -606,7 +606,8 @@ async function removeGone(p: Extract<Plan, { kind: 'gone' }>, ctx: ApplyContext)
   const { config, sm, region, at } = ctx;
   const base = { vaultPath: p.m.fullPath, secretName: p.m.secretName, ...versionOf(p.aws) };
   if (p.aws.entry.DeletedDate !== undefined) {
-    return { ...base, action: 'removed', detail: `${p.why}; already scheduled for deletion` };
+    // Removed by an earlier run: nothing to do, and not counted as removed again.
+    return { ...base, action: 'unchanged', detail: `${p.why}; scheduled for deletion already` };
   }
   if (config.removed === 'keep') {
     await recordStatus(sm, p.aws, config, at, 'ok');
