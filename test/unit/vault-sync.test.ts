@@ -20,7 +20,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import createVault from 'node-vault';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { UnitPlan } from '../../functions/lib/plan.js';
 import { readFeedRecord } from '../../functions/lib/secret-feeds/feed-record.js';
+import { feedReadinessChecks } from '../../functions/lib/secret-feeds/readiness.js';
 import { type VaultKv, vaultKv } from '../../functions/lib/secret-feeds/vault-client.js';
 import {
   failureOf,
@@ -615,5 +617,26 @@ describe('Vault sync: bad input', () => {
     expect(error.name).toBe('ConfigurationError');
     expect(error.message).toContain(`the Vault credential secret ${CREDENTIAL_ARN} is not JSON`);
     expect(error.message).not.toContain(MARKER);
+  });
+});
+
+describe('Vault sync: what preflight reads', () => {
+  it("the last-sync record of a Vault-fed secret turns preflight's secret.feed check: ok after a sync, a warning after a failed one, and when stale", async () => {
+    const p = freshPrefix();
+    await put(`${p}/db`, { password: MARKER });
+    await run(p);
+    const name = `vault/${p}/db`;
+    const unit = { name: 'orders', secret: { id: name } } as unknown as UnitPlan;
+    const tags = () => sm.secrets.get(name)?.tags;
+    expect(feedReadinessChecks(tags(), unit, new Date())).toMatchObject([{ check: 'secret.feed', ok: true }]);
+    const later = new Date(Date.now() + 2 * 3600_000);
+    const stale = feedReadinessChecks(tags(), unit, later);
+    expect(stale).toMatchObject([{ ok: false, severity: 'warning' }]);
+    expect(stale[0]?.message).toContain('longer than its schedule of every 30 minutes');
+    sm.credential = JSON.stringify({ token: 'hvs.revoked' });
+    await run(p).catch(() => undefined);
+    const failed = feedReadinessChecks(tags(), unit, new Date());
+    expect(failed).toMatchObject([{ ok: false, severity: 'warning' }]);
+    expect(failed[0]?.message).toContain('the last sync by the vault-sync failed');
   });
 });
