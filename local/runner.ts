@@ -1,4 +1,5 @@
 import './node20.js';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -347,6 +348,13 @@ function* allStates(states: Record<string, AslState>): Generator<[string, AslSta
   }
 }
 
+/**
+ * The approval gate's resource: SNS Publish through the callback integration (statemachine/failover.ts, "Ask for
+ * approval"). The runner binds it to waitForApproval: the request is recorded in the history as Step Functions records
+ * it, and the task waits for SendTaskSuccess or SendTaskFailure through the emulated Step Functions API.
+ */
+const CALLBACK_SNS_PUBLISH = /^arn:aws[a-z-]*:states:::sns:publish\.waitForTaskToken$/;
+
 /** The poll result field the runner adds: when a scaled wait ends. */
 const LOCAL_WAIT_UNTIL = 'localWaitUntil';
 
@@ -414,7 +422,14 @@ export async function runExecution(
     }
   }
 
+  // One task token per execution: `$$.Task.Token` of its (only) callback task, the approval gate.
+  const taskToken = `local-task-token-${randomUUID()}`;
   for (const [name, state] of allStates(definition.States)) {
+    if (state.Type === 'Task' && state.Resource && CALLBACK_SNS_PUBLISH.test(state.Resource)) {
+      taskResourceLocalHandlers[name] = (parameters: JSONValue) =>
+        waitForApproval(record, name, parameters, taskToken, orchestrator.plan.recoveryRegion);
+      continue;
+    }
     if (state.Type === 'Task' && state.Resource) {
       const step = byArn.get(state.Resource);
       if (!step) continue; // e.g. the SNS approval task: not bound, never reached on a console start
@@ -487,7 +502,7 @@ export async function runExecution(
   const stateMachineArn = `arn:aws:states:${plan.recoveryRegion}:${plan.account}:stateMachine:lifeboat-${plan.name}`;
   const execution = machine.run(options.input as never, {
     overrides: { taskResourceLocalHandlers, waitTimeOverrides },
-    context: { Execution: { Id: executionArn, Name: options.executionName } },
+    context: { Execution: { Id: executionArn, Name: options.executionName }, Task: { Token: taskToken } },
   });
   // The execution as the emulated Step Functions API shows it; `ended` says how it ended when something other than
   // the definition ended it (StopExecution, the timeout).
@@ -613,6 +628,58 @@ function topLevelHistory(states: Record<string, AslState>, record: EmulatedExecu
       else push('ExecutionFailed', { executionFailedEventDetails: details });
     },
   };
+}
+
+/** Appends an event to the execution's history as GetExecutionHistory returns it. */
+function pushEvent(record: EmulatedExecution, type: string, details: Record<string, unknown> = {}): void {
+  const id = record.history.length + 1;
+  record.history.push({ id, previousEventId: id - 1, timestamp: Date.now(), type, ...details });
+}
+
+/**
+ * The approval gate on the proving ground: records the request as Step Functions does for the SNS callback
+ * integration (TaskScheduled with the resolved parameters, the task token in the message; TaskStarted; TaskSubmitted)
+ * once the state's TaskStateEntered is in the history, then waits until the emulated SendTaskSuccess (its output is
+ * the task's result) or SendTaskFailure (the task fails with its error and cause). Nothing is published: the proving
+ * ground has no subscribers, and the history is where `lifeboat approve` reads the request.
+ */
+async function waitForApproval(
+  record: EmulatedExecution,
+  state: string,
+  parameters: JSONValue,
+  token: string,
+  region: string,
+): Promise<JSONValue> {
+  // aws-local-stepfunctions reports StateEntered through its event stream, which the history follows a moment later.
+  for (let i = 0; i < 200; i++) {
+    const entered = [...record.history].reverse().find((e) => e.type.endsWith('StateEntered'));
+    if ((entered?.stateEnteredEventDetails as { name?: string } | undefined)?.name === state) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const integration = { resourceType: 'sns', resource: 'publish.waitForTaskToken' };
+  pushEvent(record, 'TaskScheduled', {
+    taskScheduledEventDetails: { ...integration, region, parameters: JSON.stringify(parameters) },
+  });
+  pushEvent(record, 'TaskStarted', { taskStartedEventDetails: integration });
+  pushEvent(record, 'TaskSubmitted', {
+    taskSubmittedEventDetails: { ...integration, output: JSON.stringify({ MessageId: randomUUID() }) },
+  });
+  record.issuedTokens ??= new Set();
+  record.issuedTokens.add(token);
+  record.waitingTasks ??= new Map();
+  const tasks = record.waitingTasks;
+  return new Promise<JSONValue>((resolve, reject) => {
+    tasks.set(token, {
+      succeed: (output) => {
+        pushEvent(record, 'TaskSucceeded', { taskSucceededEventDetails: { ...integration, output } });
+        resolve(JSON.parse(output) as JSONValue);
+      },
+      fail: (error, cause) => {
+        pushEvent(record, 'TaskFailed', { taskFailedEventDetails: { ...integration, error, cause } });
+        reject(Object.assign(new Error(cause ?? ''), { name: error ?? 'States.TaskFailed' }));
+      },
+    });
+  });
 }
 
 function statusChange(record: EmulatedExecution, plan: FailoverPlan): ExecutionStatusChange {

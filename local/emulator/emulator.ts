@@ -25,6 +25,7 @@ import type { HealthCheckConfig } from './services/route53-health-checks.js';
 import { SecretsManagerService } from './services/secrets-manager.js';
 import { SnsService } from './services/sns.js';
 import { type EmulatedExecution, StepFunctionsService } from './services/step-functions.js';
+import { StsService } from './services/sts.js';
 import type {
   CallLogEntry,
   DnsAnswer,
@@ -62,6 +63,7 @@ const SIGNING_NAMES: Record<string, ServiceName> = {
   lambda: 'lambda',
   monitoring: 'cloudwatch',
   states: 'states',
+  sts: 'sts',
 };
 
 /** RDS instance endpoints are published with a 5-second TTL. */
@@ -234,6 +236,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const dynamodb = new DynamoDbProxy();
   const s3 = new S3Proxy();
   const stepFunctions = new StepFunctionsService();
+  const sts = new StsService(accountId);
   const handlers: Record<ServiceName, ServiceHandler> = {
     secretsmanager: secrets,
     rds,
@@ -244,6 +247,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     lambda,
     cloudwatch,
     states: stepFunctions,
+    sts,
   };
 
   const calls: CallLogEntry[] = [];

@@ -92,7 +92,8 @@ export type ServiceName =
   | 'sns'
   | 'lambda'
   | 'cloudwatch'
-  | 'states';
+  | 'states'
+  | 'sts';
 
 export interface CallLogEntry {
   /** 1, 2, 3, ... in arrival order. */

@@ -185,14 +185,26 @@ describe('lifeboat approve', () => {
     [
       'answered already',
       (b: HistoryBuilder, last: number) => {
-        const done = b.add('TaskSucceeded', 8, last, { taskSucceededEventDetails: { output: '{}' } });
+        const done = b.add('TaskSucceeded', 8, last, {
+          taskSucceededEventDetails: {
+            resourceType: 'sns',
+            resource: 'publish.waitForTaskToken',
+            output: '{}',
+          },
+        });
         b.add('TaskStateExited', 8, done, { stateExitedEventDetails: { name: N.askApproval, output: '{}' } });
       },
     ],
     [
       'timed out',
       (b: HistoryBuilder, last: number) => {
-        b.add('TaskTimedOut', 9, last, { taskTimedOutEventDetails: { error: 'States.Timeout' } });
+        b.add('TaskTimedOut', 9, last, {
+          taskTimedOutEventDetails: {
+            resourceType: 'sns',
+            resource: 'publish.waitForTaskToken',
+            error: 'States.Timeout',
+          },
+        });
       },
     ],
     [
@@ -217,15 +229,13 @@ describe('lifeboat approve', () => {
     // Prepare
     serveHistory(history());
     sts.on(GetCallerIdentityCommand).resolves({ Arn: SRE });
-    sfn
-      .on(SendTaskSuccessCommand)
-      .rejects(
-        Object.assign(new Error('Task Timed Out'), {
-          name: 'TaskTimedOut',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    sfn.on(SendTaskSuccessCommand).rejects(
+      Object.assign(new Error('Task Timed Out'), {
+        name: 'TaskTimedOut',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     const cli = captureIo();
     // Act
     const code = await run(['approve', EXECUTION_ARN, '--yes'], cli.io);

@@ -8,7 +8,7 @@ const issues = (document: unknown): string[] => {
   try {
     parsePlan(document);
   } catch (error) {
-    if (error instanceof PlanInvalidError) return error.issues;
+    if (error instanceof PlanInvalidError) return [...error.issues];
     throw error;
   }
   return [];

@@ -365,7 +365,7 @@ describe('one readiness evaluation (runReadiness)', () => {
       }
       return {
         StatusCode: 200,
-        Payload: new TextEncoder().encode(JSON.stringify({ lifeboatWarmPing: 'ok' })),
+        Payload: new TextEncoder().encode(JSON.stringify({ lifeboatWarmPing: 'ok' })) as never,
       };
     });
 
@@ -419,17 +419,15 @@ describe('one readiness evaluation (runReadiness)', () => {
   it("a unit whose service keeps failing transiently is not ready with the reason; the other units' results stand", async () => {
     // Prepare
     world(['orders', 'billing'], () => 3);
-    rds
-      .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'billing-db-replica' })
-      .rejects(
-        Object.assign(new Error('Rate exceeded'), {
-          name: 'ThrottlingException',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'billing-db-replica' }).rejects(
+      Object.assign(new Error('Rate exceeded'), {
+        name: 'ThrottlingException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
-      Payload: new TextEncoder().encode(JSON.stringify({ lifeboatWarmPing: 'ok' })),
+      Payload: new TextEncoder().encode(JSON.stringify({ lifeboatWarmPing: 'ok' })) as never,
     });
 
     // Act

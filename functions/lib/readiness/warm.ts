@@ -31,12 +31,12 @@ export function isWarmPing(event: unknown): boolean {
  */
 export function answersWarmPing<E, R, C extends unknown[]>(
   handler: (event: E, ...rest: C) => Promise<R>,
-): ((event: E, ...rest: C) => Promise<R>) & ((event: typeof WARM_PING) => Promise<WarmReply>) {
+): ((event: typeof WARM_PING) => Promise<WarmReply>) & ((event: E, ...rest: C) => Promise<R>) {
   const answering = async (event: E, ...rest: C): Promise<R | WarmReply> => {
     if (isWarmPing(event)) return { [WARM_PING_FIELD]: 'ok' };
     return handler(event, ...rest);
   };
-  // The handler's own callers see its own signature; the ping's answer is the second.
+  // The ping's answer first, the handler's own signature last: ReturnType<typeof handler> is the handler's result.
   return answering as ((event: E, ...rest: C) => Promise<R>) &
     ((event: typeof WARM_PING) => Promise<WarmReply>);
 }

@@ -1,6 +1,7 @@
 /**
- * Step Functions (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Op>`): DescribeExecution, StopExecution and
- * GetExecutionHistory of the executions the proving ground's runner registers (local/runner.ts runs the definition in
+ * Step Functions (JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Op>`): DescribeExecution, StopExecution,
+ * GetExecutionHistory, ListExecutions, and SendTaskSuccess/SendTaskFailure of callback tasks, over the executions the
+ * proving ground's runner registers (local/runner.ts runs the definition in
  * aws-local-stepfunctions and keeps each execution's status and AWS-shaped history here). No state machines are
  * created and nothing is started through the API; an ARN no runner registered is ExecutionDoesNotExist.
  * The behaviours modelled, with their sources: docs/aws/step-functions-execution-events.md.
@@ -45,6 +46,19 @@ export interface EmulatedExecution {
   readonly history: HistoryEventRecord[];
   /** Ends a RUNNING execution as ABORTED: it runs no more states. Set by the runner. */
   stop?: (error: string | undefined, cause: string | undefined) => void;
+  /**
+   * Callback tasks (`.waitForTaskToken`) waiting for SendTaskSuccess or SendTaskFailure, by task token. Set by the
+   * runner; an answered task is removed, so a second answer is TaskTimedOut, as AWS says of a closed task.
+   */
+  waitingTasks?: Map<string, WaitingTask>;
+  /** Every task token the execution issued, answered or not: tells InvalidToken from TaskTimedOut. */
+  issuedTokens?: Set<string>;
+}
+
+/** A callback task's two ways out (SendTaskSuccess, SendTaskFailure). */
+export interface WaitingTask {
+  succeed(output: string): void;
+  fail(error: string | undefined, cause: string | undefined): void;
 }
 
 export class StepFunctionsService implements ServiceHandler {
@@ -83,6 +97,11 @@ export class StepFunctionsService implements ServiceHandler {
         return jsonAnswer(this.stopExecution(input), req.requestId, CONTENT_TYPE);
       case 'GetExecutionHistory':
         return jsonAnswer(this.history(input), req.requestId, CONTENT_TYPE);
+      case 'ListExecutions':
+        return jsonAnswer(this.listExecutions(input), req.requestId, CONTENT_TYPE);
+      case 'SendTaskSuccess':
+      case 'SendTaskFailure':
+        return jsonAnswer(this.answerTask(call.action, input), req.requestId, CONTENT_TYPE);
       default:
         throw new AwsError('UnknownOperationException', 400, `Unknown operation ${call.action}`);
     }
@@ -183,6 +202,92 @@ export class StepFunctionsService implements ServiceHandler {
       }
     }
     return { stopDate: (e.stopDate ?? Date.now()) / 1000 };
+  }
+
+  /** This state machine's executions, newest first, optionally of one status (API_ListExecutions). */
+  private listExecutions(input: Record<string, unknown>) {
+    const machine = input.stateMachineArn;
+    if (typeof machine !== 'string' || machine === '') {
+      throw new AwsError('ValidationException', 400, 'Must provide a StateMachine ARN or MapRun ARN');
+    }
+    const status = typeof input.statusFilter === 'string' ? input.statusFilter : undefined;
+    const max = input.maxResults === undefined || input.maxResults === 0 ? 100 : Number(input.maxResults);
+    const all = [...this.executions.values()]
+      .filter((e) => e.stateMachineArn === machine && (status === undefined || e.status === status))
+      .sort((a, b) => b.startDate - a.startDate);
+    const start = input.nextToken === undefined ? 0 : Number(input.nextToken);
+    if (!(Number.isInteger(start) && start >= 0 && start <= all.length)) {
+      throw new AwsError('InvalidToken', 400, 'Invalid Token');
+    }
+    const page = all.slice(start, start + max).map((e) => ({
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startDate / 1000,
+      ...(e.stopDate !== undefined ? { stopDate: e.stopDate / 1000 } : {}),
+    }));
+    const next = start + max < all.length ? String(start + max) : undefined;
+    return { executions: page, ...(next ? { nextToken: next } : {}) };
+  }
+
+  /**
+   * SendTaskSuccess / SendTaskFailure of a callback task (API_SendTaskSuccess, API_SendTaskFailure): an unknown token
+   * is InvalidToken; a token whose task was answered or ended is TaskTimedOut ("the task associated with the token has
+   * already been closed"); output that is not JSON is InvalidOutput. docs/aws/step-functions-task-tokens.md.
+   */
+  private answerTask(action: string, input: Record<string, unknown>) {
+    const token = input.taskToken;
+    if (typeof token !== 'string' || token === '') {
+      throw new AwsError(
+        'ValidationException',
+        400,
+        "1 validation error detected: Value null at 'taskToken' failed to satisfy constraint: Member must not be null",
+      );
+    }
+    const owner = [...this.executions.values()].find((e) => e.issuedTokens?.has(token));
+    if (!owner) throw new AwsError('InvalidToken', 400, 'Invalid token');
+    const task = owner.waitingTasks?.get(token);
+    if (!task || owner.status !== 'RUNNING') {
+      throw new AwsError('TaskTimedOut', 400, 'Task Timed Out');
+    }
+    if (action === 'SendTaskSuccess') {
+      const output = input.output;
+      if (typeof output !== 'string') {
+        throw new AwsError(
+          'ValidationException',
+          400,
+          "1 validation error detected: Value null at 'output' failed to satisfy constraint: Member must not be null",
+        );
+      }
+      try {
+        JSON.parse(output);
+      } catch {
+        throw new AwsError('InvalidOutput', 400, 'Invalid Output');
+      }
+      owner.waitingTasks?.delete(token);
+      task.succeed(output);
+    } else {
+      const error = typeof input.error === 'string' ? input.error : undefined;
+      const cause = typeof input.cause === 'string' ? input.cause : undefined;
+      if (error !== undefined && error.length > 256) {
+        throw new AwsError(
+          'ValidationException',
+          400,
+          "Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256",
+        );
+      }
+      if (cause !== undefined && cause.length > 32_768) {
+        throw new AwsError(
+          'ValidationException',
+          400,
+          "Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768",
+        );
+      }
+      owner.waitingTasks?.delete(token);
+      task.fail(error, cause);
+    }
+    return {};
   }
 
   private history(input: Record<string, unknown>) {
