@@ -23,6 +23,15 @@ export {
   type UnitPlan,
 } from '../functions/lib/plan.js';
 export { AlarmForwarderStack, type AlarmForwarderStackProps } from './alarm-forwarder-stack.js';
+export {
+  type GeneratedCredential,
+  ReplicaKey,
+  type ReplicaRegion,
+  ReplicatedSecret,
+  type ReplicatedSecretProps,
+} from './constructs/replicated-secret.js';
+export { SecretReplicator, type SecretReplicatorProps } from './constructs/secret-replicator.js';
+export { VaultSync, type VaultSyncProps } from './constructs/vault-sync.js';
 export { Lifeboat, type LifeboatProps } from './lifeboat.js';
 export { addLifeboatStacks, type LifeboatStacks, stackName } from './lifeboat-app.js';
 export { LifeboatStack, type LifeboatStackProps } from './lifeboat-stack.js';

@@ -45,7 +45,8 @@ function sh(command: string, args: string[], cwd: string, timeout = 600_000) {
 /** The team's app: a stack of its own in the recovery Region, a Lifeboat in it, read from the package's YAML example. */
 const APP = `
 import { App, Stack } from 'aws-cdk-lib';
-import { Lifeboat } from 'lifeboat';
+import * as lifeboat from 'lifeboat';
+const { Lifeboat } = lifeboat;
 
 const app = new App({ outdir: process.argv[2] });
 const stack = new Stack(app, 'OrdersDr', { env: { account: '123456789012', region: 'us-west-2' } });
@@ -53,7 +54,8 @@ const dr = new Lifeboat(stack, 'Dr', { plan: 'node_modules/lifeboat/examples/pla
 const forwarder = dr.addAlarmForwarder();
 const assembly = app.synth();
 const template = assembly.getStackByName('OrdersDr').template;
-console.log(JSON.stringify({ template, forwarderRegion: forwarder?.region, outdir: assembly.directory }));
+const exported = Object.keys(lifeboat).filter((name) => typeof lifeboat[name] === 'function');
+console.log(JSON.stringify({ template, forwarderRegion: forwarder?.region, exported }));
 `;
 
 describe.skipIf(!npmRuns)(
@@ -139,10 +141,10 @@ describe.skipIf(!npmRuns)(
       const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
       for (const step of STEP_FUNCTIONS) {
         const fn = functions.find((f) => f.Properties.Description === `lifeboat orders-dr: ${step} step`);
-        expect(fn, step).toBeDefined();
-        expect(fn?.Properties.Handler).toBe('index.handler');
-        expect(fn?.Properties.Runtime).toBe('nodejs22.x');
-        const key = (fn?.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+        if (!fn) throw new Error(`no function for step ${step}`);
+        expect(fn.Properties.Handler).toBe('index.handler');
+        expect(fn.Properties.Runtime).toBe('nodejs22.x');
+        const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
         expect(existsSync(join(out, `asset.${key}`, 'index.mjs')), `${step}'s bundle`).toBe(true);
       }
       expect(forwarderRegion).toBe('us-east-1');
