@@ -470,6 +470,7 @@ describe('Vault sync: removed secrets and the policy', () => {
   it('delete never touches a secret the sync did not create, nor a replicated one, nor one whose Vault path tag is outside the prefix', async () => {
     const p = freshPrefix();
     await put(`${p}/replicated`, { password: 'r' });
+    await put(`${p}/stays`, { password: 's' });
     await run(p, { replicaRegions: [{ region: 'us-west-2' }] });
     await root().delete(`secret/metadata/${p}/replicated`);
     sm.add(`vault/${p}/hand-made`, 'x', {});
@@ -487,8 +488,29 @@ describe('Vault sync: removed secrets and the policy', () => {
     expect(entry(report, `vault/${p}/other-sync`)?.detail).toContain(`outside secret/${p}/`);
   });
 
+  it('delete never empties the whole name prefix in one sweep: Vault listing nothing under the prefix stops the run', async () => {
+    const p = freshPrefix();
+    await put(`${p}/a`, { password: 'a' });
+    await put(`${p}/b`, { password: 'b' });
+    await run(p, { removed: 'delete' });
+    await root().delete(`secret/metadata/${p}/a`);
+    await root().delete(`secret/metadata/${p}/b`);
+    sm.mock.resetHistory();
+    const error = await run(p, { removed: 'delete' }).then(
+      () => new Error('expected the run to fail'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.name).toBe('ConfigurationError');
+    expect(error.message).toContain(
+      `Vault lists nothing under secret/${p}/, yet 2 secret(s) under vault/${p}/ came from there`,
+    );
+    expect(sm.mock.commandCalls(DeleteSecretCommand)).toHaveLength(0);
+    expect(sm.tag(`vault/${p}/a`, 'lifeboat:last-sync-status')).toBe('failed');
+  });
+
   it('a secret scheduled for deletion by the sync comes back (RestoreSecret) when Vault has it again', async () => {
     const p = freshPrefix();
+    await put(`${p}/stays`, { password: 's' });
     await put(`${p}/db`, { password: 'first' });
     await run(p, { removed: 'delete' });
     await root().delete(`secret/metadata/${p}/db`);

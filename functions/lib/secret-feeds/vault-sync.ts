@@ -168,7 +168,10 @@ export async function runVaultSync(config: VaultSyncConfig, deps: VaultSyncDeps)
     const e = error instanceof LifeboatError ? error : toLifeboatError(error, 'Vault sync');
     // The run stopped before writing anything: every secret it owns records the failed attempt (tags only).
     const entries: SyncEntry[] = [];
-    for (const aws of awsSecrets.filter((s) => s.owned && !s.replicaOf)) {
+    const ours = awsSecrets.filter(
+      (s) => s.owned && !s.replicaOf && 'rel' in relOfTag(config, s.tags.get(VAULT_PATH_TAG) ?? ''),
+    );
+    for (const aws of ours) {
       await recordStatus(sm, aws, config, started, 'failed').catch(() => undefined);
       entries.push({
         action: 'failed',
@@ -310,6 +313,18 @@ async function planSync(
   limit: number,
 ): Promise<Plan[]> {
   const { rels, refused } = await listVault(vault, config, limit);
+  if (rels.length === 0 && config.removed === 'delete') {
+    const owned = awsSecrets.filter(
+      (s) => s.owned && 'rel' in relOfTag(config, s.tags.get(VAULT_PATH_TAG) ?? ''),
+    );
+    if (owned.some((s) => s.entry.DeletedDate === undefined)) {
+      // An empty prefix is more likely a wrong prefix, a restored-empty Vault or a policy that hides it than every
+      // secret deleted at once: removing them all is left to a person.
+      throw new ConfigurationError(
+        `Vault lists nothing under ${config.mount}/${config.prefix}/, yet ${owned.length} secret(s) under ${config.namePrefix} came from there: the sync removes none of them in one sweep; check the prefix and the token's policy, or delete them by hand`,
+      );
+    }
+  }
   const byName = new Map(awsSecrets.map((s) => [s.entry.Name ?? '', s]));
   const plans: Plan[] = refused.map((r) => ({
     kind: 'refused',
