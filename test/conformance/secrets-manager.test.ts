@@ -579,6 +579,54 @@ conformance('Secrets Manager', MOTO_DIVERGENCES, (suite) => {
       expect(described.Tags).toEqual([{ Key: tagKey, Value: 'sre' }]);
     });
 
+    it('ListSecrets pages with NextToken, lists tags, and shows a secret scheduled for deletion only with IncludePlannedDeletion (the Vault sync reads it so)', async () => {
+      // Prepare
+      const { primary } = clients(suite.target());
+      const prefix = unique('vault/paged');
+      for (let i = 0; i < 5; i++) {
+        await primary.send(
+          new CreateSecretCommand({
+            Name: `${prefix}/s${i}`,
+            SecretString: String(i),
+            Tags: [{ Key: 'lifeboat:feed', Value: 'vault-sync' }],
+          }),
+        );
+      }
+      await primary.send(new DeleteSecretCommand({ SecretId: `${prefix}/s4`, RecoveryWindowInDays: 7 }));
+
+      // Act
+      const list = async (includeDeleted: boolean) => {
+        const names: string[] = [];
+        const pages: number[] = [];
+        let token: string | undefined;
+        do {
+          const page = await primary.send(
+            new ListSecretsCommand({
+              Filters: [{ Key: 'name', Values: [`${prefix}/`] }],
+              MaxResults: 2,
+              IncludePlannedDeletion: includeDeleted,
+              ...(token ? { NextToken: token } : {}),
+            }),
+          );
+          pages.push(page.SecretList?.length ?? 0);
+          for (const s of page.SecretList ?? []) {
+            names.push(s.Name ?? '');
+            expect(s.Tags).toEqual([{ Key: 'lifeboat:feed', Value: 'vault-sync' }]);
+            if (s.Name === `${prefix}/s4`) expect(s.DeletedDate).toBeInstanceOf(Date);
+          }
+          token = page.NextToken;
+        } while (token);
+        return { names: names.sort(), pages };
+      };
+      const live = await list(false);
+      const all = await list(true);
+
+      // Assess
+      expect(live.names).toEqual([0, 1, 2, 3].map((i) => `${prefix}/s${i}`));
+      expect(live.pages.every((n) => n <= 2)).toBe(true);
+      expect(all.names).toEqual([0, 1, 2, 3, 4].map((i) => `${prefix}/s${i}`));
+    });
+
     it('CreateSecret of an existing name is ResourceExistsException', async () => {
       // Prepare
       const { primary } = clients(suite.target());
