@@ -1,0 +1,160 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as lifeboat } from '../../cli/lifeboat.js';
+import { type RunReport, renderReportText } from '../../functions/lib/report.js';
+import { loadPlanFile } from '../../infra/plan-file.js';
+import { checkFacts } from '../../local/drill-command.js';
+import { EMULATOR_USER } from '../../local/emulator/services/sts.js';
+import { type ProvingGround, startProvingGround } from '../../local/proving-ground.js';
+import { type RunResult, runExecution, type SynthesizedOrchestrator } from '../../local/runner.js';
+import { loadOrSynthesize } from '../../local/synthesize.js';
+
+/**
+ * The operator's console on the proving ground (issue 12): a plan that holds alarm-started failovers for approval
+ * (`approval.onAlarm`), its synthesized state machine and bundles, the emulated Step Functions and STS APIs. An
+ * alarm-started run waits at "Ask for approval" with nothing changed; `lifeboat reject` ends one with its reason in the
+ * report; `lifeboat approve` releases another, which fails over with every fact holding and reports who approved;
+ * `lifeboat status` shows that failover and the free lock.
+ */
+
+const TIME_FACTOR = 0.02;
+const PRODUCTION_SERVICES = new Set(['secretsmanager', 'rds', 'route53']);
+const CALLER = `arn:aws:iam::123456789012:user/${EMULATOR_USER}`;
+
+describe('approve and reject on the proving ground', () => {
+  let dir: string;
+  let planPath: string;
+  let orchestrator: SynthesizedOrchestrator;
+  let world: ProvingGround;
+
+  beforeAll(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    dir = mkdtempSync(join(tmpdir(), 'lifeboat-approval-'));
+    planPath = join(dir, 'plan-approval.json');
+    const document = JSON.parse(readFileSync('examples/plan.json', 'utf8')) as Record<string, unknown>;
+    writeFileSync(
+      planPath,
+      JSON.stringify({ ...document, approval: { onAlarm: true, timeoutSeconds: 600 } }),
+    );
+    const plan = loadPlanFile(planPath);
+    [orchestrator, world] = await Promise.all([
+      loadOrSynthesize(planPath),
+      startProvingGround({ plan, timeFactor: TIME_FACTOR }),
+    ]);
+    await world.provision(orchestrator);
+  }, 900_000);
+
+  afterAll(async () => {
+    await world?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts an alarm-started run in the background, registered with the emulated Step Functions API. */
+  function alarmRun(name: string): { arn: string; done: Promise<RunResult> } {
+    const done = runExecution(orchestrator, {
+      input: { mode: 'failover', trigger: 'alarm', reason: 'orders-db-primary-down' },
+      executionName: name,
+      timeFactor: TIME_FACTOR,
+      environment: world.environment(),
+      stepFunctions: world.emulator.stepFunctions,
+      timeoutMs: 240_000,
+    });
+    const { plan } = orchestrator;
+    return {
+      arn: `arn:aws:states:${plan.recoveryRegion}:${plan.account}:execution:lifeboat-${plan.name}:${name}`,
+      done,
+    };
+  }
+
+  /** Waits until the execution's history shows the approval request submitted. */
+  async function waitingAt(arn: string): Promise<void> {
+    for (let i = 0; i < 600; i++) {
+      const history = world.emulator.stepFunctions.execution(arn)?.history ?? [];
+      if (history.some((e) => e.type === 'TaskSubmitted')) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`${arn} never reached the approval gate`);
+  }
+
+  /** The lifeboat command in-process, against the emulator, as an operator runs it. */
+  async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await lifeboat([...argv, '--endpoint', world.emulator.endpoint], {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (err += t) },
+      stdin: { isTTY: false },
+      env: { ...process.env, ...world.environment() },
+    });
+    return { code, out, err };
+  }
+
+  const mutations = () =>
+    world.emulator.calls.filter((c) => c.mutating && c.applied && PRODUCTION_SERVICES.has(c.service));
+
+  it('an alarm-started run waits for approval with nothing changed; reject ends it, the reason in the report', async () => {
+    // Prepare
+    const { arn, done } = alarmRun('alarm-rejected');
+    await waitingAt(arn);
+    expect(mutations()).toEqual([]);
+
+    // Act
+    const rejected = await cli(['reject', arn, '--yes', '--reason', 'the primary is back']);
+    const result = await done;
+
+    // Assess
+    expect(rejected.err).not.toContain('lifeboat reject:');
+    expect(rejected.code).toBe(0);
+    expect(result.status).toBe('FAILED');
+    expect(mutations()).toEqual([]);
+    const report = (await cli(['report', arn, '--json'])).out;
+    const parsed = JSON.parse(report) as RunReport;
+    expect(parsed.failure).toMatchObject({ stage: 'approval', error: 'ApprovalRejectedError' });
+    expect(parsed.approval).toEqual({
+      decision: 'rejected',
+      by: CALLER,
+      at: expect.any(String),
+      reason: 'the primary is back',
+    });
+    expect(renderReportText(parsed)).toContain(`approval: REJECTED by ${CALLER} at `);
+  }, 300_000);
+
+  it('approve releases a waiting run: it fails over, every fact holds, and the report shows who approved', async () => {
+    // Prepare
+    const { arn, done } = alarmRun('alarm-approved');
+    await waitingAt(arn);
+    const asked = world.emulator.stepFunctions
+      .execution(arn)
+      ?.history.find((e) => e.type === 'TaskScheduled');
+    expect(JSON.stringify(asked)).toContain('taskToken');
+    expect(mutations()).toEqual([]);
+
+    // Act
+    const approved = await cli(['approve', arn, '--yes']);
+    const result = await done;
+
+    // Assess
+    expect(approved.code, approved.err).toBe(0);
+    expect(approved.out).toContain(`approved by ${CALLER}`);
+    expect(approved.out + approved.err).not.toMatch(/local-task-token-/);
+    expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    const report = result.output as RunReport;
+    expect(report.trigger).toBe('alarm');
+    expect(report.approval).toEqual({ decision: 'approved', by: CALLER, at: expect.any(String) });
+    expect(renderReportText(report)).toContain(`approval: approved by ${CALLER} at `);
+    const facts = await checkFacts(world);
+    expect(facts.filter((f) => !f.ok)).toEqual([]);
+
+    // And lifeboat status shows it, with the lock free.
+    const lockTable =
+      orchestrator.steps.find((s) => s.step === 'acquireLock')?.environment.LOCK_TABLE_NAME ?? '';
+    const status = await cli(['status', '--plan', planPath, '--lock-table', lockTable]);
+    expect(status.err).toBe('');
+    expect(status.out).toContain(`last failover: alarm-approved SUCCEEDED`);
+    expect(status.out).toContain(`approved by ${CALLER}`);
+    expect(status.out).toContain('lock:          free');
+  }, 300_000);
+});
