@@ -62,6 +62,8 @@ class FakeSecretsManager {
   readonly mock = mockClient(this.client);
   credential = '{"token":"root"}';
   pageSize = 100;
+  /** Names ListSecrets does not show yet (it lags up to five minutes). */
+  readonly lagging = new Set<string>();
 
   constructor() {
     const find = (id: string | undefined) => {
@@ -79,7 +81,10 @@ class FakeSecretsManager {
     this.mock.on(ListSecretsCommand).callsFake((input) => {
       const prefix = input.Filters?.find((f: { Key?: string }) => f.Key === 'name')?.Values?.[0] ?? '';
       const all = [...this.secrets.values()].filter(
-        (s) => s.name.startsWith(prefix) && (input.IncludePlannedDeletion || s.deleted === undefined),
+        (s) =>
+          s.name.startsWith(prefix) &&
+          !this.lagging.has(s.name) &&
+          (input.IncludePlannedDeletion || s.deleted === undefined),
       );
       const start = Number(input.NextToken ?? 0);
       const max = Math.min(input.MaxResults ?? 100, this.pageSize);
@@ -152,6 +157,11 @@ class FakeSecretsManager {
       return {
         ARN: s.arn,
         Name: s.name,
+        Tags: s.tags.map((t) => ({ ...t })),
+        ...(s.primaryRegion ? { PrimaryRegion: s.primaryRegion } : {}),
+        VersionIdsToStages: Object.fromEntries(
+          [...s.versions].filter(([, v]) => v.stages.length).map(([id, v]) => [id, v.stages]),
+        ),
         ...(s.replicas
           ? { ReplicationStatus: s.replicas.map((r) => ({ Region: r, Status: 'InSync' })) }
           : {}),
@@ -393,6 +403,34 @@ describe('Vault sync: create, update, unchanged', () => {
     expect(
       requestToken(m, { ...(meta as object), createdTime: '2020-01-01T00:00:00Z' } as never, 1),
     ).not.toBe(requestToken(m, meta as never, 1));
+  });
+
+  it('ListSecrets lagging behind (up to five minutes) is harmless: a secret the last run created is found by CreateSecret, then written as the existing one', async () => {
+    const p = freshPrefix();
+    await put(`${p}/db`, { password: 'first' });
+    await run(p);
+    const name = `vault/${p}/db`;
+    sm.lagging.add(name);
+    const same = await run(p);
+    expect(entry(same, name)).toMatchObject({ action: 'unchanged', version: 1 });
+    await put(`${p}/db`, { password: MARKER });
+    const newer = await run(p);
+    expect(entry(newer, name)).toMatchObject({ action: 'updated', version: 2, previousVersion: '1' });
+    expect(JSON.parse(sm.value(name) ?? '{}')).toEqual({ password: MARKER });
+    expect(sm.secrets.get(name)?.versions.size).toBe(2);
+    expect(newer.status).toBe('ok');
+  });
+
+  it('a secret that appears under the target name between the listing and CreateSecret, not made by the sync, is refused', async () => {
+    const p = freshPrefix();
+    await put(`${p}/db`, { password: MARKER });
+    sm.add(`vault/${p}/db`, 'hand-made', {});
+    sm.lagging.add(`vault/${p}/db`);
+    const report = await run(p);
+    expect(entry(report, `vault/${p}/db`)).toMatchObject({ action: 'failed' });
+    expect(entry(report, `vault/${p}/db`)?.detail).toContain("is not this sync's copy");
+    expect(sm.value(`vault/${p}/db`)).toBe('hand-made');
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
 
   it('a Vault secret deleted and written again (version 1 again) is updated: the creation time tells it apart', async () => {

@@ -238,7 +238,7 @@ async function listAwsSecrets(
     try {
       page = await sm.send(
         new ListSecretsCommand({
-          // `name` matches by prefix (docs/aws/secrets-manager-replication.md): only this sync's names.
+          // `name` matches by prefix (docs/aws/secrets-manager-list-secrets.md): only this sync's names.
           Filters: [{ Key: 'name', Values: [config.namePrefix] }],
           IncludePlannedDeletion: true,
           MaxResults: LIST_PAGE,
@@ -503,11 +503,15 @@ async function apply(p: Plan, ctx: ApplyContext): Promise<SyncEntry> {
           { Key: VAULT_CREATED_TAG, Value: p.meta.createdTime },
           ...feedTags({ feed: FEED, lastSync: at, status: 'ok', intervalSeconds: config.intervalSeconds }),
         ];
+        let aws = p.aws;
         if (p.kind === 'create') {
-          await create(sm, config, region, p.m, value, token, tags);
-          return { ...base, action: 'created', version: p.version };
+          if (await create(sm, config, region, p.m, value, token, tags)) {
+            return { ...base, action: 'created', version: p.version };
+          }
+          // ListSecrets lags up to five minutes (docs/aws/secrets-manager-list-secrets.md): the secret is there.
+          aws = await describeExisting(sm, p.m, region);
         }
-        const aws = p.aws as AwsSecret;
+        if (!aws) throw new ConfigurationError(`${p.m.secretName}: nothing to update`);
         if (aws.entry.DeletedDate !== undefined) {
           // The sync scheduled it for deletion when Vault lost it; Vault has it again.
           await call(
@@ -515,12 +519,28 @@ async function apply(p: Plan, ctx: ApplyContext): Promise<SyncEntry> {
             `RestoreSecret ${p.m.secretName} in ${region}`,
           );
         }
-        await put(sm, aws, p.m, value, token, region);
+        const target = aws;
+        const before = target.tags.get(VAULT_VERSION_TAG);
+        await put(sm, target, p.m, value, token, region);
         await call(
-          () => sm.send(new TagResourceCommand({ SecretId: aws.entry.ARN, Tags: tags })),
+          () => sm.send(new TagResourceCommand({ SecretId: target.entry.ARN, Tags: tags })),
           `TagResource ${p.m.secretName} in ${region}`,
         );
-        return { ...base, action: 'updated', version: p.version, previousVersion: p.previous ?? '?' };
+        if (p.kind === 'create' && before === String(p.version)) {
+          // Written by an earlier run that the lagging list did not show yet: the same version, nothing new.
+          return {
+            ...base,
+            action: 'unchanged',
+            version: p.version,
+            detail: 'not listed yet by ListSecrets; already current',
+          };
+        }
+        return {
+          ...base,
+          action: 'updated',
+          version: p.version,
+          previousVersion: p.previous ?? before ?? '(no version tag)',
+        };
       }
     }
   } catch (error) {
@@ -539,7 +559,7 @@ async function create(
   value: string,
   token: string,
   tags: { Key: string; Value: string }[],
-): Promise<void> {
+): Promise<boolean> {
   try {
     await sm.send(
       new CreateSecretCommand({
@@ -560,14 +580,39 @@ async function create(
           : {}),
       }),
     );
+    return true;
   } catch (error) {
-    if (awsErrorName(error) === 'ResourceExistsException') {
-      throw new ConfigurationError(
-        `CreateSecret ${m.secretName} in ${region}: a secret of that name appeared meanwhile; nothing was overwritten, the next run looks at it again`,
-      );
-    }
+    if (awsErrorName(error) === 'ResourceExistsException') return false;
     throw toLifeboatError(error, `CreateSecret ${m.secretName} in ${region}`);
   }
+}
+
+/**
+ * A secret CreateSecret found already there: written as an existing one only when it is the sync's own copy of this
+ * path and not a replica; otherwise refused, nothing overwritten.
+ */
+async function describeExisting(sm: SecretsManagerClient, m: Mapping, region: string): Promise<AwsSecret> {
+  const d = await call(
+    () => sm.send(new DescribeSecretCommand({ SecretId: m.secretName })),
+    `DescribeSecret ${m.secretName} in ${region}`,
+  );
+  const tags = new Map((d.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  const replicaOf = d.PrimaryRegion && d.PrimaryRegion !== region ? d.PrimaryRegion : undefined;
+  if (
+    replicaOf ||
+    tags.get(FEED_TAG) !== FEED ||
+    tags.get(VAULT_PATH_TAG) !== m.fullPath ||
+    d.DeletedDate !== undefined
+  ) {
+    throw new ConfigurationError(
+      `CreateSecret ${m.secretName} in ${region}: a secret of that name exists that is not this sync's copy of ${m.fullPath}${replicaOf ? ` (a replica of one in ${replicaOf})` : ''}; nothing was overwritten`,
+    );
+  }
+  return {
+    entry: { ARN: d.ARN, Name: d.Name, Tags: d.Tags, SecretVersionsToStages: d.VersionIdsToStages },
+    tags,
+    owned: true,
+  };
 }
 
 async function put(
