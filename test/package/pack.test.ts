@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,10 +69,12 @@ describe.skipIf(!npmRuns)(
       const pack = sh('npm', ['pack', '--json', '--pack-destination', tmp], root, 900_000);
       if (pack.status !== 0)
         throw new Error(`npm pack failed (${pack.status}):\n${pack.stderr.slice(-4000)}`);
-      [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as (typeof packed)[];
+      const [result] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as (typeof packed)[];
+      if (!result) throw new Error(`npm pack printed no result:\n${pack.stdout.slice(-2000)}`);
+      packed = result;
       app = join(tmp, 'team-app');
       rmSync(app, { recursive: true, force: true });
-      sh('mkdir', ['-p', app], tmp);
+      mkdirSync(app, { recursive: true });
       writeFileSync(
         join(app, 'package.json'),
         JSON.stringify({
