@@ -24,7 +24,11 @@ import { Route53Service } from './services/route53.js';
 import type { HealthCheckConfig } from './services/route53-health-checks.js';
 import { SecretsManagerService } from './services/secrets-manager.js';
 import { SnsService } from './services/sns.js';
-import { type EmulatedExecution, StepFunctionsService } from './services/step-functions.js';
+import {
+  type EmulatedExecution,
+  type EmulatedStateMachine,
+  StepFunctionsService,
+} from './services/step-functions.js';
 import { StsService } from './services/sts.js';
 import type {
   CallLogEntry,
@@ -105,6 +109,8 @@ export interface Emulator {
   readonly stepFunctions: {
     register(execution: EmulatedExecution): void;
     execution(executionArn: string): EmulatedExecution | undefined;
+    /** A deployed state machine, for DescribeStateMachine. */
+    registerStateMachine(machine: EmulatedStateMachine): void;
   };
   readonly route53: {
     /** Whether Route 53 considers a health check healthy now (what failover records answer by). */
@@ -479,6 +485,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     stepFunctions: {
       register: (execution) => stepFunctions.register(execution),
       execution: (executionArn) => stepFunctions.execution(executionArn),
+      registerStateMachine: (machine) => stepFunctions.registerStateMachine(machine),
     },
     clientConfig,
     env: () => ({

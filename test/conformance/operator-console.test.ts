@@ -1,11 +1,13 @@
 import {
   CreateStateMachineCommand,
+  DescribeStateMachineCommand,
   InvalidToken,
   ListExecutionsCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
+  StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +90,47 @@ conformance('Operator console (Step Functions, STS)', MOTO_DIVERGENCES, (suite) 
       expect(who.Account).toBe(ACCOUNT);
       expect(who.Arn).toMatch(new RegExp(`^arn:aws:(iam|sts)::${ACCOUNT}:(user|assumed-role)/.+`));
       expect(who.UserId).toMatch(/^\w+/);
+    });
+  });
+
+  describe('DescribeStateMachine', () => {
+    it('gives the definition as deployed; an unknown state machine is StateMachineDoesNotExist', async () => {
+      // Prepare
+      const sfn = new SFNClient(suite.target().config(REGION));
+      const name = unique('lifeboat-console');
+      const definition = JSON.stringify({
+        StartAt: 'Take the plan',
+        States: { 'Take the plan': { Type: 'Pass', Result: { plan: { name: 'orders-dr' } }, End: true } },
+      });
+      let machine = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
+      const emulator = suite.target().emulator;
+      if (emulator) {
+        emulator.stepFunctions.registerStateMachine({
+          stateMachineArn: machine,
+          name,
+          definition,
+          creationDate: Date.now(),
+        });
+      } else {
+        const created = await sfn.send(
+          new CreateStateMachineCommand({
+            name,
+            roleArn: `arn:aws:iam::${ACCOUNT}:role/conformance`,
+            definition,
+          }),
+        );
+        machine = created.stateMachineArn as string;
+      }
+      // Act
+      const out = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: machine }));
+      const missing = await rejection(
+        sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `${machine}-missing` })),
+      );
+      // Assess
+      expect(out.stateMachineArn).toBe(machine);
+      expect(out.status).toBe('ACTIVE');
+      expect(JSON.parse(out.definition ?? '{}')).toEqual(JSON.parse(definition));
+      expect(missing).toBeInstanceOf(StateMachineDoesNotExist);
     });
   });
 

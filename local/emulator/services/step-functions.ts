@@ -61,9 +61,26 @@ export interface WaitingTask {
   fail(error: string | undefined, cause: string | undefined): void;
 }
 
+/** A state machine as deployed: what DescribeStateMachine answers (the readiness function reads the plan from it). */
+export interface EmulatedStateMachine {
+  readonly stateMachineArn: string;
+  readonly name: string;
+  /** The definition, as the JSON string Step Functions keeps. */
+  readonly definition: string;
+  readonly creationDate: number;
+}
+
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+$/;
+
 export class StepFunctionsService implements ServiceHandler {
   readonly name = 'states' as const;
   private readonly executions = new Map<string, EmulatedExecution>();
+  private readonly machines = new Map<string, EmulatedStateMachine>();
+
+  /** Makes a state machine known to DescribeStateMachine (what a deploy would have made). */
+  registerStateMachine(machine: EmulatedStateMachine): void {
+    this.machines.set(machine.stateMachineArn, machine);
+  }
 
   /** Makes an execution known to the API (the runner calls this when it starts one). */
   register(execution: EmulatedExecution): void {
@@ -97,6 +114,8 @@ export class StepFunctionsService implements ServiceHandler {
         return jsonAnswer(this.stopExecution(input), req.requestId, CONTENT_TYPE);
       case 'GetExecutionHistory':
         return jsonAnswer(this.history(input), req.requestId, CONTENT_TYPE);
+      case 'DescribeStateMachine':
+        return jsonAnswer(this.describeStateMachine(input), req.requestId, CONTENT_TYPE);
       case 'ListExecutions':
         return jsonAnswer(this.listExecutions(input), req.requestId, CONTENT_TYPE);
       case 'SendTaskSuccess':
@@ -202,6 +221,31 @@ export class StepFunctionsService implements ServiceHandler {
       }
     }
     return { stopDate: (e.stopDate ?? Date.now()) / 1000 };
+  }
+
+  /** A registered state machine (API_DescribeStateMachine): StateMachineDoesNotExist when none, InvalidArn when malformed. */
+  private describeStateMachine(input: Record<string, unknown>) {
+    const arn = input.stateMachineArn;
+    if (typeof arn !== 'string' || arn === '') {
+      throw new AwsError(
+        'ValidationException',
+        400,
+        "1 validation error detected: Value null at 'stateMachineArn' failed to satisfy constraint: Member must not be null",
+      );
+    }
+    if (!STATE_MACHINE_ARN.test(arn)) throw new AwsError('InvalidArn', 400, `Invalid Arn: '${arn}'`);
+    const machine = this.machines.get(arn);
+    if (!machine)
+      throw new AwsError('StateMachineDoesNotExist', 400, `State Machine Does Not Exist: '${arn}'`);
+    return {
+      stateMachineArn: machine.stateMachineArn,
+      name: machine.name,
+      status: 'ACTIVE',
+      definition: machine.definition,
+      roleArn: `arn:aws:iam::${arn.split(':')[4]}:role/${machine.name}`,
+      type: 'STANDARD',
+      creationDate: machine.creationDate / 1000,
+    };
   }
 
   /** This state machine's executions, newest first, optionally of one status (API_ListExecutions). */
