@@ -61,6 +61,17 @@ const HAND_MADE = `${NAME_PREFIX}legacy/api-key`;
 
 type Handler = () => Promise<VaultSyncReport>;
 
+/** The variables the function's environment replaced in this process, put back when the scenario ends. */
+const savedEnv: Record<string, string | undefined> = {};
+
+function restoreEnv(): void {
+  for (const [name, value] of Object.entries(savedEnv)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+    delete savedEnv[name];
+  }
+}
+
 export async function runVaultSyncScenario(
   options: VaultSyncScenarioOptions,
   out: (line: string) => void,
@@ -161,6 +172,7 @@ export async function runVaultSyncScenario(
     sns.destroy();
     return { runs, facts };
   } finally {
+    restoreEnv();
     if (!cleanup.closing) {
       stopEmulator();
       await emulator.close();
@@ -200,6 +212,7 @@ async function bundleHandler(dir: string): Promise<string> {
 
 /** The bundle's handler, loaded with the function's environment (it reads its configuration at cold start). */
 async function loadHandler(bundle: string, environment: Record<string, string>): Promise<Handler> {
+  for (const name of Object.keys(environment)) if (!(name in savedEnv)) savedEnv[name] = process.env[name];
   Object.assign(process.env, environment);
   const module = (await import(pathToFileURL(bundle).href)) as { handler?: Handler };
   if (typeof module.handler !== 'function') throw new Error(`${bundle} exports no handler`);

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { Cleanup } from '../../local/cleanup.js';
+import { runVaultSyncScenario } from '../../local/vault/vault-sync-scenario.js';
 
 /**
  * `npm run drill -- --scenario vault-sync` end to end, as a user runs it (local/vault/vault-sync-scenario.ts): a
@@ -63,5 +65,25 @@ describe('drill --scenario vault-sync', () => {
     const { code, out } = await drill(['--vault-removed', 'forget']);
     expect(out).toContain('--vault-removed: expected keep or delete, got "forget"');
     expect(code).toBe(2);
+  });
+
+  it('in-process: the scenario registers its servers and temporary directory for Ctrl-C and leaves nothing registered when done', async () => {
+    const cleanup = new Cleanup();
+    const lines: string[] = [];
+    const seen: string[][] = [];
+    const outcome = await runVaultSyncScenario(
+      { timeFactor: 0.02, region: 'us-east-1', removed: 'keep', cleanup },
+      (l) => {
+        lines.push(l);
+        if (l.startsWith('seeded Vault')) seen.push(cleanup.pending());
+      },
+    );
+    expect(seen[0]?.some((l) => l.startsWith('local Vault KV v2 server'))).toBe(true);
+    expect(seen[0]?.some((l) => l.startsWith('AWS emulator'))).toBe(true);
+    expect(seen[0]?.some((l) => l.startsWith('directory '))).toBe(true);
+    expect(cleanup.pending()).toEqual([]);
+    expect(outcome.facts.every((f) => f.ok)).toBe(true);
+    expect(lines.join('\n')).toMatch(/kept\s+vault\/apps\/prod\/reports\/token v1 .*policy keep/);
+    expect(lines.join('\n')).not.toMatch(VALUE);
   });
 });
