@@ -20,6 +20,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import createVault from 'node-vault';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { VaultRequestError } from '../../functions/lib/errors.js';
 import type { UnitPlan } from '../../functions/lib/plan.js';
 import { readFeedRecord } from '../../functions/lib/secret-feeds/feed-record.js';
 import { feedReadinessChecks } from '../../functions/lib/secret-feeds/readiness.js';
@@ -604,6 +605,62 @@ describe('Vault sync: bad input', () => {
     expect(failureOf(report)?.name).toBe('SecretFeedError');
     expect(snsText()).toContain('../other/');
     expect(snsText()).not.toContain(MARKER);
+  });
+
+  it("a path the token's policy does not cover (403 on its metadata) fails alone: never treated as gone, never deleted; the rest syncs", async () => {
+    const p = freshPrefix();
+    await put(`${p}/open`, { password: 'o' });
+    await put(`${p}/closed`, { password: 'c' });
+    await run(p, { removed: 'delete' });
+    await put(`${p}/open`, { password: MARKER });
+    sm.mock.resetHistory();
+    const denied = Object.assign(
+      new VaultRequestError('Vault answered GET ... with 403', 403, ['permission denied']),
+    );
+    const report = await run(p, { removed: 'delete' }, (kv) => ({
+      ...kv,
+      readMetadata: async (mount, path) => {
+        if (path.endsWith('/closed')) throw denied;
+        return kv.readMetadata(mount, path);
+      },
+    }));
+    expect(entry(report, `vault/${p}/closed`)).toMatchObject({ action: 'refused' });
+    expect(entry(report, `vault/${p}/closed`)?.detail).toContain(
+      "the token's policy does not cover this path",
+    );
+    expect(entry(report, `vault/${p}/open`)).toMatchObject({ action: 'updated', version: 2 });
+    expect(sm.mock.commandCalls(DeleteSecretCommand)).toHaveLength(0);
+    expect(sm.tag(`vault/${p}/closed`, 'lifeboat:last-sync-status')).toBe('failed');
+    expect(sm.tag(`vault/${p}/open`, 'lifeboat:last-sync-status')).toBe('ok');
+  });
+
+  it('a token that expires in the middle of a run (403 on a data read, and lookup-self refused then) stops it before any write', async () => {
+    const p = freshPrefix();
+    await put(`${p}/a`, { password: 'a' });
+    await put(`${p}/b`, { password: 'b' });
+    sm.mock.resetHistory();
+    let expired = false;
+    const denied = new VaultRequestError('Vault answered GET ... with 403', 403, ['permission denied']);
+    const error = await run(p, {}, (kv) => ({
+      ...kv,
+      lookupSelf: async () => {
+        if (expired) throw denied;
+        return kv.lookupSelf();
+      },
+      readVersion: async (mount, path, version) => {
+        if (path.endsWith('/b')) {
+          expired = true;
+          throw denied;
+        }
+        return kv.readVersion(mount, path, version);
+      },
+    })).then(
+      () => new Error('expected the run to fail'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.name).toBe('VaultAuthError');
+    expect(error.message).toContain('Nothing was changed');
+    expect(sm.writes()).toEqual([]);
   });
 
   it('the configuration refuses a prefix that climbs out of the mount', () => {

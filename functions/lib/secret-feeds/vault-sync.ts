@@ -146,7 +146,13 @@ export async function runVaultSync(config: VaultSyncConfig, deps: VaultSyncDeps)
       limit,
       async (p) => {
         if (p.kind !== 'create' && p.kind !== 'update') return;
-        const data = await readData(vault, config, p.m, p.version);
+        let data: Record<string, unknown> | undefined;
+        try {
+          data = await readData(vault, config, p.m, p.version);
+        } catch (error) {
+          readFailures.set(p, await denial(error, vault, config, `version ${p.version}`));
+          return;
+        }
         if (data === undefined)
           readFailures.set(
             p,
@@ -224,6 +230,22 @@ async function checkToken(vault: VaultKv, config: VaultSyncConfig): Promise<void
     }
     throw error;
   }
+}
+
+/**
+ * A 403 on one path: the token is asked about itself first. Refused too → it expired or was revoked mid-run
+ * (VaultAuthError, the run stops before any write); valid → its policy does not cover that path, which is that
+ * secret's failure alone. Anything else is thrown as it is.
+ */
+async function denial(
+  error: unknown,
+  vault: VaultKv,
+  config: VaultSyncConfig,
+  what: string,
+): Promise<string> {
+  if (!(error instanceof VaultRequestError) || error.status !== 403) throw error;
+  await checkToken(vault, config);
+  return `Vault denied reading ${what} (403 ${error.vaultErrors.join('; ') || 'permission denied'}): the token's policy does not cover this path; left as it is`;
 }
 
 async function listAwsSecrets(
@@ -334,12 +356,29 @@ async function planSync(
   }));
   const metas = await mapLimit(rels, limit, async (rel) => {
     const m = (mapping(config, rel) as { mapping: Mapping }).mapping;
-    return { m, meta: await vault.readMetadata(config.mount, m.vaultPath) };
+    try {
+      return { m, meta: await vault.readMetadata(config.mount, m.vaultPath), denied: undefined };
+    } catch (error) {
+      // Never "gone" for a 403: that would remove a secret the token merely may not read.
+      return { m, denied: await denial(error, vault, config, `its metadata`) };
+    }
   });
   const seen = new Set<string>();
-  for (const { m, meta } of metas) {
+  for (const item of metas) {
+    const { m } = item;
     seen.add(m.secretName);
     const aws = byName.get(m.secretName);
+    if (item.denied !== undefined) {
+      plans.push({
+        kind: 'refused',
+        vaultPath: m.fullPath,
+        secretName: m.secretName,
+        ...(aws ? { aws } : {}),
+        why: item.denied,
+      });
+      continue;
+    }
+    const { meta } = item as { meta: SecretMetadata | undefined };
     const live = meta ? liveVersion(meta, at) : { why: 'its metadata is gone' };
     if (aws?.replicaOf) {
       plans.push({
@@ -478,8 +517,13 @@ interface ApplyContext {
 
 async function apply(p: Plan, ctx: ApplyContext): Promise<SyncEntry> {
   const { config, sm, region, at } = ctx;
-  if (p.kind === 'refused')
+  if (p.kind === 'refused') {
+    // A secret the sync owns for this very path that it could not sync this time: its record says so.
+    if (p.aws?.owned && !p.aws.replicaOf && p.aws.tags.get(VAULT_PATH_TAG) === p.vaultPath) {
+      await recordStatus(sm, p.aws, config, at, 'failed').catch(() => undefined);
+    }
     return { action: 'refused', vaultPath: p.vaultPath, secretName: p.secretName, detail: p.why };
+  }
   const base = { vaultPath: p.m.fullPath, secretName: p.m.secretName };
   try {
     switch (p.kind) {
