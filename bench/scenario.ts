@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { RunReport } from '../functions/lib/report.js';
+import type { RunReport } from '../functions/lib/report/index.js';
 import type { CallLogEntry, Emulator } from '../local/emulator/index.js';
 import { startProvingGround } from '../local/proving-ground.js';
 import { runExecution, type StepEvent, type SynthesizedOrchestrator } from '../local/runner.js';

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { awsErrorName, ResourceMissingError, toLifeboatError } from '../functions/lib/errors.js';
 import { type FailoverPlan, partitionOf } from '../functions/lib/plan.js';
-import type { RunReport } from '../functions/lib/report.js';
+import type { RunReport } from '../functions/lib/report/index.js';
 import { UsageError } from './args.js';
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -91,7 +91,7 @@ export function executionConsoleUrl(executionArn: string): string {
 /* Reports                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
-/** A lifeboat run report (functions/lib/report.ts, RunReport), by its shape. */
+/** A lifeboat run report (functions/lib/report/model.ts, RunReport), by its shape. */
 export function isRunReport(value: unknown): value is RunReport {
   if (!value || typeof value !== 'object') return false;
   const r = value as Partial<RunReport>;

@@ -1,6 +1,6 @@
 import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns-flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
-import { formatDuration, reportKeys } from '../functions/lib/report.js';
+import { formatDuration, reportKeys } from '../functions/lib/report/index.js';
 import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
 import { connectivityRetryAttempts, POLL_LOOPS } from '../statemachine/steps.js';
 import { stateMachineArnFor, stateMachineName } from './aws.js';

@@ -1,5 +1,10 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import { describeFailure, formatDuration, type RunReport, scrubSecrets } from '../functions/lib/report.js';
+import {
+  describeFailure,
+  formatDuration,
+  type RunReport,
+  scrubSecrets,
+} from '../functions/lib/report/index.js';
 import { STATE_NAMES } from '../statemachine/failover.js';
 import { isRunReport, parseJson, unwrapTaskOutput } from './aws.js';
 

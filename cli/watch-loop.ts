@@ -7,7 +7,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { isTransientAwsError, toLifeboatError } from '../functions/lib/errors.js';
-import type { RunReport } from '../functions/lib/report.js';
+import type { RunReport } from '../functions/lib/report/index.js';
 import { describeExecution, isRunReport, parseJson } from './aws.js';
 import { ExecutionProgress, formatLine, type ProgressLine } from './progress.js';
 

@@ -8,7 +8,7 @@ import {
   type ReportEvent,
   type RunReport,
   reportForExecutionOutput,
-} from './lib/report.js';
+} from './lib/report/index.js';
 
 export const handler = answersWarmPing(async (event: ReportEvent): Promise<RunReport> => {
   const report = buildRunReport(event, new Date());

@@ -5,7 +5,7 @@ import {
   type SummarizeUnitEvent,
   summarizeUnitOutcome,
   type UnitRunRecord,
-} from './lib/report.js';
+} from './lib/report/index.js';
 
 /** The last state of a unit: its outcome, trimmed to its share of the parent execution's 256 KiB state. */
 export const handler = answersWarmPing(async (event: SummarizeUnitEvent): Promise<UnitRunRecord> => {

@@ -2,7 +2,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns-flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
 import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
-import { METRIC_NAMESPACE } from '../functions/lib/report.js';
+import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
 import type { StepFunctionName } from '../statemachine/steps.js';
 import {
   hostedZoneArn,

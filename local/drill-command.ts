@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Mode, ModeSchema } from '../functions/lib/plan.js';
-import { type RunReport, renderReportText } from '../functions/lib/report.js';
+import { type RunReport, renderReportText } from '../functions/lib/report/index.js';
 import type { StepResult, UnitStepInput } from '../functions/lib/types.js';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
 import { Cleanup, exitOnInterrupt } from './cleanup.js';

@@ -227,7 +227,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     ...rest,
   });
   // The unit's outcome comes back inline to the parent execution, whose state holds every unit's outcome at once:
-  // the last step trims it to its share of the 256 KiB state (functions/lib/report.ts, summarizeUnitOutcome). If
+  // the last step trims it to its share of the 256 KiB state (functions/lib/report/trim.ts, summarizeUnitOutcome). If
   // that step cannot run, the outcome goes back whole (the input of a catch with a discarded result).
   const summarizeUnit = step('summarizeUnit', N.summarizeUnit, {
     payload: {
@@ -362,7 +362,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
   // attachRotation function tries both credentials and finishes or clears that rotation, so that verification reads
   // the working AWSCURRENT. RotateSecret runs the rotation function's testSecret even when it does not rotate now,
   // which logs in to the promoted database: rotation is attached only once it is verified, and a rotation that fails
-  // then leaves the verified result in place for the report (functions/lib/report.ts).
+  // then leaves the verified result in place for the report (functions/lib/report/build.ts).
   const settleRotation = step('attachRotation', N.settleRotation, {
     payload: { ...UNIT_PAYLOAD, phase: 'settle' },
     resultPath: '$.results.settleRotation',

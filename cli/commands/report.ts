@@ -1,6 +1,6 @@
 import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { awsErrorName, ResourceMissingError, toLifeboatError } from '../../functions/lib/errors.js';
-import { type RunReport, renderReportText, reportKeys } from '../../functions/lib/report.js';
+import { type RunReport, renderReportText, reportKeys } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/plan-file.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
 import { parseExecutionArn, reportFromS3, reportOfExecution, stateMachineArnFor } from '../aws.js';

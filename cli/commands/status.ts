@@ -15,7 +15,7 @@ import {
   readinessKey,
 } from '../../functions/lib/readiness/evaluate.js';
 import { READINESS_OFF, rateSeconds } from '../../functions/lib/readiness/schedule.js';
-import { formatDuration, type RunReport } from '../../functions/lib/report.js';
+import { formatDuration, type RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/plan-file.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
 import { parseJson, reportOfExecution, stateMachineArnFor } from '../aws.js';

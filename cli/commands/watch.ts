@@ -1,5 +1,5 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { renderReportText } from '../../functions/lib/report.js';
+import { renderReportText } from '../../functions/lib/report/index.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
 import { executionConsoleUrl, parseExecutionArn } from '../aws.js';
 import { AWS_OPTIONS_HELP, awsTarget, type CliIo, EXIT, EXIT_CODES_HELP, Printer } from '../io.js';

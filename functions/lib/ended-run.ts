@@ -22,7 +22,7 @@ import {
   type RunReport,
   type StateFailure,
   type UnitRunRecord,
-} from './report.js';
+} from './report/index.js';
 import type { LoadedRun, PreflightReport, RunContext } from './types.js';
 
 /**

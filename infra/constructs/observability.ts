@@ -12,7 +12,7 @@ import {
   READY_METRIC,
   REPLICA_LAG_METRIC,
 } from '../../functions/lib/readiness/evaluate.js';
-import { METRIC_NAMESPACE, RECOVERY_TIME_METRIC, RUN_METRIC_UNIT } from '../../functions/lib/report.js';
+import { METRIC_NAMESPACE, RECOVERY_TIME_METRIC, RUN_METRIC_UNIT } from '../../functions/lib/report/index.js';
 import { PropsProblems } from './props.js';
 
 export interface ObservabilityProps {

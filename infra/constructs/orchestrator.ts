@@ -110,7 +110,7 @@ export class Orchestrator extends Construct {
       if (!entries[name]) problems.add(`handlerEntries.${name}`, 'is missing');
     }
     if (plan.units.length > MAX_UNITS_PER_RUN) {
-      // Every unit's outcome comes back inline into the parent execution's 256 KiB state (functions/lib/report.ts).
+      // Every unit's outcome comes back inline into the parent execution's 256 KiB state (functions/lib/report/trim.ts).
       problems.add(
         'plan.units',
         `has ${plan.units.length} units; one state machine fails over at most ${MAX_UNITS_PER_RUN} (Step Functions' 256 KiB state limit): split the plan into several plans`,

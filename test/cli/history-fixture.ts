@@ -1,5 +1,5 @@
 import type { HistoryEvent, HistoryEventType } from '@aws-sdk/client-sfn';
-import { buildRunReport, type RunReport, type UnitRunRecord } from '../../functions/lib/report.js';
+import { buildRunReport, type RunReport, type UnitRunRecord } from '../../functions/lib/report/index.js';
 import type {
   LoadedRun,
   PollResult,

@@ -3,7 +3,7 @@ import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../cli/lifeboat.js';
-import { renderReportText } from '../../functions/lib/report.js';
+import { renderReportText } from '../../functions/lib/report/index.js';
 import { EXECUTION_ARN, failoverScenario, MARKER, START } from './history-fixture.js';
 import { captureIo, serveExecution } from './support.js';
 

@@ -15,7 +15,7 @@ import {
   summarize,
   unitReadiness,
 } from '../../functions/lib/readiness/evaluate.js';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import { ACCOUNT, failoverScenario, iso, PLAN_NAME, REGION, START } from './history-fixture.js';
 import { captureIo } from './support.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as lifeboat } from '../../cli/lifeboat.js';
 import { clientsFor, resetClients } from '../../functions/lib/clients.js';
 import { type ReadinessOutcome, runReadiness } from '../../functions/lib/readiness/run.js';
-import { type RunReport, renderReportText } from '../../functions/lib/report.js';
+import { type RunReport, renderReportText } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/plan-file.js';
 import { checkFacts } from '../../local/drill-command.js';
 import { EMULATOR_USER } from '../../local/emulator/services/sts.js';

@@ -3,7 +3,7 @@ import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-ro
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
-import { type RunReport, renderReportText } from '../../functions/lib/report.js';
+import { type RunReport, renderReportText } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { type ProvingGround, startProvingGround } from '../../local/proving-ground.js';
 import { type RunResult, runExecution, type SynthesizedOrchestrator } from '../../local/runner.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { mariadbMissing } from '../../local/databases/mariadb-cluster.js';
 import { checkFacts } from '../../local/drill-command.js';

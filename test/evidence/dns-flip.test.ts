@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLIP_METRIC_NAME } from '../../functions/lib/dns-flip.js';
 import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import type { CallLogEntry, FaultHandle } from '../../local/emulator/types.js';
 import type { RunResult, StepEvent } from '../../local/runner.js';

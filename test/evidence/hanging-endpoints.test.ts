@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SDK_MAX_ATTEMPTS, SDK_TIMEOUTS } from '../../functions/lib/clients.js';
 import { TIMEOUT_SCALE_ENV } from '../../functions/lib/env.js';
 import { PREFLIGHT_CHECK_DEADLINE_MS } from '../../functions/lib/preflight.js';
-import { type RunReport, renderReportText } from '../../functions/lib/report.js';
+import { type RunReport, renderReportText } from '../../functions/lib/report/index.js';
 import type { CallLogEntry, FaultHandle } from '../../local/emulator/types.js';
 import type { RunResult } from '../../local/runner.js';
 import { resolveVia } from '../../local/verify-facts.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_NOT_READY_ERROR_NAMES } from '../../functions/lib/errors.js';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import type { CallLogEntry } from '../../local/emulator/types.js';
 import type { InvokeFault } from '../../local/invoke-faults.js';
 import type { RunResult, StepEvent } from '../../local/runner.js';

@@ -5,7 +5,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import type { RunResult } from '../../local/runner.js';
 import {
   applied,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import type { CallLogEntry, FaultHandle } from '../../local/emulator/types.js';
 import type { RunResult } from '../../local/runner.js';
 import { resolveVia } from '../../local/verify-facts.js';

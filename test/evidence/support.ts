@@ -1,7 +1,7 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { checkFacts, type Fact } from '../../local/drill-command.js';
 import type { CallLogEntry } from '../../local/emulator/types.js';

@@ -9,7 +9,7 @@ import { promotionPollSeconds } from '../../functions/lib/database.js';
 import { DNS_POLL_SECONDS } from '../../functions/lib/dns.js';
 import * as errors from '../../functions/lib/errors.js';
 import { parsePlan } from '../../functions/lib/plan.js';
-import { MIN_UNIT_OUTCOME_BYTES, unitOutcomeBudgetBytes } from '../../functions/lib/report.js';
+import { MIN_UNIT_OUTCOME_BYTES, unitOutcomeBudgetBytes } from '../../functions/lib/report/index.js';
 import { buildFailoverDefinition, STATE_NAMES, UNIT_MAP_RUN_LABEL } from '../../statemachine/failover.js';
 import {
   APPROVAL_RETRYABLE_ERRORS,

@@ -10,7 +10,7 @@ import {
   summarizeUnitOutcome,
   UNIT_OUTCOMES_BUDGET_BYTES,
   type UnitRunRecord,
-} from '../../functions/lib/report.js';
+} from '../../functions/lib/report/index.js';
 import type { PreflightCheck, StepName, UnitStepInput } from '../../functions/lib/types.js';
 import { STATE_NAMES as N } from '../../statemachine/failover.js';
 import { planWith, poll, preflightReport, runFlow, type Stub, stepResult } from '../helpers/flow-harness.js';

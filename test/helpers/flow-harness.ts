@@ -16,7 +16,7 @@ import {
   reportForExecutionOutput,
   type SummarizeUnitEvent,
   summarizeUnitOutcome,
-} from '../../functions/lib/report.js';
+} from '../../functions/lib/report/index.js';
 import type {
   PollResult,
   PreflightReport,

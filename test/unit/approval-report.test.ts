@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatRejection, parseRejection } from '../../functions/lib/approval.js';
-import { buildRunReport, renderReportText } from '../../functions/lib/report.js';
+import { buildRunReport, renderReportText } from '../../functions/lib/report/index.js';
 import type { RunContext } from '../../functions/lib/types.js';
 
 const run: RunContext = {

@@ -16,7 +16,7 @@ import {
   type StatusChangeEvent,
 } from '../../functions/lib/ended-run.js';
 import { InputInvalidError } from '../../functions/lib/errors.js';
-import type { RunReport } from '../../functions/lib/report.js';
+import type { RunReport } from '../../functions/lib/report/index.js';
 import type { RunContext } from '../../functions/lib/types.js';
 import { STATE_NAMES } from '../../statemachine/failover.js';
 import { fakeLockTable } from '../helpers/fake-lock-table.js';

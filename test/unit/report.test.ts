@@ -31,7 +31,7 @@ import {
   UNIT_OUTCOMES_BUDGET_BYTES,
   type UnitRunRecord,
   unitOutcomeBudgetBytes,
-} from '../../functions/lib/report.js';
+} from '../../functions/lib/report/index.js';
 import type { PreflightReport, RunContext, StepName, StepResult } from '../../functions/lib/types.js';
 
 const START = Date.parse('2030-05-01T10:00:00.000Z');

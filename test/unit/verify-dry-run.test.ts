@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UnitPlan } from '../../functions/lib/plan.js';
-import { buildRunReport, renderReportText } from '../../functions/lib/report.js';
+import { buildRunReport, renderReportText } from '../../functions/lib/report/index.js';
 import { verifyConnectivity } from '../../functions/lib/verify.js';
 import type { ConnectOptions, DbConnector, DbSession, Row } from '../../functions/lib/verify-db.js';
 import type { DnsResolver } from '../../functions/lib/verify-dns.js';
