@@ -181,6 +181,9 @@ describe('the ended-run handler (issue 9, item 6a)', () => {
     expect(s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
       'reports/orders-dr/run-1.json',
       'reports/orders-dr/latest.json',
+      'reports/orders-dr/run-1.html',
+      'reports/orders-dr/run-1.md',
+      'reports/orders-dr/latest.html',
     ]);
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
   });

@@ -529,22 +529,46 @@ describe('deliverReport', () => {
 
     // Assess
     const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
-    expect(puts.map((p) => p.Key)).toEqual(['reports/orders-dr/run-1.json', 'reports/orders-dr/latest.json']);
+    expect(puts.map((p) => p.Key)).toEqual([
+      'reports/orders-dr/run-1.json',
+      'reports/orders-dr/latest.json',
+      'reports/orders-dr/run-1.html',
+      'reports/orders-dr/run-1.md',
+      'reports/orders-dr/latest.html',
+    ]);
     for (const put of puts) {
-      expect(put).toMatchObject({
-        Bucket: 'lifeboat-reports',
-        ContentType: 'application/json',
-        ServerSideEncryption: 'AES256',
-      });
+      expect(put).toMatchObject({ Bucket: 'lifeboat-reports', ServerSideEncryption: 'AES256' });
+    }
+    for (const put of puts.slice(0, 2)) {
+      expect(put.ContentType).toBe('application/json');
       expect(JSON.parse(String(put.Body))).toMatchObject({ runId: 'run-1', outcome: 'succeeded' });
     }
+    // The HTML page (run and latest) and the Markdown, next to the JSON.
+    expect(puts.map((p) => p.ContentType).slice(2)).toEqual([
+      'text/html; charset=utf-8',
+      'text/markdown; charset=utf-8',
+      'text/html; charset=utf-8',
+    ]);
+    expect(String(puts[2]?.Body)).toMatch(/^<!doctype html>/);
+    expect(String(puts[2]?.Body)).toContain('data-unit="orders"');
+    expect(String(puts[4]?.Body)).toBe(String(puts[2]?.Body));
+    expect(String(puts[3]?.Body)).toMatch(/^# Failover of orders-dr: succeeded \(run-1\)/);
     const publish = sns.commandCalls(PublishCommand)[0]?.args[0].input;
     expect(publish?.Subject).toBe('lifeboat failover of orders-dr succeeded (run-1)');
     expect(publish?.Message).toContain('Full report: s3://lifeboat-reports/reports/orders-dr/run-1.json');
     const json = String(publish?.Message).split('--- JSON ---\n')[1];
     expect(JSON.parse(json ?? '')).toMatchObject({ runId: 'run-1' });
     expect(delivered.delivery).toEqual({
-      s3: { status: 'stored', keys: ['reports/orders-dr/run-1.json', 'reports/orders-dr/latest.json'] },
+      s3: {
+        status: 'stored',
+        keys: [
+          'reports/orders-dr/run-1.json',
+          'reports/orders-dr/latest.json',
+          'reports/orders-dr/run-1.html',
+          'reports/orders-dr/run-1.md',
+          'reports/orders-dr/latest.html',
+        ],
+      },
       sns: { status: 'published', messageId: 'm-1' },
       metrics: { status: 'skipped' },
     });
@@ -615,6 +639,9 @@ describe('deliverReport', () => {
     expect(reportKeys({ planName: 'orders-dr', runId: 'a b/c' })).toEqual({
       run: 'reports/orders-dr/a_b_c.json',
       latest: 'reports/orders-dr/latest.json',
+      html: 'reports/orders-dr/a_b_c.html',
+      markdown: 'reports/orders-dr/a_b_c.md',
+      latestHtml: 'reports/orders-dr/latest.html',
     });
   });
 });
@@ -669,7 +696,9 @@ describe('report handler', () => {
       'orders-dr/orders/failover',
       'orders-dr/ALL/failover',
     ]);
-    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(2);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(5);
+    for (const put of s3.commandCalls(PutObjectCommand))
+      expect(String(put.args[0].input.Body)).not.toContain(MARKER);
     expect(JSON.stringify(report)).not.toContain(MARKER);
     expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).not.toContain(MARKER);
     expect(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body)).not.toContain(MARKER);

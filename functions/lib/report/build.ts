@@ -80,6 +80,7 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
   // a runtime fault or a stopped child gets here) comes back as its error instead of an outcome.
   const lost = entries.filter((e) => !isUnitRunRecord(e)).map(lostChildFailure);
   const units: UnitReport[] = records.map((record) => unitReport(record, runStart, mode));
+  for (const unit of units) carryReplicaLag(unit, event.preflight);
   const reached = new Set(units.map((u) => u.unit));
   const unitsRan = entries.length > 0;
   for (const name of event.plannedUnits ?? []) {
@@ -155,6 +156,14 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
   };
   report.summary = summarize(report);
   return report;
+}
+
+/** The replica lag preflight measured for the unit (functions/lib/database.ts, replicaLagCheck), when it kept one. */
+function carryReplicaLag(unit: UnitReport, preflight: ReportEvent['preflight']): void {
+  const lag = preflight?.readiness?.[unit.unit]?.replicaLagSeconds;
+  if (typeof lag === 'number' && Number.isFinite(lag) && typeof preflight?.checkedAt === 'string') {
+    unit.replicaLag = { seconds: lag, measuredAt: preflight.checkedAt };
+  }
 }
 
 /** The approval the run received (`$.approval`), or the rejection its failure records. */

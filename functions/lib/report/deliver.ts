@@ -3,6 +3,8 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { awsErrorName } from '../errors.js';
 import type { ReportDelivery, RunReport } from './model.js';
+import { renderReportHtml } from './render-html.js';
+import { renderReportMarkdown } from './render-markdown.js';
 import { renderReportText } from './render-text.js';
 import { scrubText } from './scrub.js';
 
@@ -57,11 +59,26 @@ export const SNS_MESSAGE_LIMIT_BYTES = 250_000;
 /** SNS subjects: ASCII, no line breaks, at most 100 characters. */
 export const SNS_SUBJECT_LIMIT = 100;
 
-export function reportKeys(report: Pick<RunReport, 'planName' | 'runId'>): { run: string; latest: string } {
+/**
+ * Where a run's report is stored: the JSON (for machines) and, next to it, the HTML page and the Markdown for
+ * people, each under the run's name, plus `latest.json` and `latest.html`. All under `reports/<plan>/`, the prefix
+ * the report function may write (infra/permissions.ts, reportPrefix).
+ */
+export function reportKeys(report: Pick<RunReport, 'planName' | 'runId'>): {
+  run: string;
+  latest: string;
+  html: string;
+  markdown: string;
+  latestHtml: string;
+} {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+  const base = `reports/${safe(report.planName)}`;
   return {
-    run: `reports/${safe(report.planName)}/${safe(report.runId)}.json`,
-    latest: `reports/${safe(report.planName)}/latest.json`,
+    run: `${base}/${safe(report.runId)}.json`,
+    latest: `${base}/latest.json`,
+    html: `${base}/${safe(report.runId)}.html`,
+    markdown: `${base}/${safe(report.runId)}.md`,
+    latestHtml: `${base}/latest.html`,
   };
 }
 
@@ -88,7 +105,7 @@ export function reportMessage(report: RunReport, s3Location?: string): string {
 }
 
 /**
- * Stores the report in S3 (the run's key and `latest.json`) and publishes it to SNS. A delivery problem never fails
+ * Stores the report in S3 (the JSON, HTML and Markdown under the run, `latest.json` and `latest.html`) and publishes it to SNS. A delivery problem never fails
  * the run's report step — the report is also the execution's output, and the lock must still be released — so it
  * is recorded in `delivery` (the SDK has already retried transient errors) and the caller logs it.
  */
@@ -121,20 +138,29 @@ export async function deliverReport(
   let location: string | undefined;
   if (to.bucket) {
     const keys = reportKeys(report);
-    const body = JSON.stringify({ ...report, delivery: undefined }, null, 2);
+    const stored = { ...report, delivery: undefined };
+    const json = JSON.stringify(stored, null, 2);
+    const html = renderReportHtml(stored);
+    const objects: [string, string, string][] = [
+      [keys.run, json, 'application/json'],
+      [keys.latest, json, 'application/json'],
+      [keys.html, html, 'text/html; charset=utf-8'],
+      [keys.markdown, renderReportMarkdown(stored), 'text/markdown; charset=utf-8'],
+      [keys.latestHtml, html, 'text/html; charset=utf-8'],
+    ];
     try {
-      for (const key of [keys.run, keys.latest]) {
+      for (const [key, body, contentType] of objects) {
         await deps.s3.send(
           new PutObjectCommand({
             Bucket: to.bucket,
             Key: key,
             Body: body,
-            ContentType: 'application/json',
+            ContentType: contentType,
             ServerSideEncryption: 'AES256',
           }),
         );
       }
-      delivery.s3 = { status: 'stored', keys: [keys.run, keys.latest] };
+      delivery.s3 = { status: 'stored', keys: objects.map(([key]) => key) };
       location = `s3://${to.bucket}/${keys.run}`;
     } catch (error) {
       delivery.s3 = { status: 'failed', error: describeDeliveryError(error) };

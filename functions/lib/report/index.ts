@@ -29,6 +29,9 @@ export {
 } from './deliver.js';
 export { formatDuration } from './format.js';
 export type * from './model.js';
+export { renderReportHtml } from './render-html.js';
+export { renderReportMarkdown } from './render-markdown.js';
 export { renderReportText } from './render-text.js';
 export { isSensitiveKey, scrubSecrets } from './scrub.js';
+export { buildTimeline, rerunCommand, type Timeline, type TimelineRow, unitsToRerun } from './timeline.js';
 export { reportForExecutionOutput, summarizeUnitOutcome } from './trim.js';

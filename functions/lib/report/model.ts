@@ -132,6 +132,11 @@ export interface UnitReport {
   recoveryTimeSeconds: number | null;
   /** Drill only: the copies, the time they took (not counted in the recovery time), and their cleanup. */
   drill?: UnitDrillReport;
+  /**
+   * Data-loss exposure: how far the replica lagged its primary (AWS/RDS ReplicaLag, seconds; -1 when replication was
+   * not running) as preflight measured it just before the promotions. Absent when preflight kept no figure.
+   */
+  replicaLag?: { seconds: number; measuredAt: string };
 }
 
 export interface UnitDrillReport {
