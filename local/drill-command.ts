@@ -10,6 +10,7 @@ import { loadPlanFile } from '../infra/lifeboat-app.js';
 import { Cleanup, exitOnInterrupt } from './cleanup.js';
 import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
+import { writeReportFiles } from './report-files.js';
 import { type RunResult, runExecution, type StepEvent } from './runner.js';
 import { loadOrSynthesize } from './synthesize.js';
 import { runVaultSyncScenario } from './vault/vault-sync-scenario.js';
@@ -428,8 +429,11 @@ export async function main(argv: string[]): Promise<number> {
   if (interrupt.interrupted) return interrupt.done;
   const { run, report, facts, timings } = outcome;
   io.out('');
-  if (report) io.out(renderReportText(report));
-  else io.out(`no report to show (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`);
+  if (report) {
+    io.out(renderReportText(report));
+    const files = writeReportFiles(report);
+    io.out(`report: ${files.html} (Markdown: ${files.markdown})`);
+  } else io.out(`no report to show (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`);
   if (facts.length) {
     io.out('facts checked on the real databases and DNS:');
     for (const f of facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
