@@ -101,9 +101,9 @@ function preflightSection(report: RunReport): string {
 export function describeReplicaLag(unit: UnitReport): string {
   if (!unit.replicaLag) return 'not measured';
   const { seconds, measuredAt } = unit.replicaLag;
-  return seconds < 0
-    ? `replication not running (ReplicaLag -1) at ${measuredAt}`
-    : `up to ${seconds} s of writes (replica lag at ${measuredAt})`;
+  if (seconds < 0) return `replication not running (ReplicaLag -1) at ${measuredAt}`;
+  if (seconds === 0) return `none measured (replica lag 0 s at ${measuredAt})`;
+  return `up to ${seconds} s of writes (replica lag at ${measuredAt})`;
 }
 
 export function describeDns(unit: UnitReport): string {
