@@ -10,6 +10,7 @@ import { loadPlanFile } from '../infra/lifeboat-app.js';
 import { Cleanup, exitOnInterrupt } from './cleanup.js';
 import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
+import { startReplicatorScenario } from './replicator-scenario.js';
 import { writeReportFiles } from './report-files.js';
 import { type RunResult, runExecution, type StepEvent } from './runner.js';
 import { loadOrSynthesize } from './synthesize.js';
@@ -32,7 +33,8 @@ const USAGE = `usage: npm run drill -- [options]
                        no local databases or DNS, so connectivity is not verified (the report says so)
   --verbose            show the step functions' logs and the databases' logs
   --scenario NAME      run a scenario instead of the failover: vault-sync (the Vault pull sync against a local
-                       KV v2 server: seed, sync, change, delete, sync again)
+                       KV v2 server: seed, sync, change, delete, sync again), or replicator (the event-driven
+                       replicator on the plan's first secret: rotate it, show every target updated, then fail over)
   --vault-removed P    vault-sync: keep or delete (default) secrets whose Vault secret is gone
   --vault-replicas     vault-sync: replicate the synced secrets to the plan's recovery Region
   --help               this text
@@ -46,8 +48,8 @@ export interface DrillOptions {
   verbose: boolean;
   /** Another AWS-compatible server instead of the local world. */
   endpoint?: string;
-  /** A scenario instead of the failover (local/vault/vault-sync-scenario.ts). */
-  scenario?: 'vault-sync';
+  /** A scenario instead of the failover (local/vault/vault-sync-scenario.ts, local/replicator-scenario.ts). */
+  scenario?: 'vault-sync' | 'replicator';
   vaultRemoved?: 'keep' | 'delete';
   vaultReplicas?: boolean;
 }
@@ -70,8 +72,8 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
       help: { type: 'boolean', default: false },
     },
   });
-  if (values.scenario !== undefined && values.scenario !== 'vault-sync') {
-    throw new UsageError(`--scenario: expected vault-sync, got "${values.scenario}"`);
+  if (values.scenario !== undefined && values.scenario !== 'vault-sync' && values.scenario !== 'replicator') {
+    throw new UsageError(`--scenario: expected vault-sync or replicator, got "${values.scenario}"`);
   }
   if (values['vault-removed'] !== 'keep' && values['vault-removed'] !== 'delete') {
     throw new UsageError(`--vault-removed: expected keep or delete, got "${values['vault-removed']}"`);
@@ -106,6 +108,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
           vaultReplicas: values['vault-replicas'],
         }
       : {}),
+    ...(values.scenario === 'replicator' ? { scenario: 'replicator' as const } : {}),
   };
 }
 
@@ -163,6 +166,13 @@ interface Io {
  * Runs one drill end to end and returns what happened; the world is closed unless `keep`. Used by `main` and by
  * the end-to-end tests.
  */
+/** What `prepare` leaves for the drill: its facts, facts to check after the run, and what to close with the world. */
+export interface Prepared {
+  readonly facts: readonly Fact[];
+  after?(): Promise<Fact[]>;
+  close?(): Promise<void>;
+}
+
 export async function runLocalDrill(
   options: DrillOptions & {
     password?: string;
@@ -170,6 +180,11 @@ export async function runLocalDrill(
     onWorld?: (world: ProvingGround) => void;
     /** Where every process and temporary directory is registered for Ctrl-C (see `main`). @default a private one */
     cleanup?: Cleanup;
+    /**
+     * Runs in the world after provisioning and before the execution (the replicator scenario); its facts come first,
+     * `after`'s follow the failover's. @default none
+     */
+    prepare?: (world: ProvingGround, cleanup: Cleanup) => Promise<Prepared>;
   },
   io: Io,
 ): Promise<DrillOutcome & { world?: ProvingGround }> {
@@ -201,6 +216,7 @@ export async function runLocalDrill(
     })(),
   ]);
   options.onWorld?.(world);
+  let prepared: Prepared | undefined;
   try {
     await world.provision(orchestrator);
     for (const u of world.units.values()) {
@@ -215,6 +231,8 @@ export async function runLocalDrill(
       `world: emulator ${world.emulator.endpoint}, DNS ${world.dns.endpoint}, time factor ${world.timeFactor}`,
     );
     io.out('');
+    prepared = options.prepare ? await options.prepare(world, cleanup) : undefined;
+    if (prepared) io.out('');
     const runId =
       options.runId ??
       `drill-${new Date()
@@ -232,13 +250,18 @@ export async function runLocalDrill(
     timings.executionSeconds = (Date.now() - t) / 1000;
     const report = (run.output as RunReport | undefined) ?? (await fetchReport(world, plan.name, runId));
     const tf = Date.now();
-    const facts = options.mode === 'failover' ? await checkFacts(world) : [];
+    const facts = [
+      ...(prepared?.facts ?? []),
+      ...(options.mode === 'failover' ? await checkFacts(world) : []),
+      ...((await prepared?.after?.()) ?? []),
+    ];
     timings.factsSeconds = (Date.now() - tf) / 1000;
     timings.totalSeconds = (Date.now() - t0) / 1000;
     if (options.keep) return { run, report, facts, timings, world };
     return { run, report, facts, timings };
   } finally {
     // An interrupt closes the world through the cleanup (it is registered there); closing it here as well would race.
+    if (!cleanup.closing) await prepared?.close?.();
     if (!options.keep && !cleanup.closing) await world.close();
   }
 }
@@ -374,6 +397,16 @@ export async function checkFacts(world: ProvingGround): Promise<Fact[]> {
   return facts;
 }
 
+/** `--scenario replicator`: the replicator fed by the world's events, before the failover (local/replicator-scenario.ts). */
+async function prepareReplicator(world: ProvingGround, cleanup: Cleanup, io: Io): Promise<Prepared> {
+  const scenario = await startReplicatorScenario(world, { cleanup, out: io.out });
+  return {
+    facts: [...scenario.facts],
+    after: () => scenario.afterFailover(),
+    close: () => scenario.close(),
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
   let options: DrillOptions;
@@ -395,7 +428,7 @@ export async function main(argv: string[]): Promise<number> {
   // Before the first spawn: Ctrl-C at any later moment finds every process and temporary directory registered.
   const cleanup = new Cleanup();
   const interrupt = exitOnInterrupt(cleanup, io.err);
-  if (options.scenario) {
+  if (options.scenario === 'vault-sync') {
     try {
       const code = await runScenario(options, io, cleanup);
       if (interrupt.interrupted) return interrupt.done;
@@ -415,7 +448,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     outcome = options.endpoint
       ? await runAgainstEndpoint({ ...options, endpoint: options.endpoint }, io)
-      : await runLocalDrill({ ...options, cleanup }, io);
+      : await runLocalDrill(
+          {
+            ...options,
+            cleanup,
+            ...(options.scenario === 'replicator'
+              ? { mode: 'failover' as const, prepare: (world, c) => prepareReplicator(world, c, io) }
+              : {}),
+          },
+          io,
+        );
   } catch (error) {
     // What failed because the world was stopped under it is the interrupt's doing, not an error to report.
     if (interrupt.interrupted) return interrupt.done;

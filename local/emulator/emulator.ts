@@ -112,6 +112,10 @@ export interface Emulator {
     /** A deployed state machine, for DescribeStateMachine. */
     registerStateMachine(machine: EmulatedStateMachine): void;
   };
+  /** The events Secrets Manager sends to EventBridge (services/secrets-manager.ts); returns the unsubscribe. */
+  readonly secretsManager: {
+    onEvent(listener: (event: Record<string, unknown>) => void): () => void;
+  };
   readonly route53: {
     /** Whether Route 53 considers a health check healthy now (what failover records answer by). */
     healthy(healthCheckId: string): boolean;
@@ -481,6 +485,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       },
     },
     route53: { healthy: (id) => route53.healthChecks.healthy(id) },
+    secretsManager: { onEvent: (listener) => secrets.onEvent(listener) },
     cloudwatch: { alarmState: (region, name) => cloudwatch.alarms.stateAt(region, name, clock.now()) },
     stepFunctions: {
       register: (execution) => stepFunctions.register(execution),

@@ -23,7 +23,13 @@
  *   current value and returns its id — the state after the function's createSecret step; a test that wants a
  *   finished rotation moves AWSCURRENT with UpdateSecretVersionStage. While AWSPENDING sits on a version other than
  *   AWSCURRENT's, RotateSecret fails (InvalidRequestException), as API_RotateSecret says.
+ * - Events (for EventBridge on the proving ground, `onEvent`): a successful PutSecretValue, UpdateSecret or
+ *   UpdateSecretVersionStage emits its CloudTrail "AWS API Call via CloudTrail" entry (request parameters without the
+ *   value); a change that moves AWSCURRENT also emits "Secret Label Updated"; moving AWSCURRENT onto the version that
+ *   held AWSPENDING (a rotation function's finishSecret step) also emits RotationSucceeded, which AWS sends when the
+ *   function's last step has returned (docs/aws/secrets-manager-events.md). Shapes: ../secret-events.ts.
  */
+import { randomUUID } from 'node:crypto';
 import {
   ALNUM,
   AwsError,
@@ -35,6 +41,7 @@ import {
   type Rng,
   type ServiceHandler,
 } from '../core.js';
+import { apiCallEvent, eventTime, labelUpdatedEvent, rotationSucceededEvent } from '../secret-events.js';
 import type { SeededSecret, SeedSecretInput } from '../types.js';
 import { jsonAnswer, jsonError, readJsonBody } from '../wire.js';
 
@@ -182,10 +189,14 @@ function nextRotation(rules: RotationRules | undefined, from: number): number | 
   return undefined;
 }
 
+/** The actions whose success Secrets Manager reports to EventBridge here (see the header). */
+const EMITTING_ACTIONS = new Set(['PutSecretValue', 'UpdateSecret', 'UpdateSecretVersionStage']);
+
 export class SecretsManagerService implements ServiceHandler {
   readonly name = 'secretsmanager' as const;
   /** Region → name → secret. */
   private readonly regions = new Map<string, Map<string, Secret>>();
+  private readonly listeners: ((event: Record<string, unknown>) => void)[] = [];
 
   constructor(
     private readonly account: string,
@@ -218,7 +229,100 @@ export class SecretsManagerService implements ServiceHandler {
     this.settle();
     const op = this.operations[call.action];
     if (!op) throw new AwsError('UnknownOperationException', 400, `Unknown operation ${call.action}`);
-    return jsonAnswer(op(req.region, input), req.requestId, CONTENT_TYPE);
+    const watched = EMITTING_ACTIONS.has(call.action) && this.listeners.length > 0;
+    const before = watched ? this.stagesOf(req.region, input.SecretId) : undefined;
+    const output = op(req.region, input);
+    if (watched) this.emitEvents(req, call.action, input, output, before);
+    return jsonAnswer(output, req.requestId, CONTENT_TYPE);
+  }
+
+  /** Receives every event this Secrets Manager sends to EventBridge (see the header). */
+  onEvent(listener: (event: Record<string, unknown>) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** The versions holding AWSCURRENT and AWSPENDING now. */
+  private stagesOf(region: string, secretId: unknown): { current?: string; pending?: string } {
+    const secret = typeof secretId === 'string' ? this.lookup(region, secretId) : undefined;
+    const holder = (stage: string) =>
+      secret ? [...secret.versions.values()].find((v) => v.stages.has(stage))?.id : undefined;
+    const current = holder(AWSCURRENT);
+    const pending = holder(AWSPENDING);
+    return { ...(current ? { current } : {}), ...(pending ? { pending } : {}) };
+  }
+
+  private emitEvents(
+    req: EmulatorRequest,
+    action: string,
+    input: Record<string, unknown>,
+    output: Record<string, unknown>,
+    before: { current?: string; pending?: string } | undefined,
+  ): void {
+    const secret = this.lookup(req.region, String(input.SecretId));
+    if (!secret) return;
+    const envelope = { account: this.account, region: req.region, time: eventTime(this.clock.now()) };
+    // CloudTrail's request parameters: the caller's names, never SecretString or SecretBinary.
+    const requestParameters: Record<string, unknown> = { secretId: input.SecretId };
+    for (const key of [
+      'ClientRequestToken',
+      'VersionStages',
+      'VersionStage',
+      'MoveToVersionId',
+      'RemoveFromVersionId',
+      'Description',
+      'KmsKeyId',
+    ]) {
+      if (input[key] !== undefined)
+        requestParameters[key.charAt(0).toLowerCase() + key.slice(1)] = input[key];
+    }
+    const responseElements: Record<string, unknown> = { arn: secret.arn };
+    if (typeof output.VersionId === 'string') responseElements.versionId = output.VersionId;
+    if (Array.isArray(output.VersionStages)) responseElements.versionStages = output.VersionStages;
+    const events: Record<string, unknown>[] = [
+      apiCallEvent({
+        ...envelope,
+        id: randomUUID(),
+        eventName: action,
+        userIdentity: {
+          type: 'IAMUser',
+          principalId: 'AIDALIFEBOATLOCAL0000',
+          arn: `arn:aws:iam::${this.account}:user/lifeboat-local`,
+          accountId: this.account,
+        },
+        requestId: req.requestId,
+        eventId: randomUUID(),
+        requestParameters,
+        responseElements,
+      }),
+    ];
+    const after = this.stagesOf(req.region, secret.arn);
+    if (after.current && after.current !== before?.current) {
+      events.push(
+        labelUpdatedEvent({
+          ...envelope,
+          id: randomUUID(),
+          secretArn: secret.arn,
+          name: secret.name,
+          label: AWSCURRENT,
+          versionId: after.current,
+        }),
+      );
+      if (before?.pending !== undefined && after.current === before.pending) {
+        events.push(
+          rotationSucceededEvent({
+            ...envelope,
+            id: randomUUID(),
+            secretArn: secret.arn,
+            eventId: randomUUID(),
+          }),
+        );
+      }
+    }
+    for (const event of events) for (const listener of [...this.listeners]) listener(event);
   }
 
   errorAnswer(error: AwsError, req: EmulatorRequest): HttpAnswer {
