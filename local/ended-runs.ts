@@ -2,10 +2,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EndedRunOutcome } from '../functions/lib/ended-run.js';
 import { endedRunPattern } from '../infra/constructs/lock-recovery.js';
+import { eventBridgePattern, eventBus } from './event-bus.js';
 import type { ExecutionStatusChange, SynthesizedOrchestrator } from './runner.js';
 
 /**
- * EventBridge on the proving ground, for one rule: the runner's "Step Functions Execution Status Change" events that
+ * The ended-run rule on the proving ground's event bus (local/event-bus.ts): the runner's "Step Functions Execution Status Change" events that
  * match the ended-run rule (infra/constructs/lock-recovery.ts, `endedRunPattern`) invoke the bundled ended-run
  * handler, as the rule's Lambda target does. Like EventBridge, delivery is asynchronous: `publish` returns at once.
  * With `hold`, matching events wait for `deliver()`, so that a test can act between a run's end and its handler.
@@ -40,23 +41,19 @@ export function endedRunBus(
   if (!closer) throw new Error('ended-run bus: the synthesized stack has no ended-run handler');
   const { plan } = orchestrator;
   const stateMachineArn = `arn:aws:states:${plan.recoveryRegion}:${plan.account}:stateMachine:lifeboat-${plan.name}`;
-  const pattern = endedRunPattern(stateMachineArn);
-  const held: ExecutionStatusChange[] = [];
-  const running: Promise<void>[] = [];
-  const deliveries: Delivery[] = [];
-  const published: ExecutionStatusChange[] = [];
+  const bus = eventBus<ExecutionStatusChange, EndedRunOutcome>(options);
   let handler: Promise<Handler> | undefined;
-
-  const invoke = async (event: ExecutionStatusChange) => {
-    // Every bundled handler shares this process: the closer's variables agree with the steps' (one stack).
-    Object.assign(process.env, environment, closer.environment);
-    handler ??= import(pathToFileURL(resolve(closer.bundle)).href).then(
-      (m: { handler: Handler }) => m.handler,
-    );
-    const delivery: Delivery = { event };
-    try {
+  bus.rule(
+    'ended-run',
+    eventBridgePattern(endedRunPattern(stateMachineArn) as Record<string, unknown>),
+    async (event) => {
+      // Every bundled handler shares this process: the closer's variables agree with the steps' (one stack).
+      Object.assign(process.env, environment, closer.environment);
+      handler ??= import(pathToFileURL(resolve(closer.bundle)).href).then(
+        (m: { handler: Handler }) => m.handler,
+      );
       const started = Date.now();
-      delivery.outcome = (await (
+      return (await (
         await handler
       )(event, {
         functionName: closer.logicalId,
@@ -64,55 +61,15 @@ export function endedRunBus(
         awsRequestId: `${event.id}-closer`,
         getRemainingTimeInMillis: () => 120_000 - (Date.now() - started),
       })) as EndedRunOutcome;
-    } catch (error) {
-      delivery.error = {
-        name: error instanceof Error ? error.name : 'Error',
-        message: error instanceof Error ? error.message : String(error),
-      };
-    }
-    deliveries.push(delivery);
-  };
-  const start = (event: ExecutionStatusChange) => {
-    running.push(invoke(event));
-  };
-  const settled = async () => {
-    for (let n = 0; n < running.length; n = running.length) await Promise.all(running.slice(n));
-  };
-
+    },
+  );
   return {
-    publish(event) {
-      published.push(event);
-      if (!matches(pattern as Record<string, unknown>, eventFields(event))) return;
-      if (options.hold) held.push(event);
-      else start(event);
+    publish: (event) => bus.publish(event),
+    deliver: () => bus.deliver(),
+    settled: () => bus.settled(),
+    get deliveries() {
+      return bus.deliveries;
     },
-    async deliver() {
-      for (const event of held.splice(0)) start(event);
-      await settled();
-    },
-    settled,
-    deliveries,
-    published,
+    published: bus.published,
   };
-}
-
-/** The event as EventBridge patterns name its fields (`detail-type` is `detailType` in CDK's EventPattern). */
-function eventFields(event: ExecutionStatusChange): Record<string, unknown> {
-  return { ...event, detailType: event['detail-type'] };
-}
-
-/** EventBridge matching for the patterns CDK writes here: arrays of allowed values, nested objects. */
-function matches(pattern: Record<string, unknown>, value: Record<string, unknown>): boolean {
-  return Object.entries(pattern).every(([key, wanted]) => {
-    const actual = value[key];
-    if (Array.isArray(wanted)) return wanted.includes(actual);
-    if (wanted && typeof wanted === 'object') {
-      return (
-        actual !== null &&
-        typeof actual === 'object' &&
-        matches(wanted as Record<string, unknown>, actual as Record<string, unknown>)
-      );
-    }
-    return wanted === actual;
-  });
 }
