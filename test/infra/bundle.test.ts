@@ -74,6 +74,8 @@ describe('the app, synthesized for real (bundling on, cdk-nag on)', () => {
           ...process.env,
           AWS_REGION: plan.recoveryRegion,
           LOCK_TABLE_NAME: 'lifeboat-test-lock',
+          // The ended-run handler reads it at load, as the stack sets it (infra/constructs/lock-recovery.ts).
+          STATE_MACHINE_ARN: `arn:aws:states:${plan.recoveryRegion}:123456789012:stateMachine:lifeboat-test`,
           EVENT: JSON.stringify({
             plan: examplePlan('plan.json'),
             input: { Comment: 'Insert your JSON here' },

@@ -495,6 +495,9 @@ describe('step permissions follow the plan', () => {
       'DescribeDrillInstances',
       'ReadDrillRecords',
       'UpsertDrillRecords',
+      // The flip itself is a metric on lifeboat's alarm (docs/design/dns-flip.md): read the alarm, put the metric.
+      'ReadDnsFlipAlarms',
+      'ForceDnsFlips',
     ]);
     // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled.
     expect(Object.keys(checkDnsChange)).toEqual(['ReadDnsChanges']);
