@@ -156,7 +156,7 @@ export function renderMarkdown(r: BenchResults): string {
     '- **Detection lag** (emulated seconds) is the time from an asynchronous operation\'s true completion to the poll that sees it. "Schedule" derives it from the poll schedule (each poll\'s requested wait plus the measured per-poll compute) for the emulated durations; "measured" is (the done poll\'s API call − the true completion in the emulator) / f from the call log, where local compute between polls counts 1/f times.',
   );
   p(
-    '- **DR Orchestrator Framework schedule**: a fixed 60 s sleep after the call, then a poll every 15 s (DESIGN.md). It polls databases only; for DNS the same schedule is applied so that like is compared with like.',
+    '- **DR Orchestrator Framework schedule**: a fixed 60 s sleep after the call, then a poll every 15 s (docs/design.md, "Comparison points"). It polls databases only; for DNS the same schedule is applied so that like is compared with like.',
   );
   p();
 

@@ -7,8 +7,8 @@ import { DNS_POLL_SECONDS } from '../functions/lib/dns.js';
  *
  * - lifeboat: the poll functions' own `waitSeconds` (functions/lib/database.ts `promotionPollSeconds`,
  *   functions/lib/dns.ts `DNS_POLL_SECONDS`), the first poll right after the call.
- * - DR Orchestrator Framework (DESIGN.md, "the AWS DR Orchestrator Framework sample ... an unbounded 15 s polling
- *   loop after a fixed 60 s sleep"): first poll 60 s after the call, then every 15 s. It promotes databases only;
+ * - DR Orchestrator Framework (docs/design.md, "Comparison points": a fixed 60 s sleep after the call, then an
+ *   unbounded 15 s polling loop): first poll 60 s after the call, then every 15 s. It promotes databases only;
  *   for the DNS change the same schedule is applied to compare like with like.
  *
  * Every poll iteration also costs `stepSeconds` (Lambda invocation, the API call, the state transitions): the

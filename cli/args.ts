@@ -27,7 +27,7 @@ export interface ParsedArgs<O extends Record<string, OptionSpec>> {
   positionals: string[];
 }
 
-/** A command line that cannot be run as given. A TypeError, as bad options are (STYLE.md); its message names the option. */
+/** A command line that cannot be run as given. A TypeError, as Node reports bad options; its message names the option. */
 export class UsageError extends TypeError {
   override readonly name = 'UsageError' as const;
 }

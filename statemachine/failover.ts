@@ -126,7 +126,7 @@ const EXECUTION = {
 };
 
 /**
- * The failover, as one Step Functions definition (DESIGN.md, "The state machine"):
+ * The failover, as one Step Functions definition (docs/design.md, "The state machine"):
  *
  *   plan -> LoadPlan -> Preflight -> [approval] -> lock -> Map(unit) -> Report -> ReleaseLock -> Succeed | Fail
  *

@@ -290,7 +290,7 @@ export async function promoteDatabase(deps: DatabaseDeps, input: UnitStepInput):
 
 /**
  * Seconds until the next poll. Detection lag (time from `available` to the poll that sees it) is at most one wait, so
- * the waits stay in seconds, never minutes (DESIGN.md targets under 5 s):
+ * the waits stay in seconds, never minutes (docs/design.md, "Targets": under 5 s):
  * - `available` but still naming its source: PromoteReadReplica was accepted, the status flips within seconds: 2 s;
  * - `rebooting`: the last phase, `available` follows soon: 2 s;
  * - `modifying`, `backing-up` (the backup a replica without backups takes while promoting) and other passing
@@ -436,7 +436,7 @@ export async function checkDatabaseReadiness(
     );
   } else add('database.engine', true, 'error', `${replicaId} runs ${instance.Engine}`);
 
-  // DESIGN.md, "Facts": an instance whose master password RDS manages cannot have read replicas, and RDS rotates
+  // docs/aws/secrets-manager-replication.md, "Credentials that RDS manages": an instance whose master password RDS manages cannot have read replicas, and RDS rotates
   // that password in its own secret, which lifeboat neither promotes nor re-attaches. The plan's secret must be the
   // user's own secret; a managed password on the replica is a configuration problem, so an error.
   const managed = instance.MasterUserSecret?.SecretArn;

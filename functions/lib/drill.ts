@@ -47,7 +47,7 @@ import { timedStep } from './step.js';
 import type { PollResult, RunContext, StepResult, UnitStepInput } from './types.js';
 
 /**
- * Drill mode (DESIGN.md, "Modes"): a game day on disposable copies. For each unit lifeboat makes, and afterwards
+ * Drill mode (docs/design.md, "Modes"): a game day on disposable copies. For each unit lifeboat makes, and afterwards
  * deletes:
  *
  * - a new cross-Region read replica of the production primary, in the recovery Region;
@@ -836,7 +836,7 @@ async function cleanUpRecords(
 
 /**
  * The drill primary secret (primary Region) and its replica (recovery Region). A primary that still has replicas
- * cannot be deleted and a replica cannot be deleted at all (DESIGN.md, "Facts"): an unpromoted replica is removed
+ * cannot be deleted and a replica cannot be deleted at all (docs/aws/secrets-manager-replication.md, "Deleting replicated secrets"): an unpromoted replica is removed
  * from the primary with RemoveRegionsFromReplication; a promoted one is a standalone secret and deleted itself.
  */
 async function cleanUpSecrets(deps: DrillDeps, run: RunContext, names: DrillNames): Promise<DrillResource[]> {

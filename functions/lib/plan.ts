@@ -17,7 +17,7 @@ import {
 import { didYouMean } from './suggest.js';
 
 /**
- * The failover plan: one typed document that says what fails over (DESIGN.md, "The failover plan").
+ * The failover plan: one typed document that says what fails over (docs/design.md, "The failover plan").
  * Unknown fields are errors — a typo in a DR plan must not pass silently.
  */
 

@@ -24,7 +24,7 @@ export const REPORT_OUTPUT_BUDGET_BYTES = 200_000;
 export const MIN_UNIT_OUTCOME_BYTES = 2_100;
 /** Most a unit's outcome keeps when the plan is small (only a runaway step detail could reach it). */
 export const MAX_UNIT_OUTCOME_BYTES = 64_000;
-/** The most units one execution can carry inline: 210,000 / 2,100 = 100 (DESIGN.md's scale target). */
+/** The most units one execution can carry inline: 210,000 / 2,100 = 100 (docs/design.md, "Scale"). */
 export const MAX_UNITS_PER_RUN = Math.floor(UNIT_OUTCOMES_BUDGET_BYTES / MIN_UNIT_OUTCOME_BYTES);
 
 /** Each unit's share of the budget: small plans keep every detail, a 100-unit plan keeps 2,100 bytes a unit. */

@@ -16,7 +16,7 @@ import {
 } from './support.js';
 
 /**
- * Bad input (issue 6; DESIGN.md "Targets": malformed plans and inputs are rejected with a message naming the field,
+ * Bad input (issue 6; docs/design.md, "Targets": malformed plans and inputs are rejected with a message naming the field,
  * before any change). A corpus of malformed plans and execution inputs, generated with fast-check from the example
  * plan (one mutation each, with the path of the field it breaks) plus hand-picked ones; each must be refused by
  * parsePlan / parseExecutionInput with an issue that starts with that path. A sample then goes through the real state

@@ -24,7 +24,7 @@ import {
 } from './support.js';
 
 /**
- * Crash and re-run (issue 6, DESIGN.md "Targets": a crash injected before and after every mutating call, then a
+ * Crash and re-run (issue 6, docs/design.md, "Targets": a crash injected before and after every mutating call, then a
  * re-run: always converges, no duplicate effect).
  *
  * For every mutating call a failover makes, three faults, each on a fresh unit of a world of ten:

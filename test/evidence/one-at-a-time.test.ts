@@ -14,7 +14,7 @@ import {
 } from './support.js';
 
 /**
- * One at a time (issue 6; DESIGN.md "Targets": two executions at once, exactly one runs). Executions of one plan are
+ * One at a time (issue 6; docs/design.md, "Targets": two executions at once, exactly one runs). Executions of one plan are
  * started together on one world: exactly one takes the lock and fails the unit over; every other one ends at once
  * with FailoverInProgressError, having changed nothing, and without releasing the lock it does not hold. The call
  * log does not say which execution made a call, so "changed nothing" is read from the totals: the production changes

@@ -16,8 +16,8 @@ import {
 } from './support.js';
 
 /**
- * The primary Region down (issue 6; DESIGN.md "Targets": failover succeeds with zero calls to it), and Route 53's
- * control plane down (it is served from us-east-1, DESIGN.md "Facts"): what a `cname` unit does then.
+ * The primary Region down (issue 6; docs/design.md, "Targets": failover succeeds with zero calls to it), and Route 53's
+ * control plane down (it is served from us-east-1, docs/aws/route53-control-plane.md): what a `cname` unit does then.
  * One world of two units: `u1` fails over with the primary Region down, `u2` with Route 53's control plane down.
  */
 

@@ -15,7 +15,7 @@ import {
 } from './support.js';
 
 /**
- * Secret material (issue 6; DESIGN.md "Targets": the secret's password never appears in logs, state data, errors or
+ * Secret material (issue 6; docs/design.md, "Targets": the secret's password never appears in logs, state data, errors or
  * reports). The secrets of a world hold a unique marker password; five runs go through the real state machine with
  * the handlers logging at DEBUG: a dry run, a drill, a failover, a run that fails at DNS (Route 53 refuses the change)
  * and a run that fails at verification (the application's table is gone: the verify step connects with the

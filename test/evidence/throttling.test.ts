@@ -15,7 +15,7 @@ import {
 } from './support.js';
 
 /**
- * Throttling and server errors (issue 6; DESIGN.md "Targets": 20% throttling and 5xx on every API, failover still
+ * Throttling and server errors (issue 6; docs/design.md, "Targets": 20% throttling and 5xx on every API, failover still
  * succeeds). Two failovers of eight units each (the Map runs a run's units concurrently), on one world:
  * - `random`: every call to every service, in every Region, is throttled with probability 0.1, else answered with the
  *   service's 500 with probability 0.1/0.9 (20% in all). The emulator's draws are seeded; the first few hundred of its
