@@ -208,6 +208,7 @@ export async function runLocalDrill(
         timeFactor: options.timeFactor,
         ...(options.password ? { password: options.password } : {}),
         ...(options.verbose ? { onLog: (line: string) => io.err(`  . ${line}`) } : {}),
+        onProblem: (line: string) => io.err(`  ! ${line}`),
         cleanup,
         onProgress: io.out,
       });

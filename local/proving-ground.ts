@@ -38,6 +38,11 @@ export interface ProvingGroundOptions {
   password?: string;
   onLog?: (line: string) => void;
   /**
+   * A failure in the emulated world's background (for example a drill replica the database backend could not
+   * create): always worth showing, since a step will wait on it. @default onLog, else the emulator's stderr line
+   */
+  onProblem?: (line: string) => void;
+  /**
    * Ctrl-C handling (local/cleanup.ts): every server and process of the world is registered here as soon as it
    * exists, so an interrupt at any point of start-up stops them. @default none
    */
@@ -138,10 +143,14 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       accountId: plan.account,
       // Named lazily: the emulator names the endpoints, and exists only once this backend is handed to it.
       databaseBackend: databases.backend((region, id) => endpointName(region, id)),
-      onBackgroundError: (error, what) =>
-        options.onLog?.(
-          `emulator: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
-        ),
+      ...(options.onProblem || options.onLog
+        ? {
+            onBackgroundError: (error: unknown, what: string) =>
+              (options.onProblem ?? options.onLog)?.(
+                `emulator: ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+              ),
+          }
+        : {}),
     });
     emulator = await emulatorStart;
     const em = emulator;
