@@ -35,5 +35,12 @@ export { VaultSync, type VaultSyncProps } from './constructs/vault-sync.js';
 export { Lifeboat, type LifeboatProps } from './lifeboat.js';
 export { addLifeboatStacks, type LifeboatStacks, stackName } from './lifeboat-app.js';
 export { LifeboatStack, type LifeboatStackProps } from './lifeboat-stack.js';
+export {
+  type OperatorJob,
+  OperatorPolicies,
+  type OperatorPoliciesProps,
+  type OperatorPolicyTarget,
+  operatorPolicyDocuments,
+} from './operator-policies.js';
 export { isYamlPath, loadPlanFile, readPlanDocument } from './plan-file.js';
 export { planJsonSchema } from './plan-schema.js';
