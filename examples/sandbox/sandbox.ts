@@ -110,9 +110,6 @@ function sandboxVpc(scope: Construct, endpoints: ec2.InterfaceVpcEndpointAwsServ
   acknowledge(vpc, 'AwsSolutions-VPC7', `${SANDBOX_REASON}: no flow logs`);
   // One AZ's subnet per endpoint: an endpoint is billed per AZ-hour (docs/cost.md, "The sandbox").
   const subnets = { subnets: [vpc.isolatedSubnets[0] as ec2.ISubnet] };
-  for (const service of endpoints) {
-    vpc.addInterfaceEndpoint(service.shortName, { service, subnets, privateDnsEnabled: true, open: false });
-  }
   const databases = new ec2.SecurityGroup(scope, 'Databases', {
     vpc,
     description: 'lifeboat sandbox: the database, and the functions that reach it',
@@ -123,9 +120,15 @@ function sandboxVpc(scope: Construct, endpoints: ec2.InterfaceVpcEndpointAwsServ
     ec2.Port.tcp(5432),
     'PostgreSQL from the rotation and verify functions',
   );
-  vpc.node.children
-    .filter((c): c is ec2.InterfaceVpcEndpoint => c instanceof ec2.InterfaceVpcEndpoint)
-    .forEach((e) => e.connections.allowDefaultPortFrom(databases));
+  for (const service of endpoints) {
+    const endpoint = vpc.addInterfaceEndpoint(service.shortName, {
+      service,
+      subnets,
+      privateDnsEnabled: true,
+      open: false,
+    });
+    endpoint.connections.allowDefaultPortFrom(databases);
+  }
   return { vpc, databases };
 }
 
