@@ -1,6 +1,8 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns-flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
+import { retiredName } from '../functions/lib/reprotect/reprotect.js';
+import { reverseUnit } from '../functions/lib/reprotect/reverse-plan.js';
 import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
 import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
 import type { StepFunctionName } from '../statemachine/steps.js';
@@ -365,9 +367,118 @@ export function stepGrants(
       },
       drill.changeRecords('DeleteDrillRecords', allZones, ['DELETE'], ['CNAME', 'TXT']),
     ],
+    reprotectUnit: reprotectGrants(plan, at, secrets, replicas),
   };
+  // Mode reprotect's preflight reads the old Region's instances (functions/lib/reprotect/reprotect.ts).
+  grants.preflight.push(reprotectDescribeOld(plan));
   return grants;
 }
+
+/**
+ * Re-protect (functions/lib/reprotect/reprotect.ts) is the one mode that changes the old Region: it runs once that
+ * Region is back. In the current Region: the promoted secrets replicated back, the promoted instances read and used as
+ * sources. In the old Region: the old primary tagged and renamed (`<id>-old-*`, never deleted), and a replica created
+ * under the old primary's name, only with this plan's tag.
+ */
+function reprotectGrants(
+  plan: FailoverPlan,
+  at: PlanArns,
+  secrets: string[],
+  replicas: string[],
+): StepGrant[] {
+  const old = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const oldSecrets = unique(plan.units.flatMap((u) => secretResourceArns(old, reverseUnit(u, plan))));
+  const originals = unique(plan.units.map((u) => primaryInstanceArn(plan, u)));
+  return [
+    {
+      statement: allow(
+        'ReplicateSecretsBack',
+        ['secretsmanager:DescribeSecret', 'secretsmanager:ReplicateSecretToRegions'],
+        secrets,
+      ),
+    },
+    ...kmsForSecrets(at, 'DecryptSecretsToReplicate', ['kms:Decrypt'], plan.units),
+    { statement: allow('ReadStaleSecrets', ['secretsmanager:DescribeSecret'], oldSecrets) },
+    {
+      // The promoted instances are read, and are the new replicas' sources (the SDK's PreSignedUrl is signed here).
+      statement: allow(
+        'ReplicatePromotedInstances',
+        ['rds:DescribeDBInstances', 'rds:CreateDBInstanceReadReplica'],
+        replicas,
+      ),
+    },
+    reprotectDescribeOld(plan),
+    {
+      statement: allow('RetireOldPrimaries', ['rds:AddTagsToResource', 'rds:ModifyDBInstance'], originals),
+    },
+    {
+      statement: allow(
+        'CreateReplicasInOldRegion',
+        ['rds:CreateDBInstanceReadReplica', 'rds:AddTagsToResource'],
+        [...originals, `arn:${old.partition}:rds:${old.region}:${old.account}:subgrp:*`],
+        { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } },
+      ),
+      wildcardReason:
+        "the new replica uses the subnet group of the old primary, known only at run time (subgrp:*); requests are held to this plan's tag",
+    },
+    {
+      statement: allow(
+        'EncryptReplicasInOldRegion',
+        ['kms:CreateGrant', 'kms:DescribeKey'],
+        [`arn:${old.partition}:kms:${old.region}:${old.account}:key/*`],
+        { StringEquals: { 'kms:ViaService': `rds.${old.region}.amazonaws.com` } },
+      ),
+      wildcardReason:
+        "the old primary's KMS key is read at run time; the grant is held to RDS in the old Region (kms:ViaService)",
+    },
+    {
+      statement: allow('ReadNewReplicaLag', ['cloudwatch:GetMetricData'], ['*']),
+      wildcardReason:
+        'cloudwatch:GetMetricData supports no resource-level permissions; only ReplicaLag is read',
+    },
+  ];
+}
+
+/** The old primaries under their names and under the names re-protect gives them (`<id>-old-<8 hex>`). */
+/**
+ * A switchover step's grants (docs/design/switchover.md, "Network and permissions"): the secret (credentials), and
+ * DescribeDBInstances on the primaries (primary Region) and the replicas (recovery Region) for their endpoints.
+ */
+function switchoverGrants(
+  plan: FailoverPlan,
+  at: PlanArns,
+  secrets: string[],
+  replicas: string[],
+  sid: string,
+): StepGrant[] {
+  return [
+    { statement: allow(`${sid}Secrets`, ['secretsmanager:GetSecretValue'], secrets) },
+    ...kmsForSecrets(at, `${sid}Decrypt`, ['kms:Decrypt'], plan.units),
+    {
+      statement: allow(
+        `${sid}Endpoints`,
+        ['rds:DescribeDBInstances'],
+        unique([...plan.units.map((u) => primaryInstanceArn(plan, u)), ...replicas]),
+      ),
+    },
+  ];
+}
+
+function reprotectDescribeOld(plan: FailoverPlan): StepGrant {
+  const old = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const arns = unique(
+    plan.units.flatMap((u) => [
+      primaryInstanceArn(plan, u),
+      `arn:${old.partition}:rds:${old.region}:${old.account}:db:${retiredName(u.database.primaryInstanceId, '').replace(/-[0-9a-f]{8}$/, '-*')}`,
+    ]),
+  );
+  return {
+    statement: allow('DescribeOldPrimaries', ['rds:DescribeDBInstances'], arns),
+    wildcardReason:
+      'a retired old primary is named <id>-old-<8 hex of the promoted instance>, known at run time',
+  };
+}
+
 
 /**
  * The drill's copies, as IAM can name them: DB instances `lifeboat-drill-*` in the recovery Region, secrets

@@ -96,6 +96,15 @@ export const STATE_NAMES = {
   countDrillCleanupPasses: 'Count drill cleanup passes',
   drillCleanedUp: 'Drill cleanup complete',
   drillCleanupTimedOut: 'Drill cleanup timed out',
+  // Re-protect (mode reprotect)
+  startReprotectPasses: 'Start re-protecting',
+  reprotectUnit: 'Re-protect unit',
+  isReprotected: 'Is the unit re-protected?',
+  waitForReprotect: 'Wait for re-protect',
+  waitForReprotectFallback: 'Wait for re-protect (default interval)',
+  countReprotectPasses: 'Count re-protect passes',
+  reprotected: 'Re-protect complete',
+  reprotectTimedOut: 'Re-protect timed out',
   didUnitFail: 'Did the unit fail?',
   unitSucceeded: 'Record unit success',
   unitFailed: 'Record unit failure',
@@ -456,7 +465,31 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     .next(useDrillCopies)
     .next(drillCopies)
     .next(promoteBoth);
+  // Re-protect: one converging pass at a time until the old Region holds a replica again (functions/lib/reprotect/).
+  const reprotect = pollUntilDone(scope, {
+    names: {
+      start: N.startReprotectPasses,
+      decide: N.isReprotected,
+      wait: N.waitForReprotect,
+      waitFallback: N.waitForReprotectFallback,
+      count: N.countReprotectPasses,
+      done: N.reprotected,
+      timedOut: N.reprotectTimedOut,
+    },
+    check: step('reprotectUnit', N.reprotectUnit, {
+      payload: { ...UNIT_PAYLOAD, attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt) },
+      resultPath: POLL_STATE.result,
+      extraRetries: [DATABASE_BUSY_RETRY],
+    }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE),
+    ...POLL_LOOPS.reprotect,
+    resultKey: 'reprotect',
+    keep: ['warnings'],
+    timeoutError: POLL_TIMEOUT_ERRORS.reprotect,
+    timeoutCause: 'the new replica was not replicating with the secret InSync',
+    onTimeout: finishUnit,
+  }).next(finishUnit);
   const startUnit = new sfn.Choice(scope, N.isDrillUnit, { stateName: N.isDrillUnit })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'reprotect'), reprotect)
     .when(sfn.Condition.stringEquals('$.run.mode', 'drill'), prepareDrill)
     .otherwise(promoteBoth);
   failOverUnits.itemProcessor(startUnit);

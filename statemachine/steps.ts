@@ -26,6 +26,7 @@ export const STEP_FUNCTIONS = [
   'prepareDrill',
   'checkDrillCopies',
   'cleanUpDrill',
+  'reprotectUnit',
 ] as const;
 export type StepFunctionName = (typeof STEP_FUNCTIONS)[number];
 
@@ -47,6 +48,7 @@ export const HANDLER_ENTRIES: Record<StepFunctionName, string> = {
   prepareDrill: 'functions/prepare-drill.ts',
   checkDrillCopies: 'functions/check-drill-copies.ts',
   cleanUpDrill: 'functions/clean-up-drill.ts',
+  reprotectUnit: 'functions/reprotect-unit.ts',
 };
 
 /**
@@ -198,6 +200,11 @@ export const POLL_LOOPS = {
   drillCopies: { maxAttempts: 480, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 10 },
   /** Drill only. Cleanup passes every 10 s (DRILL_CLEANUP_POLL_SECONDS) while a copy is busy: 180 are 30 minutes. */
   drillCleanup: { maxAttempts: 180, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 10 },
+  /**
+   * Re-protect only. A new cross-Region replica takes tens of minutes to hours (as drillCopies); passes ask for 30 s
+   * while it is `creating`, 10 s otherwise (functions/lib/reprotect/reprotect.ts): 480 passes are 4 hours at least.
+   */
+  reprotect: { maxAttempts: 480, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 10 },
 } as const;
 
 /** The longest any Wait state of the definition may wait, seconds. */

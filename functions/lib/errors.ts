@@ -124,6 +124,8 @@ export const POLL_TIMEOUT_ERRORS = {
   drillCopies: 'DrillCopiesTimeoutError',
   /** A drill copy could still not be deleted after the bounded cleanup passes. */
   drillCleanup: 'DrillCleanupTimeoutError',
+  /** Re-protect: the new replica was not replicating, or the secret's replica not InSync, in time. */
+  reprotect: 'ReprotectTimeoutError',
 } as const;
 
 /** Error names of the execution's own Fail states when a run ends failed (a failure before the units keeps its own name). */

@@ -380,7 +380,7 @@ export function partitionOf(regionCode: string): string {
 /* Execution input                                                                                 */
 /* ---------------------------------------------------------------------------------------------- */
 
-export const ModeSchema = z.enum(['failover', 'drill', 'dry-run']);
+export const ModeSchema = z.enum(['failover', 'drill', 'dry-run', 'reprotect']);
 export type Mode = z.infer<typeof ModeSchema>;
 
 /**

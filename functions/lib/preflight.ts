@@ -8,6 +8,7 @@ import { checkDnsReadiness } from './dns.js';
 import { timeoutScale } from './env.js';
 import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboatError } from './errors.js';
 import type { UnitPlan } from './plan.js';
+import { checkReprotectReadiness, reprotectDeps } from './reprotect/reprotect.js';
 import { checkRotationReadiness, checkSecretReadiness } from './secret.js';
 import type { DetailValue, PreflightCheck, PreflightReport, RunContext } from './types.js';
 
@@ -49,6 +50,13 @@ const CHECKS: readonly Concern[] = [
   { concern: 'rotation', check: checkRotationReadiness, onDeadline: 'retry', service: 'Lambda' },
   { concern: 'database', check: checkDatabaseReadiness, onDeadline: 'retry', service: 'RDS or CloudWatch' },
   { concern: 'dns', check: checkDnsReadiness, onDeadline: 'warning', service: 'the Route 53 control plane' },
+  // Mode reprotect only (none otherwise): the old Region must answer, the old primary be renamable (docs/design/reprotect.md).
+  {
+    concern: 'reprotect',
+    check: (_deps, input) => checkReprotectReadiness(reprotectDeps(input.run), input),
+    onDeadline: 'retry',
+    service: 'RDS in the old Region',
+  },
 ];
 
 /**

@@ -52,7 +52,8 @@ export type StepName =
   | 'releaseLock'
   | 'prepareDrill'
   | 'waitForDrillCopies'
-  | 'cleanUpDrill';
+  | 'cleanUpDrill'
+  | 'reprotect';
 
 /**
  * `changed`: the step made its change. `already-done`: its effect was already there, no mutating call (except

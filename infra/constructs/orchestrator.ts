@@ -161,6 +161,8 @@ export class Orchestrator extends Construct {
       prepareDrill: calling('rds', 'secretsManager', 'route53'),
       checkDrillCopies: calling('rds', 'secretsManager'),
       cleanUpDrill: calling('rds', 'secretsManager', 'route53'),
+      // Reads and changes in two Regions (the current one and the old one), and CloudWatch for the replica's lag.
+      reprotectUnit: calling('rds', 'secretsManager', 'cloudwatch'),
     };
 
     const functions = {} as Record<StepFunctionName, StepFunction>;

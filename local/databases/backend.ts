@@ -19,6 +19,8 @@ export interface DatabaseBackend {
   promote(instanceId: string): Promise<void>;
   /** Stops the instance and deletes its data; unknown ids are ignored (already gone). */
   remove(instanceId: string): Promise<void>;
+  /** The instance is known by another id from now on (ModifyDBInstance NewDBInstanceIdentifier); it keeps running. */
+  rename?(fromId: string, toId: string): Promise<void>;
 }
 
 /**
@@ -33,6 +35,7 @@ export function postgresBackend(cluster: PostgresCluster): DatabaseBackend {
     },
     promote: (instanceId) => cluster.promote(instanceId),
     remove: (instanceId) => cluster.remove(instanceId),
+    rename: async (fromId, toId) => cluster.rename(fromId, toId),
   };
 }
 
@@ -46,6 +49,7 @@ export interface ReplicatingCluster {
   }): Promise<{ address: string; port: number }>;
   promote(id: string): Promise<void>;
   remove(id: string): Promise<void>;
+  rename(id: string, newId: string): void;
 }
 
 /**
@@ -76,6 +80,9 @@ export function clusterBackend(
     },
     async remove(instanceId) {
       await holder(instanceId)?.remove(instanceId);
+    },
+    async rename(fromId, toId) {
+      holder(fromId)?.rename(fromId, toId);
     },
   };
 }

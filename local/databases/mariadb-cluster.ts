@@ -408,6 +408,22 @@ export class MariadbCluster {
     record.sourceId = undefined;
   }
 
+  /**
+   * The server is known by another id from now on (an emulated RDS rename): it keeps running, its data directory
+   * and replicas stay. A later server may take the old id.
+   */
+  rename(id: string, newId: string): void {
+    assertId('newId', newId);
+    const record = this.record(id);
+    if (this.servers.has(newId) || this.reservedIds.has(newId)) {
+      throw new MariadbClusterError(`cannot rename ${id} to ${newId}: the id is taken`);
+    }
+    this.servers.delete(id);
+    record.id = newId;
+    this.servers.set(newId, record);
+    for (const other of this.servers.values()) if (other.sourceId === id) other.sourceId = newId;
+  }
+
   /** Stops the server and deletes its data; unknown ids are ignored. */
   async remove(id: string): Promise<void> {
     const record = this.servers.get(id);
@@ -456,6 +472,14 @@ export class MariadbCluster {
 
   /* -------------------------------------------------------------------------------------------- */
 
+  private freeDataDir(id: string): string {
+    const root = this.root as string;
+    const taken = new Set([...this.servers.values()].map((r) => r.dataDir));
+    let dir = path.join(root, id);
+    for (let n = 2; taken.has(dir); n += 1) dir = path.join(root, `${id}-${n}`);
+    return dir;
+  }
+
   private newRecord(
     id: string,
     role: ServerRole,
@@ -472,7 +496,8 @@ export class MariadbCluster {
       sourceId,
       address,
       port,
-      dataDir: path.join(this.root, id),
+      // A renamed server keeps its directory: a new server with its old id gets one of its own.
+      dataDir: this.freeDataDir(id),
       // Unix socket paths are limited to 107 bytes: short names in the cluster's directory.
       socket: path.join(this.root, `s${serial}.sock`),
       serverId: this.nextServerId++,

@@ -691,6 +691,22 @@ export class PostgresCluster {
     return this.infoOf(record);
   }
 
+  /**
+   * The server is known by another id from now on (an emulated RDS rename): it keeps running, its data directory
+   * and replicas stay. A later server may take the old id.
+   */
+  rename(id: string, newId: string): void {
+    assertId('newId', newId);
+    const record = this.record(id);
+    if (this.servers.has(newId) || this.reservedIds.has(newId)) {
+      throw new PostgresClusterError(`cannot rename ${id} to ${newId}: the id is taken`);
+    }
+    this.servers.delete(id);
+    record.id = newId;
+    this.servers.set(newId, record);
+    for (const other of this.servers.values()) if (other.sourceId === id) other.sourceId = newId;
+  }
+
   /** Stops the server and deletes its data directory; drops its replication slot on a running source. */
   async remove(id: string): Promise<void> {
     const record = this.servers.get(id);
@@ -862,7 +878,11 @@ export class PostgresCluster {
   /** The directory the copy will create: it must not exist or be empty (an empty one is removed). */
   private async claimDataDir(id: string, requested: string | undefined): Promise<string> {
     if (!this.root) throw new PostgresClusterError('cluster not prepared');
-    const dir = path.resolve(requested ?? path.join(this.root, id));
+    // A renamed server keeps its directory: a new server with its old id gets a directory of its own.
+    const taken = new Set([...this.servers.values()].map((r) => r.dataDir));
+    let dir = path.resolve(requested ?? path.join(this.root, id));
+    for (let n = 2; requested === undefined && taken.has(dir); n += 1)
+      dir = path.join(this.root, `${id}-${n}`);
     const existing = await readdir(dir).catch((error: unknown) => {
       if (isMissing(error)) return undefined;
       throw error;

@@ -113,6 +113,7 @@ export const DEFAULT_TIMINGS: EmulatorTimings = {
   promoteRebootingMs: 20_000,
   createInstanceMs: 120_000,
   deleteInstanceMs: 30_000,
+  renameInstanceMs: 30_000,
   route53ChangeMs: 20_000,
   alarmEvaluationMs: 60_000,
   route53HealthCheckMs: 30_000,

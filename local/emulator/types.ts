@@ -25,6 +25,8 @@ export interface DatabaseBackend {
   promote(instanceId: string): Promise<void>;
   /** Stops the instance and deletes its data; unknown ids are ignored (already gone). */
   remove(instanceId: string): Promise<void>;
+  /** The instance is known by another id from now on (ModifyDBInstance NewDBInstanceIdentifier); it keeps running. */
+  rename?(fromId: string, toId: string): Promise<void>;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -48,6 +50,8 @@ export interface EmulatorTimings {
   readonly createInstanceMs: number;
   /** RDS: `deleting` before the instance is gone. @default 30000 */
   readonly deleteInstanceMs: number;
+  /** RDS: `renaming` after ModifyDBInstance NewDBInstanceIdentifier with ApplyImmediately. @default 30000 */
+  readonly renameInstanceMs: number;
   /** Route 53: a change is `PENDING` this long, then `INSYNC`; DNS answers the new records from then on. @default 20000 */
   readonly route53ChangeMs: number;
   /** CloudWatch: a datapoint reaches the metric alarms this long after PutMetricData. @default 60000 */

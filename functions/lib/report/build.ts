@@ -60,6 +60,9 @@ const UNIT_STEPS: readonly StepSpec[] = [
   { step: 'attachRotation', key: 'attachRotation', title: 'Attach secret rotation' },
 ];
 
+/** Re-protect's one step: passes until the old Region holds a replica again (statemachine/failover.ts). */
+const REPROTECT_STEPS: readonly StepSpec[] = [{ step: 'reprotect', key: 'reprotect', title: 'Re-protect' }];
+
 const MAX_CAUSE_CHARS = 2000;
 
 /**
@@ -271,7 +274,11 @@ function callParameters(step: StepReport): Record<string, DetailValue> {
 function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null): UnitReport {
   const results: UnitResults = record.results ?? {};
   const drill = mode === 'drill';
-  const specs = drill ? [...DRILL_BEFORE, ...UNIT_STEPS, ...DRILL_AFTER] : UNIT_STEPS;
+  const specs = drill
+    ? [...DRILL_BEFORE, ...UNIT_STEPS, ...DRILL_AFTER]
+    : mode === 'reprotect'
+      ? REPROTECT_STEPS
+      : UNIT_STEPS;
   const steps = specs.map((spec) => stepReport(spec, results));
   const drillReport = drill ? unitDrillReport(results, steps) : undefined;
   const cleanupFailed = drillReport?.cleanup === 'incomplete';
@@ -418,7 +425,7 @@ function stepReport(spec: StepSpec, results: UnitResults): StepReport {
       endedAt,
       durationMs: startedAt && endedAt ? Math.max(0, Date.parse(endedAt) - Date.parse(startedAt)) : null,
       attempts: value.attempts,
-      warnings: [],
+      warnings: 'warnings' in value && Array.isArray(value.warnings) ? value.warnings.map(String) : [],
       detail: { status: value.status, ...flatDetail(value.detail) },
     };
   }

@@ -55,6 +55,8 @@ export interface UnitResults {
   settleRotation?: StepResult;
   attachRotation?: StepResult;
   verifyConnectivity?: StepResult;
+  /** Re-protect only: its last pass (functions/lib/reprotect/reprotect.ts). */
+  reprotect?: PollRecord & { warnings?: string[] };
 }
 
 /** One Map iteration's output (statemachine/failover.ts, "Record unit success" / "Record unit failure"). */

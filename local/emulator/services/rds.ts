@@ -59,9 +59,9 @@ interface Tag {
 }
 
 interface DbInstance {
-  readonly id: string;
+  id: string;
   readonly region: string;
-  readonly arn: string;
+  arn: string;
   readonly engine: string;
   readonly engineVersion: string;
   readonly instanceClass: string;
@@ -69,7 +69,7 @@ interface DbInstance {
   readonly masterUsername: string;
   readonly dbName?: string;
   port: number;
-  readonly endpointAddress: string;
+  endpointAddress: string;
   /** The IP the endpoint name resolves to (a real server), when known. */
   ip?: string;
   readonly allocatedStorage: number;
@@ -86,6 +86,8 @@ interface DbInstance {
   replicaLagSeconds?: number;
   promotionScheduled: boolean;
   gone: boolean;
+  /** ModifyDBInstance NewDBInstanceIdentifier not applied yet (PendingModifiedValues.DBInstanceIdentifier). */
+  pendingRename?: string;
 }
 
 function identifierOk(id: string): boolean {
@@ -178,6 +180,7 @@ export class RdsService implements ServiceHandler {
       DBInstance: this.render(this.promoteReadReplica(region, tree)),
     }),
     DeleteDBInstance: (region, tree) => ({ DBInstance: this.render(this.deleteDbInstance(region, tree)) }),
+    ModifyDBInstance: (region, tree) => ({ DBInstance: this.render(this.modifyDbInstance(region, tree)) }),
     AddTagsToResource: (region, tree) => {
       const instance = this.byResourceName(region, required(tree, 'ResourceName'));
       for (const tag of tagsOf(tree)) {
@@ -497,6 +500,80 @@ export class RdsService implements ServiceHandler {
     });
   }
 
+  /**
+   * ModifyDBInstance, the rename only (NewDBInstanceIdentifier; docs/aws/rds-rename.md). With ApplyImmediately the
+   * instance is `renaming` under its old name (PendingModifiedValues names the new one) for `renameInstanceMs`, then
+   * found only under the new name, with a new endpoint, `rebooting` for `promoteRebootingMs`, then `available`. Its
+   * tags, resource id and replication links stay. Without ApplyImmediately the rename waits for the maintenance window,
+   * which is not emulated: it stays pending. Refused unless `available`, and when the new name is taken.
+   */
+  private modifyDbInstance(region: string, tree: QueryTree): DbInstance {
+    const instance = this.find(region, required(tree, 'DBInstanceIdentifier'));
+    const newId = qString(tree, 'NewDBInstanceIdentifier');
+    const others = Object.keys(tree).filter(
+      (k) =>
+        ![
+          'Action',
+          'Version',
+          'DBInstanceIdentifier',
+          'NewDBInstanceIdentifier',
+          'ApplyImmediately',
+        ].includes(k),
+    );
+    if (others.length) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        `The emulator models only the rename: ${others.join(', ')}`,
+      );
+    }
+    if (newId === undefined) return instance;
+    if (instance.status !== 'available') {
+      throw new AwsError(
+        'InvalidDBInstanceState',
+        400,
+        `DB Instance ${instance.id} is not in available state; it is ${instance.status}.`,
+      );
+    }
+    this.checkNew(region, newId);
+    const target = newId.toLowerCase();
+    instance.pendingRename = target;
+    if (qBool(tree, 'ApplyImmediately') !== true) return instance;
+    instance.status = 'renaming';
+    const timings = this.clock.timings;
+    this.background(instance, 'rename', async () => {
+      await this.clock.sleep(timings.renameInstanceMs);
+      if (instance.gone || this.clock.isClosed) return;
+      const store = this.store(region);
+      if (store.has(target)) throw new Error(`rename target ${target} appeared while renaming`);
+      const [oldId, oldArn] = [instance.id, instance.arn];
+      store.delete(oldId);
+      instance.id = target;
+      instance.arn = oldArn.replace(/:db:[^:]+$/, `:db:${target}`);
+      instance.endpointAddress = this.endpointName(region, target);
+      delete instance.pendingRename;
+      store.set(target, instance);
+      // Read replicas stay associated with a renamed instance (docs/aws/rds-rename.md).
+      for (const name of instance.replicas) {
+        const arn = parseArn(name);
+        const replica = arn ? this.store(arn.region).get(arn.id) : store.get(name);
+        if (replica) replica.replicaSource = replica.region === region ? target : instance.arn;
+      }
+      const source = this.sourceOf(instance);
+      if (source) {
+        source.replicas = source.replicas.map((r) =>
+          r === oldArn ? instance.arn : r === oldId ? target : r,
+        );
+      }
+      if (this.backend?.rename) await this.backend.rename(oldId, target);
+      instance.status = 'rebooting';
+      await this.clock.sleep(timings.promoteRebootingMs);
+      if (instance.gone || this.clock.isClosed) return;
+      instance.status = 'available';
+    });
+    return instance;
+  }
+
   private deleteDbInstance(region: string, tree: QueryTree): DbInstance {
     const instance = this.find(region, required(tree, 'DBInstanceIdentifier'));
     const skip = qBool(tree, 'SkipFinalSnapshot') === true;
@@ -559,7 +636,7 @@ export class RdsService implements ServiceHandler {
       ]),
       AvailabilityZone: i.availabilityZone,
       PreferredMaintenanceWindow: 'sun:08:00-sun:08:30',
-      PendingModifiedValues: '',
+      PendingModifiedValues: i.pendingRename ? { DBInstanceIdentifier: i.pendingRename } : '',
       MultiAZ: false,
       EngineVersion: i.engineVersion,
       AutoMinorVersionUpgrade: true,
