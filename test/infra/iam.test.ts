@@ -23,6 +23,12 @@ const DRILL_SECRETS = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:life
 const DRILL_PRIMARY_SECRETS = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:lifeboat-drill/*';
 /** Steps that run only in a drill, and may name the primary Region: the copies come from there. */
 const DRILL_STEPS = new Set(['prepareDrill', 'checkDrillCopies', 'cleanUpDrill']);
+/** Re-protect runs once the old (primary) Region is back, and changes it: docs/design/reprotect.md. */
+const REPROTECT_STEPS = new Set(['reprotectUnit']);
+/** Statements of other steps that serve mode reprotect only, and name the old Region. */
+const REPROTECT_SIDS = new Set(['DescribeOldPrimaries']);
+const OLD_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/db-??????';
+const RETIRED_DB = 'arn:aws:rds:us-east-1:123456789012:db:orders-db-old-*';
 
 function onlyLogicalId(resources: Record<string, unknown>): string {
   const ids = Object.keys(resources);
@@ -226,6 +232,38 @@ describe('step permissions (examples/plan.json)', () => {
       },
       DeleteDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
     },
+    // Re-protect changes the old Region, which is back by then (functions/lib/reprotect/reprotect.ts).
+    reprotectUnit: {
+      ReplicateSecretsBack: {
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:ReplicateSecretToRegions'],
+        resources: [SECRET],
+      },
+      DecryptSecretsToReplicate: { actions: ['kms:Decrypt'], resources: [KEYS] },
+      ReadStaleSecrets: { actions: ['secretsmanager:DescribeSecret'], resources: [OLD_SECRET] },
+      ReplicatePromotedInstances: {
+        actions: ['rds:DescribeDBInstances', 'rds:CreateDBInstanceReadReplica'],
+        resources: [REPLICA],
+      },
+      DescribeOldPrimaries: { actions: ['rds:DescribeDBInstances'], resources: [PRIMARY_DB, RETIRED_DB] },
+      RetireOldPrimaries: {
+        actions: ['rds:AddTagsToResource', 'rds:ModifyDBInstance'],
+        resources: [PRIMARY_DB],
+      },
+      CreateReplicasInOldRegion: {
+        actions: ['rds:CreateDBInstanceReadReplica', 'rds:AddTagsToResource'],
+        resources: [PRIMARY_DB, 'arn:aws:rds:us-east-1:123456789012:subgrp:*'],
+      },
+      EncryptReplicasInOldRegion: {
+        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+        resources: ['arn:aws:kms:us-east-1:123456789012:key/*'],
+      },
+      ReadNewReplicaLag: { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
+    },
+  };
+  // Mode reprotect's preflight reads the old primaries (functions/lib/reprotect/reprotect.ts, checkReprotectReadiness).
+  (expected.preflight as Record<string, { actions: string[]; resources: unknown[] }>).DescribeOldPrimaries = {
+    actions: ['rds:DescribeDBInstances'],
+    resources: [PRIMARY_DB, RETIRED_DB],
   };
 
   it.each(STEP_FUNCTIONS.map((s) => [s]))(
@@ -282,9 +320,9 @@ describe('step permissions (examples/plan.json)', () => {
 
   it('names nothing in the primary Region on the failover path (only the drill steps copy from there)', () => {
     // Act
-    const failoverPath = STEP_FUNCTIONS.filter((s) => !DRILL_STEPS.has(s)).flatMap((s) =>
-      stepStatements(template, plan, s),
-    );
+    const failoverPath = STEP_FUNCTIONS.filter((s) => !DRILL_STEPS.has(s) && !REPROTECT_STEPS.has(s))
+      .flatMap((s) => stepStatements(template, plan, s))
+      .filter((statement) => !REPROTECT_SIDS.has(statement.Sid ?? ''));
     const drill = [...DRILL_STEPS].flatMap((s) => stepStatements(template, plan, s));
     // Assess
     expect(JSON.stringify(failoverPath)).not.toContain(plan.primaryRegion);
