@@ -1,6 +1,6 @@
 import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns-flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
-import { formatDuration, reportKeys } from '../functions/lib/report/index.js';
+import { countOf, formatDuration, reportKeys } from '../functions/lib/report/index.js';
 import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
 import { connectivityRetryAttempts, POLL_LOOPS } from '../statemachine/steps.js';
 import { stateMachineArnFor, stateMachineName } from './aws.js';
@@ -212,7 +212,7 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
             },
           ],
           notes: [
-            `then polls route53:GetChange until INSYNC (at most ${dnsPolls} polls)`,
+            `then polls route53:GetChange until INSYNC (at most ${countOf(dnsPolls, 'poll')})`,
             'the UPSERT is sent also when the record already points at the promoted instance: identical values give a change id to wait for',
           ],
         });
@@ -283,7 +283,7 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
         ],
         notes: [
           `must be a replica of ${database.primaryInstanceId} in ${plan.primaryRegion}; no call when already standalone`,
-          `then polls rds:DescribeDBInstances until available and no longer a replica (at most ${dbPolls} polls)`,
+          `then polls rds:DescribeDBInstances until available and no longer a replica (at most ${countOf(dbPolls, 'poll')})`,
         ],
         alongside: 'Promote replica secret',
       }),
@@ -308,7 +308,7 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
         notes: [
           `resolves ${dns.recordName} like an application, checks it leads to ${database.replicaInstanceId}, connects to database ${verify.database ?? "<the secret's dbname>"} (TLS ${verify.requireTls ? 'required' : 'not required'})`,
           `runs ${JSON.stringify(verify.query)} and a write that is rolled back; ${verify.timeoutSeconds} s per attempt`,
-          `retried while DNS caches expire: until the larger of the record's previous TTL and ${dns.ttl} s, plus a margin, has passed since the change was in sync (at most ${connectivityRetryAttempts(plan)} retries)`,
+          `retried while DNS caches expire: until the larger of the record's previous TTL and ${dns.ttl} s, plus a margin, has passed since the change was in sync (at most ${countOf(connectivityRetryAttempts(plan), 'retry', 'retries')})`,
         ],
       }),
       step('Attach secret rotation', {
@@ -337,7 +337,7 @@ export function renderFailoverDescription(d: FailoverDescription): string {
   lines.push('  started by: the console ("Start execution"), lifeboat start');
   if (t.alarms.length) {
     lines.push(
-      `    and ${t.alarms.length} alarm${t.alarms.length === 1 ? '' : 's'} (approval before alarm-started runs: ${
+      `    and ${countOf(t.alarms.length, 'alarm')} (approval before alarm-started runs: ${
         t.approvalOnAlarm ? `on, waits up to ${formatDuration(t.approvalTimeoutSeconds * 1000)}` : 'off'
       }):`,
     );

@@ -1,5 +1,6 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import {
+  countOf,
   describeFailure,
   formatDuration,
   type RunReport,
@@ -342,7 +343,7 @@ export class ExecutionProgress {
     if (poll?.done === true) {
       const since = this.firstPollAt.get(key);
       const took = since ? ` (${formatDuration(at.getTime() - since.getTime())})` : '';
-      emit('done', `${name}: ${status} after ${attempt} poll${attempt === 1 ? '' : 's'}${took}`);
+      emit('done', `${name}: ${status} after ${countOf(attempt, 'poll')}${took}`);
       this.firstPollAt.delete(key);
       this.lastPollStatus.delete(key);
       this.polls.delete(key);
@@ -418,13 +419,13 @@ export function summarize(output: unknown): { text: string; warnings: string[] }
   if (run && Array.isArray(o.units)) {
     const names = o.units.map((u) => asRecord(u)?.name).filter((n): n is string => typeof n === 'string');
     return {
-      text: `mode ${String(run.mode)}, ${names.length} unit${names.length === 1 ? '' : 's'}: ${names.join(', ')}`,
+      text: `mode ${String(run.mode)}, ${countOf(names.length, 'unit')}: ${names.join(', ')}`,
       warnings: [],
     };
   }
   if (typeof o.ok === 'boolean' && Array.isArray(o.checks)) {
     const errors = Array.isArray(o.errors) ? o.errors.map(String) : [];
-    const text = `${o.ok ? 'passed' : 'FAILED'} (${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings.length} warning${warnings.length === 1 ? '' : 's'})`;
+    const text = `${o.ok ? 'passed' : 'FAILED'} (${countOf(errors.length, 'error')}, ${countOf(warnings.length, 'warning')})`;
     return { text, warnings: [...errors.map((e) => `error: ${e}`), ...warnings] };
   }
   if (typeof o.lockedAt === 'string') return { text: `held by ${String(o.holder)}`, warnings: [] };

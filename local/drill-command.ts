@@ -1,19 +1,20 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Mode, ModeSchema } from '../functions/lib/plan.js';
-import { type RunReport, renderReportText } from '../functions/lib/report/index.js';
+import { type RunReport, renderReportText, reportKeys } from '../functions/lib/report/index.js';
 import type { StepResult, UnitStepInput } from '../functions/lib/types.js';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
 import { Cleanup, exitOnInterrupt } from './cleanup.js';
+import { DrillProgress } from './drill-progress.js';
 import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
 import { startReplicatorScenario } from './replicator-scenario.js';
 import { writeReportFiles } from './report-files.js';
-import { type RunResult, runExecution, type StepEvent } from './runner.js';
-import { loadOrSynthesize } from './synthesize.js';
+import { type RunResult, runExecution, type StepEvent, type SynthesizedOrchestrator } from './runner.js';
+import { prepareSwitchoverWriters } from './switchover-writer.js';
+import { loadOrSynthesize, rebindPlan } from './synthesize.js';
 import { runVaultSyncScenario } from './vault/vault-sync-scenario.js';
 import { replicaDatabaseFacts, resolveVia } from './verify-facts.js';
 
@@ -26,7 +27,7 @@ import { replicaDatabaseFacts, resolveVia } from './verify-facts.js';
 
 const USAGE = `usage: npm run drill -- [options]
   --plan FILE          plan to fail over (default examples/plan.json)
-  --mode MODE          failover (default), dry-run or drill
+  --mode MODE          failover (default), dry-run, drill or switchover (an application writes throughout)
   --time-factor F      emulated AWS time scale, 0 < F <= 1 (default 0.02: a 85 s promotion takes 1.7 s)
   --keep               leave the world running for inspection (Ctrl-C stops it)
   --endpoint URL       run against another AWS-compatible server (moto, LocalStack) instead of the local world:
@@ -84,7 +85,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
   if (values.help) throw new UsageError(USAGE, 0);
   const mode = ModeSchema.safeParse(values.mode);
   if (!mode.success)
-    throw new UsageError(`--mode: expected failover, dry-run or drill, got "${values.mode}"`);
+    throw new UsageError(`--mode: expected failover, dry-run, drill or switchover, got "${values.mode}"`);
   const timeFactor = Number(values['time-factor']);
   if (!Number.isFinite(timeFactor) || timeFactor <= 0 || timeFactor > 1) {
     throw new UsageError(`--time-factor: expected a number in (0, 1], got "${values['time-factor']}"`);
@@ -115,8 +116,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
 /** `--scenario vault-sync`: exit 0 when every fact holds (local/vault/vault-sync-scenario.ts). */
 async function runScenario(options: DrillOptions, io: Io, cleanup: Cleanup): Promise<number> {
   const plan = loadPlanFile(options.planPath);
-  process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  quietLogs(options);
   const outcome = await runVaultSyncScenario(
     {
       timeFactor: options.timeFactor,
@@ -153,6 +153,8 @@ export interface DrillOutcome {
   run: RunResult;
   report: RunReport | undefined;
   facts: Fact[];
+  /** Where the facts were checked, for their heading. */
+  factsChecked: string;
   /** Seconds: world up, synthesis, execution, facts. */
   timings: Record<string, number>;
 }
@@ -169,7 +171,8 @@ interface Io {
 /** What `prepare` leaves for the drill: its facts, facts to check after the run, and what to close with the world. */
 export interface Prepared {
   readonly facts: readonly Fact[];
-  after?(): Promise<Fact[]>;
+  /** Facts after the run; the run's report says when things happened (a switchover's fence, its DNS change). */
+  after?(report?: RunReport): Promise<Fact[]>;
   close?(): Promise<void>;
 }
 
@@ -192,8 +195,7 @@ export async function runLocalDrill(
   const timings: Record<string, number> = {};
   const t0 = Date.now();
   const plan = loadPlanFile(options.planPath);
-  process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  quietLogs(options);
   const [orchestrator, world] = await Promise.all([
     (async () => {
       const t = Date.now();
@@ -234,32 +236,34 @@ export async function runLocalDrill(
     io.out('');
     prepared = options.prepare ? await options.prepare(world, cleanup) : undefined;
     if (prepared) io.out('');
-    const runId =
-      options.runId ??
-      `drill-${new Date()
-        .toISOString()
-        .replace(/[-:.TZ]/g, '')
-        .slice(0, 14)}`;
+    const runId = options.runId ?? runIdFor(options.scenario ?? options.mode);
     const t = Date.now();
     const run = await runExecution(orchestrator, {
       input: { mode: options.mode, trigger: 'cli', reason: 'local proving ground' },
       executionName: runId,
       timeFactor: options.timeFactor,
       environment: world.environment(),
-      onStep: (event) => io.out(progressLine(event)),
+      onStep: printProgress(io),
     });
     timings.executionSeconds = (Date.now() - t) / 1000;
-    const report = (run.output as RunReport | undefined) ?? (await fetchReport(world, plan.name, runId));
+    const report =
+      (run.output as RunReport | undefined) ??
+      (await fetchReport(
+        { ...world.emulator.clientConfig(plan.recoveryRegion), forcePathStyle: true },
+        orchestrator,
+        runId,
+      ));
     const tf = Date.now();
     const facts = [
       ...(prepared?.facts ?? []),
-      ...(options.mode === 'failover' ? await checkFacts(world) : []),
-      ...((await prepared?.after?.()) ?? []),
+      ...(options.mode === 'failover' || options.mode === 'switchover' ? await checkFacts(world) : []),
+      ...((await prepared?.after?.(report)) ?? []),
     ];
     timings.factsSeconds = (Date.now() - tf) / 1000;
     timings.totalSeconds = (Date.now() - t0) / 1000;
-    if (options.keep) return { run, report, facts, timings, world };
-    return { run, report, facts, timings };
+    const factsChecked = 'on the real databases and DNS';
+    if (options.keep) return { run, report, facts, factsChecked, timings, world };
+    return { run, report, facts, factsChecked, timings };
   } finally {
     // An interrupt closes the world through the cleanup (it is registered there); closing it here as well would race.
     if (!cleanup.closing) await prepared?.close?.();
@@ -274,40 +278,70 @@ export async function runAgainstEndpoint(
 ): Promise<DrillOutcome> {
   const timings: Record<string, number> = {};
   const t0 = Date.now();
-  process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
+  quietLogs(options);
   const world = await seedRemoteWorld(loadPlanFile(options.planPath), options.endpoint);
   timings.worldSeconds = (Date.now() - t0) / 1000;
-  // The server hands out its own zone ids and function ARNs: the plan that runs there carries them.
-  mkdirSync('.drill', { recursive: true });
-  const planPath = resolve('.drill', 'endpoint-plan.json');
-  writeFileSync(planPath, `${JSON.stringify(world.plan, null, 2)}\n`);
+  // The server hands out its own zone ids and function ARNs: the plan that runs there carries them. They are bound
+  // into the orchestrator synthesized for the plan file, so its cache entry serves every server (rebindPlan).
   const ts = Date.now();
-  const orchestrator = await loadOrSynthesize(planPath, io.out);
+  const orchestrator = rebindPlan(await loadOrSynthesize(options.planPath, io.out), world.plan);
   timings.synthesisSeconds = (Date.now() - ts) / 1000;
   await world.provision(orchestrator);
   io.out(`world: seeded on ${options.endpoint} (no local databases or DNS: connectivity is not verified)`);
   io.out('');
-  const runId = `endpoint-${new Date()
-    .toISOString()
-    .replace(/[-:.TZ]/g, '')
-    .slice(0, 14)}`;
+  const runId = runIdFor(`endpoint-${options.mode}`);
   const te = Date.now();
   const run = await runExecution(orchestrator, {
     input: { mode: options.mode, trigger: 'cli', reason: `against ${options.endpoint}` },
     executionName: runId,
     timeFactor: options.timeFactor,
     environment: world.environment(),
-    onStep: (event) => io.out(progressLine(event)),
+    onStep: printProgress(io),
     replaceSteps: {
       verifyConnectivity: async (event) => notVerified(event as UnitStepInput),
     },
   });
   timings.executionSeconds = (Date.now() - te) / 1000;
+  // A failed execution has no output; the report step stored the report in the stack's bucket all the same.
+  const report =
+    (run.output as RunReport | undefined) ??
+    (await fetchReport(world.s3Config(world.plan.recoveryRegion), orchestrator, runId));
   const tf = Date.now();
   const facts = options.mode === 'failover' ? await world.checkFacts() : [];
   timings.factsSeconds = (Date.now() - tf) / 1000;
   timings.totalSeconds = (Date.now() - t0) / 1000;
-  return { run, report: run.output as RunReport | undefined, facts, timings };
+  return {
+    run,
+    report,
+    facts,
+    factsChecked: `through the API of ${options.endpoint} only (no database or DNS server answers there)`,
+    timings,
+  };
+}
+
+/** Log levels for the handlers run in this process, and the SDK's Node-version warning off (it repeats per client). */
+function quietLogs(options: Pick<DrillOptions, 'verbose'>): void {
+  process.env.POWERTOOLS_LOG_LEVEL ??= options.verbose ? 'INFO' : 'ERROR';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+/**
+ * The execution name of a local run: what it is, then the time (`failover-20300501100000`, `dry-run-…`,
+ * `drill-…`, `endpoint-failover-…`, `replicator-…`), so that a failover's report is never named like a drill's.
+ */
+export function runIdFor(kind: string, at: Date = new Date()): string {
+  return `${kind}-${at
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 14)}`;
+}
+
+function printProgress(io: Io): (event: StepEvent) => void {
+  const progress = new DrillProgress();
+  return (event) => {
+    const line = progress.line(event);
+    if (line !== undefined) io.out(line);
+  };
 }
 
 /** The verify step's stand-in with `--endpoint`: no database answers there, and the result says so. */
@@ -325,32 +359,21 @@ function notVerified(event: UnitStepInput): StepResult {
   };
 }
 
-function progressLine(event: StepEvent): string {
-  const at = `${(event.atMs / 1000).toFixed(2).padStart(6)}s`;
-  const who = (event.unit ?? '-').padEnd(10);
-  const mark = event.phase === 'start' ? '>' : event.phase === 'end' ? 'ok' : '!!';
-  const tail =
-    event.phase === 'start' ? '' : ` ${event.result ?? ''} (${((event.durationMs ?? 0) / 1000).toFixed(2)}s)`;
-  return `${at}  ${who} ${mark.padEnd(2)} ${event.step}${tail}`;
-}
-
+/** The run's report as the report step stored it in the stack's bucket (`REPORT_BUCKET_NAME` of that step). */
 async function fetchReport(
-  world: ProvingGround,
-  planName: string,
+  s3Config: ConstructorParameters<typeof S3Client>[0] & {},
+  orchestrator: SynthesizedOrchestrator,
   runId: string,
 ): Promise<RunReport | undefined> {
-  const s3 = new S3Client({
-    ...world.emulator.clientConfig(world.plan.recoveryRegion),
-    forcePathStyle: true,
-  });
-  const bucket = world.emulator.calls.find((c) => c.service === 's3' && c.action === 'PutObject')?.resource;
+  const bucket = orchestrator.steps.find((s) => s.step === 'report')?.environment.REPORT_BUCKET_NAME;
   if (!bucket) return undefined;
+  const s3 = new S3Client(s3Config);
   try {
-    const object = await s3.send(
-      new GetObjectCommand({ Bucket: bucket.split('/')[0], Key: `reports/${planName}/${runId}.json` }),
-    );
+    const key = reportKeys({ planName: orchestrator.plan.name, runId }).run;
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return JSON.parse((await object.Body?.transformToString()) ?? '') as RunReport;
   } catch {
+    // No report stored (the run stopped before its report step): the caller says so.
     return undefined;
   } finally {
     s3.destroy();
@@ -398,6 +421,16 @@ export async function checkFacts(world: ProvingGround): Promise<Fact[]> {
   return facts;
 }
 
+/**
+ * What `--time-factor` did to the report's times. Only the emulated AWS durations and the waits are scaled, not the
+ * handlers' own work nor the databases', so the time at AWS speed cannot be computed from the local one by a factor;
+ * the report says it is scaled instead of guessing (npm run bench measures what can be measured).
+ */
+function scaledTime(timeFactor: number): string | undefined {
+  if (timeFactor === 1) return undefined;
+  return `--time-factor ${timeFactor}: emulated AWS durations, waits and retry pauses ran ${Math.round(1 / timeFactor)}x shorter`;
+}
+
 /** `--scenario replicator`: the replicator fed by the world's events, before the failover (local/replicator-scenario.ts). */
 async function prepareReplicator(world: ProvingGround, cleanup: Cleanup, io: Io): Promise<Prepared> {
   const scenario = await startReplicatorScenario(world, { cleanup, out: io.out });
@@ -408,8 +441,10 @@ async function prepareReplicator(world: ProvingGround, cleanup: Cleanup, io: Io)
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+export async function main(
+  argv: string[],
+  io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+): Promise<number> {
   let options: DrillOptions;
   try {
     options = parseDrillArgs(argv);
@@ -455,7 +490,10 @@ export async function main(argv: string[]): Promise<number> {
             cleanup,
             ...(options.scenario === 'replicator'
               ? { mode: 'failover' as const, prepare: (world, c) => prepareReplicator(world, c, io) }
-              : {}),
+              : options.mode === 'switchover'
+                ? // An application writes through the CNAME throughout (local/switchover-writer.ts).
+                  { prepare: (world) => prepareSwitchoverWriters(world) }
+                : {}),
           },
           io,
         );
@@ -473,12 +511,16 @@ export async function main(argv: string[]): Promise<number> {
   const { run, report, facts, timings } = outcome;
   io.out('');
   if (report) {
-    io.out(renderReportText(report));
+    io.out(renderReportText(report, { scaledTime: scaledTime(options.timeFactor) }));
     const files = writeReportFiles(report);
     io.out(`report: ${files.html} (Markdown: ${files.markdown})`);
-  } else io.out(`no report to show (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`);
+  } else {
+    io.out(
+      `no report to show: the run stopped before its report step (${run.error?.name ?? 'unknown'}: ${run.error?.cause ?? ''})`,
+    );
+  }
   if (facts.length) {
-    io.out('facts checked on the real databases and DNS:');
+    io.out(`facts checked ${outcome.factsChecked}:`);
     for (const f of facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
   }
   io.out('');

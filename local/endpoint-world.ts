@@ -11,6 +11,7 @@ import {
 import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
+  ListHostedZonesCommand,
   ListResourceRecordSetsCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
@@ -35,12 +36,20 @@ import type { SynthesizedOrchestrator } from './runner.js';
  */
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+type Credentialed = { credentials: typeof CREDENTIALS };
+
+/** Thrown before anything is created when the server already holds what the plan names (a run before this one). */
+export class EndpointNotEmptyError extends Error {
+  override readonly name = 'EndpointNotEmptyError';
+}
 
 export interface RemoteWorld {
   endpoint: string;
   /** The plan as it must run there (zone id and rotation ARN from the server). */
   plan: FailoverPlan;
   environment(): Record<string, string>;
+  /** An S3 client's configuration for the server (path-style: no bucket DNS names there). */
+  s3Config(region: string): { region: string; endpoint: string; forcePathStyle: true } & Credentialed;
   provision(orchestrator: SynthesizedOrchestrator): Promise<void>;
   checkFacts(): Promise<Fact[]>;
 }
@@ -57,6 +66,12 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
   const iam = new IAMClient(config('us-east-1'));
   const password = randomBytes(18).toString('base64url');
   const zones = new Map<string, string>();
+  try {
+    await assertNothingSeeded(plan, endpoint, { rdsPrimary, rdsRecovery, sm, route53 });
+  } catch (error) {
+    for (const client of [rdsPrimary, rdsRecovery, sm, route53, lambda, iam]) client.destroy();
+    throw error;
+  }
   const role = await iam.send(
     new CreateRoleCommand({
       RoleName: `lifeboat-drill-rotation-${randomBytes(4).toString('hex')}`,
@@ -108,7 +123,7 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
         AddReplicaRegions: [{ Region: recoveryRegion }],
       }),
     );
-    const zoneName = unit.dns.recordName.replace(/\.$/, '').split('.').slice(1).join('.');
+    const zoneName = zoneNameOf(unit.dns.recordName);
     let zoneId = zones.get(zoneName);
     if (!zoneId) {
       const zone = await route53.send(
@@ -180,6 +195,7 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       LIFEBOAT_AWS_ENDPOINT: endpoint,
     }),
+    s3Config: (region) => ({ ...config(region), forcePathStyle: true }),
     provision: async (orchestrator) => {
       const ddb = new DynamoDBClient(config(recoveryRegion));
       const s3 = new S3Client({ ...config(recoveryRegion), forcePathStyle: true });
@@ -249,10 +265,17 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
             ok: !secret.PrimaryRegion || secret.PrimaryRegion === recoveryRegion,
             detail: `PrimaryRegion ${secret.PrimaryRegion ?? '(none)'}`,
           });
+          // As on the local world (checkFacts in local/drill-command.ts): attached, and no rotation started.
+          const rules = secret.RotationRules;
           facts.push({
-            fact: `${name}: rotation attached`,
-            ok: secret.RotationEnabled === true && secret.RotationLambdaARN === unit.rotation.lambdaArn,
-            detail: `RotationEnabled ${String(secret.RotationEnabled)}, ${secret.RotationLambdaARN ?? 'no Lambda'}`,
+            fact: `${name}: rotation attached, not rotated`,
+            ok:
+              secret.RotationEnabled === true &&
+              secret.RotationLambdaARN === unit.rotation.lambdaArn &&
+              !Object.values(secret.VersionIdsToStages ?? {}).some((s) => s.includes('AWSPENDING')),
+            detail: `RotationEnabled ${String(secret.RotationEnabled)}, ${secret.RotationLambdaARN ?? 'no Lambda'}, ${
+              rules?.ScheduleExpression ?? `${rules?.AutomaticallyAfterDays ?? '?'} days`
+            }`,
           });
         }
       } finally {
@@ -261,4 +284,69 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
       return facts;
     },
   };
+}
+
+/**
+ * A second run against the same server would find the instances, the secret and the record of the first one, and
+ * fail half-way through seeding. This looks first, changes nothing, and says what is there and how to start afresh.
+ */
+async function assertNothingSeeded(
+  plan: FailoverPlan,
+  endpoint: string,
+  clients: {
+    rdsPrimary: RDSClient;
+    rdsRecovery: RDSClient;
+    sm: SecretsManagerClient;
+    route53: Route53Client;
+  },
+): Promise<void> {
+  const found: string[] = [];
+  const missing = (error: unknown) =>
+    ['DBInstanceNotFound', 'DBInstanceNotFoundFault', 'ResourceNotFoundException'].includes(
+      (error as { name?: string }).name ?? '',
+    );
+  for (const unit of plan.units) {
+    for (const [client, id, region] of [
+      [clients.rdsPrimary, unit.database.primaryInstanceId, plan.primaryRegion],
+      [clients.rdsRecovery, unit.database.replicaInstanceId, plan.recoveryRegion],
+    ] as const) {
+      const exists = await client
+        .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))
+        .then((out) => (out.DBInstances ?? []).length > 0)
+        .catch((error: unknown) => {
+          if (missing(error)) return false;
+          throw error;
+        });
+      if (exists) found.push(`DB instance ${id} (${region})`);
+    }
+    const secret = await clients.sm
+      .send(new DescribeSecretCommand({ SecretId: unit.secret.id }))
+      .then(() => true)
+      .catch((error: unknown) => {
+        if (missing(error)) return false;
+        throw error;
+      });
+    if (secret) found.push(`secret ${unit.secret.id} (${plan.primaryRegion})`);
+  }
+  const zones = new Set(plan.units.map((u) => zoneNameOf(u.dns.recordName)));
+  const listed = (await clients.route53.send(new ListHostedZonesCommand({}))).HostedZones ?? [];
+  for (const zone of listed) {
+    if (zones.has((zone.Name ?? '').replace(/\.$/, ''))) found.push(`hosted zone ${zone.Name} (${zone.Id})`);
+  }
+  if (!found.length) return;
+  const isMoto = await fetch(new URL('/moto-api/', endpoint))
+    .then((res) => res.ok)
+    .catch(() => false);
+  const reset = isMoto
+    ? `reset it (curl -X POST ${new URL('/moto-api/reset', endpoint).href}) or restart it`
+    : 'restart it with empty state, or delete them';
+  throw new EndpointNotEmptyError(
+    `${endpoint} already holds what the plan names, probably from an earlier --endpoint run: ${found.join(', ')}. ` +
+      `Nothing was created. Each --endpoint run seeds the world anew, as production looks before a disaster: ${reset}, then run again.`,
+  );
+}
+
+/** The hosted zone a record is created in: its name without the first label. */
+function zoneNameOf(recordName: string): string {
+  return recordName.replace(/\.$/, '').split('.').slice(1).join('.');
 }

@@ -235,6 +235,8 @@ export interface StepEvent {
   durationMs?: number;
   /** On end: the step's outcome or poll status; on error: the error name. */
   result?: string;
+  /** On end of a poll step (a result with `done`): its status and whether the wait is over. */
+  poll?: { status: string; done: boolean };
 }
 
 export interface RunOptions {
@@ -464,6 +466,7 @@ export async function runExecution(
             atMs: t1 - started,
             durationMs: t1 - t0,
             result: summary(result),
+            ...pollOf(result),
           });
           return stampLocalWait(result, options.timeFactor) as JSONValue;
         } catch (error) {
@@ -725,6 +728,12 @@ function summary(result: unknown): string | undefined {
   if (typeof r.done === 'boolean') return `${String(r.status)}${r.done ? ' (done)' : ''}`;
   if (typeof r.ok === 'boolean') return r.ok ? 'ok' : 'problems';
   return undefined;
+}
+
+function pollOf(result: unknown): { poll?: { status: string; done: boolean } } {
+  if (result === null || typeof result !== 'object') return {};
+  const r = result as { status?: unknown; done?: unknown };
+  return typeof r.done === 'boolean' ? { poll: { status: String(r.status), done: r.done } } : {};
 }
 
 function stampLocalWait(result: unknown, timeFactor: number): unknown {

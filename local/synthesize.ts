@@ -11,6 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import type { FailoverPlan } from '../functions/lib/plan.js';
 import { loadPlanFile } from '../infra/lifeboat-app.js';
 import type { Cleanup } from './cleanup.js';
 import { type SynthesizedOrchestrator, synthesizeOrchestrator } from './runner.js';
@@ -113,6 +114,53 @@ export async function loadOrSynthesize(
   };
   writeFileSync(manifest, JSON.stringify(entry));
   return { ...entry, cached: false };
+}
+
+/**
+ * The orchestrator synthesized for a plan, made to run `plan`: the same plan but for identifiers a server hands out
+ * (hosted zone ids, rotation function ARNs: `npm run drill -- --endpoint`). In the synthesized app those reach only
+ * the IAM policies, which the local runner does not apply, and the deployed plan the definition carries, which is
+ * replaced here; so the cache entry of the plan file serves every server, instead of a synthesis per server-issued
+ * zone id. Throws when the plans differ in anything else, or when an old identifier is left anywhere in the
+ * definition or the functions' environment (the app would then depend on it in a way this does not know).
+ */
+export function rebindPlan<T extends SynthesizedOrchestrator>(orchestrator: T, plan: FailoverPlan): T {
+  const old = orchestrator.plan;
+  const serverIssued = (p: FailoverPlan) =>
+    JSON.stringify({
+      ...p,
+      units: p.units.map((u) => ({
+        ...u,
+        dns: { ...u.dns, hostedZoneId: null },
+        rotation: { ...u.rotation, lambdaArn: null },
+      })),
+    });
+  if (serverIssued(old) !== serverIssued(plan)) {
+    throw new Error('rebindPlan: the plans differ in more than hosted zone ids and rotation function ARNs');
+  }
+  const oldPlan = JSON.stringify(old);
+  const swap = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(swap);
+    if (value === null || typeof value !== 'object') return value;
+    if (JSON.stringify(value) === oldPlan) return structuredClone(plan);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, swap(v)]));
+  };
+  const definition = swap(orchestrator.definition) as T['definition'];
+  const changed = old.units.flatMap((u, i) => {
+    const next = plan.units[i];
+    return [
+      ...(next && next.dns.hostedZoneId !== u.dns.hostedZoneId ? [u.dns.hostedZoneId] : []),
+      ...(next && next.rotation.lambdaArn !== u.rotation.lambdaArn ? [u.rotation.lambdaArn] : []),
+    ];
+  });
+  const rest = JSON.stringify([definition, orchestrator.steps, orchestrator.closer ?? null]);
+  const left = changed.filter((id) => rest.includes(id));
+  if (left.length) {
+    throw new Error(
+      `rebindPlan: ${left.join(', ')} is used by the synthesized app outside its deployed plan`,
+    );
+  }
+  return { ...orchestrator, plan: structuredClone(plan), definition };
 }
 
 const KEEP_ENTRIES = 4;

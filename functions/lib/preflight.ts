@@ -92,8 +92,8 @@ async function withinDeadline<T>(work: Promise<T>, deadlineMs: number): Promise<
  *
  * Severity policy: configuration problems are errors and block every mode. Conditions that a
  * disaster causes (replication not InSync, lag unknown, Route 53's control plane not answering) are warnings: a
- * failover goes on, a drill — which must not run on a replica that is not healthy — treats them as errors, except a
- * replication status the replica side does not report (informationalInDrill).
+ * failover goes on, a drill — which must not run on a replica that is not healthy — treats them as errors, except the
+ * advice informationalInDrill lists.
  */
 export async function runPreflight(
   deps: PreflightDeps,
@@ -177,17 +177,16 @@ const DRILL_NEEDS_A_REPLICA =
 
 /**
  * Warnings that stay warnings in a drill, because they say nothing about whether the drill can run:
- * - the replica side of a secret does not report its replication status (functions/lib/secret.ts,
- *   checkSecretReadiness: the figure is "unknown"), and lifeboat does not ask the primary Region in preflight:
- *   blocking on it would block every drill. The drill's own copy is waited for until InSync (Check drill copies);
  * - the production replica's automated backups: advice for a real failover (its promotion would take a backup
  *   first); a drill promotes a new copy, never the production replica.
  * - the production record's TTL against the target RTO: advice for the operator; a drill measures its own copy.
+ * A replication status the replica side does not report is no warning at all (functions/lib/secret.ts,
+ * checkSecretReadiness, reads what the recovery Region shows instead), so a status the replica side does report as
+ * not InSync, or a replica holding no current version, stops a drill as any unhealthy replica does.
  */
-export function informationalInDrill(check: PreflightCheck, figures: Record<string, DetailValue>): boolean {
+export function informationalInDrill(check: PreflightCheck, _figures: Record<string, DetailValue>): boolean {
   // The live record's TTL against the RTO (functions/lib/verify-budget.ts, liveTtlCheck): advice; a drill measures it.
-  if (check.check === 'database.replica-backups' || check.check === 'dns.ttl') return true;
-  return check.check === 'secret.replication-status' && figures.secretReplicationStatus === 'unknown';
+  return check.check === 'database.replica-backups' || check.check === 'dns.ttl';
 }
 
 /** Throws PreflightFailedError listing every blocking problem; returns the report otherwise. */

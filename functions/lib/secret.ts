@@ -794,11 +794,16 @@ export async function checkSecretReadiness(
   } else {
     add('secret.replica', true, 'error', `${subject} is a replica of ${run.primaryRegion}`, figures);
     if (view.status === undefined) {
+      // The status is listed only by the primary's Region, which lifeboat does not call (docs/aws/secrets-manager-
+      // replication.md, "Replication status"): what the recovery Region shows is the copy replication delivered.
+      const { currentVersionId } = stagingView(secret);
       add(
         'secret.replication-status',
-        false,
+        currentVersionId !== undefined,
         'warning',
-        `replication status of ${subject} is not reported in ${run.recoveryRegion}; only the primary in ${run.primaryRegion} lists it, and lifeboat does not call the primary Region`,
+        currentVersionId !== undefined
+          ? `${subject} holds a replicated AWSCURRENT version (${currentVersionId})`
+          : `${subject} holds no AWSCURRENT version: replication has delivered no value to promote`,
       );
     } else if (view.status === 'InSync') {
       add('secret.replication-status', true, 'warning', `replication to ${run.recoveryRegion} is InSync`);

@@ -134,7 +134,7 @@ function healthy(replica: Partial<DBInstance> = {}, lag: number[] = [3]) {
 }
 
 describe('preflight in drill mode', () => {
-  it('passes a healthy plan: the replication status the replica side does not report stays a warning', async () => {
+  it('passes a healthy plan without a warning: the replica side holds a current version, though it reports no status', async () => {
     // Prepare
     healthy();
 
@@ -144,9 +144,27 @@ describe('preflight in drill mode', () => {
     // Assess
     expect(report.errors).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.warnings).toHaveLength(1);
-    expect(report.warnings[0]).toContain('secret.replication-status');
-    expect(report.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(['secret.replication-status']);
+    expect(report.warnings).toEqual([]);
+    expect(report.checks.find((c) => c.check === 'secret.replication-status')).toMatchObject({ ok: true });
+  });
+
+  it('stops on a replica secret that reports no status and holds no current version', async () => {
+    // Prepare
+    healthy();
+    sm.on(DescribeSecretCommand).resolves({
+      ARN: `arn:aws:secretsmanager:${RECOVERY}:${ACCOUNT}:secret:orders/db-AbCdEf`,
+      PrimaryRegion: PRIMARY,
+      VersionIdsToStages: {},
+    });
+
+    // Act
+    const report = await runPreflight(deps, { run: run('drill'), units: [unit] });
+
+    // Assess
+    expect(report.ok).toBe(false);
+    expect(
+      report.errors.some((e) => e.includes('secret.replication-status') && e.includes('no AWSCURRENT')),
+    ).toBe(true);
   });
 
   it("keeps the production replica's backup advice a warning: a drill promotes a copy, never that replica", async () => {

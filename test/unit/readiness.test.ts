@@ -99,20 +99,25 @@ describe('a unit is ready when no check would stop a healthy failover', () => {
     expect(r.checks.database.ready).toBe(true);
   });
 
-  it('advice stays advice: backups off, the TTL against the RTO, a status the replica side does not report', () => {
+  it('advice stays advice: backups off, the TTL against the RTO; an unreported status is not guessed', () => {
     // Act
     const r = unitReadiness(
       'orders',
-      [
-        check('database.replica-backups', false, 'warning'),
-        check('dns.ttl', false, 'warning'),
-        check('secret.replication-status', false, 'warning'),
-      ],
+      [check('database.replica-backups', false, 'warning'), check('dns.ttl', false, 'warning')],
       { secretReplicationStatus: 'unknown' },
     );
     // Assess
     expect(r.ready).toBe(true);
     expect(r.secretReplicationStatus).toBeNull();
+  });
+
+  it('a replica secret that reports no status and holds no current version is not ready', () => {
+    // Act
+    const r = unitReadiness('orders', [check('secret.replication-status', false, 'warning')], {
+      secretReplicationStatus: 'unknown',
+    });
+    // Assess
+    expect(r.ready).toBe(false);
   });
 });
 

@@ -8,6 +8,7 @@ import type { DrillResource } from '../../functions/lib/drill.js';
 import { preflightForState } from '../../functions/lib/preflight.js';
 import {
   buildRunReport,
+  buildTimeline,
   deliverReport,
   describeFailure,
   formatDuration,
@@ -20,6 +21,8 @@ import {
   REPORT_OUTPUT_BUDGET_BYTES,
   type ReportEvent,
   recoveryTimeMetrics,
+  renderReportHtml,
+  renderReportMarkdown,
   renderReportText,
   reportForExecutionOutput,
   reportKeys,
@@ -369,7 +372,7 @@ describe('buildRunReport', () => {
     expect(report.units[0]?.verifiedAt).toBeNull();
     expect(report.units[0]?.dns?.changedAt).toBeNull();
     expect(report.summary).toBe(
-      'Dry run of orders-dr: 1 units planned, 4 calls a failover would make; nothing was changed.',
+      'Dry run of orders-dr: 1 unit planned, 4 calls a failover would make; nothing was changed.',
     );
     expect(report.plannedCalls?.map((c) => [c.step, c.call])).toEqual([
       ['promoteSecret', 'StopReplicationToReplica'],
@@ -472,7 +475,7 @@ describe('renderReportText', () => {
     // Assess
     expect(lines[0]).toBe('lifeboat report: plan orders-dr, run run-1');
     expect(lines[1]).toMatch(/^FAILED \(FailoverIncompleteError\): /);
-    expect(text).toContain('preflight: passed (0 errors, 1 warnings)');
+    expect(text).toContain('preflight: passed (0 errors, 1 warning)');
     expect(text).toContain('  ! orders: replica lag unknown (primary Region unreachable)');
     expect(text).toContain('unit orders (postgres): succeeded, verified 3m 20s after the run started');
     // Verified before its rotation failed: the report says so.
@@ -489,6 +492,91 @@ describe('renderReportText', () => {
     expect(text).toContain(
       `  DNS orders-db.internal.example.com: changed at ${at(152)}, in sync at ${at(180)}, TTL 30 s; clients that cached the old answer may use it until ${at(210)}`,
     );
+  });
+
+  it('counts in the right number: 1 poll, 1 warning, 2 errors', () => {
+    // Prepare
+    const unit = succeededUnit('orders');
+    const wait = unit.results.waitForDnsInSync;
+    if (wait) wait.attempts = 1;
+    const report = buildRunReport(
+      { run, preflight: { ...preflight, ok: false, errors: ['a', 'b'] }, units: [unit] },
+      END,
+    );
+
+    // Act
+    const text = renderReportText(report);
+    const markdown = renderReportMarkdown(report);
+    const html = renderReportHtml(report);
+
+    // Assess
+    expect(text).toContain('preflight: FAILED (2 errors, 1 warning)');
+    expect(text).toMatch(/Wait for DNS change .*\(1 poll\)$/m);
+    expect(text).not.toMatch(/(?<!of )\b1 (polls|warnings|errors|units)\b/);
+    expect(markdown).toContain('2 errors, 1 warning.');
+    expect(html).toContain(', 1 poll<');
+    expect(html).toContain('in 1 unit;');
+    expect(`${markdown}${html}`).not.toMatch(/(?<!of )\b1 (polls|warnings|errors|units|steps)\b/);
+  });
+
+  it('says a record already in place was not changed, with no cache window of an old answer', () => {
+    // Prepare: a re-run; UpdateDns resubmitted the identical record to get a change id (functions/lib/dns.ts).
+    const unit = succeededUnit('orders');
+    unit.results.updateDns = step('updateDns', 'orders', 151, 152, {
+      outcome: 'already-done',
+      detail: { changeId: 'C124', target: 'x.rds.amazonaws.com', identical: true },
+    });
+    const report = buildRunReport({ run, preflight, units: [unit] }, END);
+
+    // Act
+    const text = renderReportText(report);
+
+    // Assess
+    expect(report.units[0]?.dns?.alreadyInPlace).toBe(true);
+    expect(text).toContain(
+      `  DNS orders-db.internal.example.com: already in place (its value did not change), in sync at ${at(180)}, TTL 30 s`,
+    );
+    expect(text).not.toContain('changed at');
+    expect(text).not.toContain('cached the old answer');
+    expect(buildTimeline(report).dnsWindows).toEqual([]);
+    expect(renderReportHtml(report)).toContain('already in place (value unchanged)');
+  });
+
+  it('never says verified when the verify step did not run (planned, as with --endpoint)', () => {
+    // Prepare
+    const unit = succeededUnit('orders');
+    unit.results.verifyConnectivity = step('verifyConnectivity', 'orders', 181, 181, {
+      outcome: 'planned',
+      detail: { verified: false },
+    });
+    const report = buildRunReport({ run, preflight, units: [unit] }, END);
+
+    // Act
+    const text = renderReportText(report);
+
+    // Assess
+    expect(report.summary).toBe(
+      'Failover of orders-dr succeeded: 1 of 1 units recovered, 0 verified; connectivity of orders was not verified.',
+    );
+    expect(text).not.toContain('verified in');
+    expect(text).not.toContain('recovered and verified');
+  });
+
+  it('marks scaled time when asked (the proving ground), and only then', () => {
+    // Prepare
+    const report = buildRunReport({ run, preflight, units: [succeededUnit('orders')] }, END);
+
+    // Act
+    const scaled = renderReportText(report, { scaledTime: '--time-factor 0.02: 50x shorter' });
+    const plain = renderReportText(report);
+
+    // Assess
+    expect(scaled).toContain('recovery time 3m 20s in scaled time against a target RTO of 15m 00s: met');
+    expect(scaled).toContain(
+      'scaled time (--time-factor 0.02: 50x shorter): the durations below are local ones',
+    );
+    expect(plain).toContain('recovery time 3m 20s against a target RTO of 15m 00s: met');
+    expect(plain).not.toContain('scaled');
   });
 
   it('formats durations for people', () => {

@@ -361,7 +361,7 @@ describe('checkSecretReadiness', () => {
     expect(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({ SecretId: SECRET_ARN });
   });
 
-  it('warns, without calling the primary Region, when the replica side does not report the status', async () => {
+  it('reads what the recovery Region shows when the replica side does not report the status: a current version, no warning', async () => {
     // Prepare
     prepare();
 
@@ -370,10 +370,24 @@ describe('checkSecretReadiness', () => {
 
     // Assess
     const status = byCheck(checks, 'secret.replication-status');
-    expect(status).toMatchObject({ ok: false, severity: 'warning' });
-    expect(status?.message).toContain('not reported');
+    expect(status).toMatchObject({ ok: true, severity: 'warning' });
+    expect(status?.message).toContain('holds a replicated AWSCURRENT version (v-current-0001)');
+    // Not guessed: the figure stays unknown (readiness publishes no datapoint for it).
     expect(byCheck(checks, 'secret.replica')?.figures?.secretReplicationStatus).toBe('unknown');
-    expect(checks.filter((c) => !c.ok && c.severity === 'error')).toEqual([]);
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it('warns when the replica side reports no status and holds no AWSCURRENT version', async () => {
+    // Prepare
+    prepare(replicaDescription({ VersionIdsToStages: { 'v-old-0001': ['AWSPREVIOUS'] } }));
+
+    // Act
+    const checks = await checkSecretReadiness({ secretsManager }, stepInput());
+
+    // Assess
+    const status = byCheck(checks, 'secret.replication-status');
+    expect(status).toMatchObject({ ok: false, severity: 'warning' });
+    expect(status?.message).toContain('holds no AWSCURRENT version');
   });
 
   it.each(['InProgress', 'Failed'] as const)('warns when replication is %s', async (status) => {

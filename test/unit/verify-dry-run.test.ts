@@ -385,7 +385,7 @@ describe('the report shows each probe', () => {
 
     // Assess
     expect(report.summary).toBe(
-      'Dry run of orders-dr: 1 units planned, 0 calls a failover would make; 1 network probe failed (orders: see Verify connectivity); nothing was changed.',
+      'Dry run of orders-dr: 1 unit planned, 0 calls a failover would make; 1 network probe failed (orders: see Verify connectivity); nothing was changed.',
     );
     expect(text).toContain(`      probe dns: ok: ${RECORD_NAME} -> ${PRIMARY_ENDPOINT} (${PRIMARY_ADDRESS})`);
     expect(text).toContain('      probe current.role: ok: writable (pg_is_in_recovery() = false)');

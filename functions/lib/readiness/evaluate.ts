@@ -108,7 +108,7 @@ async function evaluateUnit(
 /**
  * A unit's readiness from its preflight checks. A check is not ready when any of its failed findings would stop a
  * healthy failover: every error, and every warning except the advice a drill also lets pass (informationalInDrill:
- * backups off, the record's TTL against the RTO, a replication status the replica side does not report). So a replica
+ * backups off, the record's TTL against the RTO; a status the replica side does not report is no warning). So a replica
  * that lags past its limit, or a secret not InSync, makes the unit not ready although a failover would go on.
  */
 export function unitReadiness(

@@ -2,7 +2,7 @@ import { type ApprovalRecord, asApprovalRecord, parseRejection } from '../approv
 import { RUN_FAILURE_ERRORS } from '../errors.js';
 import type { Mode } from '../plan.js';
 import type { DetailValue, RunContext, StepName, StepResult } from '../types.js';
-import { describeResources, formatDuration, oneLine, seconds } from './format.js';
+import { countOf, describeResources, formatDuration, oneLine, seconds } from './format.js';
 import type {
   DnsReport,
   DrillReport,
@@ -326,6 +326,8 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
           recordName: record.dns?.recordName ?? null,
           ttlSeconds: ttl,
           changedAt: dnsChange && dnsChange.outcome !== 'planned' ? dnsChange.endedAt : null,
+          // The UPSERT is sent also when the record already held the target (functions/lib/dns.ts, updateDns).
+          ...(dnsChange?.outcome === 'already-done' ? { alreadyInPlace: true } : {}),
           inSyncAt,
           clientsMayCacheUntil:
             inSyncAt && ttl !== null ? new Date(Date.parse(inSyncAt) + ttl * 1000).toISOString() : null,
@@ -559,7 +561,16 @@ function summarize(report: RunReport): string {
   }
   if (report.mode === 'dry-run') {
     const calls = (report.plannedCalls ?? []).filter((c) => c.call !== null).length;
-    return `Dry run of ${report.planName}: ${total} units planned, ${calls} calls a failover would make${probeSentence(report)}; nothing was changed.`;
+    return `Dry run of ${report.planName}: ${countOf(total, 'unit')} planned, ${countOf(calls, 'call')} a failover would make${probeSentence(report)}; nothing was changed.`;
+  }
+  // A unit whose verify step did not run (planned: `npm run drill -- --endpoint`) is recovered, not verified.
+  const unverified = report.units.filter(
+    (u) =>
+      u.status === 'succeeded' &&
+      u.steps.some((st) => st.step === 'verifyConnectivity' && st.status === 'planned'),
+  );
+  if (unverified.length) {
+    return `${subject} of ${report.planName} succeeded: ${ok} of ${total} units recovered${report.mode === 'drill' ? ' on drill copies' : ''}, ${ok - unverified.length} verified; connectivity of ${unverified.map((u) => u.unit).join(', ')} was not verified.${drill}`;
   }
   if (report.mode === 'drill') {
     return `Drill of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified on drill copies${rto}; production was not touched.${drill}`;

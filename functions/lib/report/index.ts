@@ -27,7 +27,7 @@ export {
   SNS_MESSAGE_LIMIT_BYTES,
   SNS_SUBJECT_LIMIT,
 } from './deliver.js';
-export { formatDuration } from './format.js';
+export { countOf, formatDuration } from './format.js';
 export type * from './model.js';
 export { renderReportHtml } from './render-html.js';
 export { renderReportMarkdown } from './render-markdown.js';

@@ -114,6 +114,8 @@ export interface DnsReport {
   ttlSeconds: number | null;
   /** When lifeboat's change was accepted (or found already in place). */
   changedAt: string | null;
+  /** The record already held the target and TTL: the change resubmitted it unchanged, so no client saw a new answer. */
+  alreadyInPlace?: boolean;
   /** When Route 53 reported the change INSYNC on its name servers. */
   inSyncAt: string | null;
   /** Until when a client that cached the old answer may still use it: in sync + TTL. */

@@ -1,5 +1,5 @@
 import { describeApproval } from '../approval.js';
-import { formatDuration, PROBE_DETAIL_PREFIX } from './format.js';
+import { countOf, formatDuration, PROBE_DETAIL_PREFIX } from './format.js';
 import type { RunReport, UnitReport } from './model.js';
 import { buildTimeline, rerunCommand, type Timeline, type TimelineRow } from './timeline.js';
 
@@ -109,7 +109,11 @@ export function describeReplicaLag(unit: UnitReport): string {
 export function describeDns(unit: UnitReport): string {
   const d = unit.dns;
   if (!d?.recordName) return '-';
-  const changed = d.changedAt ? `changed ${d.changedAt}` : 'not changed';
+  const changed = d.alreadyInPlace
+    ? 'already in place (value unchanged)'
+    : d.changedAt
+      ? `changed ${d.changedAt}`
+      : 'not changed';
   const inSync = d.inSyncAt ? `, in sync ${d.inSyncAt}` : '';
   return `${d.recordName}: ${changed}${inSync}, TTL ${d.ttlSeconds ?? '?'} s`;
 }
@@ -226,14 +230,14 @@ function timelineSvg(report: RunReport, t: Timeline): string {
   const rto = t.rto
     ? `<g class="rto" data-at="${esc(t.rto.at)}"><line x1="${num(x(t.rto.at))}" y1="${TOP - 6}" x2="${num(x(t.rto.at))}" y2="${height - 20}" stroke="#cf222e" stroke-width="2" stroke-dasharray="6 3"><title>${esc(`target RTO ${formatDuration(t.rto.seconds * 1000)} after ${t.rto.from}: ${t.rto.at}`)}</title></line><text x="${num(Math.min(x(t.rto.at) + 4, PLOT_RIGHT - 60))}" y="${height - 6}" font-size="11" fill="#cf222e">target RTO ${esc(formatDuration(t.rto.seconds * 1000))}</text></g>`
     : '';
-  const desc = `Run ${report.runId} of plan ${report.planName} from ${report.startedAt} to ${report.endedAt}: ${t.rows.length} steps in ${report.units.length} units${t.rto ? `; the target RTO falls at ${t.rto.at}` : ''}. The table below lists every step with its times.`;
+  const desc = `Run ${report.runId} of plan ${report.planName} from ${report.startedAt} to ${report.endedAt}: ${countOf(t.rows.length, 'step')} in ${countOf(report.units.length, 'unit')}${t.rto ? `; the target RTO falls at ${t.rto.at}` : ''}. The table below lists every step with its times.`;
   return `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" aria-labelledby="timeline-title timeline-desc" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" data-t0="${new Date(t.t0).toISOString()}" data-t1="${new Date(t.t1).toISOString()}" data-plot-left="${LABEL_WIDTH}" data-plot-right="${PLOT_RIGHT}" font-family="system-ui, sans-serif" font-size="12"><title id="timeline-title">${esc(`Timeline of ${report.runId}`)}</title><desc id="timeline-desc">${esc(desc)}</desc>${ticks}${rowsOut.join('')}${rto}</svg>`;
 }
 
 function stepRow(row: TimelineRow, y: number, x: (iso: string) => number): string {
   const label = `<text x="16" y="${y + 15}">${esc(row.title)}</text>`;
   const colour = STATUS_COLOUR[row.status] ?? '#1a7f37';
-  const tip = `${row.title}: ${row.status}${row.startedAt ? `, ${row.startedAt}` : ''}${row.endedAt ? ` to ${row.endedAt}` : ''}${row.durationMs !== null ? ` (${formatDuration(row.durationMs)})` : ''}${row.attempts !== null ? `, ${row.attempts} polls` : ''}`;
+  const tip = `${row.title}: ${row.status}${row.startedAt ? `, ${row.startedAt}` : ''}${row.endedAt ? ` to ${row.endedAt}` : ''}${row.durationMs !== null ? ` (${formatDuration(row.durationMs)})` : ''}${row.attempts !== null ? `, ${countOf(row.attempts, 'poll')}` : ''}`;
   let bar = '';
   if (row.startedAt && row.endedAt) {
     const x0 = x(row.startedAt);

@@ -1,5 +1,5 @@
 import { describeApproval } from '../approval.js';
-import { formatDuration } from './format.js';
+import { countOf, formatDuration } from './format.js';
 import type { RunReport } from './model.js';
 import { describeDns, describeReplicaLag } from './render-html.js';
 import { buildTimeline, rerunCommand } from './timeline.js';
@@ -62,7 +62,9 @@ export function renderReportMarkdown(report: RunReport): string {
     out.push(
       '## Preflight',
       '',
-      para(`${p.ok ? 'Passed' : 'FAILED'}: ${p.errors.length} errors, ${p.warnings.length} warnings.`),
+      para(
+        `${p.ok ? 'Passed' : 'FAILED'}: ${countOf(p.errors.length, 'error')}, ${countOf(p.warnings.length, 'warning')}.`,
+      ),
       '',
     );
     for (const e of p.errors) out.push(`- error: ${md(e)}`);

@@ -1,11 +1,19 @@
 import { describeApproval } from '../approval.js';
-import { clamp, describeResources, formatDuration, PROBE_DETAIL_PREFIX, pad } from './format.js';
+import { clamp, countOf, describeResources, formatDuration, PROBE_DETAIL_PREFIX, pad } from './format.js';
 import type { RunReport, StepReport } from './model.js';
 
 const BAR_WIDTH = 32;
 
+export interface RenderTextOptions {
+  /**
+   * The run's times are scaled (the local proving ground's `--time-factor`): what the scale was, e.g. "time factor
+   * 0.02: emulated AWS durations ran 50x faster". The recovery time is then marked as scaled time.
+   */
+  scaledTime?: string;
+}
+
 /** The report as text: a header, the preflight, then per unit a table of steps with a timeline bar each. */
-export function renderReportText(report: RunReport): string {
+export function renderReportText(report: RunReport, options: RenderTextOptions = {}): string {
   const lines: string[] = [];
   const runStart = Date.parse(report.startedAt);
   const runEnd = Math.max(Date.parse(report.endedAt), runStart + 1);
@@ -18,9 +26,14 @@ export function renderReportText(report: RunReport): string {
       `started ${report.startedAt} | ended ${report.endedAt} | took ${formatDuration(report.durationSeconds * 1000)}`,
   );
   if (report.approval) lines.push(`approval: ${describeApproval(report.approval)}`);
+  if (options.scaledTime) {
+    lines.push(
+      `scaled time (${options.scaledTime}): the durations below are local ones, not durations at AWS speed`,
+    );
+  }
   if (report.recoveryTimeSeconds !== null) {
     lines.push(
-      `recovery time ${formatDuration(report.recoveryTimeSeconds * 1000)}` +
+      `recovery time ${formatDuration(report.recoveryTimeSeconds * 1000)}${options.scaledTime ? ' in scaled time' : ''}` +
         (report.targetRtoSeconds !== null
           ? ` against a target RTO of ${formatDuration(report.targetRtoSeconds * 1000)}: ${report.rtoMet ? 'met' : 'NOT met'}`
           : ''),
@@ -60,7 +73,7 @@ export function renderReportText(report: RunReport): string {
   }
   if (report.preflight) {
     lines.push(
-      `preflight: ${report.preflight.ok ? 'passed' : 'FAILED'} (${report.preflight.errors.length} errors, ${report.preflight.warnings.length} warnings)`,
+      `preflight: ${report.preflight.ok ? 'passed' : 'FAILED'} (${countOf(report.preflight.errors.length, 'error')}, ${countOf(report.preflight.warnings.length, 'warning')})`,
     );
     for (const e of report.preflight.errors) lines.push(`  x ${e}`);
     for (const w of report.preflight.warnings) lines.push(`  ! ${w}`);
@@ -100,7 +113,7 @@ export function renderReportText(report: RunReport): string {
       for (const s of unit.steps) {
         const start = s.startedAt ? `+${formatDuration(Date.parse(s.startedAt) - runStart)}` : '-';
         const took = s.durationMs !== null ? formatDuration(s.durationMs) : '-';
-        const attempts = s.attempts !== undefined ? ` (${s.attempts} polls)` : '';
+        const attempts = s.attempts !== undefined ? ` (${countOf(s.attempts, 'poll')})` : '';
         // A step that failed has no result of its own: mark where the unit had got to.
         const shown =
           s.status === 'failed' && !s.endedAt && lastEnd ? { ...s, startedAt: lastEnd, endedAt: lastEnd } : s;
@@ -118,10 +131,15 @@ export function renderReportText(report: RunReport): string {
     }
     if (unit.dns?.recordName) {
       const d = unit.dns;
-      const changed = d.changedAt ? `changed at ${d.changedAt}` : 'not changed';
+      const changed = d.alreadyInPlace
+        ? 'already in place (its value did not change)'
+        : d.changedAt
+          ? `changed at ${d.changedAt}`
+          : 'not changed';
       const insync = d.inSyncAt ? `, in sync at ${d.inSyncAt}` : '';
+      // Without a change there is no old answer for a client to keep.
       const cache =
-        d.clientsMayCacheUntil !== null
+        d.clientsMayCacheUntil !== null && !d.alreadyInPlace
           ? `; clients that cached the old answer may use it until ${d.clientsMayCacheUntil}`
           : '';
       lines.push(`  DNS ${d.recordName}: ${changed}${insync}, TTL ${d.ttlSeconds ?? '?'} s${cache}`);

@@ -54,7 +54,8 @@ export function buildTimeline(report: RunReport): Timeline {
   const dnsWindows: DnsCacheWindow[] = [];
   for (const u of report.units) {
     const from = u.dns?.inSyncAt ?? u.dns?.changedAt;
-    if (!u.dns?.recordName || !from) continue;
+    // A record already in place gave no client a new answer: no cache window follows.
+    if (!u.dns?.recordName || !from || u.dns.alreadyInPlace) continue;
     const previous = u.steps.find((s) => s.step === 'updateDns')?.detail.previousTtl;
     dnsWindows.push({
       unit: u.unit,

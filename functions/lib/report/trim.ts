@@ -1,7 +1,7 @@
 import { jsonBytes, REPORT_OUTPUT_BUDGET_BYTES } from '../state-limits.js';
 import type { DetailValue } from '../types.js';
 import { describeFailure, flatDetail } from './build.js';
-import { cut } from './format.js';
+import { countOf, cut } from './format.js';
 import type { RunReport, Trimmed, UnitResults, UnitRunRecord } from './model.js';
 
 /* Fitting Step Functions' 256 KiB state limit (the figures are in state-limits.ts)                */
@@ -124,7 +124,9 @@ function trimResult(value: unknown, level: Trimmed): unknown {
       (out.warnings as string[]).push(`… and ${warnings.length - LEAN_WARNINGS} more warnings`);
     }
   } else if (level === 'warnings') {
-    out.warnings = warnings.length ? [`${warnings.length} warnings left out to fit the state limit`] : [];
+    out.warnings = warnings.length
+      ? [`${countOf(warnings.length, 'warning')} left out to fit the state limit`]
+      : [];
   }
   // A skeleton keeps neither: the report reads a missing detail as {} and missing warnings as none.
   keepResources();
