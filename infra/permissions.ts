@@ -1,10 +1,10 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns-flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
-import { retiredName } from '../functions/lib/reprotect/reprotect.js';
-import { reverseUnit } from '../functions/lib/reprotect/reverse-plan.js';
 import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
 import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
+import { retiredName } from '../functions/lib/reprotect/reprotect.js';
+import { reverseUnit } from '../functions/lib/reprotect/reverse-plan.js';
 import type { StepFunctionName } from '../statemachine/steps.js';
 import {
   hostedZoneArn,
@@ -368,7 +368,19 @@ export function stepGrants(
       drill.changeRecords('DeleteDrillRecords', allZones, ['DELETE'], ['CNAME', 'TXT']),
     ],
     reprotectUnit: reprotectGrants(plan, at, secrets, replicas),
+    // Switchover (functions/lib/switchover/): SQL on the primary and the replica with the secret's credentials, each
+    // instance's endpoint read from RDS in its own Region. No RDS change: the promotion is PromoteDatabase's.
+    fenceWrites: switchoverGrants(plan, at, secrets, replicas, 'ReachDatabasesToFence'),
+    checkCatchUp: switchoverGrants(plan, at, secrets, replicas, 'ReachDatabasesToCompare'),
   };
+  // Mode switchover's preflight reads the primary in its Region and logs in to it (functions/lib/switchover/preflight.ts).
+  grants.preflight.push({
+    statement: allow(
+      'DescribePrimariesForSwitchover',
+      ['rds:DescribeDBInstances'],
+      unique(plan.units.map((u) => primaryInstanceArn(plan, u))),
+    ),
+  });
   // Mode reprotect's preflight reads the old Region's instances (functions/lib/reprotect/reprotect.ts).
   grants.preflight.push(reprotectDescribeOld(plan));
   return grants;
@@ -478,7 +490,6 @@ function reprotectDescribeOld(plan: FailoverPlan): StepGrant {
       'a retired old primary is named <id>-old-<8 hex of the promoted instance>, known at run time',
   };
 }
-
 
 /**
  * The drill's copies, as IAM can name them: DB instances `lifeboat-drill-*` in the recovery Region, secrets

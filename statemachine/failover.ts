@@ -105,6 +105,19 @@ export const STATE_NAMES = {
   countReprotectPasses: 'Count re-protect passes',
   reprotected: 'Re-protect complete',
   reprotectTimedOut: 'Re-protect timed out',
+  // Switchover (mode switchover): fence, catch up, then the failover's steps; un-fence when it stops before promotion
+  fencePrimary: 'Fence writes on the primary',
+  startCatchUpPolls: 'Start polling replica catch-up',
+  checkCatchUp: 'Check replica catch-up',
+  isCaughtUp: 'Has the replica caught up?',
+  waitForCatchUp: 'Wait for replica catch-up',
+  waitForCatchUpFallback: 'Wait for replica catch-up (default interval)',
+  countCatchUpPolls: 'Count replica catch-up polls',
+  caughtUp: 'Replica caught up',
+  catchUpTimedOut: 'Replica catch-up timed out',
+  unfencePrimary: 'Un-fence the primary',
+  isSwitchoverAfterPromotion: 'Is this unit switching over?',
+  liftFence: 'Lift the fence on the promoted database',
   didUnitFail: 'Did the unit fail?',
   unitSucceeded: 'Record unit success',
   unitFailed: 'Record unit failure',
@@ -125,6 +138,8 @@ const N = STATE_NAMES;
 
 /** Where a drill cleanup problem is kept: in the unit's results, beside (never in place of) the unit's own failure. */
 const DRILL_CLEANUP_FAILURE = '$.results.cleanUpDrillFailure';
+/** Switchover: where an un-fence that failed is kept, beside the unit's own failure (docs/design/switchover.md). */
+const UNFENCE_FAILURE = '$.results.unfencePrimaryFailure';
 
 /** Label of the units' Map Run: child executions are named `<label>:<id>` and their ARNs sit under it. */
 export const UNIT_MAP_RUN_LABEL = 'units';
@@ -422,7 +437,21 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     label: UNIT_MAP_RUN_LABEL,
     resultPath: '$.units',
   });
-  promoteBoth.next(pointDns).next(settleRotation).next(verify).next(attachRotation).next(finishUnit);
+  pointDns.next(settleRotation).next(verify).next(attachRotation).next(finishUnit);
+  // A switchover's promoted replica inherited the fence through replication: lifted there before DNS moves, so that
+  // the first application session to arrive can write (docs/design/switchover.md). A failure from here on leaves the
+  // old primary fenced: something may already be promoted.
+  const liftFence = step('fenceWrites', N.liftFence, {
+    payload: { ...UNIT_PAYLOAD, action: 'lift' },
+    resultPath: '$.results.liftFence',
+  })
+    .addCatch(finishUnit, CATCH_ALL_INTO_FAILURE)
+    .next(pointDns);
+  promoteBoth.next(
+    new sfn.Choice(scope, N.isSwitchoverAfterPromotion, { stateName: N.isSwitchoverAfterPromotion })
+      .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), liftFence)
+      .otherwise(pointDns),
+  );
 
   // A drill first makes the unit's disposable copies and waits for them, then runs the very same steps on a unit whose
   // secret, replica and record are the copies; production is only read (functions/lib/drill.ts).
@@ -488,7 +517,48 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     timeoutCause: 'the new replica was not replicating with the secret InSync',
     onTimeout: finishUnit,
   }).next(finishUnit);
+  // Switchover: fence the primary, wait until the replica has replayed everything committed before the fence, then
+  // the very steps of a failover. Any failure before promotion, or a replica that does not catch up within the run's
+  // bound, un-fences the primary and stops the unit with nothing promoted (docs/design/switchover.md). The un-fence's
+  // own failure is kept beside the unit's failure, never in its place.
+  const unfencePrimary = step('fenceWrites', N.unfencePrimary, {
+    payload: { ...UNIT_PAYLOAD, action: 'unfence' },
+    resultPath: '$.results.unfencePrimary',
+  })
+    .addCatch(finishUnit, { errors: [sfn.Errors.ALL], resultPath: UNFENCE_FAILURE })
+    .next(finishUnit);
+  const catchUp = pollUntilDone(scope, {
+    names: {
+      start: N.startCatchUpPolls,
+      decide: N.isCaughtUp,
+      wait: N.waitForCatchUp,
+      waitFallback: N.waitForCatchUpFallback,
+      count: N.countCatchUpPolls,
+      done: N.caughtUp,
+      timedOut: N.catchUpTimedOut,
+    },
+    check: step('checkCatchUp', N.checkCatchUp, {
+      payload: {
+        ...UNIT_PAYLOAD,
+        fence: sfn.JsonPath.objectAt('$.results.fencePrimary.detail'),
+        attempt: sfn.JsonPath.numberAt(POLL_STATE.attempt),
+      },
+      resultPath: POLL_STATE.result,
+    }).addCatch(unfencePrimary, CATCH_ALL_INTO_FAILURE),
+    ...POLL_LOOPS.catchUp,
+    resultKey: 'waitForCatchUp',
+    timeoutError: 'CatchUpTimeoutError',
+    timeoutCause: "the replica had not replayed the primary's position read after the fence",
+    onTimeout: unfencePrimary,
+  }).next(promoteBoth);
+  const fencePrimary = step('fenceWrites', N.fencePrimary, {
+    payload: { ...UNIT_PAYLOAD, action: 'fence' },
+    resultPath: '$.results.fencePrimary',
+  })
+    .addCatch(unfencePrimary, CATCH_ALL_INTO_FAILURE)
+    .next(catchUp);
   const startUnit = new sfn.Choice(scope, N.isDrillUnit, { stateName: N.isDrillUnit })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), fencePrimary)
     .when(sfn.Condition.stringEquals('$.run.mode', 'reprotect'), reprotect)
     .when(sfn.Condition.stringEquals('$.run.mode', 'drill'), prepareDrill)
     .otherwise(promoteBoth);

@@ -27,6 +27,8 @@ export const STEP_FUNCTIONS = [
   'checkDrillCopies',
   'cleanUpDrill',
   'reprotectUnit',
+  'fenceWrites',
+  'checkCatchUp',
 ] as const;
 export type StepFunctionName = (typeof STEP_FUNCTIONS)[number];
 
@@ -49,6 +51,8 @@ export const HANDLER_ENTRIES: Record<StepFunctionName, string> = {
   checkDrillCopies: 'functions/check-drill-copies.ts',
   cleanUpDrill: 'functions/clean-up-drill.ts',
   reprotectUnit: 'functions/reprotect-unit.ts',
+  fenceWrites: 'functions/fence-writes.ts',
+  checkCatchUp: 'functions/check-catch-up.ts',
 };
 
 /**
@@ -205,6 +209,11 @@ export const POLL_LOOPS = {
    * while it is `creating`, 10 s otherwise (functions/lib/reprotect/reprotect.ts): 480 passes are 4 hours at least.
    */
   reprotect: { maxAttempts: 480, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 10 },
+  /**
+   * Switchover only. The catch-up poll asks for 1 s (functions/lib/switchover/switchover.ts, CATCH_UP_POLL_SECONDS) and
+   * itself fails with CatchUpTimeoutError past the run's bound (at most 3600 s); 4000 polls are the ceiling above it.
+   */
+  catchUp: { maxAttempts: 4000, minWaitSeconds: 1, maxWaitSeconds: 30, fallbackWaitSeconds: 1 },
 } as const;
 
 /** The longest any Wait state of the definition may wait, seconds. */

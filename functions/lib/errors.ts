@@ -116,6 +116,21 @@ export class VerificationFailedError extends LifeboatError {
   readonly retryable = false;
 }
 
+/**
+ * Switchover: the replica had not replayed everything the primary committed before the fence when the catch-up bound
+ * ran out (docs/design/switchover.md). The primary is un-fenced and nothing is promoted. Not retried.
+ */
+export class CatchUpTimeoutError extends LifeboatError {
+  override readonly name = 'CatchUpTimeoutError' as const;
+  readonly retryable = false;
+}
+
+/** Switchover: writes on the primary could not be fenced or un-fenced (docs/design/switchover.md). Not retried. */
+export class FenceFailedError extends LifeboatError {
+  override readonly name = 'FenceFailedError' as const;
+  readonly retryable = false;
+}
+
 /** Error names raised by the state machine's own Fail states when a bounded poll loop runs out. */
 export const POLL_TIMEOUT_ERRORS = {
   databasePromotion: 'DatabasePromotionTimeoutError',

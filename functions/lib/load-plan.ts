@@ -1,6 +1,7 @@
 import { InputInvalidError } from './errors.js';
 import { parseExecutionInput, parsePlan } from './plan.js';
 import { MAX_UNITS_PER_RUN } from './state-limits.js';
+import { DEFAULT_CATCH_UP_TIMEOUT_SECONDS } from './switchover/positions.js';
 import type { LoadedRun } from './types.js';
 
 export interface LoadPlanEvent {
@@ -30,6 +31,9 @@ export function loadRun(event: LoadPlanEvent): LoadedRun {
       mode: input.mode,
       trigger: input.trigger,
       ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      ...(input.mode === 'switchover'
+        ? { catchUpTimeoutSeconds: input.catchUpTimeoutSeconds ?? DEFAULT_CATCH_UP_TIMEOUT_SECONDS }
+        : {}),
       startedAt: event.execution.startTime,
       account: plan.account,
       primaryRegion: plan.primaryRegion,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputInvalidError, PlanInvalidError } from './errors.js';
 import {
   alarmWindowProblem,
@@ -380,7 +380,7 @@ export function partitionOf(regionCode: string): string {
 /* Execution input                                                                                 */
 /* ---------------------------------------------------------------------------------------------- */
 
-export const ModeSchema = z.enum(['failover', 'drill', 'dry-run', 'reprotect']);
+export const ModeSchema = z.enum(['failover', 'drill', 'dry-run', 'reprotect', 'switchover']);
 export type Mode = z.infer<typeof ModeSchema>;
 
 /**
@@ -393,6 +393,11 @@ export const ExecutionInputSchema = z.looseObject({
   units: z.array(z.string().min(1)).min(1, 'expected at least one unit name').optional(),
   reason: z.string().max(1024).optional(),
   trigger: z.enum(['console', 'alarm', 'schedule', 'cli']).default('console'),
+  /**
+   * Switchover only: how long the replica may take, from the fence, to replay everything the primary committed before
+   * it; past it the primary is un-fenced and nothing is promoted (docs/design/switchover.md). @default 300
+   */
+  catchUpTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 

@@ -10,6 +10,7 @@ import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboa
 import type { UnitPlan } from './plan.js';
 import { checkReprotectReadiness, reprotectDeps } from './reprotect/reprotect.js';
 import { checkRotationReadiness, checkSecretReadiness } from './secret.js';
+import { checkSwitchoverReadiness, switchoverDeps } from './switchover/preflight.js';
 import type { DetailValue, PreflightCheck, PreflightReport, RunContext } from './types.js';
 
 export interface PreflightDeps {
@@ -56,6 +57,13 @@ const CHECKS: readonly Concern[] = [
     check: (_deps, input) => checkReprotectReadiness(reprotectDeps(input.run), input),
     onDeadline: 'retry',
     service: 'RDS in the old Region',
+  },
+  // Mode switchover only (none otherwise): the primary healthy, reachable and writable (docs/design/switchover.md).
+  {
+    concern: 'switchover',
+    check: (_deps, input) => checkSwitchoverReadiness(switchoverDeps(input.run), input),
+    onDeadline: 'retry',
+    service: 'RDS or the database in the primary Region',
   },
 ];
 

@@ -14,6 +14,8 @@ export interface RunContext {
   mode: Mode;
   trigger: 'console' | 'alarm' | 'schedule' | 'cli';
   reason?: string;
+  /** Switchover only: seconds the replica may take after the fence to catch up (docs/design/switchover.md). */
+  catchUpTimeoutSeconds?: number;
   /** ISO time the execution started (`$$.Execution.StartTime`). */
   startedAt: string;
   account: string;
@@ -53,6 +55,10 @@ export type StepName =
   | 'prepareDrill'
   | 'waitForDrillCopies'
   | 'cleanUpDrill'
+  | 'fencePrimary'
+  | 'waitForCatchUp'
+  | 'unfencePrimary'
+  | 'liftFence'
   | 'reprotect';
 
 /**

@@ -94,6 +94,15 @@ const calling = (...services: AwsService[]) => Duration.seconds(stepTimeoutSecon
  * The failover itself: one Lambda per step (each with only its own permissions) and the Standard state machine
  * that runs them, named after the plan it fails over.
  */
+/** Steps that log in to a database: they run in the verify function's subnets and security group when there is one. */
+const DATABASE_STEPS: ReadonlySet<StepFunctionName> = new Set([
+  'verifyConnectivity',
+  'attachRotation',
+  'fenceWrites',
+  'checkCatchUp',
+  'preflight',
+]);
+
 export class Orchestrator extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly logGroup: logs.LogGroup;
@@ -134,6 +143,10 @@ export class Orchestrator extends Construct {
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
       // SettleRotation logs in to the promoted database with TLS, as VerifyConnectivity does.
       attachRotation: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
+      // The switchover's steps log in to the primary and the replica with TLS too (functions/lib/switchover/).
+      fenceWrites: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
+      checkCatchUp: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
+      preflight: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
     };
     const timeouts: Partial<Record<StepFunctionName, Duration>> = {
       // Every unit's checks run concurrently, each concern within its deadline (45 s, functions/lib/preflight.ts),
@@ -163,6 +176,14 @@ export class Orchestrator extends Construct {
       cleanUpDrill: calling('rds', 'secretsManager', 'route53'),
       // Reads and changes in two Regions (the current one and the old one), and CloudWatch for the replica's lag.
       reprotectUnit: calling('rds', 'secretsManager', 'cloudwatch'),
+      // One login (the verify step's bound) beside the secret and endpoint reads; the fence waits up to 10 s for ended
+      // sessions to go (functions/lib/switchover/engines.ts).
+      fenceWrites: Duration.seconds(
+        stepTimeoutSeconds(['secretsManager', 'rds']) + verifyFunctionTimeout(plan).toSeconds() + 10,
+      ),
+      checkCatchUp: Duration.seconds(
+        stepTimeoutSeconds(['secretsManager', 'rds']) + verifyFunctionTimeout(plan).toSeconds(),
+      ),
     };
 
     const functions = {} as Record<StepFunctionName, StepFunction>;
@@ -174,9 +195,8 @@ export class Orchestrator extends Construct {
         ...(environment[name] ? { environment: environment[name] } : {}),
         ...(timeouts[name] ? { timeout: timeouts[name] } : {}),
         // AttachRotation reaches the database too (SettleRotation): same subnets and security group as verify.
-        ...((name === 'verifyConnectivity' || name === 'attachRotation') && props.verifyPlacement
-          ? { vpcPlacement: props.verifyPlacement }
-          : {}),
+        // The switchover's steps (and a switchover's preflight) reach the primary too: docs/design/switchover.md.
+        ...(DATABASE_STEPS.has(name) && props.verifyPlacement ? { vpcPlacement: props.verifyPlacement } : {}),
       });
     }
     this.functions = functions;

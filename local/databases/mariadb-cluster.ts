@@ -334,6 +334,12 @@ export class MariadbCluster {
             record.replicationPassword,
           ]);
           await conn.query('GRANT REPLICATION SLAVE ON *.* TO ?@?', [REPLICATION_USER, '127.%']);
+          // RDS's procedure for ending another user's session, which the master user (no SUPER, no CONNECTION ADMIN)
+          // may call (docs/aws/rds-session-fencing.md): a switchover's fence uses it (functions/lib/switchover/engines.ts).
+          await conn.query(
+            'CREATE PROCEDURE mysql.rds_kill(IN thread BIGINT) SQL SECURITY DEFINER BEGIN KILL CONNECTION thread; END',
+          );
+          await conn.query('GRANT EXECUTE ON PROCEDURE mysql.rds_kill TO ?@?', [username, '%']);
           await conn.query(`CREATE DATABASE \`${options.database}\``);
         });
       });

@@ -420,10 +420,16 @@ describe('LifeboatStack on examples/plan-three-units.json (VPC, approval, alarms
   // Prepare
   const { template, plan, alarmForwarder } = synthesize(examplePlan('plan-three-units.json'));
 
-  it('runs only the functions that log in to databases (verify, and rotation for SettleRotation) in the plan subnets, with one security group', () => {
+  it('runs only the functions that log in to databases (verify, rotation for SettleRotation, the switchover steps and its preflight) in the plan subnets, with one security group', () => {
     // Prepare
     const group = Object.keys(template.findResources('AWS::EC2::SecurityGroup'))[0];
-    const inVpc = ['verifyConnectivity', 'attachRotation'] as const;
+    const inVpc = [
+      'verifyConnectivity',
+      'attachRotation',
+      'fenceWrites',
+      'checkCatchUp',
+      'preflight',
+    ] as const;
     // Assess
     template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
     for (const step of inVpc) {

@@ -17,13 +17,14 @@ import type {
   UnitRunRecord,
 } from './model.js';
 import { scrubSecrets, scrubText } from './scrub.js';
+import { switchoverReport } from './switchover.js';
 
 /* Building                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
 interface StepSpec {
   step: StepName;
-  key: Exclude<keyof UnitResults, 'cleanUpDrillFailure'>;
+  key: Exclude<keyof UnitResults, 'cleanUpDrillFailure' | 'unfencePrimaryFailure'>;
   title: string;
   /** For a poll: the step whose end starts the wait. */
   after?: StepSpec['key'];
@@ -59,6 +60,25 @@ const UNIT_STEPS: readonly StepSpec[] = [
   { step: 'verifyConnectivity', key: 'verifyConnectivity', title: 'Verify connectivity' },
   { step: 'attachRotation', key: 'attachRotation', title: 'Attach secret rotation' },
 ];
+
+/** A switchover's steps: the fence and the catch-up, then a failover's, with the fence lifted after promotion. */
+const SWITCHOVER_STEPS: readonly StepSpec[] = [
+  { step: 'fencePrimary', key: 'fencePrimary', title: 'Fence writes on the primary' },
+  {
+    step: 'waitForCatchUp',
+    key: 'waitForCatchUp',
+    title: 'Wait for replica catch-up',
+    after: 'fencePrimary',
+  },
+  ...UNIT_STEPS.slice(0, 3),
+  { step: 'liftFence', key: 'liftFence', title: 'Lift the fence on the promoted database' },
+  ...UNIT_STEPS.slice(3),
+];
+const UNFENCE_STEP: StepSpec = {
+  step: 'unfencePrimary',
+  key: 'unfencePrimary',
+  title: 'Un-fence the primary',
+};
 
 /** Re-protect's one step: passes until the old Region holds a replica again (statemachine/failover.ts). */
 const REPROTECT_STEPS: readonly StepSpec[] = [{ step: 'reprotect', key: 'reprotect', title: 'Re-protect' }];
@@ -278,7 +298,13 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
     ? [...DRILL_BEFORE, ...UNIT_STEPS, ...DRILL_AFTER]
     : mode === 'reprotect'
       ? REPROTECT_STEPS
-      : UNIT_STEPS;
+      : mode === 'switchover'
+        ? [
+            ...SWITCHOVER_STEPS,
+            // Shown only when the switchover stopped before promotion and un-fenced (or tried to).
+            ...(results.unfencePrimary || results.unfencePrimaryFailure ? [UNFENCE_STEP] : []),
+          ]
+        : UNIT_STEPS;
   const steps = specs.map((spec) => stepReport(spec, results));
   const drillReport = drill ? unitDrillReport(results, steps) : undefined;
   const cleanupFailed = drillReport?.cleanup === 'incomplete';
@@ -350,6 +376,7 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
     verifiedAt,
     recoveryTimeSeconds: verifiedAt && from !== null ? seconds(Date.parse(verifiedAt) - from) : null,
     ...(drillReport ? { drill: drillReport } : {}),
+    ...(mode === 'switchover' ? { switchover: switchoverReport(results, verifiedAt) } : {}),
   };
 }
 

@@ -57,6 +57,13 @@ export interface UnitResults {
   verifyConnectivity?: StepResult;
   /** Re-protect only: its last pass (functions/lib/reprotect/reprotect.ts). */
   reprotect?: PollRecord & { warnings?: string[] };
+  /** Switchover only (docs/design/switchover.md): the fence, the catch-up, the lift on the promoted database. */
+  fencePrimary?: StepResult;
+  waitForCatchUp?: PollRecord;
+  liftFence?: StepResult;
+  /** Switchover only: the primary un-fenced after the switchover stopped before promotion, or why that failed. */
+  unfencePrimary?: StepResult;
+  unfencePrimaryFailure?: StateFailure;
 }
 
 /** One Map iteration's output (statemachine/failover.ts, "Record unit success" / "Record unit failure"). */
@@ -141,6 +148,29 @@ export interface UnitReport {
    * not running) as preflight measured it just before the promotions. Absent when preflight kept no figure.
    */
   replicaLag?: { seconds: number; measuredAt: string };
+  /** Switchover only: the write-unavailability window and the data-loss proof (functions/lib/report/switchover.ts). */
+  switchover?: UnitSwitchoverReport;
+}
+
+export interface UnitSwitchoverReport {
+  /** When writes on the primary were fenced (every earlier session gone), and the database verified after the move. */
+  fencedAt: string | null;
+  verifiedAt: string | null;
+  /** Fence to verified: how long the application could not write. Null when the unit did not get to verified. */
+  writeUnavailableSeconds: number | null;
+  /** `pg-lsn`, `mariadb-gtid` or `mysql-gtid`. */
+  positionKind: string | null;
+  /** The primary's position read after the fence, and the replica's applied position that covered it. */
+  fencePosition: string | null;
+  replicaPosition: string | null;
+  /**
+   * Transactions the switchover lost: 0 when the replica was proven to have applied the fence position before the
+   * promotion (`proof`), null when it was not (the switchover then stopped before promoting).
+   */
+  dataLossTransactions: 0 | null;
+  proof: string | null;
+  /** When the switchover stopped before promotion: whether the primary was un-fenced. */
+  unfenced: boolean | null;
 }
 
 export interface UnitDrillReport {

@@ -1,0 +1,41 @@
+import type { StepResult } from '../types.js';
+import { seconds } from './format.js';
+import type { PollRecord, UnitResults, UnitSwitchoverReport } from './model.js';
+
+/**
+ * A switchover unit's figures (docs/design/switchover.md, "Report"): the write-unavailability window, from the fence to
+ * the database verified through the CNAME, and the data-loss figure. Zero is reported only when proven: the catch-up
+ * poll saw the replica's applied position cover the primary's position read after the fence, before the promotion.
+ */
+export function switchoverReport(results: UnitResults, verifiedAt: string | null): UnitSwitchoverReport {
+  const fence: StepResult | undefined = results.fencePrimary;
+  const catchUp: PollRecord | undefined = results.waitForCatchUp;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  const fencedAt = text(fence?.detail?.fencedAt);
+  const positionKind = text(fence?.detail?.positionKind ?? catchUp?.detail?.positionKind);
+  const fencePosition = text(fence?.detail?.fencePosition ?? catchUp?.detail?.fencePosition);
+  const replicaPosition = text(catchUp?.detail?.replicaPosition);
+  const proven = catchUp?.done === true && catchUp.detail?.caughtUp === true && fencePosition !== null;
+  const comparison =
+    positionKind === 'pg-lsn'
+      ? `replica replay LSN ${replicaPosition} >= primary LSN ${fencePosition} read after the fence`
+      : positionKind === 'mysql-gtid'
+        ? `GTID_SUBSET(primary gtid_executed ${fencePosition} after the fence, replica gtid_executed) = 1`
+        : `replica gtid_slave_pos ${replicaPosition} covers primary gtid_binlog_pos ${fencePosition} read after the fence`;
+  const stoppedBeforePromotion =
+    results.unfencePrimary !== undefined || results.unfencePrimaryFailure !== undefined;
+  return {
+    fencedAt,
+    verifiedAt,
+    writeUnavailableSeconds:
+      fencedAt && verifiedAt ? seconds(Date.parse(verifiedAt) - Date.parse(fencedAt)) : null,
+    positionKind,
+    fencePosition,
+    replicaPosition,
+    dataLossTransactions: proven ? 0 : null,
+    proof: proven ? `${comparison}, observed ${catchUp?.observedAt}, before the promotion` : null,
+    unfenced: stoppedBeforePromotion
+      ? results.unfencePrimary !== undefined && !results.unfencePrimaryFailure
+      : null,
+  };
+}

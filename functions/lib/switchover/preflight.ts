@@ -1,0 +1,105 @@
+import type { DBInstance } from '@aws-sdk/client-rds';
+import { clientsFor } from '../clients.js';
+import { describeInstance } from '../database.js';
+import { isTransientAwsError, ResourceMissingError, toLifeboatError } from '../errors.js';
+import type { PreflightCheck, UnitStepInput } from '../types.js';
+import { probePrimary, type SwitchoverDeps } from './switchover.js';
+
+/**
+ * Preflight of a switchover (docs/design/switchover.md, "Preflight"): besides every failover check, the primary must
+ * be healthy, as RDS reports it in the primary Region (`available`), the replica replicating, and the primary
+ * database reachable and writable with the secret. Each is an error: a switchover with a sick primary is refused, and
+ * the message says to run a failover instead. Nothing here changes anything. Other modes: no check.
+ */
+
+const ADVICE =
+  'a switchover needs a healthy primary; if the primary Region is impaired, run a failover instead (mode "failover")';
+
+export function switchoverDeps(run: UnitStepInput['run']): SwitchoverDeps {
+  const recovery = clientsFor(run.recoveryRegion);
+  return {
+    secretsManager: recovery.secretsManager,
+    rds: recovery.rds,
+    primaryRds: clientsFor(run.primaryRegion).rds,
+  };
+}
+
+function replicationStatus(instance: DBInstance): string | undefined {
+  return instance.StatusInfos?.find((s) => s.StatusType === 'read replication')?.Status;
+}
+
+export async function checkSwitchoverReadiness(
+  deps: SwitchoverDeps,
+  input: UnitStepInput,
+): Promise<PreflightCheck[]> {
+  const { run, unit } = input;
+  if (run.mode !== 'switchover') return [];
+  const checks: PreflightCheck[] = [];
+  const add = (check: string, ok: boolean, message: string) =>
+    checks.push({ unit: unit.name, check, ok, severity: 'error', message });
+  const primaryId = unit.database.primaryInstanceId;
+  const replicaId = unit.database.replicaInstanceId;
+
+  let primary: DBInstance | undefined;
+  try {
+    primary = await describeInstance(deps.primaryRds, primaryId);
+  } catch (error) {
+    if (error instanceof ResourceMissingError) {
+      add(
+        'switchover.primary',
+        false,
+        `primary ${primaryId} does not exist in ${run.primaryRegion}; ${ADVICE}`,
+      );
+    } else {
+      // The primary Region does not answer: that is what a failover is for.
+      const name = error instanceof Error ? error.name : 'Error';
+      add(
+        'switchover.primary',
+        false,
+        `RDS in ${run.primaryRegion} did not answer for ${primaryId} (${name}); ${ADVICE}`,
+      );
+    }
+    return checks;
+  }
+  const status = primary.DBInstanceStatus ?? 'unknown';
+  add(
+    'switchover.primary',
+    status === 'available',
+    status === 'available'
+      ? `primary ${primaryId} is available in ${run.primaryRegion}`
+      : `primary ${primaryId} is "${status}" in ${run.primaryRegion}, not available; ${ADVICE}`,
+  );
+
+  try {
+    const replica = await describeInstance(deps.rds, replicaId);
+    const replication = replicationStatus(replica);
+    add(
+      'switchover.replication',
+      replication === undefined || replication === 'replicating',
+      replication === undefined
+        ? `${replicaId} reports no replication status; the catch-up after the fence will prove it`
+        : replication === 'replicating'
+          ? `${replicaId} is replicating from ${primaryId}`
+          : `replication to ${replicaId} is "${replication}", not replicating: the replica could not catch up after the fence; ${ADVICE}`,
+    );
+  } catch (error) {
+    if (isTransientAwsError(error)) throw toLifeboatError(error, `DescribeDBInstances on ${replicaId}`);
+    // The failover checks report a missing replica.
+  }
+
+  if (status === 'available') {
+    try {
+      const where = await probePrimary(deps, unit);
+      add('switchover.primary-database', true, `primary database reachable and writable at ${where}`);
+    } catch (error) {
+      if (isTransientAwsError(error)) throw toLifeboatError(error, `reaching primary ${primaryId}`);
+      const message = error instanceof Error ? error.message : String(error);
+      add(
+        'switchover.primary-database',
+        false,
+        `primary database not reachable or not writable: ${message}; ${ADVICE}`,
+      );
+    }
+  }
+  return checks;
+}
