@@ -1,4 +1,6 @@
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { type FailoverPlan, partitionOf } from '../functions/lib/plan.js';
 import type { Lifeboat } from './lifeboat.js';
@@ -120,9 +122,16 @@ export function operatorPolicyDocuments(
   };
 }
 
+/** What the policies need of a Lifeboat construct (a `Lifeboat` is one). */
+export interface OperatorPolicyScope {
+  readonly plan: Lifeboat['plan'];
+  readonly reports: { readonly bucket: s3.IBucket };
+  readonly lockTable: { readonly table: dynamodb.ITable };
+}
+
 export interface OperatorPoliciesProps {
   /** The Lifeboat construct whose plan, bucket and table the policies are scoped to. */
-  readonly lifeboat: Lifeboat;
+  readonly lifeboat: OperatorPolicyScope;
   /** @default 'hnb659fds' */
   readonly bootstrapQualifier?: string;
 }
