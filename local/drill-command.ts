@@ -12,6 +12,7 @@ import { seedRemoteWorld } from './endpoint-world.js';
 import { type ProvingGround, startProvingGround } from './proving-ground.js';
 import { startReplicatorScenario } from './replicator-scenario.js';
 import { writeReportFiles } from './report-files.js';
+import { runRoundTrip } from './round-trip-scenario.js';
 import { type RunResult, runExecution, type StepEvent, type SynthesizedOrchestrator } from './runner.js';
 import { prepareSwitchoverWriters } from './switchover-writer.js';
 import { loadOrSynthesize, rebindPlan } from './synthesize.js';
@@ -35,7 +36,9 @@ const USAGE = `usage: npm run drill -- [options]
   --verbose            show the step functions' logs and the databases' logs
   --scenario NAME      run a scenario instead of the failover: vault-sync (the Vault pull sync against a local
                        KV v2 server: seed, sync, change, delete, sync again), or replicator (the event-driven
-                       replicator on the plan's first secret: rotate it, show every target updated, then fail over)
+                       replicator on the plan's first secret: rotate it, show every target updated, then fail over),
+                       or round-trip (failover, writes, re-protect, switchover back with the reversed plan, writes,
+                       re-protect; twice on one world: docs/design/reprotect.md)
   --vault-removed P    vault-sync: keep or delete (default) secrets whose Vault secret is gone
   --vault-replicas     vault-sync: replicate the synced secrets to the plan's recovery Region
   --help               this text
@@ -50,7 +53,7 @@ export interface DrillOptions {
   /** Another AWS-compatible server instead of the local world. */
   endpoint?: string;
   /** A scenario instead of the failover (local/vault/vault-sync-scenario.ts, local/replicator-scenario.ts). */
-  scenario?: 'vault-sync' | 'replicator';
+  scenario?: 'vault-sync' | 'replicator' | 'round-trip';
   vaultRemoved?: 'keep' | 'delete';
   vaultReplicas?: boolean;
 }
@@ -73,8 +76,15 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
       help: { type: 'boolean', default: false },
     },
   });
-  if (values.scenario !== undefined && values.scenario !== 'vault-sync' && values.scenario !== 'replicator') {
-    throw new UsageError(`--scenario: expected vault-sync or replicator, got "${values.scenario}"`);
+  if (
+    values.scenario !== undefined &&
+    values.scenario !== 'vault-sync' &&
+    values.scenario !== 'replicator' &&
+    values.scenario !== 'round-trip'
+  ) {
+    throw new UsageError(
+      `--scenario: expected vault-sync, replicator or round-trip, got "${values.scenario}"`,
+    );
   }
   if (values['vault-removed'] !== 'keep' && values['vault-removed'] !== 'delete') {
     throw new UsageError(`--vault-removed: expected keep or delete, got "${values['vault-removed']}"`);
@@ -110,6 +120,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
         }
       : {}),
     ...(values.scenario === 'replicator' ? { scenario: 'replicator' as const } : {}),
+    ...(values.scenario === 'round-trip' ? { scenario: 'round-trip' as const } : {}),
   };
 }
 
@@ -131,6 +142,25 @@ async function runScenario(options: DrillOptions, io: Io, cleanup: Cleanup): Pro
   io.out('facts checked:');
   for (const f of outcome.facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
   return outcome.facts.every((f) => f.ok) ? 0 : 1;
+}
+
+/** `--scenario round-trip`: exit 0 when every run succeeded and every fact holds (local/round-trip-scenario.ts). */
+async function runRoundTripScenario(options: DrillOptions, io: Io, cleanup: Cleanup): Promise<number> {
+  quietLogs(options);
+  const started = Date.now();
+  const outcome = await runRoundTrip(
+    { planPath: options.planPath, timeFactor: options.timeFactor, verbose: options.verbose, cleanup },
+    io.out,
+  );
+  io.out('');
+  io.out('facts checked on the real databases, DNS and the emulated AWS:');
+  for (const f of outcome.facts) io.out(`  [${f.ok ? 'ok' : 'FAIL'}] ${f.fact}: ${f.detail}`);
+  io.out('');
+  io.out(
+    `${outcome.runs.length} executions (${outcome.runs.map((r) => `${r.mode} ${r.run.status}`).join(', ')}); wall time ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  const ok = outcome.runs.every((r) => r.run.status === 'SUCCEEDED') && outcome.facts.every((f) => f.ok);
+  return ok && outcome.facts.length > 0 ? 0 : 1;
 }
 
 export class UsageError extends Error {
@@ -360,7 +390,7 @@ function notVerified(event: UnitStepInput): StepResult {
 }
 
 /** The run's report as the report step stored it in the stack's bucket (`REPORT_BUCKET_NAME` of that step). */
-async function fetchReport(
+export async function fetchReport(
   s3Config: ConstructorParameters<typeof S3Client>[0] & {},
   orchestrator: SynthesizedOrchestrator,
   runId: string,
@@ -464,9 +494,12 @@ export async function main(
   // Before the first spawn: Ctrl-C at any later moment finds every process and temporary directory registered.
   const cleanup = new Cleanup();
   const interrupt = exitOnInterrupt(cleanup, io.err);
-  if (options.scenario === 'vault-sync') {
+  if (options.scenario === 'vault-sync' || options.scenario === 'round-trip') {
     try {
-      const code = await runScenario(options, io, cleanup);
+      const code =
+        options.scenario === 'round-trip'
+          ? await runRoundTripScenario(options, io, cleanup)
+          : await runScenario(options, io, cleanup);
       if (interrupt.interrupted) return interrupt.done;
       await cleanup.run();
       interrupt.dispose();

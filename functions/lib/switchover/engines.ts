@@ -242,13 +242,17 @@ async function mysqlFence(
   let accounts = await fencedAccounts(session);
   const already = accounts.length > 0;
   if (!already) {
-    const roles = flavour === 'mariadb' ? " AND is_role = 'N'" : '';
+    // MySQL keeps the lock in mysql.user.account_locked; MariaDB 10.4+ in mysql.global_priv's JSON, and its roles are
+    // rows of mysql.user too (docs/aws/rds-session-fencing.md).
+    const unlocked =
+      flavour === 'mariadb'
+        ? "FROM mysql.user u JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host WHERE COALESCE(JSON_VALUE(g.Priv, '$.account_locked'), 'false') <> 'true' AND u.is_role = 'N'"
+        : "FROM mysql.user u WHERE u.account_locked = 'N'";
     const candidates = (
       await session.query(
-        "SELECT User AS user, Host AS host FROM mysql.user WHERE account_locked = 'N' AND User <> '' " +
-          `AND User NOT IN (${SYSTEM_ACCOUNTS.map(quoteString).join(', ')}) ` +
-          "AND User <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND Repl_slave_priv = 'N'" +
-          roles,
+        `SELECT u.User AS user, u.Host AS host ${unlocked} AND u.User <> '' ` +
+          `AND u.User NOT IN (${SYSTEM_ACCOUNTS.map(quoteString).join(', ')}) ` +
+          "AND u.User <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND u.Repl_slave_priv = 'N'",
       )
     ).map(account);
     if (candidates.length === 0) {
