@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CatchUpTimeoutError, FenceFailedError } from '../../functions/lib/errors.js';
+import { type RunReport, renderReportText } from '../../functions/lib/report/index.js';
 import { STATE_NAMES as N } from '../../statemachine/failover.js';
 import {
   callsOf,
@@ -87,6 +88,9 @@ describe('a switchover, step by step', () => {
       unfenced: null,
     });
     expect(switchover?.proof).toContain('replay LSN 0/3000060 >= primary LSN 0/3000060');
+    const text = renderReportText(run.report as RunReport);
+    expect(text).toContain('switchover: writes unavailable 6.5s');
+    expect(text).toContain('data lost: 0 transactions, proven: replica replay LSN 0/3000060');
   });
 
   it('un-fences the primary and promotes nothing when the replica does not catch up within the bound', async () => {
