@@ -90,7 +90,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function motoTarget(): Promise<Target> {
+/** A moto server of its own on a free port (also for the drill's --endpoint test, test/e2e/endpoint.test.ts). */
+export async function motoTarget(): Promise<Target> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(PYTHON, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
