@@ -1,6 +1,7 @@
 import { clientsFor } from './lib/clients.js';
-import { assertAttempt, assertUnitStepInput, checkDatabasePromotion } from './lib/database.js';
+import { checkDatabasePromotion } from './lib/database.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
 import type { PollResult } from './lib/types.js';
 
 /** One poll of the WaitForDatabasePromotion loop: done once the instance is available and no longer a replica. */

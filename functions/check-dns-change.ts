@@ -1,7 +1,7 @@
 import { clientsFor } from './lib/clients.js';
-import { assertAttempt, assertUnitStepInput } from './lib/database.js';
-import { assertChangeId, checkDnsChange } from './lib/dns.js';
+import { assertChangeId, checkDnsChange } from './lib/dns-change.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
 import type { PollResult } from './lib/types.js';
 
 /** One poll of the WaitForDnsInSync loop: done when the change is INSYNC, or at once when there was no change. */

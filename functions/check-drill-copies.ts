@@ -1,6 +1,6 @@
-import { assertAttempt, assertUnitStepInput } from './lib/database.js';
 import { checkDrillCopies, drillDeps } from './lib/drill.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
 import type { PollResult } from './lib/types.js';
 
 /** One look at the drill copies (Wait for drill copies loop): done once the replica is available and the secret InSync. */

@@ -1,6 +1,7 @@
 import { clientsFor } from './lib/clients.js';
-import { assertUnitStepInput, promoteDatabase } from './lib/database.js';
+import { promoteDatabase } from './lib/database.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';
 
 /** PromoteDatabase: promotes the unit's cross-Region read replica in the recovery Region. */

@@ -1,11 +1,9 @@
 import { logger } from './lib/observability.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
-import {
-  jsonBytes,
-  type SummarizeUnitEvent,
-  summarizeUnitOutcome,
-  type UnitRunRecord,
-} from './lib/report/index.js';
+// Not the report/ index: it carries the report's delivery (S3, SNS, CloudWatch clients), which this step never calls.
+import type { SummarizeUnitEvent, UnitRunRecord } from './lib/report/model.js';
+import { summarizeUnitOutcome } from './lib/report/trim.js';
+import { jsonBytes } from './lib/state-limits.js';
 
 /** The last state of a unit: its outcome, trimmed to its share of the parent execution's 256 KiB state. */
 export const handler = answersWarmPing(async (event: SummarizeUnitEvent): Promise<UnitRunRecord> => {

@@ -1,7 +1,7 @@
 import { clientsFor } from './lib/clients.js';
-import { assertUnitStepInput } from './lib/database.js';
 import { updateDns } from './lib/dns.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';
 
 /** UpdateDns: points the unit's CNAME at the promoted instance (Route 53 is global; RDS is read in the recovery Region). */

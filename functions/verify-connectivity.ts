@@ -1,6 +1,6 @@
 import { clientsFor } from './lib/clients.js';
-import { assertUnitStepInput } from './lib/database.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';
 import { assertVerifyInput, verifyConnectivity } from './lib/verify.js';
 import { assertDnsSettlement } from './lib/verify-budget.js';

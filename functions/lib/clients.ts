@@ -1,12 +1,12 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { optionalEnv, timeoutScale } from './env.js';
 
 /**
@@ -98,7 +98,46 @@ export function requestHandlerOptions(service: AwsService, scale = timeoutScale(
   };
 }
 
-function clientConfig(region: string, service: AwsService, scale: number) {
+/** The configuration every client is made with (the same for each service but its timeouts). */
+export interface ClientConfig {
+  readonly region: string;
+  readonly maxAttempts: number;
+  readonly requestHandler: ReturnType<typeof requestHandlerOptions>;
+  readonly endpoint?: string;
+  /** S3 only, on a local endpoint: path-style addressing lets one endpoint serve every bucket. */
+  readonly forcePathStyle?: boolean;
+}
+
+/**
+ * How each service's client is made, provided by `functions/lib/sdk/<service>.ts` when a module that sends that
+ * service's commands imports it. clients.ts imports no SDK client itself: a bundle then holds only the clients its
+ * step calls, instead of all nine (about 1 MiB minified; docs/design/packaging.md, "Bundle size").
+ */
+type ClientFactories = { [S in AwsService]?: (config: ClientConfig) => AwsClients[S] };
+const factories: ClientFactories = {};
+
+/** Called by `functions/lib/sdk/<service>.ts` at import. */
+export function provideClient<S extends AwsService>(
+  service: S,
+  make: (config: ClientConfig) => AwsClients[S],
+): void {
+  (factories as Record<S, (config: ClientConfig) => AwsClients[S]>)[service] = make;
+}
+
+/** The module whose import provides each service's client (for the error that names what is missing). */
+const SDK_MODULE: Readonly<Record<AwsService, string>> = {
+  secretsManager: 'secrets-manager',
+  rds: 'rds',
+  route53: 'route53',
+  dynamodb: 'dynamodb',
+  sns: 'sns',
+  s3: 's3',
+  lambda: 'lambda',
+  cloudwatch: 'cloudwatch',
+  sfn: 'sfn',
+};
+
+function clientConfig(region: string, service: AwsService, scale: number): ClientConfig {
   const endpoint = optionalEnv('LIFEBOAT_AWS_ENDPOINT');
   return {
     region,
@@ -106,7 +145,20 @@ function clientConfig(region: string, service: AwsService, scale: number) {
     maxAttempts: SDK_MAX_ATTEMPTS,
     requestHandler: requestHandlerOptions(service, scale),
     ...(endpoint ? { endpoint } : {}),
+    ...(endpoint && service === 's3' ? { forcePathStyle: true } : {}),
   };
+}
+
+function makeClient<S extends AwsService>(service: S, region: string, scale: number): AwsClients[S] {
+  const make = factories[service] as ((config: ClientConfig) => AwsClients[S]) | undefined;
+  if (!make) {
+    // A programming error, caught by test/unit/sdk-clients.test.ts: the module that sends the commands must import
+    // the service's provider.
+    throw new Error(
+      `no ${service} client in this bundle: the module that sends its commands must import functions/lib/sdk/${SDK_MODULE[service]}.js`,
+    );
+  }
+  return make(clientConfig(region, service, scale));
 }
 
 export function clientsFor(region: string): AwsClients {
@@ -118,56 +170,41 @@ export function clientsFor(region: string): AwsClients {
   const key = `${region}|${endpoint ?? ''}|${scale}`;
   const cached = cache.get(key);
   if (cached) return cached;
-  const config = (service: AwsService) => clientConfig(region, service, scale);
-  let route53: Route53Client | undefined;
-  let secretsManager: SecretsManagerClient | undefined;
-  let rds: RDSClient | undefined;
-  let dynamodb: DynamoDBClient | undefined;
-  let sns: SNSClient | undefined;
-  let s3: S3Client | undefined;
-  let lambda: LambdaClient | undefined;
-  let cloudwatch: CloudWatchClient | undefined;
-  let sfn: SFNClient | undefined;
-  // Lazy: a cold start builds only the clients its step uses.
+  const made: { -readonly [S in AwsService]?: AwsClients[S] } = {};
+  // Lazy: a cold start builds only the clients its step uses. Route 53 is global; the SDK signs for us-east-1
+  // whatever Region it is given.
+  const get = <S extends AwsService>(service: S): AwsClients[S] => {
+    made[service] ??= makeClient(service, region, scale);
+    return made[service] as AwsClients[S];
+  };
   const clients: AwsClients = {
     region,
     get secretsManager() {
-      secretsManager ??= new SecretsManagerClient(config('secretsManager'));
-      return secretsManager;
+      return get('secretsManager');
     },
     get rds() {
-      rds ??= new RDSClient(config('rds'));
-      return rds;
+      return get('rds');
     },
     get route53() {
-      // Route 53 is global; the SDK signs for us-east-1 whatever Region it is given.
-      route53 ??= new Route53Client(config('route53'));
-      return route53;
+      return get('route53');
     },
     get dynamodb() {
-      dynamodb ??= new DynamoDBClient(config('dynamodb'));
-      return dynamodb;
+      return get('dynamodb');
     },
     get sns() {
-      sns ??= new SNSClient(config('sns'));
-      return sns;
+      return get('sns');
     },
     get s3() {
-      // Path-style addressing lets a single local endpoint serve every bucket.
-      s3 ??= new S3Client({ ...config('s3'), ...(endpoint ? { forcePathStyle: true } : {}) });
-      return s3;
+      return get('s3');
     },
     get lambda() {
-      lambda ??= new LambdaClient(config('lambda'));
-      return lambda;
+      return get('lambda');
     },
     get cloudwatch() {
-      cloudwatch ??= new CloudWatchClient(config('cloudwatch'));
-      return cloudwatch;
+      return get('cloudwatch');
     },
     get sfn() {
-      sfn ??= new SFNClient(config('sfn'));
-      return sfn;
+      return get('sfn');
     },
   };
   cache.set(key, clients);

@@ -16,6 +16,8 @@ import {
 import { logger } from './observability.js';
 import type { FailoverPlan, UnitPlan } from './plan.js';
 import type { PollResult, RunContext } from './types.js';
+import './sdk/cloudwatch.js';
+import './sdk/route53.js';
 
 /**
  * The forced flip of a `health-check` unit (docs/design/dns-flip.md). Its record is a PRIMARY/SECONDARY failover pair;

@@ -9,6 +9,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { describeInstance } from './database.js';
+import { type DnsDeps, route53Error } from './dns-change.js';
 import { checkDnsFlip, checkFlipReadiness, type DnsFlipDeps, forceDnsFlip } from './dns-flip.js';
 import {
   AwsCallFailedError,
@@ -25,6 +26,7 @@ import type { UnitPlan } from './plan.js';
 import { timedStep } from './step.js';
 import type { PollResult, PreflightCheck, StepResult, UnitStepInput } from './types.js';
 import { liveTtlCheck } from './verify-budget.js';
+import './sdk/route53.js';
 
 /**
  * The Route 53 steps: point the unit's CNAME (the `host` of its secret) at the promoted instance and wait until the
@@ -35,11 +37,15 @@ import { liveTtlCheck } from './verify-budget.js';
  * so a failed us-east-1 cannot block the failover.
  */
 
-export interface DnsDeps extends DnsFlipDeps {
-  readonly route53: Route53Client;
-  /** Clock, for tests. @default () => new Date() */
-  readonly now?: () => Date;
-}
+// The DNS poll lives in dns-change.ts, without the RDS client that UpdateDns needs (docs/design/packaging.md,
+// "Bundle size").
+export {
+  assertChangeId,
+  checkDnsChange,
+  DNS_POLL_SECONDS,
+  type DnsChangePollInput,
+  type DnsDeps,
+} from './dns-change.js';
 
 export interface UpdateDnsDeps extends DnsDeps {
   readonly rds: RDSClient;
@@ -48,25 +54,6 @@ export interface UpdateDnsDeps extends DnsDeps {
 export interface DnsReadinessDeps extends DnsDeps {
   /** When given, the health-check strategy also checks that the SECONDARY record names the replica's endpoint. */
   readonly rds?: RDSClient;
-}
-
-export interface DnsChangePollInput extends UnitStepInput {
-  changeId: string | null;
-  attempt: number;
-}
-
-/** `changeId` of the DNS poll: UpdateDns's `detail.changeId`, a string, or null when nothing was changed. */
-export function assertChangeId<T extends object>(
-  event: T,
-  step: string,
-): asserts event is T & { changeId: string | null } {
-  const changeId = (event as { changeId?: unknown }).changeId;
-  if (changeId !== null && (typeof changeId !== 'string' || changeId === '')) {
-    throw new InputInvalidError(
-      `${step}: changeId: expected a Route 53 change id or null, got ${JSON.stringify(changeId)}`,
-      ['changeId'],
-    );
-  }
 }
 
 /** Route 53's `Comment` on a change batch is at most 256 characters. */
@@ -92,24 +79,6 @@ export function bareZoneId(zoneId: string): string {
 function recordValue(record: ResourceRecordSet): string | undefined {
   const value = record.ResourceRecords?.[0]?.Value ?? record.AliasTarget?.DNSName;
   return value === undefined ? undefined : normalizeDnsName(value);
-}
-
-function route53Error(error: unknown, what: string, unit: UnitPlan): Error {
-  const name = awsErrorName(error);
-  if (name === 'NoSuchHostedZone') {
-    return new ResourceMissingError(
-      `hosted zone ${unit.dns.hostedZoneId} (units "${unit.name}" dns.hostedZoneId) does not exist`,
-      { cause: error },
-    );
-  }
-  if (name === 'InvalidChangeBatch') {
-    const messages = (error as { messages?: unknown }).messages;
-    const listed =
-      Array.isArray(messages) && messages.length ? messages.join('; ') : (error as Error).message;
-    return new AwsCallFailedError(`${what} was rejected: InvalidChangeBatch: ${listed}`, { cause: error });
-  }
-  // Throttling and PriorRequestNotComplete become TransientAwsError (retried), anything else AwsCallFailedError.
-  return toLifeboatError(error, what);
 }
 
 /** The CNAME record set named by the plan, or undefined. Reads one record (names sort first, then types). */
@@ -282,48 +251,6 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
 /* ---------------------------------------------------------------------------------------------- */
 /* WaitForDnsInSync                                                                                */
 /* ---------------------------------------------------------------------------------------------- */
-
-/**
- * Seconds between GetChange polls while PENDING. Route 53 changes typically reach every authoritative server within
- * 60 s (Route 53 API reference, GetChange); a 2 s poll keeps the detection lag at 2 s for about 30 cheap calls.
- */
-export const DNS_POLL_SECONDS = 2;
-
-/** One poll of the record change (WaitForDnsInSync loop): done at once when there was no change, else at INSYNC. */
-export async function checkDnsChange(deps: DnsDeps, input: DnsChangePollInput): Promise<PollResult> {
-  const { unit, changeId, attempt } = input;
-  const observedAt = (deps.now ?? (() => new Date()))().toISOString();
-  // A forced flip has no Route 53 change: wait for the alarm its health check follows (functions/lib/dns-flip.ts).
-  if (unit.dns.strategy === 'health-check' && changeId === null) return checkDnsFlip(deps, input, observedAt);
-  if (changeId === null) {
-    return {
-      done: true,
-      status: 'NO_CHANGE',
-      waitSeconds: 0,
-      observedAt,
-      detail: { changeId: null, attempt },
-    };
-  }
-  let status: string;
-  try {
-    const out = await deps.route53.send(new GetChangeCommand({ Id: changeId }));
-    status = out.ChangeInfo?.Status ?? 'UNKNOWN';
-  } catch (error) {
-    if (awsErrorName(error) === 'NoSuchChange') {
-      throw new ResourceMissingError(`Route 53 change ${changeId} does not exist`, { cause: error });
-    }
-    throw route53Error(error, `GetChange ${changeId}`, unit);
-  }
-  const done = status === 'INSYNC';
-  logger.info('dns change polled', { unit: unit.name, changeId, status, attempt });
-  return {
-    done,
-    status,
-    waitSeconds: done ? 0 : DNS_POLL_SECONDS,
-    observedAt,
-    detail: { status, changeId, attempt },
-  };
-}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Preflight                                                                                       */

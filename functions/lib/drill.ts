@@ -42,9 +42,13 @@ import {
   toLifeboatError,
 } from './errors.js';
 import { logger } from './observability.js';
-import { primaryInstanceArn, recoverySecretId, type UnitPlan } from './plan.js';
+import type { UnitPlan } from './plan.js';
+import { primaryInstanceArn, recoverySecretId } from './plan-names.js';
 import { timedStep } from './step.js';
 import type { PollResult, RunContext, StepResult, UnitStepInput } from './types.js';
+import './sdk/rds.js';
+import './sdk/route53.js';
+import './sdk/secrets-manager.js';
 
 /**
  * Drill mode (docs/design.md, "Modes"): a game day on disposable copies. For each unit lifeboat makes, and afterwards

@@ -24,6 +24,7 @@ import {
   type UnitRunRecord,
 } from './report/index.js';
 import type { LoadedRun, PreflightReport, RunContext } from './types.js';
+import './sdk/sfn.js';
 
 /**
  * The ended-run handler (docs/design/lock.md, "Runs that end without their Catch"). An execution that times out or

@@ -15,6 +15,8 @@ import {
 } from './errors.js';
 import type { Mode } from './plan.js';
 import type { RunContext } from './types.js';
+import './sdk/dynamodb.js';
+import './sdk/sfn.js';
 
 /**
  * One failover of a plan at a time: a DynamoDB item per plan (partition key `planName`), written only when absent,

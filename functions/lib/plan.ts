@@ -357,24 +357,9 @@ export function parsePlan(document: unknown, source = 'plan'): FailoverPlan {
   throw new PlanInvalidError(`${source} is invalid:\n  - ${issues.join('\n  - ')}`, issues);
 }
 
-/** The secret's id in the recovery Region: an ARN as given, or the name (resolved in that Region). */
-export function recoverySecretId(unit: UnitPlan): string {
-  return unit.secret.id;
-}
-
-/** ARN of the primary DB instance, as RDS reports it in the replica's ReadReplicaSourceDBInstanceIdentifier. */
-export function primaryInstanceArn(
-  plan: Pick<FailoverPlan, 'account' | 'primaryRegion'>,
-  unit: UnitPlan,
-): string {
-  return `arn:${partitionOf(plan.primaryRegion)}:rds:${plan.primaryRegion}:${plan.account}:db:${unit.database.primaryInstanceId}`;
-}
-
-export function partitionOf(regionCode: string): string {
-  if (regionCode.startsWith('cn-')) return 'aws-cn';
-  if (regionCode.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
-}
+// Names derived from a parsed plan, in a module without zod: the steps that only read a plan import them from there
+// (docs/design/packaging.md, "Bundle size").
+export { partitionOf, primaryInstanceArn, recoverySecretId } from './plan-names.js';
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Execution input                                                                                 */

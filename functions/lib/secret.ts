@@ -24,10 +24,13 @@ import {
   RotationBlockedError,
   toLifeboatError,
 } from './errors.js';
-import { type Engine, recoverySecretId, type UnitPlan } from './plan.js';
+import type { Engine, UnitPlan } from './plan.js';
+import { recoverySecretId } from './plan-names.js';
 import { feedReadinessChecks } from './secret-feeds/readiness.js';
 import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, PreflightCheck, RunContext, StepResult, UnitStepInput } from './types.js';
+import './sdk/lambda.js';
+import './sdk/secrets-manager.js';
 
 /**
  * The Secrets Manager side of a failover: promote the replica secret in the recovery Region, re-attach rotation

@@ -13,7 +13,8 @@ import {
   VerificationFailedError,
 } from './errors.js';
 import { logger } from './observability.js';
-import { type Engine, recoverySecretId, type UnitPlan } from './plan.js';
+import type { Engine, UnitPlan } from './plan.js';
+import { recoverySecretId } from './plan-names.js';
 import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, StepResult, UnitStepInput } from './types.js';
 import { budgetDetail, type DnsSettlement, verifyBudget, withinBudget } from './verify-budget.js';
@@ -39,6 +40,7 @@ import {
 } from './verify-dns.js';
 import { dryRunProbe } from './verify-dry-run.js';
 import { type ProbeFindings, ProbeStageError, probeDatabase } from './verify-probe.js';
+import './sdk/secrets-manager.js';
 
 /**
  * VerifyConnectivity: proves that an application following the secret reaches a writable database after failover.

@@ -5,6 +5,7 @@ import { clientsFor, resetClients, SDK_MAX_ATTEMPTS, SDK_TIMEOUTS } from '../../
 import { TIMEOUT_SCALE_ENV } from '../../functions/lib/env.js';
 import { toLifeboatError } from '../../functions/lib/errors.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
+import '../fixtures/all-sdk-clients.js';
 
 /**
  * Issue 9, item 2: the emulator's `hang` fault accepts a request and never answers, like a control plane in an

@@ -11,6 +11,7 @@ import {
 import { TIMEOUT_SCALE_ENV } from '../../functions/lib/env.js';
 import { toLifeboatError } from '../../functions/lib/errors.js';
 import { awsError } from '../fixtures/aws-error.js';
+import '../fixtures/all-sdk-clients.js';
 
 /** Issue 9, item 2: every SDK client has connection and request timeouts, and running out of time is transient. */
 

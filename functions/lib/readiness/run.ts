@@ -14,7 +14,11 @@ import {
   readinessMetrics,
   summarize,
 } from './evaluate.js';
-import { pingFunctions, type WarmTarget } from './warm.js';
+import { pingFunctions } from './ping.js';
+import type { WarmTarget } from './warm.js';
+import '../sdk/cloudwatch.js';
+import '../sdk/s3.js';
+import '../sdk/sfn.js';
 
 /** The readiness function's environment, set by infra/constructs/readiness.ts. */
 export const READINESS_ENV = {

@@ -1,13 +1,11 @@
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { awsErrorName, LAMBDA_NOT_READY_ERROR_NAMES } from '../errors.js';
-
 /**
  * Keeping every function active (docs/design/readiness.md, "Keeping functions active"). A function that nobody
  * invokes for weeks goes Inactive, and the invocation that wakes it is refused (docs/aws/lambda-inactive-functions.md):
  * for lifeboat that invocation is usually the real failover. Each readiness evaluation therefore invokes every
  * function of the stack with WARM_PING, which the function answers at once without doing anything (answersWarmPing).
  * A DryRun invocation would be cheaper, but it only validates the request and the caller's permission: the function
- * does not run, and AWS does not say that it counts as use (docs/design/readiness.md).
+ * does not run, and AWS does not say that it counts as use (docs/design/readiness.md). The pinging is in ping.ts:
+ * every handler imports this module, which imports no SDK client (docs/design/packaging.md, "Bundle size").
  */
 export const WARM_PING_FIELD = 'lifeboatWarmPing';
 export const WARM_PING = { [WARM_PING_FIELD]: true } as const;
@@ -55,37 +53,4 @@ export interface WarmResult {
   readonly error?: string;
   /** True when Lambda refused it as not ready: this ping started its re-activation. */
   readonly wasNotReady?: boolean;
-}
-
-/** Pings every target at once, synchronously (a refused invocation is the news: it was Inactive). */
-export async function pingFunctions(
-  lambda: LambdaClient,
-  targets: readonly WarmTarget[],
-): Promise<WarmResult[]> {
-  const payload = new TextEncoder().encode(JSON.stringify(WARM_PING));
-  return Promise.all(
-    targets.map(async ({ name, functionName }): Promise<WarmResult> => {
-      try {
-        const out = await lambda.send(
-          new InvokeCommand({
-            FunctionName: functionName,
-            InvocationType: 'RequestResponse',
-            Payload: payload,
-          }),
-        );
-        if (out.FunctionError) return { name, answered: false, error: `FunctionError ${out.FunctionError}` };
-        const reply = out.Payload
-          ? (JSON.parse(new TextDecoder().decode(out.Payload)) as unknown)
-          : undefined;
-        if ((reply as Record<string, unknown> | undefined)?.[WARM_PING_FIELD] !== 'ok') {
-          return { name, answered: false, error: 'the function did not answer the warm ping' };
-        }
-        return { name, answered: true };
-      } catch (error) {
-        const errorName = awsErrorName(error) ?? (error instanceof Error ? error.name : 'Error');
-        const notReady = (LAMBDA_NOT_READY_ERROR_NAMES as readonly string[]).includes(`Lambda.${errorName}`);
-        return { name, answered: false, error: errorName, ...(notReady ? { wasNotReady: true } : {}) };
-      }
-    }),
-  );
 }

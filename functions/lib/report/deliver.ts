@@ -7,6 +7,9 @@ import { renderReportHtml } from './render-html.js';
 import { renderReportMarkdown } from './render-markdown.js';
 import { renderReportText } from './render-text.js';
 import { scrubText } from './scrub.js';
+import '../sdk/cloudwatch.js';
+import '../sdk/s3.js';
+import '../sdk/sns.js';
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Delivery                                                                                        */

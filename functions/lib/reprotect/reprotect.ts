@@ -29,6 +29,8 @@ import { logger } from '../observability.js';
 import { partitionOf, recoverySecretId, type UnitPlan } from '../plan.js';
 import type { DetailValue, PollResult, PreflightCheck, RunContext, UnitStepInput } from '../types.js';
 import { reverseRun, reverseUnit } from './reverse-plan.js';
+import '../sdk/rds.js';
+import '../sdk/secrets-manager.js';
 
 /**
  * Re-protect (docs/design/reprotect.md): after a failover, once the old Region is back, the stack in the Region that now
@@ -180,8 +182,17 @@ export interface ReprotectPass extends PollResult {
  * sees it: the same code, the Regions swapped).
  */
 export async function reprotectUnit(deps: ReprotectDeps, input: ReprotectPollInput): Promise<ReprotectPass> {
+  assertReprotect(input.run, 'reprotectUnit');
+  try {
+    return await reprotectPass(deps, input);
+  } catch (error) {
+    // Anything not already ours is sorted (transient or not) with its cause kept, so the state machine can match it.
+    throw toLifeboatError(error, `reprotectUnit for unit ${input.unit.name}`);
+  }
+}
+
+async function reprotectPass(deps: ReprotectDeps, input: ReprotectPollInput): Promise<ReprotectPass> {
   const { run, unit, attempt } = input;
-  assertReprotect(run, 'reprotectUnit');
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   const calls: string[] = [];
   const warnings: string[] = [];

@@ -18,6 +18,9 @@ import {
   targetAccount,
   targetValue,
 } from './targets.js';
+import '../sdk/cloudwatch.js';
+import '../sdk/secrets-manager.js';
+import '../sdk/sns.js';
 
 /**
  * The event-driven replicator (docs/design/secret-feeds.md, "Replicator"): on a Secrets Manager event about a

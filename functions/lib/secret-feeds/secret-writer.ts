@@ -15,6 +15,7 @@ import {
   toLifeboatError,
 } from '../errors.js';
 import { type FeedRecord, feedTags } from './feed-record.js';
+import '../sdk/secrets-manager.js';
 
 /**
  * Writes one version of a secret the way every feed must (docs/design/secret-feeds.md, "Writing a target"):

@@ -33,6 +33,8 @@ import {
   type VaultCredential,
   type VaultSyncConfig,
 } from './vault-sync-config.js';
+import '../sdk/secrets-manager.js';
+import '../sdk/sns.js';
 
 /**
  * One run of the Vault pull sync (docs/design/vault-sync.md): HashiCorp Vault KV v2 under a prefix → Secrets Manager

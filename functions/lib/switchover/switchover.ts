@@ -16,6 +16,7 @@ import { recoverySecretId, type UnitPlan } from '../plan.js';
 import { type StepBody, timedStep } from '../step.js';
 import type { DetailValue, PollResult, RunContext, StepResult, UnitStepInput } from '../types.js';
 import { parseCredentials, redact } from '../verify.js';
+import '../sdk/secrets-manager.js';
 import {
   type DbConnectors,
   type DbSession,
