@@ -260,9 +260,8 @@ export async function runLocalDrill(
           `${u.unit.dns.recordName} -> ${u.primaryEndpoint}`,
       );
     }
-    io.out(
-      `world: emulator ${world.emulator.endpoint}, DNS ${world.dns.endpoint}, time factor ${world.timeFactor}`,
-    );
+    // The emulator and DNS endpoints were printed when they started (local/proving-ground.ts).
+    io.out(`world: time factor ${world.timeFactor}`);
     io.out('');
     prepared = options.prepare ? await options.prepare(world, cleanup) : undefined;
     if (prepared) io.out('');
