@@ -4,7 +4,7 @@ import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { FailoverPlan, Mode, UnitPlan } from '../functions/lib/plan.js';
 import type { RunReport } from '../functions/lib/report/index.js';
-import { reversePlan } from '../functions/lib/reprotect/reverse-plan.js';
+import { inRegion, reversePlan } from '../functions/lib/reprotect/reverse-plan.js';
 import { loadPlanFile } from '../infra/plan-file.js';
 import type { Cleanup } from './cleanup.js';
 import type { Fact } from './drill-command.js';
@@ -47,7 +47,22 @@ export interface RoundTripOutcome {
 
 /** The reversed plan, written where the drill keeps its files, for synthesis (the stack in the old Region). */
 function writeReversed(plan: FailoverPlan): { path: string; plan: FailoverPlan; notes: string[] } {
-  const { document, notes } = reversePlan(plan);
+  // What lifeboat plan --reverse asks the operator for (a VPC, a single-Region key of the other Region) is stood in
+  // for here: the local world has no VPCs and does not check keys.
+  const overrides: Record<string, unknown> = {};
+  const stand: string[] = [];
+  if (plan.vpc) {
+    overrides.vpc = { ...plan.vpc, vpcId: 'vpc-0000000000000000a', subnetIds: ['subnet-0000000000000000a'] };
+    stand.push('vpc');
+  }
+  for (const unit of plan.units) {
+    if (unit.secret.kmsKeyArn && !unit.secret.kmsKeyArn.includes(':key/mrk-')) {
+      overrides[`units.${unit.name}.secret.kmsKeyArn`] = inRegion(unit.secret.kmsKeyArn, plan.primaryRegion);
+      stand.push(`units.${unit.name}.secret.kmsKeyArn`);
+    }
+  }
+  const { document, notes } = reversePlan(plan, overrides);
+  if (stand.length) notes.push(`local stand-ins for what the operator gives with --set: ${stand.join(', ')}`);
   const dir = resolve('.drill', 'round-trip');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${plan.name}.reversed.json`);

@@ -31,6 +31,7 @@ import type { DetailValue, PollResult, PreflightCheck, RunContext, UnitStepInput
 import { reverseRun, reverseUnit } from './reverse-plan.js';
 import '../sdk/rds.js';
 import '../sdk/secrets-manager.js';
+import '../sdk/cloudwatch.js';
 
 /**
  * Re-protect (docs/design/reprotect.md): after a failover, once the old Region is back, the stack in the Region that now
