@@ -119,6 +119,11 @@ export interface Emulator {
   readonly route53: {
     /** Whether Route 53 considers a health check healthy now (what failover records answer by). */
     healthy(healthCheckId: string): boolean;
+    /**
+     * Turns Route 53's per-zone serialization on or off: a change to a zone that still has a PENDING change fails
+     * with PriorRequestNotComplete (services/route53.ts). Off unless `EmulatorOptions.route53SerializeChanges`.
+     */
+    serializeChanges(on: boolean): void;
   };
   readonly cloudwatch: {
     /** A metric alarm's state now, as DescribeAlarms would answer; undefined when there is no such alarm. */
@@ -242,6 +247,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const route53 = new Route53Service(clock, ids, (region, name, time) =>
     cloudwatch.alarms.stateAt(region, name, time),
   );
+  route53.serializeChanges = options.route53SerializeChanges ?? false;
   const sns = new SnsService(accountId, clock, ids);
   const dynamodb = new DynamoDbProxy();
   const s3 = new S3Proxy();
@@ -484,7 +490,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return [...sns.messages];
       },
     },
-    route53: { healthy: (id) => route53.healthChecks.healthy(id) },
+    route53: {
+      healthy: (id) => route53.healthChecks.healthy(id),
+      serializeChanges: (on) => {
+        route53.serializeChanges = on;
+      },
+    },
     secretsManager: { onEvent: (listener) => secrets.onEvent(listener) },
     cloudwatch: { alarmState: (region, name) => cloudwatch.alarms.stateAt(region, name, clock.now()) },
     stepFunctions: {

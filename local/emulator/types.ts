@@ -78,6 +78,11 @@ export interface EmulatorOptions {
   readonly seed?: number;
   /** Real databases behind RDS instances; without one, instances are bookkeeping only (no address). */
   readonly databaseBackend?: DatabaseBackend;
+  /**
+   * Route 53 rejects a change to a hosted zone with PriorRequestNotComplete while an earlier change to that zone is
+   * PENDING (services/route53.ts). @default false
+   */
+  readonly route53SerializeChanges?: boolean;
   /** Called when a background task fails (e.g. the backend's promote); the instance goes to `failed`. */
   readonly onBackgroundError?: (error: unknown, what: string) => void;
 }

@@ -8,12 +8,14 @@ import {
   ListHostedZonesByNameCommand,
   ListResourceRecordSetsCommand,
   NoSuchHostedZone,
+  PriorRequestNotComplete,
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
 import {
   conformance,
   type DivergenceTable,
+  needsEmulator,
   pollUntil,
   rejection,
   type Target,
@@ -400,6 +402,99 @@ conformance('Route 53', MOTO_DIVERGENCES, (suite) => {
       // Assess
       expect(error).toBeInstanceOf(InvalidChangeBatch);
       expect(fresh).toEqual([]);
+    });
+  });
+
+  /**
+   * Route 53 rejects a request for a hosted zone while it is still processing a prior one (docs/aws/route53-changes.md,
+   * "PriorRequestNotComplete"). moto does not model it (every change is INSYNC at once there), so these run on the
+   * emulator only, with its serialization turned on for the test.
+   */
+  describe('PriorRequestNotComplete', () => {
+    const why = 'moto does not model per-zone serialization: its changes are INSYNC at once';
+
+    it('a change to a zone with a PENDING change is PriorRequestNotComplete (400) and changes nothing', async (context) => {
+      if (needsEmulator(suite.name, context.task.name, why)) return;
+      // Prepare
+      const target = suite.target();
+      target.emulator?.route53.serializeChanges(true);
+      try {
+        const zone = await newZone(target);
+        const other = await newZone(target);
+        const first = await change(target, zone.id, cname('UPSERT', `a.${zone.name}`, 'one.example.com'));
+        expect(first.ChangeInfo?.Status).toBe('PENDING');
+
+        // Act
+        const error = await rejection(
+          change(target, zone.id, cname('UPSERT', `b.${zone.name}`, 'two.example.com')),
+        );
+        const elsewhere = await change(
+          target,
+          other.id,
+          cname('UPSERT', `b.${other.name}`, 'two.example.com'),
+        );
+
+        // Assess: the shape Route 53 answers (HTTP 400, code and message), nothing written; another zone is free.
+        expect(error).toBeInstanceOf(PriorRequestNotComplete);
+        expect(error.name).toBe('PriorRequestNotComplete');
+        expect((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(400);
+        expect(error.message).toBe(
+          'The request was rejected because Route 53 was still processing a prior request.',
+        );
+        expect(await recordsAt(target, zone.id, `b.${zone.name}`)).toEqual([]);
+        expect(elsewhere.ChangeInfo?.Status).toBe('PENDING');
+      } finally {
+        target.emulator?.route53.serializeChanges(false);
+      }
+    });
+
+    it('once the prior change is INSYNC the zone takes the next change', async (context) => {
+      if (needsEmulator(suite.name, context.task.name, why)) return;
+      // Prepare
+      const target = suite.target();
+      target.emulator?.route53.serializeChanges(true);
+      try {
+        const zone = await newZone(target);
+        const first = await change(target, zone.id, cname('UPSERT', `a.${zone.name}`, 'one.example.com'));
+        await pollUntil(
+          target,
+          async () =>
+            (await route53(target).send(new GetChangeCommand({ Id: first.ChangeInfo?.Id }))).ChangeInfo
+              ?.Status,
+          (status) => status === 'INSYNC',
+        );
+
+        // Act
+        const next = await change(target, zone.id, cname('UPSERT', `b.${zone.name}`, 'two.example.com'));
+
+        // Assess
+        expect(next.ChangeInfo?.Status).toBe('PENDING');
+        expect(await recordsAt(target, zone.id, `b.${zone.name}`)).toHaveLength(1);
+      } finally {
+        target.emulator?.route53.serializeChanges(false);
+      }
+    });
+
+    it('an invalid batch is InvalidChangeBatch, not PriorRequestNotComplete, and leaves the zone free', async (context) => {
+      if (needsEmulator(suite.name, context.task.name, why)) return;
+      // Prepare
+      const target = suite.target();
+      target.emulator?.route53.serializeChanges(true);
+      try {
+        const zone = await newZone(target);
+
+        // Act: a rejected batch is no change, so the zone has nothing PENDING.
+        const bad = await rejection(
+          change(target, zone.id, cname('DELETE', `gone.${zone.name}`, 'x.example.com')),
+        );
+        const good = await change(target, zone.id, cname('UPSERT', `a.${zone.name}`, 'one.example.com'));
+
+        // Assess
+        expect(bad).toBeInstanceOf(InvalidChangeBatch);
+        expect(good.ChangeInfo?.Status).toBe('PENDING');
+      } finally {
+        target.emulator?.route53.serializeChanges(false);
+      }
     });
   });
 });
