@@ -418,13 +418,29 @@ function targets(r: BenchResults): Target[] {
     }
   }
   if (r.bundles) {
-    const largest = [...r.bundles].sort((a, b) => b.bytes - a.bytes)[0];
     const slowest = [...r.bundles].sort((a, b) => b.medianImportMs - a.medianImportMs)[0];
+    // Issue 14: at most 300 KiB minified, except the steps that log in to a database (their drivers).
+    const limitKiB = 300;
+    const drivers = new Set<string>([
+      'verifyConnectivity',
+      'attachRotation',
+      'preflight',
+      'fenceWrites',
+      'checkCatchUp',
+    ]);
+    const held = r.bundles.filter((b) => !drivers.has(b.step));
+    const over = held.filter((b) => b.bytes > limitKiB * 1024);
+    const kib = (b: { bytes: number }) => `${(b.bytes / 1024).toFixed(0)} KiB`;
     list.push({
-      target: 'each Lambda bundle small and quick to load (reported per function)',
-      met: 'reported',
-      figure: `largest ${largest?.step} ${((largest?.bytes ?? 0) / 1024).toFixed(0)} KiB, slowest import ${slowest?.step} ${slowest?.medianImportMs.toFixed(0)} ms (median)`,
-      why: 'no numeric target; the infra tests guard 3 MiB per bundle',
+      target: `every Lambda bundle but the database steps' at most ${limitKiB} KiB minified, cold import time reported`,
+      met: over.length === 0 ? 'met' : `not met (${over.length} of ${held.length})`,
+      figure: `within: ${
+        held
+          .filter((b) => !over.includes(b))
+          .map((b) => `${b.step} ${kib(b)}`)
+          .join(', ') || 'none'
+      }; over: ${over.map((b) => `${b.step} ${kib(b)}`).join(', ') || 'none'}; slowest import ${slowest?.step} ${slowest?.medianImportMs.toFixed(0)} ms (median)`,
+      why: 'a step that calls AWS carries at least one bundled SDK v3 client, about 376 KiB minified with its runtime (smithy core, the credential chain, SigV4); each step now bundles only the clients it calls (docs/design/packaging.md, "Bundle size")',
     });
   }
   const d = r.drill;

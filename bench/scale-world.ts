@@ -78,7 +78,8 @@ export async function startScaleWorld(plan: FailoverPlan, timeFactor: number): P
       }
     }
 
-    emulator = await startEmulator({ timeFactor, accountId: plan.account });
+    // Every unit shares one hosted zone: Route 53 takes one change at a time there (docs/aws/route53-changes.md).
+    emulator = await startEmulator({ timeFactor, accountId: plan.account, route53SerializeChanges: true });
     const em = emulator;
     dns = await startDnsServer({ lookup: (name, type) => em.dns.lookup(name, type) });
 
