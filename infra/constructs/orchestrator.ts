@@ -100,7 +100,6 @@ const DATABASE_STEPS: ReadonlySet<StepFunctionName> = new Set([
   'attachRotation',
   'fenceWrites',
   'checkCatchUp',
-  'preflight',
 ]);
 
 export class Orchestrator extends Construct {
@@ -146,7 +145,6 @@ export class Orchestrator extends Construct {
       // The switchover's steps log in to the primary and the replica with TLS too (functions/lib/switchover/).
       fenceWrites: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
       checkCatchUp: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
-      preflight: { NODE_EXTRA_CA_CERTS: LAMBDA_RUNTIME_CA_BUNDLE },
     };
     const timeouts: Partial<Record<StepFunctionName, Duration>> = {
       // Every unit's checks run concurrently, each concern within its deadline (45 s, functions/lib/preflight.ts),

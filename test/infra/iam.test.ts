@@ -25,8 +25,13 @@ const DRILL_PRIMARY_SECRETS = 'arn:aws:secretsmanager:us-east-1:123456789012:sec
 const DRILL_STEPS = new Set(['prepareDrill', 'checkDrillCopies', 'cleanUpDrill']);
 /** Re-protect runs once the old (primary) Region is back, and changes it: docs/design/reprotect.md. */
 const REPROTECT_STEPS = new Set(['reprotectUnit']);
-/** Statements of other steps that serve mode reprotect only, and name the old Region. */
-const REPROTECT_SIDS = new Set(['DescribeOldPrimaries']);
+/** A switchover runs with both Regions healthy and fences the primary: docs/design/switchover.md. */
+const SWITCHOVER_STEPS = new Set(['fenceWrites', 'checkCatchUp']);
+/**
+ * Statements of other steps that serve modes reprotect and switchover only, and name the primary Region. A failover
+ * never calls them: the evidence suite's region-down runs count zero calls to the primary Region.
+ */
+const PRIMARY_REGION_MODE_SIDS = new Set(['DescribeOldPrimaries', 'DescribePrimariesForSwitchover']);
 const OLD_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/db-??????';
 const RETIRED_DB = 'arn:aws:rds:us-east-1:123456789012:db:orders-db-old-*';
 
@@ -260,6 +265,28 @@ describe('step permissions (examples/plan.json)', () => {
       ReadNewReplicaLag: { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
     },
   };
+  // Mode switchover's preflight reads the primaries' state in the primary Region (functions/lib/switchover/preflight.ts).
+  (
+    expected.preflight as Record<string, { actions: string[]; resources: unknown[] }>
+  ).DescribePrimariesForSwitchover = {
+    actions: ['rds:DescribeDBInstances'],
+    resources: [PRIMARY_DB],
+  };
+  // The switchover's fence and catch-up log in to the primary and the replica with the secret
+  // (functions/lib/switchover/switchover.ts; docs/design/switchover.md, "Network and permissions").
+  for (const [step, verb] of [
+    ['fenceWrites', 'Fence'],
+    ['checkCatchUp', 'Compare'],
+  ] as const) {
+    expected[step] = {
+      [`ReachDatabasesTo${verb}Secrets`]: { actions: ['secretsmanager:GetSecretValue'], resources: [SECRET] },
+      [`ReachDatabasesTo${verb}Decrypt`]: { actions: ['kms:Decrypt'], resources: [KEYS] },
+      [`ReachDatabasesTo${verb}Endpoints`]: {
+        actions: ['rds:DescribeDBInstances'],
+        resources: [PRIMARY_DB, REPLICA],
+      },
+    };
+  }
   // Mode reprotect's preflight reads the old primaries (functions/lib/reprotect/reprotect.ts, checkReprotectReadiness).
   (expected.preflight as Record<string, { actions: string[]; resources: unknown[] }>).DescribeOldPrimaries = {
     actions: ['rds:DescribeDBInstances'],
@@ -320,9 +347,11 @@ describe('step permissions (examples/plan.json)', () => {
 
   it('names nothing in the primary Region on the failover path (only the drill steps copy from there)', () => {
     // Act
-    const failoverPath = STEP_FUNCTIONS.filter((s) => !DRILL_STEPS.has(s) && !REPROTECT_STEPS.has(s))
+    const failoverPath = STEP_FUNCTIONS.filter(
+      (s) => !DRILL_STEPS.has(s) && !REPROTECT_STEPS.has(s) && !SWITCHOVER_STEPS.has(s),
+    )
       .flatMap((s) => stepStatements(template, plan, s))
-      .filter((statement) => !REPROTECT_SIDS.has(statement.Sid ?? ''));
+      .filter((statement) => !PRIMARY_REGION_MODE_SIDS.has(statement.Sid ?? ''));
     const drill = [...DRILL_STEPS].flatMap((s) => stepStatements(template, plan, s));
     // Assess
     expect(JSON.stringify(failoverPath)).not.toContain(plan.primaryRegion);
@@ -537,8 +566,9 @@ describe('step permissions follow the plan', () => {
       'ReadDnsFlipAlarms',
       'ForceDnsFlips',
     ]);
-    // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled.
-    expect(Object.keys(checkDnsChange)).toEqual(['ReadDnsChanges']);
+    // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled. The
+    // production flip is polled by its alarm's state.
+    expect(Object.keys(checkDnsChange)).toEqual(['ReadDnsChanges', 'ReadDnsFlipAlarms']);
   });
 
   it('scopes UPSERT per hosted zone to that zone records', () => {
@@ -626,7 +656,9 @@ describe('step permissions follow the plan', () => {
         resources: [ec2('network-interface/*')],
       });
       // No other step gets network-interface permissions.
-      for (const step of STEP_FUNCTIONS.filter((s) => s !== 'verifyConnectivity' && s !== 'attachRotation')) {
+      // The switchover's fence and catch-up log in to the primary and the replica from the same network.
+      const inNetwork = new Set(['verifyConnectivity', 'attachRotation', 'fenceWrites', 'checkCatchUp']);
+      for (const step of STEP_FUNCTIONS.filter((s) => !inNetwork.has(s))) {
         expect(JSON.stringify(stepStatements(template, plan, step))).not.toContain('ec2:');
       }
     },

@@ -63,6 +63,9 @@ describe('LifeboatStack on examples/plan.json', () => {
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
       // SettleRotation logs in to the promoted database with TLS.
       attachRotation: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
+      // The switchover's fence and catch-up log in to the primary and the replica with TLS.
+      fenceWrites: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
+      checkCatchUp: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
     };
     for (const step of STEP_FUNCTIONS) {
       // Act
@@ -420,16 +423,10 @@ describe('LifeboatStack on examples/plan-three-units.json (VPC, approval, alarms
   // Prepare
   const { template, plan, alarmForwarder } = synthesize(examplePlan('plan-three-units.json'));
 
-  it('runs only the functions that log in to databases (verify, rotation for SettleRotation, the switchover steps and its preflight) in the plan subnets, with one security group', () => {
+  it('runs only the functions that log in to databases (verify, rotation for SettleRotation, the switchover steps) in the plan subnets, with one security group; preflight reads AWS APIs only and stays out', () => {
     // Prepare
     const group = Object.keys(template.findResources('AWS::EC2::SecurityGroup'))[0];
-    const inVpc = [
-      'verifyConnectivity',
-      'attachRotation',
-      'fenceWrites',
-      'checkCatchUp',
-      'preflight',
-    ] as const;
+    const inVpc = ['verifyConnectivity', 'attachRotation', 'fenceWrites', 'checkCatchUp'] as const;
     // Assess
     template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
     for (const step of inVpc) {

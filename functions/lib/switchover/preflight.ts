@@ -3,12 +3,12 @@ import { clientsFor } from '../clients.js';
 import { describeInstance } from '../database.js';
 import { isTransientAwsError, ResourceMissingError, toLifeboatError } from '../errors.js';
 import type { PreflightCheck, UnitStepInput } from '../types.js';
-import { probePrimary, type SwitchoverDeps } from './switchover.js';
+import type { SwitchoverDeps } from './switchover.js';
 
 /**
  * Preflight of a switchover (docs/design/switchover.md, "Preflight"): besides every failover check, the primary must
- * be healthy, as RDS reports it in the primary Region (`available`), the replica replicating, and the primary
- * database reachable and writable with the secret. Each is an error: a switchover with a sick primary is refused, and
+ * be healthy, as RDS reports it in the primary Region (`available`), and the replica replicating; the login to the
+ * primary database is the fence step's (it runs in the database network, preflight does not). Each is an error: a switchover with a sick primary is refused, and
  * the message says to run a failover instead. Nothing here changes anything. Other modes: no check.
  */
 
@@ -87,19 +87,7 @@ export async function checkSwitchoverReadiness(
     // The failover checks report a missing replica.
   }
 
-  if (status === 'available') {
-    try {
-      const where = await probePrimary(deps, unit);
-      add('switchover.primary-database', true, `primary database reachable and writable at ${where}`);
-    } catch (error) {
-      if (isTransientAwsError(error)) throw toLifeboatError(error, `reaching primary ${primaryId}`);
-      const message = error instanceof Error ? error.message : String(error);
-      add(
-        'switchover.primary-database',
-        false,
-        `primary database not reachable or not writable: ${message}; ${ADVICE}`,
-      );
-    }
-  }
+  // The login to the primary database is the fence step's first act, from the database network (docs/design/switchover.md,
+  // "Preflight"): preflight runs outside any VPC, so that a failover's preflight needs no route to the AWS APIs from it.
   return checks;
 }

@@ -138,9 +138,21 @@ async function openSession(deps: SwitchoverDeps, unit: UnitPlan, side: Side): Pr
     });
     return { session, family, instance: instanceId, endpoint, password };
   } catch (error) {
-    throw databaseError(family, error, `connecting to ${side} ${instanceId} (${endpoint})`, password);
+    // Preflight reads the primary through RDS's API only; this login is the first time a switchover reaches the
+    // primary database (docs/design/switchover.md, "Preflight"). Nothing is fenced yet when it fails.
+    const advice = side === 'primary' ? `; ${PRIMARY_UNREACHABLE_ADVICE}` : '';
+    throw databaseError(
+      family,
+      error,
+      `connecting to ${side} ${instanceId} (${endpoint})${advice}`,
+      password,
+    );
   }
 }
+
+/** What a switchover that cannot log in to its primary says to do. */
+export const PRIMARY_UNREACHABLE_ADVICE =
+  'nothing was fenced; a switchover needs a reachable primary: if the primary Region is impaired, run a failover instead (mode "failover")';
 
 async function withSession<T>(
   deps: SwitchoverDeps,
@@ -361,24 +373,4 @@ export function assertFenceDetail(value: unknown, step: string): asserts value i
 
 export function runIsSwitchover(run: RunContext): boolean {
   return run.mode === 'switchover';
-}
-
-/**
- * Preflight's look at the primary database (functions/lib/switchover/preflight.ts): reachable with the secret and a
- * primary (PostgreSQL not in recovery; MySQL family `read_only` off, or the fence of an earlier run of this switchover
- * in place, which a re-run resumes). Reads only. Returns where it connected.
- */
-export async function probePrimary(deps: SwitchoverDeps, unit: UnitPlan): Promise<string> {
-  return withSession(deps, unit, 'primary', async ({ session, family, endpoint, instance }) => {
-    if (family === 'postgres') {
-      const rows = await session.query('SELECT pg_is_in_recovery() AS in_recovery');
-      if (rows[0]?.in_recovery === true)
-        throw new FenceFailedError(`${instance} is in recovery (a standby), not a primary`);
-    } else {
-      const rows = await session.query('SELECT @@global.read_only AS ro');
-      if (Number(rows[0]?.ro) !== 0)
-        throw new FenceFailedError(`${instance} has read_only on, not a writable primary`);
-    }
-    return `${instance} (${endpoint})`;
-  });
 }
