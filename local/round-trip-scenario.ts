@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
@@ -7,7 +8,7 @@ import type { RunReport } from '../functions/lib/report/index.js';
 import { inRegion, reversePlan } from '../functions/lib/reprotect/reverse-plan.js';
 import { loadPlanFile } from '../infra/plan-file.js';
 import type { Cleanup } from './cleanup.js';
-import type { Fact } from './drill-command.js';
+import { type Fact, fetchReport } from './drill-command.js';
 import {
   type ProvingGround,
   provisionStackResources,
@@ -108,6 +109,20 @@ export async function runRoundTrip(
       const fn = /:function:([^:]+)/.exec(unit.rotation.lambdaArn)?.[1];
       if (fn) world.emulator.seed.lambdaFunction({ region: plan.primaryRegion, name: fn });
     }
+    // The application's own account on MySQL-family primaries: a switchover fences writes there by locking the
+    // application's accounts, never the secret's user (docs/design/switchover.md). Replicated like every change.
+    for (const u of world.units.values()) {
+      if (u.family !== 'mysql') continue;
+      const password = randomBytes(12).toString('hex');
+      await world.query(
+        u.unit.database.primaryInstanceId,
+        `CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${password}'`,
+      );
+      await world.query(
+        u.unit.database.primaryInstanceId,
+        `GRANT SELECT, INSERT ON \`${u.primary.database}\`.orders TO '${APP_USER}'@'%'`,
+      );
+    }
     const runs: RoundTripOutcome['runs'] = [];
     const facts: Fact[] = [];
     const acked = new Map<string, string[]>(plan.units.map((u) => [u.name, []]));
@@ -117,9 +132,10 @@ export async function runRoundTrip(
       out(
         `trip ${trip}: ${mode} (${which === 'plan' ? 'the plan' : 'the reversed plan'}, stack in ${region})`,
       );
+      const executionName = `round-trip-${trip}-${mode}-${which}-${Date.now()}`;
       const result = await runExecution(orchestrator, {
         input: { mode, trigger: 'cli', reason: `round trip ${trip}` },
-        executionName: `round-trip-${trip}-${mode}-${which}-${Date.now()}`,
+        executionName,
         timeFactor: options.timeFactor,
         environment: {
           ...world.environment(),
@@ -131,7 +147,14 @@ export async function runRoundTrip(
         `trip ${trip}: ${mode} ${result.status}${result.error ? ` (${result.error.name}: ${result.error.cause.slice(0, 300)})` : ''} in ${(result.wallMs / 1000).toFixed(1)} s`,
       );
       if (result.status !== 'SUCCEEDED') {
-        const report = result.output as RunReport | undefined;
+        // A failed execution has no output; the report step stored the report in the stack's bucket all the same.
+        const report =
+          (result.output as RunReport | undefined) ??
+          (await fetchReport(
+            { ...world.emulator.clientConfig(region), forcePathStyle: true },
+            orchestrator,
+            executionName,
+          ));
         for (const u of report?.units ?? []) {
           if (u.failure) out(`  ${u.unit}: ${u.failure.step ?? '?'}: ${u.failure.error}: ${u.failure.cause}`);
         }
@@ -176,6 +199,9 @@ export async function runRoundTrip(
 }
 
 class RoundTripStopped extends Error {}
+
+/** The application's account on MySQL-family units (what a switchover's fence locks there). */
+const APP_USER = 'lifeboat_roundtrip_app';
 
 async function tripFacts(
   world: ProvingGround,
