@@ -12,8 +12,8 @@ let route53: Route53Client;
 let zoneCount = 0;
 
 beforeAll(async () => {
-  // 20 emulated seconds PENDING = 100 real ms.
-  emulator = await startEmulator({ timeFactor: 0.005, route53SerializeChanges: true });
+  // 20 emulated seconds PENDING = 1 real s: the half sent next finds the zone busy even on a loaded machine.
+  emulator = await startEmulator({ timeFactor: 0.05, route53SerializeChanges: true });
   route53 = new Route53Client({ ...emulator.clientConfig('us-east-1'), maxAttempts: 1 });
 });
 afterAll(() => emulator?.close());
@@ -111,10 +111,10 @@ describe('changeZoneRecords', () => {
     ];
     // Act: the first pass changes [u1, u2]; [bad, u3] then finds the zone busy with it.
     const first = await changeZoneRecords(route53, stale, items, 'c');
-    await new Promise((r) => setTimeout(r, 300)); // the first half is INSYNC (100 real ms)
+    await new Promise((r) => setTimeout(r, 1_300)); // the first half is INSYNC (1 real s)
     const retry = items.filter((i) => first.find((o) => o.key === i.key)?.outcome === 'deferred');
     const second = await changeZoneRecords(route53, stale, retry, 'c');
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1_300));
     const again = retry.filter((i) => second.find((o) => o.key === i.key)?.outcome === 'deferred');
     const third = again.length ? await changeZoneRecords(route53, stale, again, 'c') : [];
     // Assess
