@@ -7,6 +7,7 @@ import {
   toLifeboatError,
 } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
+import type { FailoverPlan } from '../../functions/lib/plan.js';
 import { stackName } from '../../infra/lifeboat-app.js';
 import { loadPlanFile } from '../../infra/plan-file.js';
 import { HELP_OPTION, parseCommandArgs, UsageError } from '../args.js';
@@ -23,7 +24,8 @@ checked here first, the way the state machine's LoadPlan step checks it, so that
 options:
   --plan FILE                the plan, JSON or YAML (default: the plan cdk.json names, context.plan); names
                              the state machine and checks the input
-  --mode MODE                failover (default), dry-run (no mutating call) or drill
+  --mode MODE                failover (default), dry-run (no mutating call), drill, switchover (planned, both
+                             Regions healthy, no data loss) or reprotect (after a failover: replicate back)
   --units a,b                fail over only these units (default: all)
   --reason TEXT              why, for the report
   --yes, -y                  start a failover without asking (required when stdin is not a terminal)
@@ -112,18 +114,19 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const intervalMs = parseIntervalOption(values.interval);
   const units = loaded.units.map((u) => u.name);
 
-  if (mode === 'failover' && !values.yes) {
+  const production = PRODUCTION_CHANGES[mode];
+  if (production && !values.yes) {
     if (!io.stdin.isTTY) {
       throw new UsageError(
-        `a failover changes production resources and stdin is not a terminal to confirm it: add --yes to start the failover of ${plan.name} (nothing was started)`,
+        `a ${production.name} changes production resources and stdin is not a terminal to confirm it: add --yes to start the ${production.name} of ${plan.name} (nothing was started)`,
       );
     }
     err.line(
       err.bold(
-        `About to FAIL OVER plan ${plan.name}: ${units.length} unit${units.length === 1 ? '' : 's'} (${units.join(', ')}) from ${plan.primaryRegion} to ${plan.recoveryRegion}.`,
+        `About to ${production.verb} plan ${plan.name}: ${units.length} unit${units.length === 1 ? '' : 's'} (${units.join(', ')}) ${production.where(plan)}.`,
       ),
     );
-    err.line('This promotes replicas and repoints DNS on production resources.');
+    err.line(production.effect);
     const answer = await io.prompt(`Type the plan name (${plan.name}) to go on: `);
     if (answer.trim() !== plan.name) {
       err.line('Not confirmed: nothing was started.');
@@ -166,6 +169,32 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   out.line('');
   return followExecution(io, sfn, executionArn, intervalMs);
 }
+
+/** The modes that change production resources, and what the confirmation says of each. */
+const PRODUCTION_CHANGES: Partial<
+  Record<string, { name: string; verb: string; where: (p: FailoverPlan) => string; effect: string }>
+> = {
+  failover: {
+    name: 'failover',
+    verb: 'FAIL OVER',
+    where: (p) => `from ${p.primaryRegion} to ${p.recoveryRegion}`,
+    effect: 'This promotes replicas and repoints DNS on production resources.',
+  },
+  switchover: {
+    name: 'switchover',
+    verb: 'SWITCH OVER',
+    where: (p) => `from ${p.primaryRegion} to ${p.recoveryRegion}`,
+    effect:
+      'This fences writes on the primaries (writes are refused until DNS moves), then promotes the replicas and repoints DNS.',
+  },
+  reprotect: {
+    name: 're-protect',
+    verb: 'RE-PROTECT',
+    where: (p) => `back to ${p.primaryRegion}`,
+    effect:
+      'This renames the old primaries there (kept, never deleted), replicates the secrets over the stale ones and creates new read replicas.',
+  },
+};
 
 /** `cli-failover-20300501T100000Z-1a2b3c`: readable in the console, the lock and the report's key. */
 export function defaultExecutionName(mode: string, now: Date): string {

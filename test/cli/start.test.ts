@@ -188,6 +188,39 @@ describe('lifeboat start', () => {
     );
   });
 
+  it.each([
+    [
+      'switchover',
+      'About to SWITCH OVER plan orders-dr: 1 unit (orders) from us-east-1 to us-west-2',
+      'fences writes',
+    ],
+    [
+      'reprotect',
+      'About to RE-PROTECT plan orders-dr: 1 unit (orders) back to us-east-1',
+      'renames the old primaries',
+    ],
+  ])(
+    'asks before a %s too, which changes production, and starts nothing unconfirmed',
+    async (mode, about, effect) => {
+      // Prepare
+      acceptStarts();
+      const declined = captureIo({ tty: true, answer: 'no' });
+      const script = captureIo({ tty: false });
+
+      // Act
+      const declinedCode = await run(['start', '--mode', mode], declined.io);
+      const scriptCode = await run(['start', '--mode', mode], script.io);
+
+      // Assess
+      expect(declinedCode).toBe(1);
+      expect(declined.stderr()).toContain(about);
+      expect(declined.stderr()).toContain(effect);
+      expect(scriptCode).toBe(2);
+      expect(script.stderr()).toContain('--yes');
+      expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    },
+  );
+
   it('follows the execution it started with --watch, and exits with its outcome', async () => {
     // Prepare
     const scenario = failoverScenario({ failCatalogDns: true });

@@ -91,6 +91,10 @@ describe('a switchover, step by step', () => {
     const text = renderReportText(run.report as RunReport);
     expect(text).toContain('switchover: writes unavailable 6.5s');
     expect(text).toContain('data lost: 0 transactions, proven: replica replay LSN 0/3000060');
+    // The one-line summary names a switchover, its window and the proof, never "Failover of".
+    expect(run.report?.summary).toMatch(
+      /^Switchover of \S+ succeeded: 1 of 1 units switched over and verified in .*; writes unavailable for at most 6\.5s; 0 transactions lost, proven for every unit\.$/,
+    );
   });
 
   it('un-fences the primary and promotes nothing when the replica does not catch up within the bound', async () => {

@@ -563,7 +563,7 @@ export function flatDetail(detail: unknown): Record<string, DetailValue> {
 function summarize(report: RunReport): string {
   const total = report.units.length;
   const ok = report.units.filter((u) => u.status === 'succeeded').length;
-  const subject = report.mode === 'dry-run' ? 'Dry run' : report.mode === 'drill' ? 'Drill' : 'Failover';
+  const subject = (report.mode ? SUBJECTS[report.mode] : undefined) ?? 'Failover';
   const rto =
     report.recoveryTimeSeconds !== null
       ? ` in ${formatDuration(report.recoveryTimeSeconds * 1000)}${report.targetRtoSeconds !== null ? ` (target ${formatDuration(report.targetRtoSeconds * 1000)}: ${report.rtoMet ? 'met' : 'NOT met'})` : ''}`
@@ -602,8 +602,33 @@ function summarize(report: RunReport): string {
   if (report.mode === 'drill') {
     return `Drill of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified on drill copies${rto}; production was not touched.${drill}`;
   }
+  if (report.mode === 'switchover') {
+    const proven = report.units.filter((u) => u.switchover?.dataLossTransactions === 0).length;
+    const windows = report.units
+      .map((u) => u.switchover?.writeUnavailableSeconds)
+      .filter((w): w is number => typeof w === 'number');
+    const window = windows.length
+      ? `; writes unavailable for at most ${formatDuration(Math.max(...windows) * 1000)}`
+      : '';
+    const loss =
+      proven === total
+        ? '0 transactions lost, proven for every unit'
+        : `0 transactions lost proven for ${proven} of ${total} units`;
+    return `Switchover of ${report.planName} succeeded: ${ok} of ${total} units switched over and verified${rto}${window}; ${loss}.`;
+  }
+  if (report.mode === 'reprotect') {
+    return `Re-protect of ${report.planName} succeeded: ${ok} of ${total} units protected again (a read replica and the secret replicated in the old Region; the old primary kept, renamed).`;
+  }
   return `Failover of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified${rto}.`;
 }
+
+/** How a report's one-line summary names its run. */
+const SUBJECTS: Partial<Record<NonNullable<RunReport['mode']>, string>> = {
+  'dry-run': 'Dry run',
+  drill: 'Drill',
+  switchover: 'Switchover',
+  reprotect: 'Re-protect',
+};
 
 function drillSentence(drill: DrillReport): string {
   const copies =
