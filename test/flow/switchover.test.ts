@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CatchUpTimeoutError, FenceFailedError } from '../../functions/lib/errors.js';
-import { type RunReport, renderReportText } from '../../functions/lib/report/index.js';
+import {
+  type RunReport,
+  renderReportHtml,
+  renderReportMarkdown,
+  renderReportText,
+} from '../../functions/lib/report/index.js';
 import { STATE_NAMES as N } from '../../statemachine/failover.js';
 import {
   callsOf,
@@ -91,6 +96,11 @@ describe('a switchover, step by step', () => {
     const text = renderReportText(run.report as RunReport);
     expect(text).toContain('switchover: writes unavailable 6.5s');
     expect(text).toContain('data lost: 0 transactions, proven: replica replay LSN 0/3000060');
+    // The HTML and Markdown reports carry the same proof, in the units table's data-loss cell.
+    const html = renderReportHtml(run.report as RunReport);
+    expect(html).toContain('<title>lifeboat switchover of ');
+    expect(html).toContain('data lost: 0 transactions, proven: replica replay LSN 0/3000060');
+    expect(renderReportMarkdown(run.report as RunReport)).toContain('writes unavailable 6.5s');
     // The one-line summary names a switchover, its window and the proof, never "Failover of".
     expect(run.report?.summary).toMatch(
       /^Switchover of \S+ succeeded: 1 of 1 units switched over and verified in .*; writes unavailable for at most 6\.5s; 0 transactions lost, proven for every unit\.$/,

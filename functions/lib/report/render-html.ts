@@ -1,6 +1,7 @@
 import { describeApproval } from '../approval.js';
+import { describeDataLoss, describeDns } from './describe.js';
 import { countOf, formatDuration, PROBE_DETAIL_PREFIX } from './format.js';
-import type { RunReport, UnitReport } from './model.js';
+import type { RunReport } from './model.js';
 import { buildTimeline, rerunCommand, type Timeline, type TimelineRow } from './timeline.js';
 
 /**
@@ -55,7 +56,13 @@ svg{max-width:100%;height:auto;border:1px solid #d0d7de}.warn{color:#9a6700}.err
 `;
 
 function modeWord(report: RunReport): string {
-  return report.mode === 'dry-run' ? 'dry run' : report.mode === 'drill' ? 'drill' : 'failover';
+  const words: Record<string, string> = {
+    'dry-run': 'dry run',
+    drill: 'drill',
+    switchover: 'switchover',
+    reprotect: 're-protect',
+  };
+  return (report.mode ? words[report.mode] : undefined) ?? 'failover';
 }
 
 function factsTable(report: RunReport): string {
@@ -97,27 +104,6 @@ function preflightSection(report: RunReport): string {
   return `<section><h2>Preflight</h2><p>${p.ok ? 'Passed' : 'FAILED'}: ${p.errors.length} error${p.errors.length === 1 ? '' : 's'}, ${p.warnings.length} warning${p.warnings.length === 1 ? '' : 's'}, in ${esc(formatDuration(p.durationMs))}.</p>${items.length ? `<ul>${items.join('')}</ul>` : ''}</section>`;
 }
 
-/** Data-loss exposure in words: the lag preflight measured just before the promotions. */
-export function describeReplicaLag(unit: UnitReport): string {
-  if (!unit.replicaLag) return 'not measured';
-  const { seconds, measuredAt } = unit.replicaLag;
-  if (seconds < 0) return `replication not running (ReplicaLag -1) at ${measuredAt}`;
-  if (seconds === 0) return `none measured (replica lag 0 s at ${measuredAt})`;
-  return `up to ${seconds} s of writes (replica lag at ${measuredAt})`;
-}
-
-export function describeDns(unit: UnitReport): string {
-  const d = unit.dns;
-  if (!d?.recordName) return '-';
-  const changed = d.alreadyInPlace
-    ? 'already in place (value unchanged)'
-    : d.changedAt
-      ? `changed ${d.changedAt}`
-      : 'not changed';
-  const inSync = d.inSyncAt ? `, in sync ${d.inSyncAt}` : '';
-  return `${d.recordName}: ${changed}${inSync}, TTL ${d.ttlSeconds ?? '?'} s`;
-}
-
 function unitsSection(report: RunReport): string {
   if (!report.units.length) return '';
   const head = [
@@ -137,7 +123,7 @@ function unitsSection(report: RunReport): string {
       u.status,
       u.verifiedAt ?? '-',
       u.recoveryTimeSeconds !== null ? formatDuration(u.recoveryTimeSeconds * 1000) : '-',
-      describeReplicaLag(u),
+      describeDataLoss(u),
       describeDns(u),
       u.failure ? `${u.failure.error} at ${u.failure.step ?? 'an unknown step'}: ${u.failure.cause}` : '-',
     ]

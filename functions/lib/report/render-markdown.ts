@@ -1,7 +1,7 @@
 import { describeApproval } from '../approval.js';
+import { describeDataLoss, describeDns } from './describe.js';
 import { countOf, formatDuration } from './format.js';
 import type { RunReport } from './model.js';
-import { describeDns, describeReplicaLag } from './render-html.js';
 import { buildTimeline, rerunCommand } from './timeline.js';
 
 /**
@@ -85,7 +85,7 @@ export function renderReportMarkdown(report: RunReport): string {
           u.status,
           u.verifiedAt ?? '-',
           u.recoveryTimeSeconds !== null ? formatDuration(u.recoveryTimeSeconds * 1000) : '-',
-          describeReplicaLag(u),
+          describeDataLoss(u),
           describeDns(u),
           u.failure
             ? `${u.failure.error} at ${u.failure.step ?? 'an unknown step'}: ${u.failure.cause}`

@@ -1,4 +1,5 @@
 import { describeApproval } from '../approval.js';
+import { describeSwitchover } from './describe.js';
 import { clamp, countOf, describeResources, formatDuration, PROBE_DETAIL_PREFIX, pad } from './format.js';
 import type { RunReport, StepReport } from './model.js';
 
@@ -145,18 +146,8 @@ export function renderReportText(report: RunReport, options: RenderTextOptions =
       lines.push(`  DNS ${d.recordName}: ${changed}${insync}, TTL ${d.ttlSeconds ?? '?'} s${cache}`);
     }
     // A switchover's window and its data-loss proof (functions/lib/report/switchover.ts).
-    const so = unit.switchover;
-    if (so) {
-      const window =
-        so.writeUnavailableSeconds !== null
-          ? `writes unavailable ${formatDuration(so.writeUnavailableSeconds * 1000)} (fenced ${so.fencedAt}, verified ${so.verifiedAt})`
-          : `fenced ${so.fencedAt ?? 'never'}, not verified`;
-      const loss =
-        so.dataLossTransactions === 0
-          ? `data lost: 0 transactions, proven: ${so.proof}`
-          : `data loss not proven${so.unfenced === null ? '' : so.unfenced ? '; nothing promoted, the primary was un-fenced' : '; nothing promoted, the un-fence FAILED: the primary is still fenced'}`;
-      lines.push(`  switchover: ${window}; ${loss}`);
-    }
+    const switchover = describeSwitchover(unit);
+    if (switchover) lines.push(`  switchover: ${switchover}`);
   }
   return lines.join('\n');
 }
