@@ -50,7 +50,7 @@ describe('UpdateDns in a zone that is busy with another unit’s change', () => 
     const other = stepInput({ dns: { recordName: OTHER_RECORD } });
 
     // Act
-    const error = await caught(updateDns({ rds, route53 }, other));
+    const error = (await caught(updateDns({ rds, route53 }, other))) as Error;
     for (;;) {
       const out = await route53.send(new GetChangeCommand({ Id: changeId }));
       if (out.ChangeInfo?.Status === 'INSYNC') break;
