@@ -209,6 +209,9 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         dbName: replica.database,
         replicaOf: seededPrimary.arn,
         replicaLagSeconds: 0,
+        // Backups on, as preflight advises for a replica (docs/aws/rds-read-replicas.md): the world is a production
+        // set up well, so that a drill prints no warning a team would be told to ignore.
+        backupRetentionPeriod: 7,
       });
       // A plan may name the secret by its recovery-Region ARN: the world's secret then has that name and suffix.
       const arn = secretArnParts(unit.secret.id);
