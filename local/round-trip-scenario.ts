@@ -241,7 +241,8 @@ async function tripFacts(
         detail: `${u.unit.dns.recordName} -> ${answer.cname ?? '?'} -> ${answer.addresses.join(', ') || '?'}`,
       });
       const [primarySecret, replicaSecret] = await Promise.all([
-        smHome.send(new DescribeSecretCommand({ SecretId: u.unit.secret.id })),
+        // A plan may name the secret by its ARN in the recovery Region: the same ARN in the home Region there.
+        smHome.send(new DescribeSecretCommand({ SecretId: inRegion(u.unit.secret.id, home) })),
         smAway.send(new DescribeSecretCommand({ SecretId: u.unit.secret.id })),
       ]);
       const link = primarySecret.ReplicationStatus?.find((r) => r.Region === away);
