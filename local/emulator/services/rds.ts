@@ -45,6 +45,7 @@ import {
   xmlError,
   xmlList,
 } from '../wire.js';
+import { AuroraClusters } from './rds-aurora.js';
 
 const XMLNS = 'http://rds.amazonaws.com/doc/2014-10-31/';
 const ENGINE_DEFAULTS: Record<string, { port: number; version: string; family: string; license: string }> = {
@@ -122,6 +123,8 @@ export class RdsService implements ServiceHandler {
   readonly name = 'rds' as const;
   private readonly regions = new Map<string, Map<string, DbInstance>>();
   private readonly endpointSuffixes = new Map<string, string>();
+  /** Aurora DB clusters and global clusters (services/rds-aurora.ts): the actions this class does not handle. */
+  readonly aurora: AuroraClusters;
 
   constructor(
     private readonly account: string,
@@ -129,7 +132,9 @@ export class RdsService implements ServiceHandler {
     private readonly rng: Rng,
     private readonly backend: DatabaseBackend | undefined,
     private readonly onBackgroundError: (error: unknown, what: string) => void,
-  ) {}
+  ) {
+    this.aurora = new AuroraClusters(account, clock, rng, onBackgroundError);
+  }
 
   /* ------------------------------------------------------------------------------------------ */
   /* Dispatch                                                                                   */
@@ -143,13 +148,15 @@ export class RdsService implements ServiceHandler {
       qString(tree, 'DBInstanceIdentifier') ??
       qString(tree, 'ResourceName') ??
       qString(tree, 'SourceDBInstanceIdentifier') ??
+      qString(tree, 'DBClusterIdentifier') ??
+      qString(tree, 'GlobalClusterIdentifier') ??
       null;
     return { action, resource, mutating: !isReadAction(action) };
   }
 
   async handle(req: EmulatorRequest, call: CallInfo): Promise<HttpAnswer> {
     const tree = parseQueryForm(req.body);
-    const op = this.operations[call.action];
+    const op = this.operations[call.action] ?? this.aurora.operations[call.action];
     if (!op) throw new AwsError('InvalidAction', 400, `Could not find operation ${call.action}`);
     return queryAnswer(call.action, XMLNS, op(req.region, tree), req.requestId);
   }

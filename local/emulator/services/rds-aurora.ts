@@ -1,0 +1,646 @@
+/**
+ * Aurora DB clusters and global clusters, the part of the RDS Query API lifeboat's Aurora units call
+ * (docs/aws/aurora-global-database.md). RdsService dispatches the actions it does not know itself to
+ * `AuroraClusters.operations`; answers and errors use the same XML namespace and error shape.
+ *
+ * Modelled:
+ * - CreateDBCluster (for seeding a world): `creating`, then `available`. With GlobalClusterIdentifier the cluster
+ *   joins that global cluster (the first member is the writer, later ones are secondaries); with
+ *   ReplicationSourceIdentifier (a cluster ARN in another Region) it is a cross-Region read replica cluster and the
+ *   source lists it in ReadReplicaIdentifiers.
+ * - DescribeDBClusters by id, ARN or the `db-cluster-id` / `engine` filters; DBClusterNotFoundFault (404).
+ * - PromoteReadReplicaDBCluster: refused with InvalidDBClusterStateFault unless the cluster is an `available`
+ *   read replica; then `promoting` for `promoteModifyingMs`, and `available` without ReplicationSourceIdentifier.
+ * - CreateGlobalCluster (from a source cluster or empty), DescribeGlobalClusters (every Region sees every global
+ *   cluster: they are not regional), RemoveFromGlobalCluster (a secondary becomes a standalone cluster at once; the
+ *   writer only when it is the last member), DeleteGlobalCluster (refused while it has members).
+ * - FailoverGlobalCluster (AllowDataLoss, or Switchover) and SwitchoverGlobalCluster: the global cluster's
+ *   FailoverState is `pending` for `promoteStartMs`, then `failing-over` (data loss allowed) or `switching-over`
+ *   for `promoteModifyingMs`; the target cluster is `failing-over` in that phase; then FailoverState is gone, the
+ *   target is the writer and the old primary is a secondary (after a switchover as documented; after a failover as
+ *   AWS does once the old primary's Region is reachable, which in the emulator it always is). A second request
+ *   while one is in progress, a target that is not a secondary member, and (for a switchover) members on different
+ *   engine versions are refused with InvalidGlobalClusterStateFault.
+ *
+ * Not modelled: DB instances inside clusters (DBClusterMembers is empty), write forwarding (always `disabled`),
+ * the global writer endpoint's DNS, real databases behind clusters, the data-loss snapshot of a failover.
+ */
+import { AwsError, type Clock, errorMessage, LOWER_ALNUM, type Rng, UPPER_ALNUM } from '../core.js';
+import { type QueryTree, qBool, qInt, qList, qString, type XmlObject, xmlList } from '../wire.js';
+
+const ENGINES: Record<string, { port: number; version: string }> = {
+  'aurora-postgresql': { port: 5432, version: '16.4' },
+  'aurora-mysql': { port: 3306, version: '8.0.mysql_aurora.3.07.1' },
+};
+
+interface Tag {
+  Key: string;
+  Value: string;
+}
+
+interface Cluster {
+  readonly id: string;
+  readonly region: string;
+  readonly arn: string;
+  readonly engine: string;
+  readonly engineVersion: string;
+  status: string;
+  readonly port: number;
+  readonly endpoint: string;
+  readonly readerEndpoint: string;
+  readonly masterUsername?: string;
+  readonly databaseName?: string;
+  readonly resourceId: string;
+  backupRetentionPeriod: number;
+  created?: number;
+  /** ARN of the source cluster of a cross-Region read replica cluster. */
+  replicationSource?: string;
+  /** ARNs of this cluster's read replica clusters. */
+  readReplicas: string[];
+  /** Identifier of the global cluster this cluster is a member of. */
+  globalClusterId?: string;
+  promoting: boolean;
+  gone: boolean;
+  readonly tags: Tag[];
+}
+
+interface FailoverState {
+  status: 'pending' | 'failing-over' | 'switching-over';
+  readonly from: string;
+  readonly to: string;
+  readonly dataLossAllowed: boolean;
+}
+
+interface GlobalCluster {
+  readonly id: string;
+  readonly arn: string;
+  readonly resourceId: string;
+  readonly engine: string;
+  readonly engineVersion: string;
+  readonly endpoint: string;
+  status: string;
+  /** Member cluster ARNs, in the order they joined. */
+  members: string[];
+  writer?: string;
+  failover?: FailoverState;
+}
+
+function identifierOk(id: string): boolean {
+  return /^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$/.test(id) && !id.endsWith('-');
+}
+
+function parseClusterArn(arn: string): { region: string; id: string } | undefined {
+  const match = /^arn:aws[a-z-]*:rds:([a-z0-9-]+):\d{12}:cluster:(.+)$/.exec(arn);
+  return match ? { region: match[1] as string, id: (match[2] as string).toLowerCase() } : undefined;
+}
+
+function required(tree: QueryTree, key: string): string {
+  const value = qString(tree, key);
+  if (value === undefined || value === '') {
+    throw new AwsError('MissingParameter', 400, `The request must contain the parameter ${key}`);
+  }
+  return value;
+}
+
+function clusterNotFound(id: string): AwsError {
+  return new AwsError('DBClusterNotFoundFault', 404, `DBCluster ${id} not found.`);
+}
+
+function globalNotFound(id: string): AwsError {
+  return new AwsError('GlobalClusterNotFoundFault', 404, `Global cluster ${id} not found.`);
+}
+
+function invalidGlobal(message: string): AwsError {
+  return new AwsError('InvalidGlobalClusterStateFault', 400, message);
+}
+
+function invalidCluster(message: string): AwsError {
+  return new AwsError('InvalidDBClusterStateFault', 400, message);
+}
+
+export class AuroraClusters {
+  private readonly clusters = new Map<string, Map<string, Cluster>>();
+  private readonly globals = new Map<string, GlobalCluster>();
+  private readonly endpointSuffixes = new Map<string, string>();
+
+  constructor(
+    private readonly account: string,
+    private readonly clock: Clock,
+    private readonly rng: Rng,
+    private readonly onBackgroundError: (error: unknown, what: string) => void,
+  ) {}
+
+  readonly operations: Record<string, (region: string, tree: QueryTree) => XmlObject | undefined> = {
+    CreateDBCluster: (region, tree) => ({ DBCluster: this.render(this.createCluster(region, tree)) }),
+    DescribeDBClusters: (region, tree) => this.describeClusters(region, tree),
+    PromoteReadReplicaDBCluster: (region, tree) => ({
+      DBCluster: this.render(this.promoteReplica(region, tree)),
+    }),
+    DeleteDBCluster: (region, tree) => ({ DBCluster: this.render(this.deleteCluster(region, tree)) }),
+    CreateGlobalCluster: (region, tree) => ({
+      GlobalCluster: this.renderGlobal(this.createGlobal(region, tree)),
+    }),
+    DescribeGlobalClusters: (_region, tree) => this.describeGlobals(tree),
+    DeleteGlobalCluster: (_region, tree) => ({ GlobalCluster: this.renderGlobal(this.deleteGlobal(tree)) }),
+    RemoveFromGlobalCluster: (_region, tree) => ({
+      GlobalCluster: this.renderGlobal(this.removeFromGlobal(tree)),
+    }),
+    FailoverGlobalCluster: (_region, tree) => {
+      const allowDataLoss = qBool(tree, 'AllowDataLoss') === true;
+      const switchover = qBool(tree, 'Switchover') === true;
+      if (allowDataLoss && switchover) {
+        throw new AwsError(
+          'InvalidParameterCombination',
+          400,
+          'AllowDataLoss and Switchover cannot be specified together.',
+        );
+      }
+      // Without AllowDataLoss the operation is a switchover (API reference, FailoverGlobalCluster).
+      return { GlobalCluster: this.renderGlobal(this.changeWriter(tree, allowDataLoss)) };
+    },
+    SwitchoverGlobalCluster: (_region, tree) => ({
+      GlobalCluster: this.renderGlobal(this.changeWriter(tree, false)),
+    }),
+  };
+
+  /* ------------------------------------------------------------------------------------------ */
+  /* State helpers                                                                              */
+  /* ------------------------------------------------------------------------------------------ */
+
+  private store(region: string): Map<string, Cluster> {
+    let store = this.clusters.get(region);
+    if (!store) {
+      store = new Map();
+      this.clusters.set(region, store);
+    }
+    return store;
+  }
+
+  private suffix(region: string): string {
+    let suffix = this.endpointSuffixes.get(region);
+    if (!suffix) {
+      suffix = this.rng.chars(12, LOWER_ALNUM);
+      this.endpointSuffixes.set(region, suffix);
+    }
+    return suffix;
+  }
+
+  /** A cluster by id (in `region`) or by ARN (in the ARN's Region). */
+  private lookup(region: string, idOrArn: string): Cluster | undefined {
+    const arn = parseClusterArn(idOrArn);
+    return arn ? this.store(arn.region).get(arn.id) : this.store(region).get(idOrArn.toLowerCase());
+  }
+
+  private find(region: string, idOrArn: string): Cluster {
+    const cluster = this.lookup(region, idOrArn);
+    if (!cluster || cluster.gone) throw clusterNotFound(idOrArn);
+    return cluster;
+  }
+
+  private byArn(arn: string): Cluster | undefined {
+    const parsed = parseClusterArn(arn);
+    return parsed ? this.store(parsed.region).get(parsed.id) : undefined;
+  }
+
+  private findGlobal(id: string): GlobalCluster {
+    const global = this.globals.get(id.toLowerCase());
+    if (!global) throw globalNotFound(id);
+    return global;
+  }
+
+  private background(cluster: Cluster, what: string, task: () => Promise<void>): void {
+    task().catch((error: unknown) => {
+      if (this.clock.isClosed) return;
+      cluster.status = 'failed';
+      this.onBackgroundError(error, `${what} of ${cluster.id} in ${cluster.region}: ${errorMessage(error)}`);
+    });
+  }
+
+  /* ------------------------------------------------------------------------------------------ */
+  /* DB clusters                                                                                */
+  /* ------------------------------------------------------------------------------------------ */
+
+  private createCluster(region: string, tree: QueryTree): Cluster {
+    const id = required(tree, 'DBClusterIdentifier');
+    if (!identifierOk(id)) {
+      throw new AwsError(
+        'InvalidParameterValue',
+        400,
+        'The parameter DBClusterIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.',
+      );
+    }
+    const lower = id.toLowerCase();
+    if (this.store(region).get(lower) && !this.store(region).get(lower)?.gone) {
+      throw new AwsError('DBClusterAlreadyExistsFault', 400, 'DB Cluster already exists');
+    }
+    const globalId = qString(tree, 'GlobalClusterIdentifier');
+    const global = globalId === undefined ? undefined : this.findGlobal(globalId);
+    const sourceArn = qString(tree, 'ReplicationSourceIdentifier');
+    const source = sourceArn === undefined ? undefined : this.lookup(region, sourceArn);
+    if (sourceArn !== undefined && (!source || source.gone)) throw clusterNotFound(sourceArn);
+    if (global?.failover) {
+      throw invalidGlobal(
+        `Global cluster ${global.id} has a ${global.failover.status} operation in progress.`,
+      );
+    }
+    const engine = qString(tree, 'Engine') ?? global?.engine ?? source?.engine;
+    const defaults = engine === undefined ? undefined : ENGINES[engine];
+    if (!engine || !defaults) {
+      throw new AwsError('InvalidParameterValue', 400, `Invalid DB engine: ${engine ?? '(none)'}`);
+    }
+    if (global && global.engine !== engine) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        `The engine ${engine} does not match the global cluster's engine ${global.engine}.`,
+      );
+    }
+    const suffix = this.suffix(region);
+    const masterUsername = qString(tree, 'MasterUsername');
+    const databaseName = qString(tree, 'DatabaseName');
+    const cluster: Cluster = {
+      id: lower,
+      region,
+      arn: `arn:aws:rds:${region}:${this.account}:cluster:${lower}`,
+      engine,
+      engineVersion: qString(tree, 'EngineVersion') ?? global?.engineVersion ?? defaults.version,
+      status: 'creating',
+      port: qInt(tree, 'Port') ?? defaults.port,
+      endpoint: `${lower}.cluster-${suffix}.${region}.rds.amazonaws.com`,
+      readerEndpoint: `${lower}.cluster-ro-${suffix}.${region}.rds.amazonaws.com`,
+      ...(masterUsername !== undefined ? { masterUsername } : {}),
+      ...(databaseName !== undefined ? { databaseName } : {}),
+      resourceId: `cluster-${this.rng.chars(26, UPPER_ALNUM)}`,
+      backupRetentionPeriod: qInt(tree, 'BackupRetentionPeriod') ?? 1,
+      readReplicas: [],
+      promoting: false,
+      gone: false,
+      tags: qList(tree, 'Tags').map((item) => ({
+        Key: qString(item, 'Key') ?? '',
+        Value: qString(item, 'Value') ?? '',
+      })),
+    };
+    if (source) {
+      cluster.replicationSource = source.arn;
+      source.readReplicas.push(cluster.arn);
+    }
+    if (global) {
+      cluster.globalClusterId = global.id;
+      global.members.push(cluster.arn);
+      if (global.writer === undefined) global.writer = cluster.arn;
+    }
+    this.store(region).set(lower, cluster);
+    this.background(cluster, 'create', async () => {
+      await this.clock.sleep(this.clock.timings.createInstanceMs);
+      if (cluster.gone || this.clock.isClosed) return;
+      cluster.status = 'available';
+      cluster.created = this.clock.now();
+    });
+    return cluster;
+  }
+
+  private describeClusters(region: string, tree: QueryTree): XmlObject {
+    const id = qString(tree, 'DBClusterIdentifier');
+    let clusters: Cluster[];
+    if (id !== undefined) {
+      clusters = [this.find(region, id)];
+    } else {
+      clusters = [...this.store(region).values()].filter((c) => !c.gone);
+      for (const filter of qList(tree, 'Filters')) {
+        const name = qString(filter, 'Name');
+        const values = typeof filter === 'object' ? qList(filter, 'Values').map(String) : [];
+        if (name === 'db-cluster-id') {
+          clusters = clusters.filter((c) => values.some((v) => v.toLowerCase() === c.id || v === c.arn));
+        } else if (name === 'engine') {
+          clusters = clusters.filter((c) => values.includes(c.engine));
+        } else {
+          throw new AwsError('InvalidParameterValue', 400, `Unrecognized filter name: ${name}`);
+        }
+      }
+    }
+    const max = qInt(tree, 'MaxRecords') ?? 100;
+    if (max < 20 || max > 100) {
+      throw new AwsError(
+        'InvalidParameterValue',
+        400,
+        `Invalid value ${max} for MaxRecords. Must be between 20 and 100`,
+      );
+    }
+    const start = Number(qString(tree, 'Marker') ?? 0) || 0;
+    return {
+      DBClusters: xmlList(
+        'DBCluster',
+        clusters.slice(start, start + max).map((c) => this.render(c)),
+      ),
+      ...(start + max < clusters.length ? { Marker: String(start + max) } : {}),
+    };
+  }
+
+  private promoteReplica(region: string, tree: QueryTree): Cluster {
+    const cluster = this.find(region, required(tree, 'DBClusterIdentifier'));
+    if (!cluster.replicationSource) {
+      throw invalidCluster(`DB cluster ${cluster.id} is not a read replica.`);
+    }
+    if (cluster.status !== 'available') {
+      throw invalidCluster(`DB cluster ${cluster.id} is not in available state; it is ${cluster.status}.`);
+    }
+    cluster.status = 'promoting';
+    cluster.promoting = true;
+    this.background(cluster, 'promote', async () => {
+      await this.clock.sleep(this.clock.timings.promoteModifyingMs);
+      if (cluster.gone || this.clock.isClosed) return;
+      const source = cluster.replicationSource ? this.byArn(cluster.replicationSource) : undefined;
+      if (source) source.readReplicas = source.readReplicas.filter((r) => r !== cluster.arn);
+      delete cluster.replicationSource;
+      cluster.promoting = false;
+      cluster.status = 'available';
+    });
+    return cluster;
+  }
+
+  private deleteCluster(region: string, tree: QueryTree): Cluster {
+    const cluster = this.find(region, required(tree, 'DBClusterIdentifier'));
+    if (
+      qBool(tree, 'SkipFinalSnapshot') !== true &&
+      qString(tree, 'FinalDBSnapshotIdentifier') === undefined
+    ) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        'FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.',
+      );
+    }
+    if (cluster.globalClusterId !== undefined) {
+      throw invalidCluster(
+        `DB cluster ${cluster.id} is a member of global cluster ${cluster.globalClusterId}; remove it from the global cluster first.`,
+      );
+    }
+    if (cluster.status === 'deleting')
+      throw invalidCluster(`DB cluster ${cluster.id} is already being deleted.`);
+    cluster.status = 'deleting';
+    this.background(cluster, 'delete', async () => {
+      await this.clock.sleep(this.clock.timings.deleteInstanceMs);
+      if (this.clock.isClosed) return;
+      cluster.gone = true;
+      this.store(region).delete(cluster.id);
+      const source = cluster.replicationSource ? this.byArn(cluster.replicationSource) : undefined;
+      if (source) source.readReplicas = source.readReplicas.filter((r) => r !== cluster.arn);
+    });
+    return cluster;
+  }
+
+  /* ------------------------------------------------------------------------------------------ */
+  /* Global clusters                                                                            */
+  /* ------------------------------------------------------------------------------------------ */
+
+  private createGlobal(region: string, tree: QueryTree): GlobalCluster {
+    const id = required(tree, 'GlobalClusterIdentifier');
+    if (!identifierOk(id)) {
+      throw new AwsError('InvalidParameterValue', 400, `Invalid global cluster identifier: ${id}`);
+    }
+    const lower = id.toLowerCase();
+    if (this.globals.has(lower)) {
+      throw new AwsError('GlobalClusterAlreadyExistsFault', 400, `Global cluster ${id} already exists`);
+    }
+    const sourceId = qString(tree, 'SourceDBClusterIdentifier');
+    const source = sourceId === undefined ? undefined : this.find(region, sourceId);
+    if (source?.globalClusterId !== undefined) {
+      throw invalidCluster(
+        `DB cluster ${source.id} is already a member of global cluster ${source.globalClusterId}.`,
+      );
+    }
+    if (source && qString(tree, 'Engine') !== undefined) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        'Engine is inherited from the source cluster and must not be specified with SourceDBClusterIdentifier.',
+      );
+    }
+    const engine = source?.engine ?? qString(tree, 'Engine');
+    const defaults = engine === undefined ? undefined : ENGINES[engine];
+    if (!engine || !defaults) {
+      throw new AwsError('InvalidParameterValue', 400, `Invalid DB engine: ${engine ?? '(none)'}`);
+    }
+    const global: GlobalCluster = {
+      id: lower,
+      arn: `arn:aws:rds::${this.account}:global-cluster:${lower}`,
+      resourceId: `cluster-${this.rng.chars(16, LOWER_ALNUM)}`,
+      engine,
+      engineVersion: source?.engineVersion ?? qString(tree, 'EngineVersion') ?? defaults.version,
+      endpoint: `${lower}.global-${this.rng.chars(8, LOWER_ALNUM)}.global.rds.amazonaws.com`,
+      status: 'available',
+      members: [],
+    };
+    if (source) {
+      source.globalClusterId = lower;
+      global.members.push(source.arn);
+      global.writer = source.arn;
+    }
+    this.globals.set(lower, global);
+    return global;
+  }
+
+  private describeGlobals(tree: QueryTree): XmlObject {
+    const id = qString(tree, 'GlobalClusterIdentifier');
+    let globals = id !== undefined ? [this.findGlobal(id)] : [...this.globals.values()];
+    for (const filter of qList(tree, 'Filters')) {
+      const name = qString(filter, 'Name');
+      const values = typeof filter === 'object' ? qList(filter, 'Values').map(String) : [];
+      if (name === 'db-cluster-id') {
+        globals = globals.filter((g) =>
+          g.members.some((m) => values.some((v) => v === m || v.toLowerCase() === parseClusterArn(m)?.id)),
+        );
+      } else {
+        throw new AwsError('InvalidParameterValue', 400, `Unrecognized filter name: ${name}`);
+      }
+    }
+    // The list's member element is GlobalClusterMember, not GlobalCluster (the SDK's GlobalClusterList shape).
+    return {
+      GlobalClusters: xmlList(
+        'GlobalClusterMember',
+        globals.map((g) => this.renderGlobal(g)),
+      ),
+    };
+  }
+
+  private deleteGlobal(tree: QueryTree): GlobalCluster {
+    const global = this.findGlobal(required(tree, 'GlobalClusterIdentifier'));
+    if (global.members.length) {
+      throw invalidGlobal(`Global cluster ${global.id} is not empty: remove its member clusters first.`);
+    }
+    this.globals.delete(global.id);
+    return global;
+  }
+
+  private removeFromGlobal(tree: QueryTree): GlobalCluster {
+    const global = this.findGlobal(required(tree, 'GlobalClusterIdentifier'));
+    const clusterId = required(tree, 'DbClusterIdentifier');
+    const cluster = this.byArn(clusterId);
+    if (!cluster || cluster.gone) throw clusterNotFound(clusterId);
+    if (!global.members.includes(cluster.arn)) {
+      throw invalidGlobal(`DB cluster ${cluster.arn} is not a member of global cluster ${global.id}.`);
+    }
+    if (global.failover) {
+      throw invalidGlobal(
+        `Global cluster ${global.id} has a ${global.failover.status} operation in progress.`,
+      );
+    }
+    if (cluster.arn === global.writer && global.members.length > 1) {
+      throw invalidGlobal(
+        `DB cluster ${cluster.arn} is the primary of global cluster ${global.id}; remove its secondary clusters first.`,
+      );
+    }
+    global.members = global.members.filter((m) => m !== cluster.arn);
+    if (global.writer === cluster.arn) delete global.writer;
+    delete cluster.globalClusterId;
+    return global;
+  }
+
+  /** FailoverGlobalCluster (with or without AllowDataLoss) and SwitchoverGlobalCluster. */
+  private changeWriter(tree: QueryTree, allowDataLoss: boolean): GlobalCluster {
+    const global = this.findGlobal(required(tree, 'GlobalClusterIdentifier'));
+    const targetId = required(tree, 'TargetDbClusterIdentifier');
+    const target = this.byArn(targetId);
+    if (!target || target.gone) throw clusterNotFound(targetId);
+    if (global.failover) {
+      throw invalidGlobal(
+        `Global cluster ${global.id} has a ${global.failover.status} operation in progress.`,
+      );
+    }
+    if (!global.members.includes(target.arn)) {
+      throw invalidGlobal(`DB cluster ${target.arn} is not a member of global cluster ${global.id}.`);
+    }
+    if (target.arn === global.writer || global.writer === undefined) {
+      throw invalidGlobal(
+        `DB cluster ${target.arn} is not a secondary cluster of global cluster ${global.id}.`,
+      );
+    }
+    if (target.status !== 'available') {
+      throw invalidCluster(`DB cluster ${target.id} is not in available state; it is ${target.status}.`);
+    }
+    if (!allowDataLoss) {
+      const versions = new Set(
+        global.members.map((m) => this.byArn(m)?.engineVersion).filter((v): v is string => v !== undefined),
+      );
+      if (versions.size > 1) {
+        throw invalidGlobal(
+          `Global cluster ${global.id} cannot switch over: its members run different engine versions (${[...versions].join(', ')}).`,
+        );
+      }
+    }
+    const from = global.writer;
+    const state: FailoverState = { status: 'pending', from, to: target.arn, dataLossAllowed: allowDataLoss };
+    global.failover = state;
+    const timings = this.clock.timings;
+    this.background(target, allowDataLoss ? 'global failover' : 'global switchover', async () => {
+      await this.clock.sleep(timings.promoteStartMs);
+      if (this.clock.isClosed) return;
+      state.status = allowDataLoss ? 'failing-over' : 'switching-over';
+      global.status = state.status;
+      target.status = 'failing-over';
+      await this.clock.sleep(timings.promoteModifyingMs);
+      if (this.clock.isClosed) return;
+      // The target is the writer; the old primary rejoins as a secondary (docs/aws/aurora-global-database.md).
+      global.writer = target.arn;
+      target.status = 'available';
+      global.status = 'available';
+      delete global.failover;
+    });
+    return global;
+  }
+
+  /* ------------------------------------------------------------------------------------------ */
+  /* Rendering                                                                                  */
+  /* ------------------------------------------------------------------------------------------ */
+
+  private render(c: Cluster): XmlObject {
+    const creating = c.status === 'creating';
+    return {
+      AllocatedStorage: 1,
+      AvailabilityZones: xmlList('AvailabilityZone', [`${c.region}a`, `${c.region}b`, `${c.region}c`]),
+      BackupRetentionPeriod: c.backupRetentionPeriod,
+      DatabaseName: c.databaseName,
+      DBClusterIdentifier: c.id,
+      DBClusterParameterGroup: `default.${c.engine}${c.engineVersion.split('.')[0]}`,
+      DBSubnetGroup: 'default',
+      Status: c.status,
+      // Aurora has no endpoint names to hand out until the cluster is created.
+      Endpoint: creating ? undefined : c.endpoint,
+      ReaderEndpoint: creating ? undefined : c.readerEndpoint,
+      MultiAZ: false,
+      Engine: c.engine,
+      EngineVersion: c.engineVersion,
+      Port: c.port,
+      MasterUsername: c.masterUsername,
+      PreferredBackupWindow: '06:30-07:00',
+      PreferredMaintenanceWindow: 'sun:08:00-sun:08:30',
+      ReplicationSourceIdentifier: c.replicationSource,
+      ReadReplicaIdentifiers: xmlList('ReadReplicaIdentifier', c.readReplicas),
+      DBClusterMembers: '',
+      VpcSecurityGroups: xmlList('VpcSecurityGroupMembership', [
+        { VpcSecurityGroupId: 'sg-0123456789abcdef0', Status: 'active' },
+      ]),
+      HostedZoneId: 'Z2R2ITUGPM61AM',
+      StorageEncrypted: false,
+      DbClusterResourceId: c.resourceId,
+      DBClusterArn: c.arn,
+      IAMDatabaseAuthenticationEnabled: false,
+      ClusterCreateTime: c.created === undefined ? undefined : new Date(c.created),
+      EngineMode: 'provisioned',
+      DeletionProtection: false,
+      HttpEndpointEnabled: false,
+      CopyTagsToSnapshot: false,
+      CrossAccountClone: false,
+      TagList: xmlList(
+        'Tag',
+        c.tags.map((t) => ({ ...t })),
+      ),
+      GlobalClusterIdentifier: c.globalClusterId,
+      GlobalWriteForwardingStatus: c.globalClusterId === undefined ? undefined : 'disabled',
+      NetworkType: 'IPV4',
+    };
+  }
+
+  private renderGlobal(g: GlobalCluster): XmlObject {
+    const secondaries = g.members.filter((m) => m !== g.writer);
+    return {
+      GlobalClusterIdentifier: g.id,
+      GlobalClusterResourceId: g.resourceId,
+      GlobalClusterArn: g.arn,
+      Status: g.status,
+      Engine: g.engine,
+      EngineVersion: g.engineVersion,
+      StorageEncrypted: false,
+      DeletionProtection: false,
+      GlobalClusterMembers: xmlList(
+        'GlobalClusterMember',
+        g.members.map((m) =>
+          m === g.writer
+            ? { DBClusterArn: m, Readers: xmlList('member', secondaries), IsWriter: true }
+            : {
+                DBClusterArn: m,
+                Readers: '',
+                IsWriter: false,
+                GlobalWriteForwardingStatus: 'disabled',
+                SynchronizationStatus: 'connected',
+              },
+        ),
+      ),
+      Endpoint: g.endpoint,
+      FailoverState: g.failover
+        ? {
+            Status: g.failover.status,
+            FromDbClusterArn: g.failover.from,
+            ToDbClusterArn: g.failover.to,
+            IsDataLossAllowed: g.failover.dataLossAllowed,
+          }
+        : undefined,
+    };
+  }
+
+  /** Cluster endpoint names (writer and reader), for tests and a future DNS view. */
+  clusterEndpoints(region: string, id: string): { endpoint: string; readerEndpoint: string } | undefined {
+    const cluster = this.store(region).get(id.toLowerCase());
+    return cluster ? { endpoint: cluster.endpoint, readerEndpoint: cluster.readerEndpoint } : undefined;
+  }
+}
