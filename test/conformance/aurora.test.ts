@@ -26,6 +26,7 @@ import { describe, expect, it } from 'vitest';
 import {
   conformance,
   type DivergenceTable,
+  needsEmulator,
   pollUntil,
   rejection,
   type Target,
@@ -53,17 +54,19 @@ const MOTO_DIVERGENCES: DivergenceTable = {
   'PromoteReadReplicaDBCluster: promoting, then available without ReplicationSourceIdentifier':
     'moto refuses a read replica cluster without MasterUsername (InvalidParameterValue), so there is nothing to promote',
   'FailoverGlobalCluster with AllowDataLoss: FailoverState pending, failing-over, then the target is the writer and the old primary a secondary':
-    'moto does not implement FailoverGlobalCluster (it answers an error naming the action)',
+    'moto does not implement FailoverGlobalCluster (HTTP 500 with an HTML page)',
   'SwitchoverGlobalCluster: FailoverState pending, switching-over without data loss, then the roles are swapped':
-    'moto does not implement SwitchoverGlobalCluster (it answers an error naming the action)',
+    'moto does not implement SwitchoverGlobalCluster (HTTP 500 with an HTML page)',
   'A second FailoverGlobalCluster while one is in progress is InvalidGlobalClusterStateFault':
-    'moto does not implement FailoverGlobalCluster (it answers an error naming the action)',
+    'moto does not implement FailoverGlobalCluster (HTTP 500 with an HTML page)',
+  'FailoverGlobalCluster with both AllowDataLoss and Switchover is InvalidParameterCombination':
+    'moto does not implement FailoverGlobalCluster (HTTP 500 with an HTML page)',
   'FailoverGlobalCluster to the current writer is InvalidGlobalClusterStateFault':
-    'moto does not implement FailoverGlobalCluster (it answers an error naming the action)',
+    'moto does not implement FailoverGlobalCluster (HTTP 500 with an HTML page)',
   'FailoverGlobalCluster of a missing global cluster is GlobalClusterNotFoundFault':
-    'moto does not implement FailoverGlobalCluster (it answers an error naming the action)',
+    'moto does not implement FailoverGlobalCluster (HTTP 500 with an HTML page)',
   'SwitchoverGlobalCluster across different engine versions is InvalidGlobalClusterStateFault':
-    'moto does not implement SwitchoverGlobalCluster (it answers an error naming the action)',
+    'moto does not implement SwitchoverGlobalCluster (HTTP 500 with an HTML page)',
 };
 
 function rdsIn(target: Target, region: string): RDSClient {
@@ -248,6 +251,27 @@ conformance('RDS Aurora', MOTO_DIVERGENCES, (suite) => {
         },
         moto: () => motoRefusesReplicaClusters(target),
       });
+    });
+
+    it('a read replica cluster of an Aurora PostgreSQL cluster is refused (binlog replication is Aurora MySQL only)', async () => {
+      // Prepare
+      const target = suite.target();
+      if (
+        needsEmulator(
+          suite.name,
+          'aurora-postgresql read replica cluster',
+          'moto refuses every read replica cluster without MasterUsername',
+        )
+      )
+        return;
+      const source = await createCluster(target, PRIMARY);
+
+      // Act
+      const error = await rejection(createCluster(target, RECOVERY, { replicationSource: source.arn }));
+
+      // Assess
+      expect(error.name).toBe('InvalidParameterCombination');
+      expect(error.message).toMatch(/aurora-mysql/);
     });
 
     it('PromoteReadReplicaDBCluster of a cluster that is not a read replica is InvalidDBClusterStateFault', async () => {
@@ -462,15 +486,24 @@ conformance('RDS Aurora', MOTO_DIVERGENCES, (suite) => {
           });
           const seen = await pollUntil(
             target,
-            () => describeGlobal(client, id),
-            (g) => g.FailoverState === undefined,
+            async () => ({
+              global: await describeGlobal(client, id),
+              target: await describeCluster(client, secondary.id),
+            }),
+            (v) => v.global.FailoverState === undefined,
           );
-          expect(transitions(seen.map((g) => g.FailoverState?.Status ?? 'none'))).toEqual([
+          expect(transitions(seen.map((v) => v.global.FailoverState?.Status ?? 'none'))).toEqual([
             'pending',
             'failing-over',
             'none',
           ]);
-          const last = seen.at(-1) as GlobalCluster;
+          // The promoted cluster is failing-over while it is promoted, then available.
+          expect(transitions(seen.map((v) => v.target.Status))).toEqual([
+            'available',
+            'failing-over',
+            'available',
+          ]);
+          const last = (seen.at(-1) as { global: GlobalCluster }).global;
           expect(writerOf(last)).toBe(secondary.arn);
           expect(last.GlobalClusterMembers?.map((m) => m.DBClusterArn).sort()).toEqual(
             [primary.arn, secondary.arn].sort(),
@@ -551,6 +584,36 @@ conformance('RDS Aurora', MOTO_DIVERGENCES, (suite) => {
         },
         moto: () => motoLacks(first),
       });
+    });
+
+    it('FailoverGlobalCluster with both AllowDataLoss and Switchover is InvalidParameterCombination', async () => {
+      // Prepare
+      const target = suite.target();
+      const { id, secondary } = await createGlobal(target);
+
+      // Act
+      const outcome = rdsIn(target, RECOVERY).send(
+        new FailoverGlobalClusterCommand({
+          GlobalClusterIdentifier: id,
+          TargetDbClusterIdentifier: secondary.arn,
+          AllowDataLoss: true,
+          Switchover: true,
+        }),
+      );
+
+      // Assess
+      await suite.behaves(
+        'FailoverGlobalCluster with both AllowDataLoss and Switchover is InvalidParameterCombination',
+        {
+          aws: async () => {
+            const error = await rejection(outcome);
+            expect(error.name).toBe('InvalidParameterCombination');
+            const global = await describeGlobal(rdsIn(target, RECOVERY), id);
+            expect(global.FailoverState).toBeUndefined();
+          },
+          moto: () => motoLacks(outcome),
+        },
+      );
     });
 
     it('FailoverGlobalCluster to the current writer is InvalidGlobalClusterStateFault', async () => {

@@ -7,7 +7,8 @@
  * - CreateDBCluster (for seeding a world): `creating`, then `available`. With GlobalClusterIdentifier the cluster
  *   joins that global cluster (the first member is the writer, later ones are secondaries); with
  *   ReplicationSourceIdentifier (a cluster ARN in another Region) it is a cross-Region read replica cluster and the
- *   source lists it in ReadReplicaIdentifiers.
+ *   source lists it in ReadReplicaIdentifiers; only for aurora-mysql (binlog replication; the refusal's code,
+ *   InvalidParameterCombination, is the emulator's choice).
  * - DescribeDBClusters by id, ARN or the `db-cluster-id` / `engine` filters; DBClusterNotFoundFault (404).
  * - PromoteReadReplicaDBCluster: refused with InvalidDBClusterStateFault unless the cluster is an `available`
  *   read replica; then `promoting` for `promoteModifyingMs`, and `available` without ReplicationSourceIdentifier.
@@ -247,6 +248,14 @@ export class AuroraClusters {
     const defaults = engine === undefined ? undefined : ENGINES[engine];
     if (!engine || !defaults) {
       throw new AwsError('InvalidParameterValue', 400, `Invalid DB engine: ${engine ?? '(none)'}`);
+    }
+    // Cross-Region read replica clusters are binlog replication: Aurora MySQL only (docs/aws/aurora-global-database.md).
+    if (source && engine !== 'aurora-mysql') {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        `Read replica DB clusters (ReplicationSourceIdentifier) are supported for aurora-mysql only, not ${engine}.`,
+      );
     }
     if (global && global.engine !== engine) {
       throw new AwsError(
