@@ -30,7 +30,8 @@ import { median, round } from './stats.js';
  */
 
 const USAGE = `usage: tsx bench/run.ts [--reps N] [--scale-reps N] [--scale100-reps N] [--drill-runs N] [--uncached-drill-runs N]
-  [--import-runs N] [--skip drill,scale,bundles,overhead] [--out DIR]`;
+  [--import-runs N] [--skip drill,scale,bundles,overhead] [--out DIR] [--render-only]
+  --render-only: no runs; recomputes the targets of DIR/results.json and writes DIR/results.md again`;
 
 const PLAN_PATH = 'examples/plan.json';
 /** Time factor of the one-unit runs (the drill's default): an 85 s promotion takes 1.7 s. */
@@ -79,10 +80,22 @@ async function main(): Promise<void> {
       skip: { type: 'string', default: '' },
       out: { type: 'string', default: 'bench' },
       help: { type: 'boolean', default: false },
+      'render-only': { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (values['render-only']) {
+    const out = resolve(String(values.out));
+    // JSON has no NaN: a ratio without a complete run was written as null.
+    const results = JSON.parse(readFileSync(resolve(out, 'results.json'), 'utf8'), (key, value) =>
+      key === 'ratioToOneUnit' && value === null ? Number.NaN : value,
+    ) as BenchResults;
+    results.targets = targets(results);
+    writeFileSync(resolve(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(resolve(out, 'results.md'), renderMarkdown(results));
     return;
   }
   const count = (name: keyof typeof values) => {
@@ -369,6 +382,11 @@ function topThrottled(row: ScaleRow): string {
   return `${action} (${n} throttled)`;
 }
 
+function topStepError(row: ScaleRow): string {
+  const [kind, n] = Object.entries(row.stepErrorsByKind).sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
+  return `${kind} (${n} step retries)`;
+}
+
 function targets(r: BenchResults): Target[] {
   const list: Target[] = [];
   const o = r.overhead;
@@ -413,7 +431,7 @@ function targets(r: BenchResults): Target[] {
         target: '100 units within 1.5x the time of 1 unit, no throttling failure',
         met: row.ratioToOneUnit <= 1.5 && !failed ? 'met' : failed ? 'not met (failures)' : 'not met',
         figure: `${Number.isNaN(row.ratioToOneUnit) ? 'no complete run' : `${row.ratioToOneUnit}x`} at MaxConcurrency ${row.maxConcurrency} (plan schema maximum; runs: ${row.ratios.map((x, i) => `${x}x${row.complete[i] ? '' : ' FAILED'}`).join(', ')}); ${failed ? `${row.complete.filter((ok) => !ok).length} of ${row.runs} runs did not fail over every unit` : 'no unit failed'}; ${median(row.throttledCalls)} throttled calls (median), ${median(row.stepErrors)} step retries${whatIf ? `; what-if MaxConcurrency 100: ${whatIf.ratios[0]}x, ${whatIf.unitsFailed[0]} units failed` : ''}`,
-        why: `the Map runs at most ${row.maxConcurrency} units at once: 100 units are ${Math.ceil(100 / row.maxConcurrency)} waves of one unit's duration${whatIf ? `; at MaxConcurrency 100 the most throttled call is ${topThrottled(whatIf)}, and units fail when a poll's retries run out` : ''}`,
+        why: `the Map runs at most ${row.maxConcurrency} units at once: 100 units are ${Math.ceil(100 / row.maxConcurrency)} waves of one unit's duration${failed ? `; units fail when a step's retries run out, most often ${topStepError(row)}: every unit changes its own record in the one shared zone, which takes one change at a time (PriorRequestNotComplete while a change is PENDING; one batch per zone is built, functions/lib/dns-batch.ts, not yet used: docs/design/fleet.md)` : ''}${whatIf ? `; at MaxConcurrency 100 the most throttled call is ${topThrottled(whatIf)}` : ''}`,
       });
     }
   }
