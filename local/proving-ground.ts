@@ -283,7 +283,7 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         ...worldEnvironment(em, plan.recoveryRegion, dnsEndpoint),
         // The verify step trusts the world's CA as Lambda trusts the RDS CAs: the stack points NODE_EXTRA_CA_CERTS at
         // the runtime's bundle (/var/runtime/ca-cert.pem, absent here); this process started without it, so the CA is
-        // also named through LIFEBOAT_DB_CA_FILE (functions/lib/verify-db.ts, databaseTrustStore).
+        // also named through LIFEBOAT_DB_CA_FILE (functions/lib/verify/db.ts, databaseTrustStore).
         NODE_EXTRA_CA_CERTS: databases.authority.caFile,
         LIFEBOAT_DB_CA_FILE: databases.authority.caFile,
       }),

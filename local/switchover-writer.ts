@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RunReport } from '../functions/lib/report/index.js';
-import { connectMysql, connectPostgres, type DbSession, sortDbError } from '../functions/lib/verify-db.js';
+import { connectMysql, connectPostgres, type DbSession, sortDbError } from '../functions/lib/verify/db.js';
 import {
   parseDnsServers,
   resolveLikeAnApplication,
   systemResolverFactory,
-} from '../functions/lib/verify-dns.js';
+} from '../functions/lib/verify/dns.js';
 import type { Fact, Prepared } from './drill-command.js';
 import type { ProvingGround, UnitWorld } from './proving-ground.js';
 

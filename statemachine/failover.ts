@@ -395,7 +395,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     payload: {
       ...UNIT_PAYLOAD,
       // When and how the record changed: the step's own budget runs from the change in sync for the larger of the
-      // record's previous TTL and its new one (functions/lib/verify-budget.ts).
+      // record's previous TTL and its new one (functions/lib/verify/budget.ts).
       dns: {
         change: sfn.JsonPath.objectAt('$.results.updateDns.detail'),
         inSync: sfn.JsonPath.objectAt('$.results.waitForDnsInSync'),

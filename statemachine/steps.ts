@@ -6,7 +6,7 @@ import {
   HEALTH_CHECK_FLIP_SECONDS,
   PREVIOUS_TTL_CEILING_SECONDS,
   RESOLVER_MARGIN_SECONDS,
-} from '../functions/lib/verify-budget.js';
+} from '../functions/lib/verify/budget.js';
 
 /** The step Lambdas of a failover, one per key; the contract of each is in /tmp/contract.md and functions/lib/types.ts. */
 export const STEP_FUNCTIONS = [
@@ -137,7 +137,7 @@ export const APPROVAL_RETRY: sfn.RetryProps = {
 
 /**
  * The connectivity check waits out DNS caches: 2, 3, 4.5, 6.75, then every 10 s, without jitter. The verify step
- * itself decides when its budget is spent (functions/lib/verify-budget.ts: the larger of the record's previous and
+ * itself decides when its budget is spent (functions/lib/verify/budget.ts: the larger of the record's previous and
  * new TTL after the change was in sync, plus an allowance) and then fails with ConnectivityTimeoutError, which is not
  * retried; this static retrier is the ceiling, sized for the largest budget a unit can have
  * (docs/design/verify-budget.md).

@@ -8,7 +8,7 @@ import {
   defaultConnectors,
   engineFamily,
   sortDbError,
-} from './verify-db.js';
+} from './verify/db.js';
 import {
   DNS_SERVERS_ENV,
   normalizeName,
@@ -16,7 +16,7 @@ import {
   type ResolverFactory,
   resolveLikeAnApplication,
   systemResolverFactory,
-} from './verify-dns.js';
+} from './verify/dns.js';
 
 /**
  * Does the promoted database take these credentials? AttachRotation asks it of an interrupted rotation's pending

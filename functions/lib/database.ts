@@ -9,7 +9,6 @@ import {
 import {
   awsErrorName,
   ConfigurationError,
-  InputInvalidError,
   isTransientAwsError,
   ResourceBusyError,
   ResourceMissingError,

@@ -2,7 +2,6 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import {
   type Change,
   ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
   GetHostedZoneCommand,
   ListResourceRecordSetsCommand,
   type ResourceRecordSet,
@@ -10,22 +9,20 @@ import {
 } from '@aws-sdk/client-route-53';
 import { describeInstance } from './database.js';
 import { type DnsDeps, route53Error } from './dns-change.js';
-import { checkDnsFlip, checkFlipReadiness, type DnsFlipDeps, forceDnsFlip } from './dns-flip.js';
+import { checkFlipReadiness, forceDnsFlip } from './dns-flip.js';
 import {
   AwsCallFailedError,
   awsErrorName,
   ConfigurationError,
-  InputInvalidError,
   isTransientAwsError,
   ResourceBusyError,
   ResourceMissingError,
-  toLifeboatError,
 } from './errors.js';
 import { logger } from './observability.js';
 import type { UnitPlan } from './plan.js';
 import { timedStep } from './step.js';
-import type { PollResult, PreflightCheck, StepResult, UnitStepInput } from './types.js';
-import { liveTtlCheck } from './verify-budget.js';
+import type { PreflightCheck, StepResult, UnitStepInput } from './types.js';
+import { liveTtlCheck } from './verify/budget.js';
 import './sdk/route53.js';
 
 /**

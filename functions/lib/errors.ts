@@ -103,7 +103,7 @@ export class ConnectivityNotReadyError extends LifeboatError {
 
 /**
  * The database was still not reachable when the verify budget ran out: the larger of the record's previous and new
- * TTL, plus an allowance, after the DNS change was in sync (functions/lib/verify-budget.ts). Not retried.
+ * TTL, plus an allowance, after the DNS change was in sync (functions/lib/verify/budget.ts). Not retried.
  */
 export class ConnectivityTimeoutError extends LifeboatError {
   override readonly name = 'ConnectivityTimeoutError' as const;

@@ -193,7 +193,7 @@ const DRILL_NEEDS_A_REPLICA =
  * not InSync, or a replica holding no current version, stops a drill as any unhealthy replica does.
  */
 export function informationalInDrill(check: PreflightCheck, _figures: Record<string, DetailValue>): boolean {
-  // The live record's TTL against the RTO (functions/lib/verify-budget.ts, liveTtlCheck): advice; a drill measures it.
+  // The live record's TTL against the RTO (functions/lib/verify/budget.ts, liveTtlCheck): advice; a drill measures it.
   return check.check === 'database.replica-backups' || check.check === 'dns.ttl';
 }
 

@@ -79,7 +79,7 @@ export function defaultExecutionTimeout(plan: FailoverPlan): Duration {
 
 /**
  * Lambda timeout of the verify step. With T = `verify.timeoutSeconds`, DNS gets T/2, connecting T and the queries
- * share one more T (functions/lib/verify.ts; a dry run's probes the same, functions/lib/verify-dry-run.ts): 2.5 T at
+ * share one more T (functions/lib/verify/connectivity.ts; a dry run's probes the same, functions/lib/verify/dry-run.ts): 2.5 T at
  * worst, plus the secret and RDS reads within their SDK budgets (docs/design/timeouts.md).
  */
 export function verifyFunctionTimeout(plan: FailoverPlan): Duration {

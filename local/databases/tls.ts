@@ -2,7 +2,7 @@
  * A throw-away certificate authority for the local proving ground's database servers. RDS serves TLS with a
  * certificate that names the instance endpoint and chains to an RDS CA the client trusts; here each server gets a
  * certificate naming its emulated endpoint, signed by this CA, and the verify step trusts the CA through
- * `LIFEBOAT_DB_CA_FILE` (functions/lib/verify-db.ts). Keys are P-256, valid two days: nothing outlives a run.
+ * `LIFEBOAT_DB_CA_FILE` (functions/lib/verify/db.ts). Keys are P-256, valid two days: nothing outlives a run.
  *
  * Certificates are made with the `openssl` command (Node has no API that writes X.509): one `openssl req -x509`
  * per certificate (OpenSSL 3's `-CA`/`-CAkey` sign it in the same process), about 20 ms each.

@@ -137,7 +137,9 @@ conformance(
               expect(answer.DBInstance?.PendingModifiedValues?.DBInstanceIdentifier).toBe(newId);
               expect(answer.DBInstance?.DBInstanceStatus).toBe('renaming');
               // Not found under the new name while renaming, then rebooting (a poll may miss a phase).
-              expect(['not-yet', 'rebooting', 'available']).toEqual(expect.arrayContaining(transitions(seen)));
+              expect(['not-yet', 'rebooting', 'available']).toEqual(
+                expect.arrayContaining(transitions(seen)),
+              );
             },
             moto: async () => {
               expect(answer.DBInstance?.DBInstanceIdentifier).toBe(newId);

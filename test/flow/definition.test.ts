@@ -257,7 +257,7 @@ describe('retries', () => {
 
   it.each([
     // The record's TTL before the change is read at run time: the retrier covers the largest one the verify budget
-    // waits out (functions/lib/verify-budget.ts), or a larger plan TTL.
+    // waits out (functions/lib/verify/budget.ts), or a larger plan TTL.
     ['a previous TTL up to the ceiling', 120, CONNECTIVITY_RETRY.previousTtlCeilingSeconds],
     ['a plan TTL above the ceiling', 7200, 7200],
   ])(

@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePlan } from '../../functions/lib/plan.js';
+import { CLOSER_DESCRIPTION_SUFFIX } from '../../infra/constructs/lock-recovery.js';
+import { READINESS_DESCRIPTION_SUFFIX } from '../../infra/constructs/readiness.js';
 import { addLifeboatStacks } from '../../infra/lifeboat-app.js';
 import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import { examplePlan } from './support.js';
@@ -53,6 +55,37 @@ const DATABASE_DRIVER_STEPS = new Set([
   'readiness evaluation',
 ]);
 
+/** A template value as a string: a reference CloudFormation resolves at deploy becomes `test-<logical id>`. */
+function standIn(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if (typeof v.Ref === 'string') return `test-${v.Ref}`;
+  const getAtt = v['Fn::GetAtt'] as [string, string] | undefined;
+  if (getAtt) return `test-${getAtt[0]}-${getAtt[1]}`;
+  const join = v['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join) return join[1].map(standIn).join(join[0]);
+  return 'test-value';
+}
+
+/**
+ * The functions' environment variables as the stack sets them, merged, with stand-ins for deploy-time values; not the
+ * runtime's own (NODE_OPTIONS, the CA bundle that exists only on Lambda).
+ */
+function deployedEnvironment(
+  functions: readonly { Properties: Record<string, unknown> }[],
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const fn of functions) {
+    const variables =
+      (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    for (const [name, value] of Object.entries(variables)) {
+      if (name.startsWith('NODE_')) continue;
+      env[name] = standIn(value);
+    }
+  }
+  return env;
+}
+
 const outdir = mkdtempSync(join(tmpdir(), 'lifeboat-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -73,8 +106,20 @@ describe('the app, synthesized for real (bundling on, cdk-nag on)', () => {
   };
 
   it('bundles each step into one small ES module with its source map', () => {
-    // Assess
-    expect(functions).toHaveLength(STEP_FUNCTIONS.length);
+    // Assess: one function per step, plus the two the stack runs outside the state machine.
+    const descriptions = functions.map((fn) => String(fn.Properties.Description));
+    for (const step of STEP_FUNCTIONS) {
+      expect(
+        descriptions.filter((d) => d === `lifeboat ${plan.name}: ${step} step`),
+        step,
+      ).toHaveLength(1);
+    }
+    expect(descriptions.filter((d) => !d.endsWith(' step')).sort()).toEqual(
+      [
+        `lifeboat ${plan.name}${CLOSER_DESCRIPTION_SUFFIX}`,
+        `lifeboat ${plan.name}${READINESS_DESCRIPTION_SUFFIX}`,
+      ].sort(),
+    );
     for (const fn of functions) {
       const dir = assetDir(fn);
       const bundle = join(dir, 'index.mjs');
@@ -130,9 +175,10 @@ describe('the app, synthesized for real (bundling on, cdk-nag on)', () => {
         env: {
           ...process.env,
           AWS_REGION: plan.recoveryRegion,
+          // Every function's environment as the stack sets it, a stand-in for each value known only at deploy
+          // (a reference to the table, the bucket, the state machine): some handlers read theirs when they load.
+          ...deployedEnvironment(functions),
           LOCK_TABLE_NAME: 'lifeboat-test-lock',
-          // The ended-run handler reads it at load, as the stack sets it (infra/constructs/lock-recovery.ts).
-          STATE_MACHINE_ARN: `arn:aws:states:${plan.recoveryRegion}:123456789012:stateMachine:lifeboat-test`,
           EVENT: JSON.stringify({
             plan: examplePlan('plan.json'),
             input: { Comment: 'Insert your JSON here' },

@@ -617,7 +617,7 @@ describe('LifeboatStack variations', () => {
     // Act
     const { template, plan } = synthesize(document);
     // Assess
-    // 3 x 60 s (DNS, connect, queries: functions/lib/verify.ts) + the SDK reads' budgets (28 s + 43 s) + 15 s.
+    // 3 x 60 s (DNS, connect, queries: functions/lib/verify/connectivity.ts) + the SDK reads' budgets (28 s + 43 s) + 15 s.
     expect(stepFunction(template, plan, 'verifyConnectivity').resource.Properties.Timeout).toBe(266);
   });
 });

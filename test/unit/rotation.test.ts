@@ -30,7 +30,7 @@ import {
   settleRotation,
 } from '../../functions/lib/secret.js';
 import type { PreflightCheck } from '../../functions/lib/types.js';
-import type { DbConnector } from '../../functions/lib/verify-db.js';
+import type { DbConnector } from '../../functions/lib/verify/db.js';
 import {
   ACCOUNT,
   accessDenied,

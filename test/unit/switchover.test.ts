@@ -6,7 +6,7 @@ import {
   replicaPosition,
 } from '../../functions/lib/switchover/engines.js';
 import { lsnReached, mariadbGtidCovers, parseLsn } from '../../functions/lib/switchover/positions.js';
-import type { DbSession, Row } from '../../functions/lib/verify-db.js';
+import type { DbSession, Row } from '../../functions/lib/verify/db.js';
 
 /** A session that answers by the first matching pattern and records every statement. */
 function fakeSession(answers: [RegExp, Row[] | ((sql: string) => Row[])][]): DbSession & { sql: string[] } {

@@ -7,7 +7,6 @@ import {
   ConnectivityTimeoutError,
   VerificationFailedError,
 } from '../../functions/lib/errors.js';
-import { verifyConnectivity } from '../../functions/lib/verify.js';
 import {
   assertDnsSettlement,
   DNS_PROPAGATION_SECONDS,
@@ -16,8 +15,9 @@ import {
   RESOLVER_MARGIN_SECONDS,
   verifyBudget,
   withinBudget,
-} from '../../functions/lib/verify-budget.js';
-import type { DnsResolver } from '../../functions/lib/verify-dns.js';
+} from '../../functions/lib/verify/budget.js';
+import { verifyConnectivity } from '../../functions/lib/verify/connectivity.js';
+import type { DnsResolver } from '../../functions/lib/verify/dns.js';
 import { handler } from '../../functions/verify-connectivity.js';
 import { PRIMARY_ENDPOINT, RECORD_NAME, standalone, stepInput } from '../fixtures/db-fixtures.js';
 import { MARKER_PASSWORD } from '../fixtures/secret.js';

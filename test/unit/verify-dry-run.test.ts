@@ -4,14 +4,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UnitPlan } from '../../functions/lib/plan.js';
 import { buildRunReport, renderReportText } from '../../functions/lib/report/index.js';
-import { verifyConnectivity } from '../../functions/lib/verify.js';
-import type { ConnectOptions, DbConnector, DbSession, Row } from '../../functions/lib/verify-db.js';
-import type { DnsResolver } from '../../functions/lib/verify-dns.js';
+import { verifyConnectivity } from '../../functions/lib/verify/connectivity.js';
+import type { ConnectOptions, DbConnector, DbSession, Row } from '../../functions/lib/verify/db.js';
+import type { DnsResolver } from '../../functions/lib/verify/dns.js';
 import {
   type DryRunProbeDeps,
   dryRunProbe,
   type ProbeCredentials,
-} from '../../functions/lib/verify-dry-run.js';
+} from '../../functions/lib/verify/dry-run.js';
 import {
   PRIMARY_ENDPOINT,
   RECORD_NAME,

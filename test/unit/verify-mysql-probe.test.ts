@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DbSession, Row } from '../../functions/lib/verify-db.js';
-import { MYSQL_PROBE_COMMENT, MYSQL_PROBE_TABLE, mysqlWriteProbe } from '../../functions/lib/verify-probe.js';
+import type { DbSession, Row } from '../../functions/lib/verify/db.js';
+import { MYSQL_PROBE_COMMENT, MYSQL_PROBE_TABLE, mysqlWriteProbe } from '../../functions/lib/verify/probe.js';
 
 /**
  * The MySQL-family write probe on its own: which statements it sends for each answer of the server. The probe against a

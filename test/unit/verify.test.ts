@@ -11,7 +11,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resetClients } from '../../functions/lib/clients.js';
 import type { UnitPlan } from '../../functions/lib/plan.js';
 import type { StepResult, UnitStepInput } from '../../functions/lib/types.js';
-import { parseCredentials, redact, type VerifyDeps, verifyConnectivity } from '../../functions/lib/verify.js';
+import {
+  parseCredentials,
+  redact,
+  type VerifyDeps,
+  verifyConnectivity,
+} from '../../functions/lib/verify/connectivity.js';
 import {
   type ConnectOptions,
   connectMysql,
@@ -21,13 +26,13 @@ import {
   databaseTrustStore,
   type Row,
   sortDbError,
-} from '../../functions/lib/verify-db.js';
+} from '../../functions/lib/verify/db.js';
 import {
   type DnsResolver,
   parseDnsServers,
   resolveLikeAnApplication,
   systemResolverFactory,
-} from '../../functions/lib/verify-dns.js';
+} from '../../functions/lib/verify/dns.js';
 import { handler } from '../../functions/verify-connectivity.js';
 import {
   NOW,

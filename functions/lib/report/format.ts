@@ -1,6 +1,6 @@
 import type { DrillResource } from '../drill.js';
 
-/** The detail keys of a dry run's network probe results (functions/lib/verify-dry-run.ts, PROBE_DETAIL_PREFIX). */
+/** The detail keys of a dry run's network probe results (functions/lib/verify/dry-run.ts, PROBE_DETAIL_PREFIX). */
 export const PROBE_DETAIL_PREFIX = 'probe.';
 
 /** `850ms`, `4.2s`, `3m 05s`, `1h 02m`. */

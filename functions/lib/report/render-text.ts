@@ -123,7 +123,7 @@ export function renderReportText(report: RunReport, options: RenderTextOptions =
           `  ${pad(s.title, 31)} ${pad(s.status, 12)} ${pad(start, 9)} ${pad(took, 9)} ${timelineBar(shown, runStart, runEnd)}${attempts}`,
         );
         for (const w of s.warnings) lines.push(`      ! ${w}`);
-        // A dry run's network probes (functions/lib/verify-dry-run.ts): every result, not only the failures.
+        // A dry run's network probes (functions/lib/verify/dry-run.ts): every result, not only the failures.
         for (const [key, value] of Object.entries(s.detail)) {
           if (key.startsWith(PROBE_DETAIL_PREFIX))
             lines.push(`      probe ${key.slice(PROBE_DETAIL_PREFIX.length)}: ${value}`);

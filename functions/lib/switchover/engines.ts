@@ -1,5 +1,5 @@
 import { FenceFailedError } from '../errors.js';
-import type { DbSession, EngineFamily, Row } from '../verify-db.js';
+import type { DbSession, EngineFamily, Row } from '../verify/db.js';
 import type { PositionKind } from './positions.js';
 
 /**

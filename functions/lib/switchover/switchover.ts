@@ -15,7 +15,7 @@ import { logger } from '../observability.js';
 import { recoverySecretId, type UnitPlan } from '../plan.js';
 import { type StepBody, timedStep } from '../step.js';
 import type { DetailValue, PollResult, RunContext, StepResult, UnitStepInput } from '../types.js';
-import { parseCredentials, redact } from '../verify.js';
+import { parseCredentials, redact } from '../verify/connectivity.js';
 import '../sdk/secrets-manager.js';
 import {
   type DbConnectors,
@@ -25,7 +25,7 @@ import {
   type EngineFamily,
   engineFamily,
   sortDbError,
-} from '../verify-db.js';
+} from '../verify/db.js';
 import {
   DNS_SERVERS_ENV,
   normalizeName,
@@ -33,7 +33,7 @@ import {
   type ResolverFactory,
   resolveLikeAnApplication,
   systemResolverFactory,
-} from '../verify-dns.js';
+} from '../verify/dns.js';
 import { type EngineOptions, fenceWrites, flavourOf, liftFence, replicaPosition } from './engines.js';
 import { DEFAULT_CATCH_UP_TIMEOUT_SECONDS, type PositionKind, positionReached } from './positions.js';
 

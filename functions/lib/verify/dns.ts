@@ -1,5 +1,5 @@
 import { Resolver } from 'node:dns/promises';
-import { ConfigurationError, ConnectivityNotReadyError, VerificationFailedError } from './errors.js';
+import { ConfigurationError, ConnectivityNotReadyError, VerificationFailedError } from '../errors.js';
 
 /**
  * DNS as an application sees it: the secret's `host` is a CNAME; the resolver follows it to the database's

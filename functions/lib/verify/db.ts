@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import * as tls from 'node:tls';
-import { optionalEnv } from './env.js';
-import { ConfigurationError } from './errors.js';
-import type { Engine } from './plan.js';
+import { optionalEnv } from '../env.js';
+import { ConfigurationError } from '../errors.js';
+import type { Engine } from '../plan.js';
 
 /**
  * The database side of the verify step: one connection per attempt with `pg` (postgres) or `mysql2` (mysql,

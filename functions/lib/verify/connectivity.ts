@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { describeInstance } from './database.js';
-import { optionalEnv } from './env.js';
+import { describeInstance } from '../database.js';
+import { optionalEnv } from '../env.js';
 import {
   awsErrorName,
   ConnectivityNotReadyError,
@@ -11,13 +11,13 @@ import {
   ResourceMissingError,
   toLifeboatError,
   VerificationFailedError,
-} from './errors.js';
-import { logger } from './observability.js';
-import type { Engine, UnitPlan } from './plan.js';
-import { recoverySecretId } from './plan-names.js';
-import { type StepBody, timedStep } from './step.js';
-import type { DetailValue, StepResult, UnitStepInput } from './types.js';
-import { budgetDetail, type DnsSettlement, verifyBudget, withinBudget } from './verify-budget.js';
+} from '../errors.js';
+import { logger } from '../observability.js';
+import type { Engine, UnitPlan } from '../plan.js';
+import { recoverySecretId } from '../plan-names.js';
+import { type StepBody, timedStep } from '../step.js';
+import type { DetailValue, StepResult, UnitStepInput } from '../types.js';
+import { budgetDetail, type DnsSettlement, verifyBudget, withinBudget } from './budget.js';
 import {
   type ConnectOptions,
   type DbConnectors,
@@ -28,7 +28,7 @@ import {
   engineFamily,
   sortDbError,
   type TlsPolicy,
-} from './verify-db.js';
+} from './db.js';
 import {
   DNS_SERVERS_ENV,
   normalizeName,
@@ -37,10 +37,10 @@ import {
   type ResolverFactory,
   resolveLikeAnApplication,
   systemResolverFactory,
-} from './verify-dns.js';
-import { dryRunProbe } from './verify-dry-run.js';
-import { type ProbeFindings, ProbeStageError, probeDatabase } from './verify-probe.js';
-import './sdk/secrets-manager.js';
+} from './dns.js';
+import { dryRunProbe } from './dry-run.js';
+import { type ProbeFindings, ProbeStageError, probeDatabase } from './probe.js';
+import '../sdk/secrets-manager.js';
 
 /**
  * VerifyConnectivity: proves that an application following the secret reaches a writable database after failover.
@@ -291,7 +291,7 @@ export async function verifyConnectivity(
     'verifyConnectivity',
     unit.name,
     async () => {
-      // A dry run probes the network read-only (functions/lib/verify-dry-run.ts): nothing is promoted to verify yet.
+      // A dry run probes the network read-only (functions/lib/verify/dry-run.ts): nothing is promoted to verify yet.
       if (run.mode === 'dry-run') {
         return dryRunProbe(deps, unit, await readCredentials(deps.secretsManager, unit));
       }

@@ -1,10 +1,10 @@
 import { connect as netConnect } from 'node:net';
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { describeInstance } from './database.js';
-import { optionalEnv } from './env.js';
-import type { UnitPlan } from './plan.js';
-import type { StepBody } from './step.js';
-import type { DetailValue } from './types.js';
+import { describeInstance } from '../database.js';
+import { optionalEnv } from '../env.js';
+import type { UnitPlan } from '../plan.js';
+import type { StepBody } from '../step.js';
+import type { DetailValue } from '../types.js';
 import {
   type DbConnectors,
   type DbSession,
@@ -14,7 +14,7 @@ import {
   engineFamily,
   sortDbError,
   type TlsPolicy,
-} from './verify-db.js';
+} from './db.js';
 import {
   DNS_SERVERS_ENV,
   normalizeName,
@@ -22,7 +22,7 @@ import {
   type ResolverFactory,
   resolveLikeAnApplication,
   systemResolverFactory,
-} from './verify-dns.js';
+} from './dns.js';
 
 /**
  * The verify step in a dry run: finds, read-only, what would break the real verification on the day — a route, a
@@ -51,7 +51,7 @@ export interface DryRunProbeDeps {
   readonly tcpConnect?: (address: string, port: number, timeoutMs: number) => Promise<void>;
 }
 
-/** The secret's keys the probe uses (functions/lib/verify.ts, parseCredentials). */
+/** The secret's keys the probe uses (functions/lib/verify/connectivity.ts, parseCredentials). */
 export interface ProbeCredentials {
   readonly host: string;
   readonly port: number;

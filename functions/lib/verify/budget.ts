@@ -1,6 +1,6 @@
-import { ConnectivityNotReadyError, ConnectivityTimeoutError, InputInvalidError } from './errors.js';
-import type { UnitPlan } from './plan.js';
-import type { DetailValue } from './types.js';
+import { ConnectivityNotReadyError, ConnectivityTimeoutError, InputInvalidError } from '../errors.js';
+import type { UnitPlan } from '../plan.js';
+import type { DetailValue } from '../types.js';
 
 /**
  * How long VerifyConnectivity keeps answering "not ready yet" (docs/design/verify-budget.md). Resolvers may keep the

@@ -1,5 +1,5 @@
-import { ConnectivityNotReadyError, VerificationFailedError } from './errors.js';
-import type { DbSession, EngineFamily, Row } from './verify-db.js';
+import { ConnectivityNotReadyError, VerificationFailedError } from '../errors.js';
+import type { DbSession, EngineFamily, Row } from './db.js';
 
 /**
  * What the verify step asks a connected database: is it a writable primary, does the plan's read query work, and
