@@ -40,7 +40,8 @@ export const CONFORMANCE_TIMINGS = {
   promoteStartMs: 80_000,
   promoteModifyingMs: 120_000,
   promoteRebootingMs: 120_000,
-  createInstanceMs: 30_000,
+  // 150 ms at the suite's factor, as the other phases: 30 ms was shorter than one request on a loaded machine.
+  createInstanceMs: 150_000,
   deleteInstanceMs: 80_000,
   route53ChangeMs: 100_000,
 } as const;

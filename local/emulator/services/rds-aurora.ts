@@ -122,13 +122,14 @@ function invalidCluster(message: string): AwsError {
 export class AuroraClusters {
   private readonly clusters = new Map<string, Map<string, Cluster>>();
   private readonly globals = new Map<string, GlobalCluster>();
-  private readonly endpointSuffixes = new Map<string, string>();
 
   constructor(
     private readonly account: string,
     private readonly clock: Clock,
     private readonly rng: Rng,
     private readonly onBackgroundError: (error: unknown, what: string) => void,
+    /** The account's endpoint suffix in a Region, shared with the instances (services/rds.ts). */
+    private readonly suffix: (region: string) => string,
   ) {}
 
   readonly operations: Record<string, (region: string, tree: QueryTree) => XmlObject | undefined> = {
@@ -175,15 +176,6 @@ export class AuroraClusters {
       this.clusters.set(region, store);
     }
     return store;
-  }
-
-  private suffix(region: string): string {
-    let suffix = this.endpointSuffixes.get(region);
-    if (!suffix) {
-      suffix = this.rng.chars(12, LOWER_ALNUM);
-      this.endpointSuffixes.set(region, suffix);
-    }
-    return suffix;
   }
 
   /** A cluster by id (in `region`) or by ARN (in the ARN's Region). */

@@ -133,7 +133,9 @@ export class RdsService implements ServiceHandler {
     private readonly backend: DatabaseBackend | undefined,
     private readonly onBackgroundError: (error: unknown, what: string) => void,
   ) {
-    this.aurora = new AuroraClusters(account, clock, rng, onBackgroundError);
+    this.aurora = new AuroraClusters(account, clock, rng, onBackgroundError, (region) =>
+      this.endpointSuffix(region),
+    );
   }
 
   /* ------------------------------------------------------------------------------------------ */
