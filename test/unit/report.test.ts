@@ -538,6 +538,9 @@ describe('renderReportText', () => {
     );
     expect(text).not.toContain('changed at');
     expect(text).not.toContain('cached the old answer');
+    // The step table's result column holds the longest result whole.
+    expect(text).toMatch(/Point DNS at promoted database +already-done /);
+    expect(text).not.toContain('…');
     expect(buildTimeline(report).dnsWindows).toEqual([]);
     expect(renderReportHtml(report)).toContain('already in place (value unchanged)');
   });

@@ -109,7 +109,7 @@ export function renderReportText(report: RunReport, options: RenderTextOptions =
       );
     }
     if (unit.steps.length > 0) {
-      lines.push(`  ${pad('step', 31)} ${pad('result', 12)} ${pad('start', 9)} ${pad('took', 9)} timeline`);
+      lines.push(`  ${pad('step', 31)} ${pad('result', 13)} ${pad('start', 9)} ${pad('took', 9)} timeline`);
       let lastEnd: string | null = null;
       for (const s of unit.steps) {
         const start = s.startedAt ? `+${formatDuration(Date.parse(s.startedAt) - runStart)}` : '-';
@@ -120,7 +120,7 @@ export function renderReportText(report: RunReport, options: RenderTextOptions =
           s.status === 'failed' && !s.endedAt && lastEnd ? { ...s, startedAt: lastEnd, endedAt: lastEnd } : s;
         if (s.endedAt && (!lastEnd || s.endedAt > lastEnd)) lastEnd = s.endedAt;
         lines.push(
-          `  ${pad(s.title, 31)} ${pad(s.status, 12)} ${pad(start, 9)} ${pad(took, 9)} ${timelineBar(shown, runStart, runEnd)}${attempts}`,
+          `  ${pad(s.title, 31)} ${pad(s.status, 13)} ${pad(start, 9)} ${pad(took, 9)} ${timelineBar(shown, runStart, runEnd)}${attempts}`,
         );
         for (const w of s.warnings) lines.push(`      ! ${w}`);
         // A dry run's network probes (functions/lib/verify/dry-run.ts): every result, not only the failures.
