@@ -1,12 +1,12 @@
 import { promotionPollSeconds } from '../functions/lib/database.js';
-import { DNS_POLL_SECONDS } from '../functions/lib/dns.js';
+import { DNS_POLL_SECONDS } from '../functions/lib/dns/update.js';
 
 /**
  * Poll schedules in emulated (AWS) seconds, and the detection lag each gives for an asynchronous operation of known
  * duration: the time between the operation's true completion and the poll that sees it.
  *
  * - lifeboat: the poll functions' own `waitSeconds` (functions/lib/database.ts `promotionPollSeconds`,
- *   functions/lib/dns.ts `DNS_POLL_SECONDS`), the first poll right after the call.
+ *   functions/lib/dns/update.ts `DNS_POLL_SECONDS`), the first poll right after the call.
  * - DR Orchestrator Framework (docs/design.md, "Comparison points": a fixed 60 s sleep after the call, then an
  *   unbounded 15 s polling loop): first poll 60 s after the call, then every 15 s. It promotes databases only;
  *   for the DNS change the same schedule is applied to compare like with like.

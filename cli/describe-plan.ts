@@ -1,4 +1,4 @@
-import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns-flip.js';
+import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns/flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import { countOf, formatDuration, reportKeys } from '../functions/lib/report/index.js';
 import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
@@ -57,7 +57,7 @@ export interface FailoverDescription {
     readonly drill: { readonly schedule: string; readonly timezone: string } | null;
   };
   readonly notificationTopic: string;
-  /** What could stop this plan in the disaster it is for (functions/lib/dns-flip.ts, controlPlaneWarnings). */
+  /** What could stop this plan in the disaster it is for (functions/lib/dns/flip.ts, controlPlaneWarnings). */
   readonly warnings: readonly string[];
   readonly before: readonly PlannedStep[];
   readonly units: readonly UnitFailover[];

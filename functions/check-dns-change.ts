@@ -1,5 +1,5 @@
 import { clientsFor } from './lib/clients.js';
-import { assertChangeId, checkDnsChange } from './lib/dns-change.js';
+import { assertChangeId, checkDnsChange } from './lib/dns/change.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
 import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
 import type { PollResult } from './lib/types.js';

@@ -1,5 +1,5 @@
 import { clientsFor } from './lib/clients.js';
-import { updateDns } from './lib/dns.js';
+import { updateDns } from './lib/dns/update.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
 import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';

@@ -1,5 +1,5 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns-flip.js';
+import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns/flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
 import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
 import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
@@ -632,7 +632,7 @@ function dnsChangeGrants(at: PlanArns, cnameUnits: readonly UnitPlan[]): StepGra
 }
 
 /**
- * The forced flip of the health-check units (functions/lib/dns-flip.ts): read the stack's flip alarms and publish the
+ * The forced flip of the health-check units (functions/lib/dns/flip.ts): read the stack's flip alarms and publish the
  * forcing datapoint, all in the recovery Region; preflight also reads the PRIMARY records' health checks (Route 53
  * control plane, read-only). Nothing when no unit uses the health-check strategy.
  */

@@ -1,10 +1,10 @@
-import { FLIP_HEALTH_CHECK, flipAlarmSpec } from '../functions/lib/dns-flip.js';
+import { FLIP_HEALTH_CHECK, flipAlarmSpec } from '../functions/lib/dns/flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import type { Emulator } from './emulator/index.js';
 
 /**
  * A `health-check` unit's DNS as production has it before a disaster: the flip alarm and its Route 53 health check,
- * made as lifeboat's stack makes them (functions/lib/dns-flip.ts, infra/constructs/dns-flip.ts), and the user's
+ * made as lifeboat's stack makes them (functions/lib/dns/flip.ts, infra/constructs/dns-flip.ts), and the user's
  * failover pair: the PRIMARY on the primary instance with that health check, the SECONDARY on the replica.
  */
 export function seedFlipRecords(

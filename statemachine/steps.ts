@@ -190,7 +190,7 @@ export function connectivityRetryAttempts(plan: Pick<FailoverPlan, 'units'>): nu
  * completion); a value outside [minWaitSeconds, maxWaitSeconds] is replaced by `fallbackWaitSeconds`, so that a bad
  * poll result can neither stall a failover nor spin it. `maxAttempts` bounds the loop: the database poll asks for
  * 2-4 s (functions/lib/database.ts, promotionPollSeconds), so 300 polls are 20 minutes and more for a promotion that
- * takes minutes; the DNS poll asks for 2 s (functions/lib/dns.ts, DNS_POLL_SECONDS), so 150 polls are 5 minutes for a
+ * takes minutes; the DNS poll asks for 2 s (functions/lib/dns/update.ts, DNS_POLL_SECONDS), so 150 polls are 5 minutes for a
  * Route 53 change that usually reaches every name server within 60 s.
  */
 export const POLL_LOOPS = {

@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { clientsFor } from './clients.js';
 import { DEAD_END_STATUSES, describeInstance } from './database.js';
-import { normalizeDnsName } from './dns.js';
+import { normalizeDnsName } from './dns/update.js';
 import {
   AwsCallFailedError,
   awsErrorName,

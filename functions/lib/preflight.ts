@@ -4,7 +4,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { checkDatabaseReadiness } from './database.js';
-import { checkDnsReadiness } from './dns.js';
+import { checkDnsReadiness } from './dns/update.js';
 import { timeoutScale } from './env.js';
 import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboatError } from './errors.js';
 import type { UnitPlan } from './plan.js';

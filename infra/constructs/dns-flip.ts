@@ -2,7 +2,7 @@ import { Annotations, CfnOutput, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
-import { controlPlaneWarnings, FLIP_HEALTH_CHECK, flipAlarmSpec } from '../../functions/lib/dns-flip.js';
+import { controlPlaneWarnings, FLIP_HEALTH_CHECK, flipAlarmSpec } from '../../functions/lib/dns/flip.js';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
 
 export interface DnsFlipProps {

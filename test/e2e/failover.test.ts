@@ -119,7 +119,7 @@ describe('a failover through the proving ground', () => {
       '  DNS orders-db.internal.example.com: already in place (its value did not change)',
     );
     expect(text).not.toContain('changed at');
-    // The one write: Route 53's identical UPSERT (functions/lib/dns.ts, updateDns), which changes no value.
+    // The one write: Route 53's identical UPSERT (functions/lib/dns/update.ts, updateDns), which changes no value.
     const mutating = world.emulator.calls.filter((c) => c.mutating && PRODUCTION_SERVICES.has(c.service));
     expect(mutating.map((c) => c.action)).toEqual(['ChangeResourceRecordSets']);
   });

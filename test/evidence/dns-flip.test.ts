@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLIP_METRIC_NAME } from '../../functions/lib/dns-flip.js';
+import { FLIP_METRIC_NAME } from '../../functions/lib/dns/flip.js';
 import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
 import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';

@@ -6,7 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { promotionPollSeconds } from '../../functions/lib/database.js';
-import { DNS_POLL_SECONDS } from '../../functions/lib/dns.js';
+import { DNS_POLL_SECONDS } from '../../functions/lib/dns/update.js';
 import * as errors from '../../functions/lib/errors.js';
 import { parsePlan } from '../../functions/lib/plan.js';
 import { MIN_UNIT_OUTCOME_BYTES, unitOutcomeBudgetBytes } from '../../functions/lib/report/index.js';

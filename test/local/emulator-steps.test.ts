@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDatabasePromotion, promoteDatabase } from '../../functions/lib/database.js';
-import { checkDnsChange, updateDns } from '../../functions/lib/dns.js';
+import { checkDnsChange, updateDns } from '../../functions/lib/dns/update.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
 import { runPreflight } from '../../functions/lib/preflight.js';

@@ -1,10 +1,10 @@
 import { type Change, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeZoneRecords, type RecordChange, recordProblems } from '../../functions/lib/dns-batch.js';
+import { changeZoneRecords, type RecordChange, recordProblems } from '../../functions/lib/dns/batch.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 
 /**
- * One change batch per zone (functions/lib/dns-batch.ts, docs/design/fleet.md): against the emulator with Route 53's
+ * One change batch per zone (functions/lib/dns/batch.ts, docs/design/fleet.md): against the emulator with Route 53's
  * per-zone serialization on, so a second change to a busy zone is PriorRequestNotComplete, as in AWS.
  */
 let emulator: Emulator;

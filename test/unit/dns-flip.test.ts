@@ -3,7 +3,6 @@ import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetHealthCheckCommand, type HealthCheck, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkDnsChange, updateDns } from '../../functions/lib/dns.js';
 import {
   checkFlipReadiness,
   controlPlaneWarnings,
@@ -11,7 +10,8 @@ import {
   FLIP_NAMESPACE,
   flipAlarmSpec,
   forceDnsFlip,
-} from '../../functions/lib/dns-flip.js';
+} from '../../functions/lib/dns/flip.js';
+import { checkDnsChange, updateDns } from '../../functions/lib/dns/update.js';
 import { ConfigurationError, ResourceMissingError, TransientAwsError } from '../../functions/lib/errors.js';
 import { parsePlan } from '../../functions/lib/plan.js';
 import type { PreflightCheck } from '../../functions/lib/types.js';

@@ -1,7 +1,7 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { updateDns } from '../../functions/lib/dns.js';
+import { updateDns } from '../../functions/lib/dns/update.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import {
   ACCOUNT,

@@ -22,7 +22,7 @@ import {
   checkDnsReadiness,
   normalizeDnsName,
   updateDns,
-} from '../../functions/lib/dns.js';
+} from '../../functions/lib/dns/update.js';
 import {
   AwsCallFailedError,
   ConfigurationError,
@@ -58,7 +58,7 @@ const cwMock = mockClient(CloudWatchClient);
 const rds = rdsMock as unknown as RDSClient;
 const route53 = r53Mock as unknown as Route53Client;
 const cloudwatch = cwMock as unknown as CloudWatchClient;
-/** The flip alarm of the fixture's unit (functions/lib/dns-flip.ts), in a given state. */
+/** The flip alarm of the fixture's unit (functions/lib/dns/flip.ts), in a given state. */
 const FLIP_ALARM = 'lifeboat-orders-dr-orders-dns-failover';
 const flipAlarm = (StateValue: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA') =>
   cwMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: FLIP_ALARM, StateValue }] });

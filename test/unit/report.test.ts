@@ -520,7 +520,7 @@ describe('renderReportText', () => {
   });
 
   it('says a record already in place was not changed, with no cache window of an old answer', () => {
-    // Prepare: a re-run; UpdateDns resubmitted the identical record to get a change id (functions/lib/dns.ts).
+    // Prepare: a re-run; UpdateDns resubmitted the identical record to get a change id (functions/lib/dns/update.ts).
     const unit = succeededUnit('orders');
     unit.results.updateDns = step('updateDns', 'orders', 151, 152, {
       outcome: 'already-done',

@@ -352,7 +352,7 @@ function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null):
           recordName: record.dns?.recordName ?? null,
           ttlSeconds: ttl,
           changedAt: dnsChange && dnsChange.outcome !== 'planned' ? dnsChange.endedAt : null,
-          // The UPSERT is sent also when the record already held the target (functions/lib/dns.ts, updateDns).
+          // The UPSERT is sent also when the record already held the target (functions/lib/dns/update.ts, updateDns).
           ...(dnsChange?.outcome === 'already-done' ? { alreadyInPlace: true } : {}),
           inSyncAt,
           clientsMayCacheUntil:

@@ -12,12 +12,12 @@ import {
   isTransientAwsError,
   ResourceMissingError,
   toLifeboatError,
-} from './errors.js';
-import { logger } from './observability.js';
-import type { FailoverPlan, UnitPlan } from './plan.js';
-import type { PollResult, RunContext } from './types.js';
-import './sdk/cloudwatch.js';
-import './sdk/route53.js';
+} from '../errors.js';
+import { logger } from '../observability.js';
+import type { FailoverPlan, UnitPlan } from '../plan.js';
+import type { PollResult, RunContext } from '../types.js';
+import '../sdk/cloudwatch.js';
+import '../sdk/route53.js';
 
 /**
  * The forced flip of a `health-check` unit (docs/design/dns-flip.md). Its record is a PRIMARY/SECONDARY failover pair;
@@ -294,7 +294,7 @@ function followsAlarm(check: HealthCheck | undefined, spec: FlipAlarmSpec): bool
 /**
  * Checks that forcing the flip works: the PRIMARY record's health check follows the stack's flip alarm, directly or
  * as a child of a CALCULATED health check that needs every child healthy (an AND), and the alarm exists. A Route 53
- * control plane that does not answer is a warning, as for the record checks (functions/lib/dns.ts).
+ * control plane that does not answer is a warning, as for the record checks (functions/lib/dns/update.ts).
  */
 export async function checkFlipReadiness(
   deps: FlipReadinessDeps,

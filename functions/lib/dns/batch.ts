@@ -4,9 +4,9 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { normalizeDnsName } from './dns.js';
-import { awsErrorName } from './errors.js';
-import './sdk/route53.js';
+import { awsErrorName } from '../errors.js';
+import { normalizeDnsName } from './update.js';
+import '../sdk/route53.js';
 
 /**
  * One change batch per hosted zone for the units that are ready (docs/design/fleet.md, "DNS: one batch per zone").

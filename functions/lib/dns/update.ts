@@ -7,9 +7,7 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { describeInstance } from './database.js';
-import { type DnsDeps, route53Error } from './dns-change.js';
-import { checkFlipReadiness, forceDnsFlip } from './dns-flip.js';
+import { describeInstance } from '../database.js';
 import {
   AwsCallFailedError,
   awsErrorName,
@@ -17,20 +15,22 @@ import {
   isTransientAwsError,
   ResourceBusyError,
   ResourceMissingError,
-} from './errors.js';
-import { logger } from './observability.js';
-import type { UnitPlan } from './plan.js';
-import { timedStep } from './step.js';
-import type { PreflightCheck, StepResult, UnitStepInput } from './types.js';
-import { liveTtlCheck } from './verify/budget.js';
-import './sdk/route53.js';
+} from '../errors.js';
+import { logger } from '../observability.js';
+import type { UnitPlan } from '../plan.js';
+import { timedStep } from '../step.js';
+import type { PreflightCheck, StepResult, UnitStepInput } from '../types.js';
+import { liveTtlCheck } from '../verify/budget.js';
+import { type DnsDeps, route53Error } from './change.js';
+import { checkFlipReadiness, forceDnsFlip } from './flip.js';
+import '../sdk/route53.js';
 
 /**
  * The Route 53 steps: point the unit's CNAME (the `host` of its secret) at the promoted instance and wait until the
  * change is INSYNC, plus the read-only preflight checks of the zone and record. Route 53 is global: its control plane
  * (every call here) is served from us-east-1. With `dns.strategy: "health-check"` lifeboat makes no Route 53 call on
  * the failover path: a PRIMARY/SECONDARY failover pair flips on the data plane when its health check fails, and
- * lifeboat forces that by putting the health check's alarm in ALARM from the recovery Region (functions/lib/dns-flip.ts),
+ * lifeboat forces that by putting the health check's alarm in ALARM from the recovery Region (functions/lib/dns/flip.ts),
  * so a failed us-east-1 cannot block the failover.
  */
 
@@ -42,7 +42,7 @@ export {
   DNS_POLL_SECONDS,
   type DnsChangePollInput,
   type DnsDeps,
-} from './dns-change.js';
+} from './change.js';
 
 export interface UpdateDnsDeps extends DnsDeps {
   readonly rds: RDSClient;
@@ -139,7 +139,7 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
 
       if (unit.dns.strategy === 'health-check') {
         // No Route 53 call: its control plane is served from us-east-1, which may be the failed Region. The flip is
-        // forced through the recovery Region's CloudWatch (functions/lib/dns-flip.ts, docs/design/dns-flip.md).
+        // forced through the recovery Region's CloudWatch (functions/lib/dns/flip.ts, docs/design/dns-flip.md).
         if (run.mode !== 'dry-run' && instance.ReadReplicaSourceDBInstanceIdentifier) {
           throw new ConfigurationError(
             `DB instance ${instanceId} is still a read replica of ${instance.ReadReplicaSourceDBInstanceIdentifier}; ` +

@@ -1,16 +1,16 @@
 import { GetChangeCommand, type Route53Client } from '@aws-sdk/client-route-53';
-import { checkDnsFlip, type DnsFlipDeps } from './dns-flip.js';
 import {
   AwsCallFailedError,
   awsErrorName,
   InputInvalidError,
   ResourceMissingError,
   toLifeboatError,
-} from './errors.js';
-import { logger } from './observability.js';
-import type { UnitPlan } from './plan.js';
-import type { PollResult, UnitStepInput } from './types.js';
-import './sdk/route53.js';
+} from '../errors.js';
+import { logger } from '../observability.js';
+import type { UnitPlan } from '../plan.js';
+import type { PollResult, UnitStepInput } from '../types.js';
+import { checkDnsFlip, type DnsFlipDeps } from './flip.js';
+import '../sdk/route53.js';
 
 /**
  * The DNS poll (WaitForDnsInSync): GetChange until the record change is INSYNC. Apart from dns.ts so that the poll's
@@ -70,7 +70,7 @@ export const DNS_POLL_SECONDS = 2;
 export async function checkDnsChange(deps: DnsDeps, input: DnsChangePollInput): Promise<PollResult> {
   const { unit, changeId, attempt } = input;
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
-  // A forced flip has no Route 53 change: wait for the alarm its health check follows (functions/lib/dns-flip.ts).
+  // A forced flip has no Route 53 change: wait for the alarm its health check follows (functions/lib/dns/flip.ts).
   if (unit.dns.strategy === 'health-check' && changeId === null) return checkDnsFlip(deps, input, observedAt);
   if (changeId === null) {
     return {
