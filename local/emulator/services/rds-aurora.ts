@@ -28,6 +28,7 @@
  */
 import { AwsError, type Clock, errorMessage, LOWER_ALNUM, type Rng, UPPER_ALNUM } from '../core.js';
 import { type QueryTree, qBool, qInt, qList, qString, type XmlObject, xmlList } from '../wire.js';
+import { describePage } from './rds-describe.js';
 
 const ENGINES: Record<string, { port: number; version: string }> = {
   'aurora-postgresql': { port: 5432, version: '16.4' },
@@ -302,39 +303,14 @@ export class AuroraClusters {
 
   private describeClusters(region: string, tree: QueryTree): XmlObject {
     const id = qString(tree, 'DBClusterIdentifier');
-    let clusters: Cluster[];
-    if (id !== undefined) {
-      clusters = [this.find(region, id)];
-    } else {
-      clusters = [...this.store(region).values()].filter((c) => !c.gone);
-      for (const filter of qList(tree, 'Filters')) {
-        const name = qString(filter, 'Name');
-        const values = typeof filter === 'object' ? qList(filter, 'Values').map(String) : [];
-        if (name === 'db-cluster-id') {
-          clusters = clusters.filter((c) => values.some((v) => v.toLowerCase() === c.id || v === c.arn));
-        } else if (name === 'engine') {
-          clusters = clusters.filter((c) => values.includes(c.engine));
-        } else {
-          throw new AwsError('InvalidParameterValue', 400, `Unrecognized filter name: ${name}`);
-        }
-      }
-    }
-    const max = qInt(tree, 'MaxRecords') ?? 100;
-    if (max < 20 || max > 100) {
-      throw new AwsError(
-        'InvalidParameterValue',
-        400,
-        `Invalid value ${max} for MaxRecords. Must be between 20 and 100`,
-      );
-    }
-    const start = Number(qString(tree, 'Marker') ?? 0) || 0;
-    return {
-      DBClusters: xmlList(
-        'DBCluster',
-        clusters.slice(start, start + max).map((c) => this.render(c)),
-      ),
-      ...(start + max < clusters.length ? { Marker: String(start + max) } : {}),
-    };
+    return describePage(tree, {
+      one: id !== undefined ? this.find(region, id) : undefined,
+      all: () => [...this.store(region).values()].filter((c) => !c.gone),
+      idFilter: 'db-cluster-id',
+      list: 'DBClusters',
+      member: 'DBCluster',
+      render: (c) => this.render(c),
+    });
   }
 
   private promoteReplica(region: string, tree: QueryTree): Cluster {

@@ -46,6 +46,7 @@ import {
   xmlList,
 } from '../wire.js';
 import { AuroraClusters } from './rds-aurora.js';
+import { describePage } from './rds-describe.js';
 
 const XMLNS = 'http://rds.amazonaws.com/doc/2014-10-31/';
 const ENGINE_DEFAULTS: Record<string, { port: number; version: string; family: string; license: string }> = {
@@ -429,40 +430,14 @@ export class RdsService implements ServiceHandler {
 
   private describeDbInstances(region: string, tree: QueryTree): XmlObject {
     const id = qString(tree, 'DBInstanceIdentifier');
-    let instances: DbInstance[];
-    if (id !== undefined) {
-      instances = [this.find(region, id)];
-    } else {
-      instances = [...this.store(region).values()];
-      for (const filter of qList(tree, 'Filters')) {
-        const name = qString(filter, 'Name');
-        const values = typeof filter === 'object' ? qList(filter, 'Values').map(String) : [];
-        if (name === 'db-instance-id') {
-          instances = instances.filter((i) => values.some((v) => v.toLowerCase() === i.id || v === i.arn));
-        } else if (name === 'engine') {
-          instances = instances.filter((i) => values.includes(i.engine));
-        } else {
-          throw new AwsError('InvalidParameterValue', 400, `Unrecognized filter name: ${name}`);
-        }
-      }
-    }
-    const max = qInt(tree, 'MaxRecords') ?? 100;
-    if (max < 20 || max > 100) {
-      throw new AwsError(
-        'InvalidParameterValue',
-        400,
-        `Invalid value ${max} for MaxRecords. Must be between 20 and 100`,
-      );
-    }
-    const start = Number(qString(tree, 'Marker') ?? 0) || 0;
-    const page = instances.slice(start, start + max);
-    return {
-      DBInstances: xmlList(
-        'DBInstance',
-        page.map((i) => this.render(i)),
-      ),
-      ...(start + max < instances.length ? { Marker: String(start + max) } : {}),
-    };
+    return describePage(tree, {
+      one: id !== undefined ? this.find(region, id) : undefined,
+      all: () => [...this.store(region).values()],
+      idFilter: 'db-instance-id',
+      list: 'DBInstances',
+      member: 'DBInstance',
+      render: (i) => this.render(i),
+    });
   }
 
   private promoteReadReplica(region: string, tree: QueryTree): DbInstance {
