@@ -518,9 +518,10 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     onTimeout: finishUnit,
   }).next(finishUnit);
   // Switchover: fence the primary, wait until the replica has replayed everything committed before the fence, then
-  // the very steps of a failover. Any failure before promotion, or a replica that does not catch up within the run's
-  // bound, un-fences the primary and stops the unit with nothing promoted (docs/design/switchover.md). The un-fence's
-  // own failure is kept beside the unit's failure, never in its place.
+  // the very steps of a failover. A failure of the fence or the catch-up, or a replica that does not catch up within
+  // the run's bound, un-fences the primary and stops the unit with nothing promoted; a failure from the promotions on
+  // leaves the primary fenced (docs/design/switchover.md, "Stopping before promotion"). The un-fence's own failure is
+  // kept beside the unit's failure, never in its place.
   const unfencePrimary = step('fenceWrites', N.unfencePrimary, {
     payload: { ...UNIT_PAYLOAD, action: 'unfence' },
     resultPath: '$.results.unfencePrimary',

@@ -2,7 +2,7 @@ import { type ApprovalRecord, asApprovalRecord, parseRejection } from '../approv
 import { RUN_FAILURE_ERRORS } from '../errors.js';
 import type { Mode } from '../plan.js';
 import type { DetailValue, RunContext, StepName, StepResult } from '../types.js';
-import { countOf, describeResources, formatDuration, oneLine, seconds } from './format.js';
+import { countOf, describeResources, formatDuration, oneLine, runSubject, seconds } from './format.js';
 import type {
   DnsReport,
   DrillReport,
@@ -563,7 +563,7 @@ export function flatDetail(detail: unknown): Record<string, DetailValue> {
 function summarize(report: RunReport): string {
   const total = report.units.length;
   const ok = report.units.filter((u) => u.status === 'succeeded').length;
-  const subject = (report.mode ? SUBJECTS[report.mode] : undefined) ?? 'Failover';
+  const subject = runSubject(report.mode);
   const rto =
     report.recoveryTimeSeconds !== null
       ? ` in ${formatDuration(report.recoveryTimeSeconds * 1000)}${report.targetRtoSeconds !== null ? ` (target ${formatDuration(report.targetRtoSeconds * 1000)}: ${report.rtoMet ? 'met' : 'NOT met'})` : ''}`
@@ -621,14 +621,6 @@ function summarize(report: RunReport): string {
   }
   return `Failover of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified${rto}.`;
 }
-
-/** How a report's one-line summary names its run. */
-const SUBJECTS: Partial<Record<NonNullable<RunReport['mode']>, string>> = {
-  'dry-run': 'Dry run',
-  drill: 'Drill',
-  switchover: 'Switchover',
-  reprotect: 'Re-protect',
-};
 
 function drillSentence(drill: DrillReport): string {
   const copies =

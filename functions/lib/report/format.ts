@@ -52,3 +52,14 @@ export function describeResources(resources: readonly DrillResource[]): string {
 export function cut(text: string, chars: number): string {
   return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
 }
+
+/** How a report names its run, by mode: `Failover`, `Dry run`, `Drill`, `Switchover`, `Re-protect`. */
+export function runSubject(mode: string | null | undefined): string {
+  const subjects: Record<string, string> = {
+    'dry-run': 'Dry run',
+    drill: 'Drill',
+    switchover: 'Switchover',
+    reprotect: 'Re-protect',
+  };
+  return (mode ? subjects[mode] : undefined) ?? 'Failover';
+}

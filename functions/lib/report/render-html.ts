@@ -1,6 +1,6 @@
 import { describeApproval } from '../approval.js';
 import { describeDataLoss, describeDns } from './describe.js';
-import { countOf, formatDuration, PROBE_DETAIL_PREFIX } from './format.js';
+import { countOf, formatDuration, PROBE_DETAIL_PREFIX, runSubject } from './format.js';
 import type { RunReport } from './model.js';
 import { buildTimeline, rerunCommand, type Timeline, type TimelineRow } from './timeline.js';
 
@@ -56,13 +56,7 @@ svg{max-width:100%;height:auto;border:1px solid #d0d7de}.warn{color:#9a6700}.err
 `;
 
 function modeWord(report: RunReport): string {
-  const words: Record<string, string> = {
-    'dry-run': 'dry run',
-    drill: 'drill',
-    switchover: 'switchover',
-    reprotect: 're-protect',
-  };
-  return (report.mode ? words[report.mode] : undefined) ?? 'failover';
+  return runSubject(report.mode).toLowerCase();
 }
 
 function factsTable(report: RunReport): string {
