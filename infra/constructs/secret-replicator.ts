@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -22,6 +22,7 @@ import {
   targetAccount,
 } from '../../functions/lib/secret-feeds/targets.js';
 import { acknowledge } from '../nag.js';
+import { RETAINED } from './retention.js';
 import { StepFunction } from './step-function.js';
 
 export const REPLICATOR_ENTRY = 'functions/replicate-secret.ts';
@@ -96,7 +97,7 @@ export class SecretReplicator extends Construct {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RETAINED,
     });
     acknowledge(
       this.deadLetterQueue,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -19,6 +19,7 @@ import {
 } from '../../functions/lib/secret-feeds/vault-sync-config.js';
 import { acknowledge, acknowledgeWildcards } from '../nag.js';
 import { NotificationTopic } from './notification-topic.js';
+import { RETAINED } from './retention.js';
 import { StepFunction } from './step-function.js';
 
 export const VAULT_SYNC_ENTRY = 'functions/sync-vault.ts';
@@ -175,7 +176,7 @@ export class VaultSync extends Construct {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RETAINED,
     });
     acknowledge(
       this.deadLetterQueue,

@@ -214,6 +214,9 @@ describe('SecretReplicator', () => {
       MetricName: 'ReplicationFailures',
       Namespace: 'lifeboat/SecretFeeds',
     });
+    // Kept on destroy like lifeboat's other queues, not after a rolled-back first deploy (infra/constructs/retention.ts).
+    t.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'RetainExceptOnCreate' });
+    expect(Object.keys(t.findResources('AWS::SQS::Queue', { DeletionPolicy: 'Retain' }))).toEqual([]);
   });
 
   it('scopes IAM: reads the source only, writes its own-account targets by name, assumes only the target roles', () => {

@@ -122,6 +122,9 @@ describe('VaultSync construct', () => {
     });
     t.resourceCountIs('AWS::SNS::Topic', 1);
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Threshold: 1 });
+    // Kept on destroy like lifeboat's other queues, not after a rolled-back first deploy (infra/constructs/retention.ts).
+    t.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'RetainExceptOnCreate' });
+    expect(Object.keys(t.findResources('AWS::SQS::Queue', { DeletionPolicy: 'Retain' }))).toEqual([]);
   });
 
   it('grants reading only the credential, writing only tagged secrets under the name prefix, and denies everything else explicitly', () => {
