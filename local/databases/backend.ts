@@ -13,14 +13,32 @@ export interface DatabaseEndpoint {
 }
 
 export interface DatabaseBackend {
-  /** A real streaming replica of `sourceId`, on the next free loopback address and the source's port. */
-  createReplica(sourceId: string, replicaId: string, region: string): Promise<DatabaseEndpoint>;
+  /**
+   * A real streaming replica of `sourceId`, on the next free loopback address and the source's port. `tlsNames`: the
+   * names its certificate carries, when the caller knows them (an Aurora cluster's endpoints); else the backend's own.
+   */
+  createReplica(
+    sourceId: string,
+    replicaId: string,
+    region: string,
+    tlsNames?: readonly string[],
+  ): Promise<DatabaseEndpoint>;
   /** Ends recovery; resolves once the instance accepts writes. */
   promote(instanceId: string): Promise<void>;
   /** Stops the instance and deletes its data; unknown ids are ignored (already gone). */
   remove(instanceId: string): Promise<void>;
   /** The instance is known by another id from now on (ModifyDBInstance NewDBInstanceIdentifier); it keeps running. */
   rename?(fromId: string, toId: string): Promise<void>;
+  /**
+   * A switchover without data loss (Aurora's SwitchoverGlobalCluster): `fromId` refuses writes, `toId` replays
+   * everything `fromId` wrote, then `toId` is promoted. `fromId` is left fenced; `rejoin` makes it a replica.
+   */
+  switchover?(fromId: string, toId: string): Promise<void>;
+  /**
+   * `id` becomes a replica of `sourceId` on its own address and port (an old Aurora primary rejoining its global
+   * cluster as a secondary): rebuilt from `sourceId`, so what only `id` held is gone (docs/design/aurora-drill.md).
+   */
+  rejoin?(id: string, sourceId: string, tlsNames?: readonly string[]): Promise<DatabaseEndpoint>;
 }
 
 /**
@@ -42,14 +60,21 @@ export function postgresBackend(cluster: PostgresCluster): DatabaseBackend {
 /** What the emulator needs of a cluster of real servers (PostgresCluster and MariadbCluster both are one). */
 export interface ReplicatingCluster {
   has(id: string): boolean;
+  get(id: string): { address: string; port: number };
   createReplica(options: {
     id: string;
     fromId: string;
+    address?: string;
+    port?: number;
     tlsNames?: readonly string[];
   }): Promise<{ address: string; port: number }>;
   promote(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   rename(id: string, newId: string): void;
+  /** The primary refuses writes; answers its log position after the fence. */
+  fence(id: string): Promise<string>;
+  /** Waits until the replica has applied its source's log up to `position`. */
+  waitForCatchUp(replicaId: string, position: string): Promise<void>;
 }
 
 /**
@@ -62,21 +87,45 @@ export function clusterBackend(
   tlsNamesFor?: (instanceId: string, region: string) => string[],
 ): DatabaseBackend {
   const holder = (id: string) => clusters.find((cluster) => cluster.has(id));
+  const holding = (id: string) => {
+    const cluster = holder(id);
+    if (!cluster) throw new Error(`no local database server backs instance ${id}`);
+    return cluster;
+  };
   return {
-    async createReplica(sourceId, replicaId, region) {
-      const cluster = holder(sourceId);
-      if (!cluster) throw new Error(`no local database server backs instance ${sourceId}`);
-      const replica = await cluster.createReplica({
+    async createReplica(sourceId, replicaId, region, tlsNames) {
+      const names = tlsNames ?? tlsNamesFor?.(replicaId, region);
+      const replica = await holding(sourceId).createReplica({
         id: replicaId,
         fromId: sourceId,
-        ...(tlsNamesFor ? { tlsNames: tlsNamesFor(replicaId, region) } : {}),
+        ...(names ? { tlsNames: names } : {}),
       });
       return { address: replica.address, port: replica.port };
     },
     async promote(instanceId) {
-      const cluster = holder(instanceId);
-      if (!cluster) throw new Error(`no local database server backs instance ${instanceId}`);
-      await cluster.promote(instanceId);
+      await holding(instanceId).promote(instanceId);
+    },
+    async switchover(fromId, toId) {
+      const cluster = holding(fromId);
+      if (!cluster.has(toId)) throw new Error(`${toId} is not on the same engine's servers as ${fromId}`);
+      const position = await cluster.fence(fromId);
+      await cluster.waitForCatchUp(toId, position);
+      await cluster.promote(toId);
+    },
+    async rejoin(id, sourceId, tlsNames) {
+      const cluster = holding(id);
+      if (!cluster.has(sourceId)) throw new Error(`${sourceId} is not on the same engine's servers as ${id}`);
+      // Same address and port: the endpoint names keep resolving to it (docs/design/aurora-drill.md).
+      const { address, port } = cluster.get(id);
+      await cluster.remove(id);
+      const replica = await cluster.createReplica({
+        id,
+        fromId: sourceId,
+        address,
+        port,
+        ...(tlsNames ? { tlsNames } : {}),
+      });
+      return { address: replica.address, port: replica.port };
     },
     async remove(instanceId) {
       await holder(instanceId)?.remove(instanceId);

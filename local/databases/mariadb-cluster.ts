@@ -415,6 +415,43 @@ export class MariadbCluster {
   }
 
   /**
+   * Makes a primary refuse writes from now on, as Aurora does to the old writer at the start of a global switchover
+   * (docs/design/aurora-drill.md, "The real databases"): `read_only` on (the master user has no SUPER, so it applies
+   * to the application) and its open sessions ended. Returns the GTID position read after the fence.
+   */
+  async fence(id: string): Promise<string> {
+    const record = this.record(id);
+    if (!record.child) throw new MariadbClusterError(`${id} is not running`);
+    return this.admin(record, async (conn) => {
+      await conn.query('SET GLOBAL read_only = ON');
+      const [sessions] = await conn.query<RowDataPacket[]>(
+        'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()',
+        [record.username],
+      );
+      for (const s of sessions) await conn.query('KILL CONNECTION ?', [Number(s.id)]).catch(() => undefined);
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT @@global.gtid_binlog_pos AS pos');
+      return String(rows[0]?.pos ?? '');
+    });
+  }
+
+  /** Waits (bounded) until a replica has applied its source's transactions up to `position` (a `fence` answer). */
+  async waitForCatchUp(replicaId: string, position: string, timeoutMs = this.startTimeoutMs): Promise<void> {
+    const record = this.record(replicaId);
+    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    await this.admin(record, async (conn) => {
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, ?) AS waited', [
+        position,
+        seconds,
+      ]);
+      if (Number(rows[0]?.waited) !== 0) {
+        throw new MariadbClusterError(
+          `${replicaId} did not apply up to GTID ${position} within ${seconds} s`,
+        );
+      }
+    });
+  }
+
+  /**
    * The server is known by another id from now on (an emulated RDS rename): it keeps running, its data directory
    * and replicas stay. A later server may take the old id.
    */

@@ -668,6 +668,51 @@ export class PostgresCluster {
   }
 
   /**
+   * Makes a primary refuse writes from now on, as Aurora does to the old writer at the start of a global switchover
+   * (docs/design/aurora-drill.md, "The real databases"): every new transaction is read-only and the open sessions
+   * are ended, so no write lands after the position this returns (the WAL insert position, read after the fence).
+   */
+  async fence(id: string): Promise<string> {
+    const record = this.record(id);
+    if (!record.child) throw new PostgresClusterError(`${id} is not running`);
+    return this.withClient(record, 'postgres', async (client) => {
+      await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
+      await client.query('SELECT pg_reload_conf()');
+      await client.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+      );
+      const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      return String(lsn.rows[0]?.lsn);
+    });
+  }
+
+  /** Waits (bounded) until a replica has replayed its source's WAL up to `position` (a `fence` answer). */
+  async waitForCatchUp(
+    replicaId: string,
+    position: string,
+    timeoutMs = this.options.startTimeoutMs,
+  ): Promise<void> {
+    const record = this.record(replicaId);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const caughtUp = await this.withClient(record, 'postgres', async (client) => {
+        const result = await client.query<{ done: boolean }>(
+          'SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS done',
+          [position],
+        );
+        return result.rows[0]?.done === true;
+      });
+      if (caughtUp) return;
+      if (Date.now() > deadline) {
+        throw new PostgresClusterError(
+          `${replicaId} did not replay up to ${position} within ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /**
    * Stops a server without deleting it (a primary that goes down in a disaster). `immediate` is a
    * crash-like stop (SIGQUIT); `fast` (SIGINT) checkpoints first.
    */

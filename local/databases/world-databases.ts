@@ -19,7 +19,9 @@ import { LocalCertificateAuthority } from './tls.js';
 
 export type EngineFamily = 'postgres' | 'mysql';
 
-export const familyOf = (engine: Engine): EngineFamily => (engine === 'postgres' ? 'postgres' : 'mysql');
+/** `postgres` for postgres and aurora-postgresql; `mysql` for mysql, mariadb and aurora-mysql. */
+export const familyOf = (engine: Engine | string): EngineFamily =>
+  /postgres/.test(engine) ? 'postgres' : 'mysql';
 
 /** What the world shows of one server, whatever its engine. Holds no secret. */
 export interface DatabaseServerInfo {
@@ -46,6 +48,11 @@ export interface WorldDatabasesOptions {
 }
 
 export type Row = Record<string, unknown>;
+
+/** The application's database when the plan names none: `postgres`, or a SQL name from the unit's name. */
+export function defaultDatabase(family: EngineFamily, unitName: string): string {
+  return family === 'postgres' ? 'postgres' : sqlName(unitName);
+}
 
 /** A SQL name for a MySQL-family database from a unit name (`sessions-eu` -> `sessions_eu`). */
 function sqlName(name: string): string {
@@ -102,27 +109,56 @@ export class WorldDatabases {
     const family = familyOf(unit.database.engine);
     const primaryId = unit.database.primaryInstanceId;
     const replicaId = unit.database.replicaInstanceId;
-    const database = unit.verify.database ?? (family === 'postgres' ? 'postgres' : sqlName(unit.name));
+    return this.startPair({
+      name: unit.name,
+      family,
+      primaryId,
+      replicaId,
+      database: unit.verify.database ?? defaultDatabase(family, unit.name),
+      addresses,
+      password,
+      rows,
+      tlsNames: { primary: [tlsName('primary', primaryId)], replica: [tlsName('recovery', replicaId)] },
+    });
+  }
+
+  /**
+   * A primary and its replica of one engine family, by server id, with the application's rows (see startUnit): what
+   * an instance unit runs on, and an Aurora unit's primary and secondary clusters (servers named by the cluster ids,
+   * certificates for the cluster endpoints; docs/design/aurora-drill.md, "The real databases").
+   */
+  async startPair(options: {
+    name: string;
+    family: EngineFamily;
+    primaryId: string;
+    replicaId: string;
+    database: string;
+    addresses: { primary: string; replica: string };
+    password: string;
+    rows: number;
+    tlsNames: { primary: readonly string[]; replica: readonly string[] };
+  }): Promise<UnitServers> {
+    const { family, primaryId, replicaId, database, rows } = options;
     const cluster = family === 'postgres' ? this.postgres : this.mariadb;
     const primary = await cluster.startPrimary({
       id: primaryId,
-      address: addresses.primary,
+      address: options.addresses.primary,
       port: 0,
-      password,
+      password: options.password,
       database,
-      tlsNames: [tlsName('primary', primaryId)],
+      tlsNames: options.tlsNames.primary,
     });
     await this.query(primaryId, ORDERS_TABLE[family]);
     for (let i = 1; i <= rows; i += 1) {
-      await this.query(primaryId, 'INSERT INTO orders (item) VALUES (?)', [`${unit.name}-item-${i}`]);
+      await this.query(primaryId, 'INSERT INTO orders (item) VALUES (?)', [`${options.name}-item-${i}`]);
     }
     const replica = await cluster.createReplica({
       id: replicaId,
       fromId: primaryId,
-      address: addresses.replica,
-      tlsNames: [tlsName('recovery', replicaId)],
+      address: options.addresses.replica,
+      tlsNames: options.tlsNames.replica,
     });
-    await this.query(primaryId, 'INSERT INTO orders (item) VALUES (?)', [`${unit.name}-replicated`]);
+    await this.query(primaryId, 'INSERT INTO orders (item) VALUES (?)', [`${options.name}-replicated`]);
     await this.waitForRows(replicaId, rows + 1);
     const software =
       family === 'postgres'

@@ -38,9 +38,13 @@ import type {
   EmulatorTimings,
   FaultFailure,
   PublishedMessage,
+  SeedDbClusterInput,
   SeedDbInstanceInput,
+  SeededDbCluster,
   SeededDbInstance,
+  SeededGlobalCluster,
   SeededSecret,
+  SeedGlobalClusterInput,
   SeedHostedZoneInput,
   SeedLambdaInput,
   SeedMetricInput,
@@ -100,6 +104,8 @@ export interface Emulator {
     endpoints(): { name: string; address: string }[];
     /** The endpoint name an instance with this id has, or will have, in `region` (for its TLS certificate). */
     endpointName(region: string, id: string): string;
+    /** The endpoint names an Aurora cluster with this id has, or will have, in `region` (for its TLS certificate). */
+    clusterEndpointNames(region: string, id: string): { endpoint: string; readerEndpoint: string };
   };
   readonly sns: { readonly messages: readonly PublishedMessage[] };
   /**
@@ -144,6 +150,10 @@ export interface Emulator {
 export interface EmulatorSeed {
   secret(input: SeedSecretInput): SeededSecret;
   dbInstance(input: SeedDbInstanceInput): SeededDbInstance;
+  /** An Aurora DB cluster, `available` (services/rds-aurora.ts); join a global cluster seeded before. */
+  dbCluster(input: SeedDbClusterInput): SeededDbCluster;
+  /** An empty Aurora global cluster; the first cluster seeded into it is its writer. */
+  globalCluster(input: SeedGlobalClusterInput): SeededGlobalCluster;
   hostedZone(input: SeedHostedZoneInput): { id: string; name: string };
   record(zoneId: string, input: SeedRecordInput): void;
   lambdaFunction(input: SeedLambdaInput): { arn: string };
@@ -410,6 +420,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const seedApi: EmulatorSeed = {
     secret: (input) => secrets.seed(input),
     dbInstance: (input) => rds.seed(input),
+    dbCluster: (input) => rds.aurora.seedCluster(input),
+    globalCluster: (input) => rds.aurora.seedGlobal(input),
     hostedZone: (input) => route53.seedZone(input),
     record: (zoneId, input) => route53.seedRecord(zoneId, input),
     lambdaFunction: (input) => lambda.seed(input),
@@ -484,6 +496,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       setStatus: (region, id, status) => rds.setStatus(region, id, status),
       endpoints: () => rds.endpoints(),
       endpointName: (region, id) => rds.endpointName(region, id),
+      clusterEndpointNames: (region, id) => rds.aurora.endpointNames(region, id),
     },
     sns: {
       get messages() {

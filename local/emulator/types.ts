@@ -19,14 +19,32 @@ export interface DatabaseEndpoint {
  * for PostgreSQL; its declaration there must stay equal to this one.
  */
 export interface DatabaseBackend {
-  /** A real streaming replica of `sourceId`, on the next free loopback address and the source's port. */
-  createReplica(sourceId: string, replicaId: string, region: string): Promise<DatabaseEndpoint>;
+  /**
+   * A real streaming replica of `sourceId`, on the next free loopback address and the source's port. `tlsNames`: the
+   * names its certificate carries, when the caller knows them (an Aurora cluster's endpoints); else the backend's own.
+   */
+  createReplica(
+    sourceId: string,
+    replicaId: string,
+    region: string,
+    tlsNames?: readonly string[],
+  ): Promise<DatabaseEndpoint>;
   /** Ends recovery; resolves once the instance accepts writes. */
   promote(instanceId: string): Promise<void>;
   /** Stops the instance and deletes its data; unknown ids are ignored (already gone). */
   remove(instanceId: string): Promise<void>;
   /** The instance is known by another id from now on (ModifyDBInstance NewDBInstanceIdentifier); it keeps running. */
   rename?(fromId: string, toId: string): Promise<void>;
+  /**
+   * A switchover without data loss (Aurora's SwitchoverGlobalCluster): `fromId` refuses writes, `toId` replays
+   * everything `fromId` wrote, then `toId` is promoted. `fromId` is left fenced; `rejoin` makes it a replica.
+   */
+  switchover?(fromId: string, toId: string): Promise<void>;
+  /**
+   * `id` becomes a replica of `sourceId` on its own address and port (an old Aurora primary rejoining its global
+   * cluster as a secondary): rebuilt from `sourceId`, so what only `id` held is gone (docs/design/aurora-drill.md).
+   */
+  rejoin?(id: string, sourceId: string, tlsNames?: readonly string[]): Promise<DatabaseEndpoint>;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -259,6 +277,48 @@ export interface SeededDbInstance {
   /** The endpoint DNS name, `<id>.<random>.<region>.rds.amazonaws.com`. */
   readonly endpointAddress: string;
   readonly port: number;
+}
+
+/** An Aurora DB cluster as a world has it before a run (services/rds-aurora.ts). */
+export interface SeedDbClusterInput {
+  readonly region: string;
+  readonly id: string;
+  readonly engine: 'aurora-postgresql' | 'aurora-mysql';
+  /** @default '16.4' for aurora-postgresql, '8.0.mysql_aurora.3.07.1' for aurora-mysql (or the global cluster's) */
+  readonly engineVersion?: string;
+  /** The engine's port by default (5432, 3306). */
+  readonly port?: number;
+  /** The IP address of the real server (named by the cluster id) the cluster's endpoints resolve to, if any. */
+  readonly address?: string;
+  /** The global cluster it is a member of (seed it first); the first member seeded is the writer. */
+  readonly globalClusterId?: string;
+  /** The source cluster's ARN, for a cross-Region read replica cluster (aurora-mysql only). */
+  readonly replicationSourceArn?: string;
+  readonly masterUsername?: string;
+  readonly databaseName?: string;
+  /** @default 7 */
+  readonly backupRetentionPeriod?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface SeededDbCluster {
+  readonly arn: string;
+  /** The cluster (writer) endpoint, `<id>.cluster-<random>.<region>.rds.amazonaws.com`. */
+  readonly endpoint: string;
+  readonly readerEndpoint: string;
+  readonly port: number;
+}
+
+export interface SeedGlobalClusterInput {
+  readonly id: string;
+  readonly engine: 'aurora-postgresql' | 'aurora-mysql';
+  readonly engineVersion?: string;
+}
+
+export interface SeededGlobalCluster {
+  readonly arn: string;
+  /** The global writer endpoint, `<id>.global-<random>.global.rds.amazonaws.com`. */
+  readonly endpoint: string;
 }
 
 export interface SeedRecordInput {

@@ -23,10 +23,26 @@
  *   while one is in progress, a target that is not a secondary member, and (for a switchover) members on different
  *   engine versions are refused with InvalidGlobalClusterStateFault.
  *
+ * Real databases (docs/design/aurora-drill.md, "The real databases"): with a DatabaseBackend, a cluster seeded with
+ * an address (a real server named by the cluster id) is backed by it: its cluster and reader endpoints, and the global
+ * writer endpoint while it is the writer, resolve to that server (`endpoints()`). A secondary created into a backed
+ * global cluster, or a read replica cluster of a backed source, gets a real replica; PromoteReadReplicaDBCluster and
+ * RemoveFromGlobalCluster promote it (the detached cluster is `promoting` until its server accepts writes); a failover
+ * promotes the target's server; a switchover fences the old writer's server, waits until the target has replayed
+ * everything, then promotes it; after either, the other members' servers are rebuilt as replicas of the new writer
+ * (they rejoin as secondaries); DeleteDBCluster removes the server.
+ *
  * Not modelled: DB instances inside clusters (DBClusterMembers is empty), write forwarding (always `disabled`),
- * the global writer endpoint's DNS, real databases behind clusters, the data-loss snapshot of a failover.
+ * the data-loss snapshot of a failover.
  */
 import { AwsError, type Clock, errorMessage, LOWER_ALNUM, type Rng, UPPER_ALNUM } from '../core.js';
+import type {
+  DatabaseBackend,
+  SeedDbClusterInput,
+  SeededDbCluster,
+  SeededGlobalCluster,
+  SeedGlobalClusterInput,
+} from '../types.js';
 import { type QueryTree, qBool, qInt, qList, qString, type XmlObject, xmlList } from '../wire.js';
 import { describePage } from './rds-describe.js';
 
@@ -47,7 +63,9 @@ interface Cluster {
   readonly engine: string;
   readonly engineVersion: string;
   status: string;
-  readonly port: number;
+  port: number;
+  /** The address of the real server behind the cluster's endpoints (named by the cluster id), when backed. */
+  ip?: string;
   readonly endpoint: string;
   readonly readerEndpoint: string;
   readonly masterUsername?: string;
@@ -131,6 +149,8 @@ export class AuroraClusters {
     private readonly onBackgroundError: (error: unknown, what: string) => void,
     /** The account's endpoint suffix in a Region, shared with the instances (services/rds.ts). */
     private readonly suffix: (region: string) => string,
+    /** Real databases behind backed clusters (the same backend as the instances'). */
+    private readonly backend?: DatabaseBackend,
   ) {}
 
   readonly operations: Record<string, (region: string, tree: QueryTree) => XmlObject | undefined> = {
@@ -214,7 +234,12 @@ export class AuroraClusters {
   /* DB clusters                                                                                */
   /* ------------------------------------------------------------------------------------------ */
 
-  private createCluster(region: string, tree: QueryTree): Cluster {
+  /** `seeded`: the cluster exists already (a world's seeding): `available` at once, on that server if one is named. */
+  private createCluster(
+    region: string,
+    tree: QueryTree,
+    seeded?: { address?: string; port?: number },
+  ): Cluster {
     const id = required(tree, 'DBClusterIdentifier');
     if (!identifierOk(id)) {
       throw new AwsError(
@@ -257,7 +282,7 @@ export class AuroraClusters {
         `The engine ${engine} does not match the global cluster's engine ${global.engine}.`,
       );
     }
-    const suffix = this.suffix(region);
+    const names = this.endpointNames(region, lower);
     const masterUsername = qString(tree, 'MasterUsername');
     const databaseName = qString(tree, 'DatabaseName');
     const cluster: Cluster = {
@@ -268,8 +293,8 @@ export class AuroraClusters {
       engineVersion: qString(tree, 'EngineVersion') ?? global?.engineVersion ?? defaults.version,
       status: 'creating',
       port: qInt(tree, 'Port') ?? defaults.port,
-      endpoint: `${lower}.cluster-${suffix}.${region}.rds.amazonaws.com`,
-      readerEndpoint: `${lower}.cluster-ro-${suffix}.${region}.rds.amazonaws.com`,
+      endpoint: names.endpoint,
+      readerEndpoint: names.readerEndpoint,
       ...(masterUsername !== undefined ? { masterUsername } : {}),
       ...(databaseName !== undefined ? { databaseName } : {}),
       resourceId: `cluster-${this.rng.chars(26, UPPER_ALNUM)}`,
@@ -291,10 +316,29 @@ export class AuroraClusters {
       global.members.push(cluster.arn);
       if (global.writer === undefined) global.writer = cluster.arn;
     }
+    // A new secondary replicates from the writer's server, a read replica cluster from its source's.
+    const writer = global?.writer === undefined ? undefined : this.byArn(global.writer);
+    const from = source ?? (writer !== cluster ? writer : undefined);
+    const backend = this.backend;
     this.store(region).set(lower, cluster);
+    if (seeded) {
+      cluster.status = 'available';
+      cluster.created = this.clock.now();
+      if (seeded.address !== undefined) cluster.ip = seeded.address;
+      if (seeded.port !== undefined) cluster.port = seeded.port;
+      return cluster;
+    }
     this.background(cluster, 'create', async () => {
-      await this.clock.sleep(this.clock.timings.createInstanceMs);
+      const made =
+        backend && from?.ip !== undefined
+          ? backend.createReplica(from.id, cluster.id, region, this.tlsNames(cluster))
+          : undefined;
+      const [server] = await Promise.all([made, this.clock.sleep(this.clock.timings.createInstanceMs)]);
       if (cluster.gone || this.clock.isClosed) return;
+      if (server) {
+        cluster.ip = server.address;
+        cluster.port = server.port;
+      }
       cluster.status = 'available';
       cluster.created = this.clock.now();
     });
@@ -324,7 +368,9 @@ export class AuroraClusters {
     cluster.status = 'promoting';
     cluster.promoting = true;
     this.background(cluster, 'promote', async () => {
-      await this.clock.sleep(this.clock.timings.promoteModifyingMs);
+      const promoted =
+        this.backend && cluster.ip !== undefined ? this.backend.promote(cluster.id) : undefined;
+      await Promise.all([promoted, this.clock.sleep(this.clock.timings.promoteModifyingMs)]);
       if (cluster.gone || this.clock.isClosed) return;
       const source = cluster.replicationSource ? this.byArn(cluster.replicationSource) : undefined;
       if (source) source.readReplicas = source.readReplicas.filter((r) => r !== cluster.arn);
@@ -362,6 +408,7 @@ export class AuroraClusters {
       this.store(region).delete(cluster.id);
       const source = cluster.replicationSource ? this.byArn(cluster.replicationSource) : undefined;
       if (source) source.readReplicas = source.readReplicas.filter((r) => r !== cluster.arn);
+      if (this.backend && cluster.ip !== undefined) await this.backend.remove(cluster.id);
     });
     return cluster;
   }
@@ -467,9 +514,21 @@ export class AuroraClusters {
         `DB cluster ${cluster.arn} is the primary of global cluster ${global.id}; remove its secondary clusters first.`,
       );
     }
+    const wasSecondary = global.writer !== cluster.arn;
     global.members = global.members.filter((m) => m !== cluster.arn);
     if (global.writer === cluster.arn) delete global.writer;
     delete cluster.globalClusterId;
+    // A detached secondary is a standalone writable cluster: its server is promoted (an emulator choice: `promoting`
+    // until it accepts writes; AWS documents no status for the detach; docs/design/aurora-drill.md).
+    const backend = this.backend;
+    if (wasSecondary && backend && cluster.ip !== undefined) {
+      cluster.status = 'promoting';
+      this.background(cluster, 'detach', async () => {
+        await backend.promote(cluster.id);
+        if (cluster.gone || this.clock.isClosed) return;
+        cluster.status = 'available';
+      });
+    }
     return global;
   }
 
@@ -515,13 +574,33 @@ export class AuroraClusters {
       state.status = allowDataLoss ? 'failing-over' : 'switching-over';
       global.status = state.status;
       target.status = 'failing-over';
-      await this.clock.sleep(timings.promoteModifyingMs);
+      // The real servers: a switchover fences the old writer and promotes the target once it has replayed
+      // everything (no data loss); a failover promotes the target as it is.
+      const old = this.byArn(from);
+      const backend = this.backend;
+      const backed = backend !== undefined && target.ip !== undefined;
+      const promoted = !backed
+        ? undefined
+        : !allowDataLoss && old?.ip !== undefined && backend.switchover
+          ? backend.switchover(old.id, target.id)
+          : backend.promote(target.id);
+      await Promise.all([promoted, this.clock.sleep(timings.promoteModifyingMs)]);
       if (this.clock.isClosed) return;
       // The target is the writer; the old primary rejoins as a secondary (docs/aws/aurora-global-database.md).
       global.writer = target.arn;
       target.status = 'available';
       global.status = 'available';
       delete global.failover;
+      // The other members' servers replicate from the new writer from now on: rebuilt from it (they rejoin).
+      if (backed && backend.rejoin) {
+        for (const arn of global.members) {
+          const member = arn === target.arn ? undefined : this.byArn(arn);
+          if (!member || member.gone || member.ip === undefined) continue;
+          const server = await backend.rejoin(member.id, target.id, this.tlsNames(member));
+          member.ip = server.address;
+          member.port = server.port;
+        }
+      }
     });
     return global;
   }
@@ -612,6 +691,89 @@ export class AuroraClusters {
             IsDataLossAllowed: g.failover.dataLossAllowed,
           }
         : undefined,
+    };
+  }
+
+  /** The names a backed cluster's server certificate carries: its endpoints and its global cluster's writer endpoint. */
+  private tlsNames(cluster: Cluster): string[] {
+    const global =
+      cluster.globalClusterId === undefined ? undefined : this.globals.get(cluster.globalClusterId);
+    return [cluster.endpoint, cluster.readerEndpoint, ...(global ? [global.endpoint] : [])];
+  }
+
+  /**
+   * Endpoint names with the address they resolve to, for the DNS server: each backed cluster's cluster and reader
+   * endpoints (to its one server), and each global cluster's writer endpoint (to its writer's server).
+   */
+  endpoints(): { name: string; address: string }[] {
+    const out: { name: string; address: string }[] = [];
+    for (const store of this.clusters.values()) {
+      for (const c of store.values()) {
+        if (c.ip === undefined || c.gone || c.status === 'creating') continue;
+        out.push({ name: c.endpoint, address: c.ip }, { name: c.readerEndpoint, address: c.ip });
+      }
+    }
+    for (const g of this.globals.values()) {
+      const writer = g.writer === undefined ? undefined : this.byArn(g.writer);
+      if (writer?.ip !== undefined && !writer.gone) out.push({ name: g.endpoint, address: writer.ip });
+    }
+    return out;
+  }
+
+  /**
+   * A cluster as a world has it before a run (emulator.seed.dbCluster): `available`, in its global cluster (the first
+   * member is the writer) or replicating from its source cluster, its endpoints resolving to `address` when given.
+   */
+  seedCluster(input: SeedDbClusterInput): SeededDbCluster {
+    const tree: QueryTree = {
+      DBClusterIdentifier: input.id,
+      Engine: input.engine,
+      ...(input.engineVersion !== undefined ? { EngineVersion: input.engineVersion } : {}),
+      ...(input.masterUsername !== undefined ? { MasterUsername: input.masterUsername } : {}),
+      ...(input.databaseName !== undefined ? { DatabaseName: input.databaseName } : {}),
+      ...(input.globalClusterId !== undefined ? { GlobalClusterIdentifier: input.globalClusterId } : {}),
+      ...(input.replicationSourceArn !== undefined
+        ? { ReplicationSourceIdentifier: input.replicationSourceArn }
+        : {}),
+      BackupRetentionPeriod: String(input.backupRetentionPeriod ?? 7),
+      Tags: {
+        Tag: Object.fromEntries(
+          Object.entries(input.tags ?? {}).map(([Key, Value], i) => [String(i + 1), { Key, Value }]),
+        ),
+      },
+    };
+    const cluster = this.createCluster(input.region, tree, {
+      ...(input.address !== undefined ? { address: input.address } : {}),
+      ...(input.port !== undefined ? { port: input.port } : {}),
+    });
+    return {
+      arn: cluster.arn,
+      endpoint: cluster.endpoint,
+      readerEndpoint: cluster.readerEndpoint,
+      port: cluster.port,
+    };
+  }
+
+  /** An empty global cluster (emulator.seed.globalCluster); seeded clusters join it with `globalClusterId`. */
+  seedGlobal(input: SeedGlobalClusterInput): SeededGlobalCluster {
+    const global = this.createGlobal('us-east-1', {
+      GlobalClusterIdentifier: input.id,
+      Engine: input.engine,
+      ...(input.engineVersion !== undefined ? { EngineVersion: input.engineVersion } : {}),
+    });
+    return { arn: global.arn, endpoint: global.endpoint };
+  }
+
+  /**
+   * The names a cluster with this id has, or will have, in `region`, and the writer endpoint of a global cluster
+   * (for the certificates of the servers a world starts before it seeds them).
+   */
+  endpointNames(region: string, id: string): { endpoint: string; readerEndpoint: string } {
+    const lower = id.toLowerCase();
+    const suffix = this.suffix(region);
+    return {
+      endpoint: `${lower}.cluster-${suffix}.${region}.rds.amazonaws.com`,
+      readerEndpoint: `${lower}.cluster-ro-${suffix}.${region}.rds.amazonaws.com`,
     };
   }
 

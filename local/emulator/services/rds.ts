@@ -134,8 +134,13 @@ export class RdsService implements ServiceHandler {
     private readonly backend: DatabaseBackend | undefined,
     private readonly onBackgroundError: (error: unknown, what: string) => void,
   ) {
-    this.aurora = new AuroraClusters(account, clock, rng, onBackgroundError, (region) =>
-      this.endpointSuffix(region),
+    this.aurora = new AuroraClusters(
+      account,
+      clock,
+      rng,
+      onBackgroundError,
+      (region) => this.endpointSuffix(region),
+      backend,
     );
   }
 
@@ -715,9 +720,9 @@ export class RdsService implements ServiceHandler {
     return `${id.toLowerCase()}.${this.endpointSuffix(region)}.${region}.rds.amazonaws.com`;
   }
 
-  /** Endpoint names with a known address, for the DNS server. */
+  /** Endpoint names with a known address, for the DNS server (the Aurora clusters' too). */
   endpoints(): { name: string; address: string }[] {
-    const out: { name: string; address: string }[] = [];
+    const out: { name: string; address: string }[] = this.aurora.endpoints();
     for (const store of this.regions.values()) {
       for (const instance of store.values()) {
         if (instance.ip !== undefined && instance.status !== 'creating') {
