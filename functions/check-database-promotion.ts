@@ -1,12 +1,26 @@
 import { clientsFor } from './lib/clients.js';
 import { checkDatabasePromotion } from './lib/database.js';
+import { optionalEnv } from './lib/env.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
+import { sharedReplicaReader } from './lib/shared-poll.js';
 import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
 import type { PollResult } from './lib/types.js';
 
-/** One poll of the WaitForDatabasePromotion loop: done once the instance is available and no longer a replica. */
+/**
+ * One poll of the WaitForDatabasePromotion loop: done once the instance is available and no longer a replica. With the
+ * lock table (LOCK_TABLE_NAME), the units of a run share one DescribeDBInstances per interval through a snapshot
+ * item (functions/lib/shared-poll.ts, docs/design/fleet.md "Polls by instance, not by unit").
+ */
 export const handler = answersWarmPing(async (event: unknown): Promise<PollResult> => {
   assertUnitStepInput(event, 'checkDatabasePromotion');
   assertAttempt(event, 'checkDatabasePromotion');
-  return checkDatabasePromotion(clientsFor(event.run.recoveryRegion), event);
+  const clients = clientsFor(event.run.recoveryRegion);
+  const tableName = optionalEnv('LOCK_TABLE_NAME');
+  const readReplica = tableName
+    ? sharedReplicaReader(
+        { rds: clients.rds, dynamodb: clients.dynamodb, tableName },
+        { planName: event.run.planName, runId: event.run.runId, region: event.run.recoveryRegion },
+      )
+    : undefined;
+  return checkDatabasePromotion({ rds: clients.rds, ...(readReplica ? { readReplica } : {}) }, event);
 });

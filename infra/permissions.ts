@@ -142,6 +142,17 @@ export function stepGrants(
     checkDatabasePromotion: [
       { statement: describeReplicas },
       drill.describeInstances('DescribeDrillInstances'),
+      // The shared poll (functions/lib/shared-poll.ts): the run's snapshot item, and one filtered describe for all.
+      sharedItemGrant(plan, resources, 'SharePromotionPoll', 'poll'),
+      {
+        statement: allow(
+          'DescribeInstancesByFilter',
+          ['rds:DescribeDBInstances'],
+          [`arn:${at.partition}:rds:${at.region}:${at.account}:db:*`],
+        ),
+        wildcardReason:
+          'DescribeDBInstances with a db-instance-id filter names no instance and is authorized against db:* (docs/design/fleet.md, "Sharing the poll"); read-only, recovery Region only',
+      },
     ],
     updateDns: [
       { statement: describeReplicas },
@@ -600,6 +611,24 @@ function lockGrant(
   return {
     statement: allow(sid, actions, [resources.lockTableArn], {
       'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [plan.name] },
+    }),
+  };
+}
+
+/**
+ * The items a fleet's units share in the lock table (docs/design/fleet.md): the promotion poll's snapshot
+ * (`poll#<plan>#<run>#rds#<region>`) or a zone's DNS batch (`dns#<plan>#<run>#<zone>`), read and updated, never
+ * deleted (the table's TTL removes them). The leading key holds the grant to this plan's items of that kind.
+ */
+function sharedItemGrant(
+  plan: FailoverPlan,
+  resources: StepResources,
+  sid: string,
+  kind: 'poll' | 'dns',
+): StepGrant {
+  return {
+    statement: allow(sid, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [resources.lockTableArn], {
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${kind}#${plan.name}#*`] },
     }),
   };
 }

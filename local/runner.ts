@@ -13,6 +13,7 @@ type JSONValue = Parameters<
   >[string]
 >[0];
 
+import { TIME_FACTOR_ENV } from '../functions/lib/env.js';
 import type { FailoverPlan } from '../functions/lib/plan.js';
 import { CLOSER_DESCRIPTION_SUFFIX } from '../infra/constructs/lock-recovery.js';
 import { addLifeboatStacks } from '../infra/lifeboat-app.js';
@@ -408,6 +409,9 @@ export async function runExecution(
   const scale = (seconds: number) => Math.max(0, Math.round(seconds * 1000 * options.timeFactor));
 
   Object.assign(process.env, options.environment);
+  // The Wait states run this much faster; a step that compares its wall clock with one poll interval scales it alike
+  // (functions/lib/env.ts, TIME_FACTOR_ENV).
+  process.env[TIME_FACTOR_ENV] = String(options.timeFactor);
   for (const step of orchestrator.steps) {
     for (const [name, value] of Object.entries(step.environment)) {
       // The world's variables stand in for the Lambda runtime's (e.g. NODE_EXTRA_CA_CERTS, a file of the runtime).

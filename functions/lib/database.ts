@@ -42,6 +42,14 @@ export interface PollInput extends UnitStepInput {
   attempt: number;
 }
 
+export interface PromotionPollDeps extends DatabaseDeps {
+  /**
+   * Reads the replica. The step gives the shared poll (functions/lib/shared-poll.ts, docs/design/fleet.md "Polls by
+   * instance, not by unit") when it has the lock table; its own DescribeDBInstances otherwise.
+   */
+  readonly readReplica?: (instanceId: string) => Promise<DBInstance>;
+}
+
 // SDK v3 names the errors after their shapes (`DBInstanceNotFoundFault`); the wire codes and other
 // AWS-compatible servers use the short form (`DBInstanceNotFound`). Accept both.
 const NOT_FOUND = new Set(['DBInstanceNotFoundFault', 'DBInstanceNotFound']);
@@ -265,13 +273,14 @@ export function promotionPollSeconds(status: string, hasSource: boolean): number
 }
 
 /** One poll of the promotion (WaitForDatabasePromotion loop): done once `available` with no replica source. */
-export async function checkDatabasePromotion(deps: DatabaseDeps, input: PollInput): Promise<PollResult> {
+export async function checkDatabasePromotion(deps: PromotionPollDeps, input: PollInput): Promise<PollResult> {
   const { run, unit, attempt } = input;
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   if (run.mode === 'dry-run') {
     return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail: { attempt, dryRun: true } };
   }
-  const instance = await describeInstance(deps.rds, unit.database.replicaInstanceId);
+  const replicaId = unit.database.replicaInstanceId;
+  const instance = await (deps.readReplica ?? ((id) => describeInstance(deps.rds, id)))(replicaId);
   const status = statusOf(instance);
   const source = replicaSource(instance);
   if (DEAD_END_STATUSES.has(status)) throw deadEndError(unit, status, 'promotion');

@@ -36,3 +36,23 @@ export function timeoutScale(): number {
   }
   return value;
 }
+
+/**
+ * `LIFEBOAT_TIME_FACTOR`: the local proving ground runs AWS time this many times faster (its Wait states are scaled by
+ * it, e.g. 0.05); unset in AWS. A step that measures an interval on the wall clock against the state machine's waits
+ * (the shared polls' freshness, functions/lib/shared-poll.ts) scales the interval by it, so that it stays one poll.
+ */
+export const TIME_FACTOR_ENV = 'LIFEBOAT_TIME_FACTOR';
+
+/** The factor, 1 when unset; anything but a number in (0, 1] fails naming the variable. */
+export function timeFactor(): number {
+  const text = optionalEnv(TIME_FACTOR_ENV);
+  if (text === undefined) return 1;
+  const value = Number(text);
+  if (!(Number.isFinite(value) && value > 0 && value <= 1)) {
+    throw new TypeError(
+      `environment variable ${TIME_FACTOR_ENV} must be a number above 0 and at most 1, got "${text}"`,
+    );
+  }
+  return value;
+}

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import { describeInstance } from './database.js';
+import { timeFactor } from './env.js';
 import { awsErrorName, toLifeboatError } from './errors.js';
 import { logger } from './observability.js';
 import { describeInstances } from './rds-fleet.js';
@@ -193,4 +194,26 @@ async function register(
 function isFromRds(error: unknown): boolean {
   const name = (error as { name?: unknown })?.name;
   return name === 'ResourceMissingError' || name === 'TransientAwsError' || name === 'AwsCallFailedError';
+}
+
+/**
+ * The interval of the promotion poll's snapshot: the shortest wait of WaitForDatabasePromotion
+ * (functions/lib/database.ts, promotionPollSeconds), so that the snapshot is never older than the unit's own last wait.
+ */
+export const PROMOTION_SNAPSHOT_SECONDS = 2;
+
+/**
+ * The replica reader CheckDatabasePromotion uses when it has the lock table: the run's shared snapshot of its
+ * Region's instances, one poll interval at most (scaled by the proving ground's time factor, functions/lib/env.ts).
+ */
+export function sharedReplicaReader(
+  deps: SharedPollDeps,
+  key: SharedPollKey,
+  intervalSeconds = PROMOTION_SNAPSHOT_SECONDS * timeFactor(),
+): (instanceId: string) => Promise<DBInstance> {
+  return async (instanceId) => {
+    const { instance, source } = await pollInstance(deps, key, instanceId, intervalSeconds);
+    logger.debug('replica read', { instance: instanceId, source });
+    return instance;
+  };
 }

@@ -133,6 +133,8 @@ export class Orchestrator extends Construct {
     const environment: Partial<Record<StepFunctionName, Record<string, string>>> = {
       acquireLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
       releaseLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
+      // The shared promotion poll's snapshot lives in the lock table (functions/lib/shared-poll.ts).
+      checkDatabasePromotion: { LOCK_TABLE_NAME: props.lockTable.tableName },
       report: {
         REPORT_BUCKET_NAME: props.reportBucket.bucketName,
         REPORT_TOPIC_ARN: props.reportTopic.topicArn,
@@ -157,7 +159,7 @@ export class Orchestrator extends Construct {
       releaseLock: calling('dynamodb'),
       promoteSecret: calling('secretsManager'),
       promoteDatabase: calling('rds'),
-      checkDatabasePromotion: calling('rds'),
+      checkDatabasePromotion: calling('rds', 'dynamodb'),
       updateDns: calling('rds', 'route53'),
       checkDnsChange: calling('route53'),
       // Two logins of SettleRotation (an interrupted rotation's pending and current credentials), each within the

@@ -31,7 +31,7 @@ const BUNDLE_CEILING_KIB: Partial<Record<string, number>> = {
   acquireLock: 430, // DynamoDB, Step Functions
   releaseLock: 430, // DynamoDB, Step Functions (the holder check)
   checkDnsChange: 460, // Route 53, CloudWatch (the health-check flip's alarm)
-  checkDatabasePromotion: 480, // RDS, CloudWatch
+  checkDatabasePromotion: 520, // RDS, CloudWatch, DynamoDB (the shared poll's snapshot)
   promoteDatabase: 480, // RDS, CloudWatch
   updateDns: 570, // Route 53, RDS (the replica's endpoint), CloudWatch
   promoteSecret: 570, // Secrets Manager, RDS, Lambda (rotation)

@@ -121,6 +121,15 @@ describe('step permissions (examples/plan.json)', () => {
     checkDatabasePromotion: {
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
       DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
+      // The shared poll (functions/lib/shared-poll.ts): its snapshot item, and the filtered describe (db:*).
+      SharePromotionPoll: {
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
+      DescribeInstancesByFilter: {
+        actions: ['rds:DescribeDBInstances'],
+        resources: ['arn:aws:rds:us-west-2:123456789012:db:*'],
+      },
     },
     updateDns: {
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
@@ -343,6 +352,18 @@ describe('step permissions (examples/plan.json)', () => {
     expect(lock?.Condition).toEqual({
       'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['orders-dr'] },
     });
+  });
+
+  it("lets the shared polls and DNS batches touch only this plan's shared items, never delete them", () => {
+    // Act
+    const poll = stepStatements(template, plan, 'checkDatabasePromotion').find(
+      (s) => s.Sid === 'SharePromotionPoll',
+    );
+    // Assess: poll#<plan>#<run>#rds#<region> (functions/lib/shared-poll.ts, snapshotKey).
+    expect(poll?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['poll#orders-dr#*'] },
+    });
+    expect(asList(poll?.Action)).not.toContain('dynamodb:DeleteItem');
   });
 
   it('names nothing in the primary Region on the failover path (only the drill steps copy from there)', () => {

@@ -59,6 +59,8 @@ describe('LifeboatStack on examples/plan.json', () => {
       // The lock's lifetime: the execution timeout and a margin (infra/constructs/lock-recovery.ts).
       acquireLock: { LOCK_TABLE_NAME: { Ref: table }, LOCK_LIFETIME_SECONDS: expect.stringMatching(/^\d+$/) },
       releaseLock: { LOCK_TABLE_NAME: { Ref: table } },
+      // The shared promotion poll's snapshot item (functions/lib/shared-poll.ts).
+      checkDatabasePromotion: { LOCK_TABLE_NAME: { Ref: table } },
       report: { REPORT_BUCKET_NAME: { Ref: expect.any(String) }, REPORT_TOPIC_ARN: { Ref: topic } },
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
       // SettleRotation logs in to the promoted database with TLS.

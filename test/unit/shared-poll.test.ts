@@ -1,8 +1,12 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as checkDatabasePromotion } from '../../functions/check-database-promotion.js';
+import { resetClients } from '../../functions/lib/clients.js';
+import { TIME_FACTOR_ENV } from '../../functions/lib/env.js';
 import { pollInstance, type SharedPollDeps } from '../../functions/lib/shared-poll.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
+import { stepInput } from '../fixtures/db-fixtures.js';
 
 /**
  * The shared database poll (functions/lib/shared-poll.ts, docs/design/fleet.md) against the emulator's RDS and
@@ -129,5 +133,74 @@ describe('pollInstance', () => {
     await expect(pollInstance(deps, newRun(), 'gone-replica', INTERVAL)).rejects.toMatchObject({
       name: 'ResourceMissingError',
     });
+  });
+});
+
+describe('CheckDatabasePromotion with the lock table', () => {
+  const saved = { ...process.env };
+  afterAll(() => {
+    for (const name of ['LOCK_TABLE_NAME', 'LIFEBOAT_AWS_ENDPOINT', TIME_FACTOR_ENV]) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+    resetClients();
+  });
+
+  it('40 units checking at once share one DescribeDBInstances per interval, and each sees its own instance done', async () => {
+    // Prepare: the step's environment as the stack gives it (LOCK_TABLE_NAME), at a quarter of real time (a 0.5 s
+    // snapshot interval instead of 2 s), against the emulator.
+    Object.assign(process.env, emulator.env(), {
+      LOCK_TABLE_NAME: TABLE,
+      LIFEBOAT_AWS_ENDPOINT: emulator.endpoint,
+      [TIME_FACTOR_ENV]: '0.25',
+    });
+    resetClients();
+    const base = stepInput();
+    const run = { ...base.run, runId: 'run-handler' };
+    const check = (id: string, attempt: number) =>
+      checkDatabasePromotion({
+        run,
+        unit: { ...base.unit, database: { ...base.unit.database, replicaInstanceId: id } },
+        attempt,
+      });
+    const round = async (attempt: number) => {
+      const before = describes();
+      const results = await Promise.all(ids.map((id) => check(id, attempt)));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return { calls: describes() - before, results };
+    };
+    // Act: two rounds register every instance; from the third, one lease holder describes them all.
+    await round(0);
+    await round(1);
+    const third = await round(2);
+    emulator.rds.setStatus(REGION, 'db-7-replica', 'available');
+    const fourth = await round(3);
+    const fifth = await round(4);
+    // Assess: a poll that read the snapshot just before the lease holder wrote it sees the change at its next poll.
+    expect(third.calls).toBe(1);
+    expect(fourth.calls).toBe(1);
+    expect(fifth.calls).toBe(1);
+    expect(third.results.every((r) => !r.done && r.status === 'modifying')).toBe(true);
+    const done = (results: typeof fifth.results) =>
+      results.filter((r) => r.done).map((r) => r.detail.instance);
+    expect(done(fourth.results).every((id) => id === 'db-7-replica')).toBe(true);
+    expect(done(fifth.results)).toEqual(['db-7-replica']);
+    emulator.rds.setStatus(REGION, 'db-7-replica', 'modifying');
+  });
+
+  it('falls back to its own DescribeDBInstances when the table does not answer', async () => {
+    // Prepare
+    Object.assign(process.env, { LOCK_TABLE_NAME: 'no-such-table' });
+    const base = stepInput();
+    const before = describes();
+    // Act
+    const result = await checkDatabasePromotion({
+      run: { ...base.run, runId: 'run-no-table' },
+      unit: { ...base.unit, database: { ...base.unit.database, replicaInstanceId: 'db-2-replica' } },
+      attempt: 0,
+    });
+    // Assess
+    expect(result).toMatchObject({ done: false, status: 'modifying', detail: { instance: 'db-2-replica' } });
+    expect(describes() - before).toBe(1);
   });
 });
