@@ -32,8 +32,15 @@
  * everything, then promotes it; after either, the other members' servers are rebuilt as replicas of the new writer
  * (they rejoin as secondaries); DeleteDBCluster removes the server.
  *
- * Not modelled: DB instances inside clusters (DBClusterMembers is empty), write forwarding (always `disabled`),
- * the data-loss snapshot of a failover.
+ * - DB instances in a cluster (CreateDBInstance with DBClusterIdentifier, services/rds.ts): DBClusterMembers lists
+ *   them (the first is the writer); DeleteDBCluster is refused with InvalidDBClusterStateFault while any remains.
+ * - RestoreDBClusterToPointInTime (a clone, `RestoreType: copy-on-write`, or a full copy) of a cluster in the same
+ *   Region: a new standalone cluster, `creating` then `available`, of the source's engine and version, with no
+ *   instances; with a backend, a real copy of the source's server (a replica, then promoted).
+ * - Tags on global clusters (CreateGlobalCluster Tags, TagList in the answers).
+ *
+ * Not modelled: write forwarding (always `disabled`), the data-loss snapshot of a failover, the instances' own
+ * endpoints inside a cluster (they have the instance endpoint name but no real server).
  */
 import { AwsError, type Clock, errorMessage, LOWER_ALNUM, type Rng, UPPER_ALNUM } from '../core.js';
 import type {
@@ -79,6 +86,8 @@ interface Cluster {
   readReplicas: string[];
   /** Identifier of the global cluster this cluster is a member of. */
   globalClusterId?: string;
+  /** Its DB instances (ids, in the order they were created; the first is the writer). */
+  instances: string[];
   promoting: boolean;
   gone: boolean;
   readonly tags: Tag[];
@@ -99,6 +108,7 @@ interface GlobalCluster {
   readonly engineVersion: string;
   readonly endpoint: string;
   status: string;
+  readonly tags: Tag[];
   /** Member cluster ARNs, in the order they joined. */
   members: string[];
   writer?: string;
@@ -165,6 +175,9 @@ export class AuroraClusters {
     }),
     DescribeGlobalClusters: (_region, tree) => this.describeGlobals(tree),
     DeleteGlobalCluster: (_region, tree) => ({ GlobalCluster: this.renderGlobal(this.deleteGlobal(tree)) }),
+    RestoreDBClusterToPointInTime: (region, tree) => ({
+      DBCluster: this.render(this.restoreToPointInTime(region, tree)),
+    }),
     RemoveFromGlobalCluster: (_region, tree) => ({
       GlobalCluster: this.renderGlobal(this.removeFromGlobal(tree)),
     }),
@@ -239,6 +252,8 @@ export class AuroraClusters {
     region: string,
     tree: QueryTree,
     seeded?: { address?: string; port?: number },
+    /** RestoreDBClusterToPointInTime: the cluster is a standalone copy of this one. */
+    cloneOf?: Cluster,
   ): Cluster {
     const id = required(tree, 'DBClusterIdentifier');
     if (!identifierOk(id)) {
@@ -300,6 +315,7 @@ export class AuroraClusters {
       resourceId: `cluster-${this.rng.chars(26, UPPER_ALNUM)}`,
       backupRetentionPeriod: qInt(tree, 'BackupRetentionPeriod') ?? 1,
       readReplicas: [],
+      instances: [],
       promoting: false,
       gone: false,
       tags: qList(tree, 'Tags').map((item) => ({
@@ -318,7 +334,7 @@ export class AuroraClusters {
     }
     // A new secondary replicates from the writer's server, a read replica cluster from its source's.
     const writer = global?.writer === undefined ? undefined : this.byArn(global.writer);
-    const from = source ?? (writer !== cluster ? writer : undefined);
+    const from = cloneOf ?? source ?? (writer !== cluster ? writer : undefined);
     const backend = this.backend;
     this.store(region).set(lower, cluster);
     if (seeded) {
@@ -329,9 +345,15 @@ export class AuroraClusters {
       return cluster;
     }
     this.background(cluster, 'create', async () => {
+      // A clone is a copy that accepts writes at once: a replica, promoted.
       const made =
         backend && from?.ip !== undefined
-          ? backend.createReplica(from.id, cluster.id, region, this.tlsNames(cluster))
+          ? backend
+              .createReplica(from.id, cluster.id, region, this.tlsNames(cluster))
+              .then(async (server) => {
+                if (cloneOf) await backend.promote(cluster.id);
+                return server;
+              })
           : undefined;
       const [server] = await Promise.all([made, this.clock.sleep(this.clock.timings.createInstanceMs)]);
       if (cluster.gone || this.clock.isClosed) return;
@@ -400,6 +422,11 @@ export class AuroraClusters {
     }
     if (cluster.status === 'deleting')
       throw invalidCluster(`DB cluster ${cluster.id} is already being deleted.`);
+    if (cluster.instances.length) {
+      throw invalidCluster(
+        `Cluster cannot be deleted, it still contains DB instances in non-deleting state (${cluster.instances.join(', ')}).`,
+      );
+    }
     cluster.status = 'deleting';
     this.background(cluster, 'delete', async () => {
       await this.clock.sleep(this.clock.timings.deleteInstanceMs);
@@ -411,6 +438,68 @@ export class AuroraClusters {
       if (this.backend && cluster.ip !== undefined) await this.backend.remove(cluster.id);
     });
     return cluster;
+  }
+
+  /**
+   * RestoreDBClusterToPointInTime: a clone (`copy-on-write`) or full copy of a cluster in this Region, standalone
+   * (no global cluster, no replication source), the source's engine and version, no instances (Aurora restores the
+   * cluster only; the API reference). With a backend, the source's server is copied for real.
+   */
+  private restoreToPointInTime(region: string, tree: QueryTree): Cluster {
+    const source = this.find(region, required(tree, 'SourceDBClusterIdentifier'));
+    const restoreType = qString(tree, 'RestoreType') ?? 'full-copy';
+    if (restoreType !== 'full-copy' && restoreType !== 'copy-on-write') {
+      throw new AwsError('InvalidParameterValue', 400, `Invalid RestoreType: ${restoreType}`);
+    }
+    if (qBool(tree, 'UseLatestRestorableTime') === true && qString(tree, 'RestoreToTime') !== undefined) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        'RestoreToTime and UseLatestRestorableTime cannot be specified together.',
+      );
+    }
+    if (source.status !== 'available') {
+      throw invalidCluster(`DB cluster ${source.id} is not in available state; it is ${source.status}.`);
+    }
+    return this.createCluster(
+      region,
+      {
+        DBClusterIdentifier: required(tree, 'DBClusterIdentifier'),
+        Engine: source.engine,
+        EngineVersion: source.engineVersion,
+        ...(source.masterUsername !== undefined ? { MasterUsername: source.masterUsername } : {}),
+        ...(source.databaseName !== undefined ? { DatabaseName: source.databaseName } : {}),
+        ...(typeof tree.Tags === 'object' ? { Tags: tree.Tags } : {}),
+      },
+      undefined,
+      source,
+    );
+  }
+
+  /** CreateDBInstance with DBClusterIdentifier (services/rds.ts): the instance joins the cluster. */
+  addMember(region: string, clusterId: string, instanceId: string, engine: string): void {
+    const cluster = this.find(region, clusterId);
+    if (cluster.engine !== engine) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        `The engine name requested for your DB instance (${engine}) doesn't match the engine name of your DB cluster (${cluster.engine}).`,
+      );
+    }
+    if (cluster.status === 'deleting') throw invalidCluster(`DB cluster ${cluster.id} is being deleted.`);
+    cluster.instances.push(instanceId);
+  }
+
+  /** An instance of the cluster is gone (DeleteDBInstance done). */
+  removeMember(region: string, clusterId: string, instanceId: string): void {
+    const cluster = this.store(region).get(clusterId);
+    if (cluster) cluster.instances = cluster.instances.filter((i) => i !== instanceId);
+  }
+
+  private isWriter(cluster: Cluster): boolean {
+    const global =
+      cluster.globalClusterId === undefined ? undefined : this.globals.get(cluster.globalClusterId);
+    return global?.writer === cluster.arn;
   }
 
   /* ------------------------------------------------------------------------------------------ */
@@ -453,6 +542,10 @@ export class AuroraClusters {
       engineVersion: source?.engineVersion ?? qString(tree, 'EngineVersion') ?? defaults.version,
       endpoint: `${lower}.global-${this.rng.chars(8, LOWER_ALNUM)}.global.rds.amazonaws.com`,
       status: 'available',
+      tags: qList(tree, 'Tags').map((item) => ({
+        Key: qString(item, 'Key') ?? '',
+        Value: qString(item, 'Value') ?? '',
+      })),
       members: [],
     };
     if (source) {
@@ -632,7 +725,15 @@ export class AuroraClusters {
       PreferredMaintenanceWindow: 'sun:08:00-sun:08:30',
       ReplicationSourceIdentifier: c.replicationSource,
       ReadReplicaIdentifiers: xmlList('ReadReplicaIdentifier', c.readReplicas),
-      DBClusterMembers: '',
+      DBClusterMembers: xmlList(
+        'DBClusterMember',
+        c.instances.map((id, i) => ({
+          DBInstanceIdentifier: id,
+          IsClusterWriter: i === 0 && c.globalClusterId === undefined ? true : i === 0 && this.isWriter(c),
+          DBClusterParameterGroupStatus: 'in-sync',
+          PromotionTier: 1,
+        })),
+      ),
       VpcSecurityGroups: xmlList('VpcSecurityGroupMembership', [
         { VpcSecurityGroupId: 'sg-0123456789abcdef0', Status: 'active' },
       ]),
@@ -691,6 +792,10 @@ export class AuroraClusters {
             IsDataLossAllowed: g.failover.dataLossAllowed,
           }
         : undefined,
+      TagList: xmlList(
+        'Tag',
+        g.tags.map((t) => ({ ...t })),
+      ),
     };
   }
 

@@ -18,6 +18,8 @@
  * - DeleteDBInstance needs SkipFinalSnapshot or a FinalDBSnapshotIdentifier; the instance is `deleting`, then
  *   gone. Its read replicas are promoted ("If you delete a source DB instance ... each read replica is promoted").
  * - `MasterUserSecret` is absent unless seeded.
+ * - An Aurora DB instance (CreateDBInstance with DBClusterIdentifier, an aurora-* engine equal to the cluster's) joins
+ *   that cluster's DBClusterMembers (services/rds-aurora.ts); the cluster cannot be deleted while it has one.
  */
 import {
   AwsError,
@@ -53,6 +55,18 @@ const ENGINE_DEFAULTS: Record<string, { port: number; version: string; family: s
   postgres: { port: 5432, version: '16.4', family: 'postgres16', license: 'postgresql-license' },
   mysql: { port: 3306, version: '8.0.39', family: 'mysql8.0', license: 'general-public-license' },
   mariadb: { port: 3306, version: '10.11.9', family: 'mariadb10.11', license: 'general-public-license' },
+  'aurora-postgresql': {
+    port: 5432,
+    version: '16.4',
+    family: 'aurora-postgresql16',
+    license: 'postgresql-license',
+  },
+  'aurora-mysql': {
+    port: 3306,
+    version: '8.0.mysql_aurora.3.07.1',
+    family: 'aurora-mysql8.0',
+    license: 'general-public-license',
+  },
 };
 
 interface Tag {
@@ -90,6 +104,8 @@ interface DbInstance {
   gone: boolean;
   /** ModifyDBInstance NewDBInstanceIdentifier not applied yet (PendingModifiedValues.DBInstanceIdentifier). */
   pendingRename?: string;
+  /** The Aurora DB cluster this instance belongs to. */
+  clusterId?: string;
 }
 
 function identifierOk(id: string): boolean {
@@ -352,8 +368,21 @@ export class RdsService implements ServiceHandler {
   private createDbInstance(region: string, tree: QueryTree): DbInstance {
     const id = required(tree, 'DBInstanceIdentifier');
     this.checkNew(region, id);
+    const engine = required(tree, 'Engine');
+    const clusterId = qString(tree, 'DBClusterIdentifier');
+    if (engine.startsWith('aurora') !== (clusterId !== undefined)) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        clusterId === undefined
+          ? `An ${engine} DB instance must be created in a DB cluster (DBClusterIdentifier).`
+          : `DBClusterIdentifier is for Aurora engines; ${engine} is not one.`,
+      );
+    }
+    // Joins the cluster's members (refused when the cluster is missing or of another engine).
+    if (clusterId !== undefined) this.aurora.addMember(region, clusterId, id.toLowerCase(), engine);
     const instance = this.newInstance(region, id, {
-      engine: required(tree, 'Engine'),
+      engine,
       instanceClass: required(tree, 'DBInstanceClass'),
       status: 'creating',
       ...(qString(tree, 'EngineVersion') !== undefined
@@ -370,6 +399,7 @@ export class RdsService implements ServiceHandler {
       backupRetentionPeriod: qInt(tree, 'BackupRetentionPeriod') ?? 1,
       tags: tagsOf(tree),
     });
+    if (clusterId !== undefined) instance.clusterId = clusterId.toLowerCase();
     this.store(region).set(instance.id, instance);
     this.background(instance, 'create', async () => {
       await this.clock.sleep(this.clock.timings.createInstanceMs);
@@ -582,6 +612,7 @@ export class RdsService implements ServiceHandler {
       if (this.clock.isClosed) return;
       instance.gone = true;
       this.store(region).delete(instance.id);
+      if (instance.clusterId !== undefined) this.aurora.removeMember(region, instance.clusterId, instance.id);
       const source = this.sourceOf(instance);
       if (source) source.replicas = source.replicas.filter((r) => r !== instance.arn && r !== instance.id);
       for (const name of instance.replicas) {
@@ -661,6 +692,7 @@ export class RdsService implements ServiceHandler {
         : undefined,
       BackupTarget: 'region',
       NetworkType: 'IPV4',
+      DBClusterIdentifier: i.clusterId,
     };
   }
 
