@@ -1,8 +1,10 @@
 import type { BundleMeasure } from './bundles.js';
 import type { DrillRun } from './drill.js';
 import type { Machine } from './machine.js';
+import { renderSwitchover } from './render-switchover.js';
 import type { LagSweep, PromotionPhases } from './schedules.js';
 import { max, median, min, round, spread } from './stats.js';
+import type { SwitchoverBench } from './switchover.js';
 
 /** The benchmark's results (bench/results.json) and their rendering as bench/results.md. */
 
@@ -105,6 +107,8 @@ export interface BenchResults {
     synthesisSeconds: number;
   };
   drill?: { cached: DrillRun[]; uncached: DrillRun[] };
+  /** bench/switchover.ts */
+  switchover?: SwitchoverBench;
 }
 
 const s = (ms: number, digits = 2) => (ms / 1000).toFixed(digits);
@@ -511,5 +515,7 @@ export function renderMarkdown(r: BenchResults): string {
     );
     p();
   }
+  if (r.switchover)
+    out.push(...renderSwitchover(r.switchover, '## 5. Switchover window and failover recovery time'));
   return `${out.join('\n')}\n`;
 }

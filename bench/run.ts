@@ -22,6 +22,7 @@ import {
   promotionSeconds,
 } from './schedules.js';
 import { median, round } from './stats.js';
+import { measureSwitchover, type SwitchoverEngine, switchoverTarget } from './switchover.js';
 
 /**
  * `npm run bench` (`tsx bench/run.ts`): measures lifeboat on the local proving ground and writes
@@ -30,8 +31,13 @@ import { median, round } from './stats.js';
  */
 
 const USAGE = `usage: tsx bench/run.ts [--reps N] [--scale-reps N] [--scale100-reps N] [--drill-runs N] [--uncached-drill-runs N]
-  [--import-runs N] [--skip drill,scale,bundles,overhead] [--out DIR] [--render-only]
-  --render-only: no runs; recomputes the targets of DIR/results.json and writes DIR/results.md again`;
+  [--import-runs N] [--switchover-runs N] [--switchover-engines postgres,mariadb]
+  [--skip drill,scale,bundles,overhead,switchover] [--only SECTION] [--out DIR] [--render-only]
+  --render-only: no runs; recomputes the targets of DIR/results.json and writes DIR/results.md again
+  --only SECTION: runs that section alone (e.g. --only switchover) and puts it into DIR/results.json, keeping the
+    other sections' figures, then writes DIR/results.md again`;
+
+const SECTIONS = ['bundles', 'overhead', 'scale', 'drill', 'switchover'] as const;
 
 const PLAN_PATH = 'examples/plan.json';
 /** Time factor of the one-unit runs (the drill's default): an 85 s promotion takes 1.7 s. */
@@ -77,7 +83,10 @@ async function main(): Promise<void> {
       'drill-runs': { type: 'string', default: '3' },
       'uncached-drill-runs': { type: 'string', default: '1' },
       'import-runs': { type: 'string', default: '5' },
+      'switchover-runs': { type: 'string', default: '3' },
+      'switchover-engines': { type: 'string', default: 'postgres,mariadb' },
       skip: { type: 'string', default: '' },
+      only: { type: 'string' },
       out: { type: 'string', default: 'bench' },
       help: { type: 'boolean', default: false },
       'render-only': { type: 'boolean', default: false },
@@ -109,7 +118,19 @@ async function main(): Promise<void> {
   const drillRuns = count('drill-runs');
   const uncachedDrillRuns = count('uncached-drill-runs');
   const importRuns = count('import-runs');
-  const skip = new Set(String(values.skip).split(',').filter(Boolean));
+  const switchoverRuns = count('switchover-runs');
+  const switchoverEngines = String(values['switchover-engines']).split(',').filter(Boolean);
+  for (const engine of switchoverEngines) {
+    if (engine !== 'postgres' && engine !== 'mariadb')
+      throw new Error(`--switchover-engines: ${engine} is not postgres or mariadb`);
+  }
+  const only = values.only;
+  if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
+    throw new Error(`--only: ${only} is not one of ${SECTIONS.join(', ')}`);
+  }
+  const skip = new Set(
+    only !== undefined ? SECTIONS.filter((x) => x !== only) : String(values.skip).split(',').filter(Boolean),
+  );
   const started = Date.now();
   const machine = describeMachine();
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.start.toFixed(2)}`);
@@ -313,10 +334,30 @@ async function main(): Promise<void> {
     results.drill = { cached, uncached };
   }
 
+  // 5. The switchover's write-unavailability window beside the failover's recovery time, on real database pairs.
+  if (!skip.has('switchover')) {
+    results.switchover = await measureSwitchover({
+      orchestratorPath: example.orchestratorPath,
+      engines: switchoverEngines as SwitchoverEngine[],
+      runs: switchoverRuns,
+      timeFactor: ONE_UNIT_FACTOR,
+      log,
+    });
+  }
+
   machine.loadAverage.end = loadavg()[0] ?? 0;
-  results.benchSeconds = round((Date.now() - started) / 1000, 0);
-  results.targets = targets(results);
   const out = resolve(String(values.out));
+  if (only !== undefined) {
+    // One section measured now, the others kept as the last full run wrote them (machine and settings included).
+    const previous = JSON.parse(readFileSync(resolve(out, 'results.json'), 'utf8'), (key, value) =>
+      key === 'ratioToOneUnit' && value === null ? Number.NaN : value,
+    ) as BenchResults;
+    const measured = results[only as keyof BenchResults];
+    Object.assign(results, previous, { [only]: measured });
+  } else {
+    results.benchSeconds = round((Date.now() - started) / 1000, 0);
+  }
+  results.targets = targets(results);
   writeFileSync(resolve(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(resolve(out, 'results.md'), renderMarkdown(results));
   log(`wrote ${out}/results.md and results.json in ${results.benchSeconds} s`);
@@ -461,6 +502,7 @@ function targets(r: BenchResults): Target[] {
       why: 'a step that calls AWS carries at least one bundled SDK v3 client, about 376 KiB minified with its runtime (smithy core, the credential chain, SigV4); each step now bundles only the clients it calls (docs/design/packaging.md, "Bundle size")',
     });
   }
+  if (r.switchover) list.push(switchoverTarget(r.switchover));
   const d = r.drill;
   if (d) {
     const cached = median(d.cached.map((x) => x.wallSeconds));
