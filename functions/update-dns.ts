@@ -1,11 +1,28 @@
 import { clientsFor } from './lib/clients.js';
+import { zoneBatchConfig } from './lib/dns/change.js';
 import { updateDns } from './lib/dns/update.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
 import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';
 
-/** UpdateDns: points the unit's CNAME at the promoted instance (Route 53 is global; RDS is read in the recovery Region). */
+/**
+ * UpdateDns: points the unit's CNAME at the promoted instance (Route 53 is global; RDS is read in the recovery Region).
+ * With the lock table (LOCK_TABLE_NAME) the change goes in its zone's batch (functions/lib/dns/shared.ts).
+ */
 export const handler = answersWarmPing(async (event: unknown): Promise<StepResult> => {
   assertUnitStepInput(event, 'updateDns');
-  return updateDns(clientsFor(event.run.recoveryRegion), event);
+  const clients = clientsFor(event.run.recoveryRegion);
+  const batch = zoneBatchConfig(clients);
+  return updateDns(
+    {
+      rds: clients.rds,
+      route53: clients.route53,
+      // Built on first use: only the health-check strategy calls CloudWatch.
+      get cloudwatch() {
+        return clients.cloudwatch;
+      },
+      ...(batch ? { batch } : {}),
+    },
+    event,
+  );
 });

@@ -163,6 +163,8 @@ export function stepGrants(
         : []),
       drill.changeRecords('UpsertDrillRecords', allZones, ['UPSERT'], ['CNAME']),
       ...flip.force,
+      // The zone's batch (functions/lib/dns/shared.ts): UpdateDns registers its change and may send the batch.
+      sharedItemGrant(plan, resources, 'ShareZoneBatches', 'dns'),
     ],
     // Also with every unit on the health-check strategy: a drill's copy is a simple CNAME that UpdateDns changes.
     checkDnsChange: [
@@ -173,6 +175,14 @@ export function stepGrants(
           'route53:GetChange takes a change id that Route 53 assigns at run time; change/* is the narrowest resource',
       },
       ...flip.poll,
+      // A poll that takes the zone's lease sends the batch of the changes registered so far (functions/lib/dns/shared.ts):
+      // the same records as UpdateDns, read and upserted the same way.
+      sharedItemGrant(plan, resources, 'ShareZoneBatches', 'dns'),
+      ...dnsChangeGrants(at, cnameUnits),
+      ...(zonesOnlyDrillReads.length
+        ? [{ statement: allow('ReadDrillRecords', ['route53:ListResourceRecordSets'], zonesOnlyDrillReads) }]
+        : []),
+      drill.changeRecords('UpsertDrillRecords', allZones, ['UPSERT'], ['CNAME']),
     ],
     attachRotation: [
       {
@@ -617,7 +627,7 @@ function lockGrant(
 
 /**
  * The items a fleet's units share in the lock table (docs/design/fleet.md): the promotion poll's snapshot
- * (`poll#<plan>#<run>#rds#<region>`) or a zone's DNS batch (`dns#<plan>#<run>#<zone>`), read and updated, never
+ * (`poll#<plan>#<run>#rds#<region>`) or a zone's DNS batch (`dns#<plan>#<run>#<zone>...`), read and updated, never
  * deleted (the table's TTL removes them). The leading key holds the grant to this plan's items of that kind.
  */
 function sharedItemGrant(
@@ -626,8 +636,13 @@ function sharedItemGrant(
   sid: string,
   kind: 'poll' | 'dns',
 ): StepGrant {
+  // The batch's sender reads the registered units' items at once (BatchGetItem; the leading keys hold it too).
+  const actions =
+    kind === 'dns'
+      ? ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem']
+      : ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
   return {
-    statement: allow(sid, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [resources.lockTableArn], {
+    statement: allow(sid, actions, [resources.lockTableArn], {
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${kind}#${plan.name}#*`] },
     }),
   };

@@ -135,6 +135,9 @@ export class Orchestrator extends Construct {
       releaseLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
       // The shared promotion poll's snapshot lives in the lock table (functions/lib/shared-poll.ts).
       checkDatabasePromotion: { LOCK_TABLE_NAME: props.lockTable.tableName },
+      // The zone's change batch and the shared GetChange (functions/lib/dns/shared.ts).
+      updateDns: { LOCK_TABLE_NAME: props.lockTable.tableName },
+      checkDnsChange: { LOCK_TABLE_NAME: props.lockTable.tableName },
       report: {
         REPORT_BUCKET_NAME: props.reportBucket.bucketName,
         REPORT_TOPIC_ARN: props.reportTopic.topicArn,
@@ -160,8 +163,8 @@ export class Orchestrator extends Construct {
       promoteSecret: calling('secretsManager'),
       promoteDatabase: calling('rds'),
       checkDatabasePromotion: calling('rds', 'dynamodb'),
-      updateDns: calling('rds', 'route53'),
-      checkDnsChange: calling('route53'),
+      updateDns: calling('rds', 'route53', 'dynamodb'),
+      checkDnsChange: calling('route53', 'dynamodb'),
       // Two logins of SettleRotation (an interrupted rotation's pending and current credentials), each within the
       // verify step's bound, beside its Secrets Manager, RDS and Lambda calls.
       attachRotation: Duration.seconds(

@@ -30,10 +30,10 @@ const BUNDLE_CEILING_KIB: Partial<Record<string, number>> = {
   summarizeUnit: 40, // no SDK client
   acquireLock: 430, // DynamoDB, Step Functions
   releaseLock: 430, // DynamoDB, Step Functions (the holder check)
-  checkDnsChange: 460, // Route 53, CloudWatch (the health-check flip's alarm)
+  checkDnsChange: 490, // Route 53, CloudWatch (the health-check flip's alarm), DynamoDB (the zone batch)
   checkDatabasePromotion: 520, // RDS, CloudWatch, DynamoDB (the shared poll's snapshot)
   promoteDatabase: 480, // RDS, CloudWatch
-  updateDns: 570, // Route 53, RDS (the replica's endpoint), CloudWatch
+  updateDns: 600, // Route 53, RDS (the replica's endpoint), CloudWatch, DynamoDB (the zone batch)
   promoteSecret: 570, // Secrets Manager, RDS, Lambda (rotation)
   report: 580, // S3, SNS, CloudWatch
   prepareDrill: 590, // RDS, Secrets Manager, Route 53

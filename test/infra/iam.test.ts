@@ -137,9 +137,21 @@ describe('step permissions (examples/plan.json)', () => {
       UpsertPlanRecords0: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
       DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
       UpsertDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
+      ShareZoneBatches: {
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
     },
+    // A poll that takes the zone's lease sends the batch: the same reads and UPSERTs as UpdateDns.
     checkDnsChange: {
       ReadDnsChanges: { actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] },
+      ShareZoneBatches: {
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
+      ReadPlanRecords: { actions: ['route53:ListResourceRecordSets'], resources: [ZONE] },
+      UpsertPlanRecords0: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
+      UpsertDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
     },
     attachRotation: {
       AttachRotation: {
@@ -364,6 +376,25 @@ describe('step permissions (examples/plan.json)', () => {
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['poll#orders-dr#*'] },
     });
     expect(asList(poll?.Action)).not.toContain('dynamodb:DeleteItem');
+    for (const step of ['updateDns', 'checkDnsChange'] as const) {
+      const dns = stepStatements(template, plan, step).find((s) => s.Sid === 'ShareZoneBatches');
+      // dns#<plan>#<run>#<zone>..., functions/lib/dns/shared.ts.
+      expect(dns?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['dns#orders-dr#*'] },
+      });
+      expect(asList(dns?.Action)).not.toContain('dynamodb:DeleteItem');
+    }
+    // The batch a poll sends holds only the plan's CNAME UPSERTs, as UpdateDns's own change.
+    const upsert = stepStatements(template, plan, 'checkDnsChange').find(
+      (s) => s.Sid === 'UpsertPlanRecords0',
+    );
+    expect(upsert?.Condition).toEqual({
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['orders-db.internal.example.com'],
+        'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+        'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+      },
+    });
   });
 
   it('names nothing in the primary Region on the failover path (only the drill steps copy from there)', () => {
@@ -401,19 +432,22 @@ describe('step permissions (examples/plan.json)', () => {
         /"(rds:db-tag|secretsmanager:ResourceTag|aws:RequestTag)\/lifeboat:plan":"orders-dr"/,
       );
     }
-    expect(dns.map((s) => [s.Sid, s.Condition])).toEqual([
-      [
-        'UpsertDrillRecords',
-        {
-          'ForAllValues:StringLike': {
-            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['lifeboat-drill-*'],
-          },
-          'ForAllValues:StringEquals': {
-            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
-            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
-          },
+    const upsertDrill = [
+      'UpsertDrillRecords',
+      {
+        'ForAllValues:StringLike': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['lifeboat-drill-*'],
         },
-      ],
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+          'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+        },
+      },
+    ];
+    expect(dns.map((s) => [s.Sid, s.Condition])).toEqual([
+      // UpdateDns, and CheckDnsChange when it sends its zone's batch (functions/lib/dns/shared.ts).
+      upsertDrill,
+      upsertDrill,
       [
         'CreateDrillRecords',
         {
@@ -586,10 +620,18 @@ describe('step permissions follow the plan', () => {
       // The flip itself is a metric on lifeboat's alarm (docs/design/dns-flip.md): read the alarm, put the metric.
       'ReadDnsFlipAlarms',
       'ForceDnsFlips',
+      // A drill copy's change goes in its zone's batch (functions/lib/dns/shared.ts).
+      'ShareZoneBatches',
     ]);
-    // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled. The
-    // production flip is polled by its alarm's state.
-    expect(Object.keys(checkDnsChange)).toEqual(['ReadDnsChanges', 'ReadDnsFlipAlarms']);
+    // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled, and sent
+    // with its zone's batch by the poll that takes the lease. The production flip is polled by its alarm's state.
+    expect(Object.keys(checkDnsChange)).toEqual([
+      'ReadDnsChanges',
+      'ReadDnsFlipAlarms',
+      'ShareZoneBatches',
+      'ReadDrillRecords',
+      'UpsertDrillRecords',
+    ]);
   });
 
   it('scopes UPSERT per hosted zone to that zone records', () => {

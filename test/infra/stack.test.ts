@@ -61,6 +61,9 @@ describe('LifeboatStack on examples/plan.json', () => {
       releaseLock: { LOCK_TABLE_NAME: { Ref: table } },
       // The shared promotion poll's snapshot item (functions/lib/shared-poll.ts).
       checkDatabasePromotion: { LOCK_TABLE_NAME: { Ref: table } },
+      // The zone's change batch and the shared GetChange (functions/lib/dns/shared.ts).
+      updateDns: { LOCK_TABLE_NAME: { Ref: table } },
+      checkDnsChange: { LOCK_TABLE_NAME: { Ref: table } },
       report: { REPORT_BUCKET_NAME: { Ref: expect.any(String) }, REPORT_TOPIC_ARN: { Ref: topic } },
       verifyConnectivity: { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' },
       // SettleRotation logs in to the promoted database with TLS.

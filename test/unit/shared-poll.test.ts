@@ -5,6 +5,7 @@ import { handler as checkDatabasePromotion } from '../../functions/check-databas
 import { resetClients } from '../../functions/lib/clients.js';
 import { TIME_FACTOR_ENV } from '../../functions/lib/env.js';
 import { pollInstance, type SharedPollDeps } from '../../functions/lib/shared-poll.js';
+import type { UnitStepInput } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import { stepInput } from '../fixtures/db-fixtures.js';
 
@@ -136,6 +137,11 @@ describe('pollInstance', () => {
   });
 });
 
+/** The fixture's unit with another replica instance. */
+function withReplica(unit: UnitStepInput['unit'], replicaInstanceId: string): UnitStepInput['unit'] {
+  return { ...unit, database: { ...unit.database, replicaInstanceId } } as UnitStepInput['unit'];
+}
+
 describe('CheckDatabasePromotion with the lock table', () => {
   const saved = { ...process.env };
   afterAll(() => {
@@ -160,7 +166,7 @@ describe('CheckDatabasePromotion with the lock table', () => {
     const check = (id: string, attempt: number) =>
       checkDatabasePromotion({
         run,
-        unit: { ...base.unit, database: { ...base.unit.database, replicaInstanceId: id } },
+        unit: withReplica(base.unit, id),
         attempt,
       });
     const round = async (attempt: number) => {
@@ -196,7 +202,7 @@ describe('CheckDatabasePromotion with the lock table', () => {
     // Act
     const result = await checkDatabasePromotion({
       run: { ...base.run, runId: 'run-no-table' },
-      unit: { ...base.unit, database: { ...base.unit.database, replicaInstanceId: 'db-2-replica' } },
+      unit: withReplica(base.unit, 'db-2-replica'),
       attempt: 0,
     });
     // Assess

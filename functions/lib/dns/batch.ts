@@ -5,7 +5,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { awsErrorName } from '../errors.js';
-import { normalizeDnsName } from './update.js';
+import { normalizeDnsName } from './names.js';
 import '../sdk/route53.js';
 
 /**

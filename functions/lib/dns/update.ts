@@ -21,8 +21,10 @@ import type { UnitPlan } from '../plan.js';
 import { timedStep } from '../step.js';
 import type { PreflightCheck, StepResult, UnitStepInput } from '../types.js';
 import { liveTtlCheck } from '../verify/budget.js';
-import { type DnsDeps, route53Error } from './change.js';
+import { type DnsDeps, route53Error, type ZoneBatchConfig } from './change.js';
 import { checkFlipReadiness, forceDnsFlip } from './flip.js';
+import { bareZoneId, normalizeDnsName } from './names.js';
+import { type BatchState, registerChange, zoneBatchState } from './shared.js';
 import '../sdk/route53.js';
 
 /**
@@ -56,22 +58,8 @@ export interface DnsReadinessDeps extends DnsDeps {
 /** Route 53's `Comment` on a change batch is at most 256 characters. */
 const COMMENT_MAX = 256;
 
-/**
- * A DNS name as Route 53 compares it: lower case, no trailing dot, and the `\ooo` octal escapes that Route 53 returns
- * for characters other than a-z, 0-9, hyphen and underscore decoded (Route 53 Developer Guide, "DNS domain name
- * format"), so `\052.example.com.` and `*.example.com` are the same name.
- */
-export function normalizeDnsName(name: string): string {
-  return name
-    .replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)))
-    .toLowerCase()
-    .replace(/\.$/, '');
-}
-
-/** The zone id without the `/hostedzone/` prefix that some APIs return. */
-export function bareZoneId(zoneId: string): string {
-  return zoneId.replace(/^\/hostedzone\//, '');
-}
+// Re-exported for the modules that import them from here (functions/lib/drill.ts, the tests).
+export { bareZoneId, normalizeDnsName };
 
 function recordValue(record: ResourceRecordSet): string | undefined {
   const value = record.ResourceRecords?.[0]?.Value ?? record.AliasTarget?.DNSName;
@@ -215,6 +203,38 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
         };
       }
 
+      if (deps.batch) {
+        const batched = await viaZoneBatch(deps, deps.batch, input, change);
+        if (batched) {
+          if (batched.state === 'rejected') {
+            throw new AwsCallFailedError(
+              `ChangeResourceRecordSets UPSERT ${unit.dns.recordName} was rejected: ${batched.reason}`,
+            );
+          }
+          const sent = batched.state === 'changed';
+          logger.info(sent ? 'record changed' : 'record change registered for its zone batch', {
+            unit: unit.name,
+            record: base.recordName,
+            changeId: sent ? batched.changeId : null,
+            runId: run.runId,
+          });
+          return {
+            outcome: alreadyThere ? 'already-done' : 'changed',
+            detail: {
+              ...base,
+              ...planned,
+              previousTarget,
+              previousTtl,
+              changeId: sent ? batched.changeId : null,
+              changedAt: sent ? batched.changedAt : null,
+              // Pending: WaitForDnsInSync sends it with the zone's next batch (functions/lib/dns/shared.ts).
+              batch: sent ? 'sent' : 'pending',
+              batchSize: sent ? batched.batchSize : null,
+            },
+          };
+        }
+      }
+
       let changeId: string | undefined;
       let submittedAt: Date | undefined;
       try {
@@ -243,6 +263,42 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
     },
     now,
   );
+}
+
+/**
+ * The change through its zone's batch (functions/lib/dns/shared.ts): registered, then sent at once when no other
+ * unit holds the zone's lease (a unit alone sends its batch of one, as before). Undefined when the table does not
+ * take the registration: the caller sends the change on its own, as without the table.
+ */
+async function viaZoneBatch(
+  deps: UpdateDnsDeps,
+  batch: ZoneBatchConfig,
+  input: UnitStepInput,
+  change: Change,
+): Promise<BatchState | undefined> {
+  const { run, unit } = input;
+  const shared = {
+    route53: deps.route53,
+    dynamodb: batch.dynamodb,
+    tableName: batch.tableName,
+    ...(deps.now ? { now: deps.now } : {}),
+  };
+  const key = { planName: run.planName, runId: run.runId, zoneId: unit.dns.hostedZoneId };
+  try {
+    await registerChange(shared, key, unit.name, change);
+  } catch (error) {
+    logger.warn('zone batch unavailable, sending the change alone', {
+      unit: unit.name,
+      error: awsErrorName(error) ?? String(error),
+    });
+    return undefined;
+  }
+  try {
+    return await zoneBatchState(shared, key, unit.name, batch.intervalSeconds);
+  } catch (error) {
+    // Registered: the next poll (WaitForDnsInSync) or the step's retry finds it; throttling is retried.
+    throw route53Error(error, `ChangeResourceRecordSets batch for ${unit.dns.recordName}`, unit);
+  }
 }
 
 /* ---------------------------------------------------------------------------------------------- */

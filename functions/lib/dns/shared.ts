@@ -1,0 +1,442 @@
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type Change,
+  GetChangeCommand,
+  ListResourceRecordSetsCommand,
+  type ListResourceRecordSetsCommandOutput,
+  type ResourceRecordSet,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import { awsErrorName } from '../errors.js';
+import { logger } from '../observability.js';
+import { changeZoneRecords, type RecordChange } from './batch.js';
+import { bareZoneId, normalizeDnsName } from './names.js';
+import '../sdk/dynamodb.js';
+import '../sdk/route53.js';
+
+/**
+ * The units of a run that share a hosted zone send their record changes as one batch, and share GetChange
+ * (docs/design/fleet.md, "DNS: one batch per zone"). Route 53 rejects a change to a zone while it is still processing a
+ * prior one (PriorRequestNotComplete, docs/aws/route53-changes.md): one change per unit queues the units behind each
+ * other, one batch for the units that are ready does not.
+ *
+ * Items in the lock table (partition key `planName`, TTL `expiresAt`), all small so that many units reading them
+ * at once stay far below a partition's throughput (DynamoDB charges a read by the whole item's size):
+ * - `dns#<plan>#<run>#<zone>`: the zone's lease (`leaseUntil`) and the set of units whose change is not sent yet;
+ * - `dns#<plan>#<run>#<zone>#unit#<unit>`: the unit's change (`change`, `nonce`) and, once sent, its `outcome`;
+ * - `dns#<plan>#<run>#change#<change id>`: the last GetChange status of a change the units of a batch share.
+ *
+ * A unit registers its change, then whoever takes the zone's lease (the unit itself, at once, when it is alone)
+ * sends every registered change that has no outcome in one `changeZoneRecords` and writes each unit's outcome. A
+ * unit re-registered since (a re-run, a retry) has a new nonce: an outcome for the old one does not count, and its
+ * new change goes in the next batch.
+ */
+
+export interface ZoneBatchDeps {
+  readonly route53: Route53Client;
+  readonly dynamodb: DynamoDBClient;
+  /** The lock table (infra/constructs/lock-table.ts). */
+  readonly tableName: string;
+  /** Clock, for tests. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+export interface ZoneBatchKey {
+  readonly planName: string;
+  readonly runId: string;
+  /** The hosted zone, with or without `/hostedzone/`. */
+  readonly zoneId: string;
+}
+
+/** Where a unit's change is. `changed` and `rejected` are final for its registration; `pending` is not sent yet. */
+export type BatchState =
+  | {
+      readonly state: 'changed';
+      readonly changeId: string;
+      readonly changedAt: string;
+      readonly batchSize: number;
+    }
+  | { readonly state: 'rejected'; readonly reason: string }
+  | { readonly state: 'pending' };
+
+/** How long the items are kept after their last write (the lock table's TTL): a day, well past any run. */
+const ITEM_TTL_SECONDS = 24 * 60 * 60;
+/** BatchGetItem reads at most 100 items a call. */
+const BATCH_GET_MAX = 100;
+/** Outcome writes in flight at once by the lease holder. */
+const WRITE_CONCURRENCY = 25;
+
+export function zoneItemKey(key: ZoneBatchKey): string {
+  return `dns#${key.planName}#${key.runId}#${bareZoneId(key.zoneId)}`;
+}
+
+export function unitItemKey(key: ZoneBatchKey, unit: string): string {
+  return `${zoneItemKey(key)}#unit#${unit}`;
+}
+
+export function changeItemKey(key: ZoneBatchKey, changeId: string): string {
+  return `dns#${key.planName}#${key.runId}#change#${changeId.replace(/^\/change\//, '')}`;
+}
+
+interface Outcome {
+  nonce: string;
+  outcome: 'changed' | 'rejected';
+  changeId?: string;
+  reason?: string;
+  at: string;
+  batchSize?: number;
+}
+
+const keyOf = (planName: string) => ({ planName: { S: planName } });
+
+function clock(deps: { now?: () => Date }): number {
+  return (deps.now ?? (() => new Date()))().getTime();
+}
+
+function expires(now: number): AttributeValue {
+  return { N: String(Math.floor(now / 1000) + ITEM_TTL_SECONDS) };
+}
+
+/**
+ * Registers the unit's change for the zone's next batch and returns its nonce. A registration replaces the unit's
+ * earlier one and its outcome: a re-run sends its UPSERT again and waits for the new change id
+ * (docs/aws/route53-changes.md). Throws what DynamoDB throws: the caller then sends the change on its own.
+ */
+export async function registerChange(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  unit: string,
+  change: Change,
+): Promise<string> {
+  const now = clock(deps);
+  const nonce = `${now}-${Math.random().toString(36).slice(2, 10)}`;
+  await deps.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: deps.tableName,
+      Key: keyOf(unitItemKey(key, unit)),
+      UpdateExpression: 'SET #change = :change, nonce = :nonce, expiresAt = :expires REMOVE outcome',
+      ExpressionAttributeNames: { '#change': 'change' },
+      ExpressionAttributeValues: {
+        ':change': { S: JSON.stringify(change) },
+        ':nonce': { S: nonce },
+        ':expires': expires(now),
+      },
+    }),
+  );
+  await addPending(deps, key, [unit], now);
+  return nonce;
+}
+
+async function addPending(deps: ZoneBatchDeps, key: ZoneBatchKey, units: string[], now: number) {
+  await deps.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: deps.tableName,
+      Key: keyOf(zoneItemKey(key)),
+      UpdateExpression: 'SET expiresAt = :expires ADD pending :units',
+      ExpressionAttributeValues: { ':units': { SS: units }, ':expires': expires(now) },
+    }),
+  );
+}
+
+function parseOutcome(item: Record<string, AttributeValue> | undefined): Outcome | undefined {
+  const nonce = item?.nonce?.S;
+  const text = item?.outcome?.S;
+  if (!nonce || !text) return undefined;
+  try {
+    const outcome = JSON.parse(text) as Outcome;
+    // An outcome answers one registration: a later one (a re-run) waits for its own.
+    return outcome.nonce === nonce ? outcome : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stateOf(outcome: Outcome | undefined): BatchState {
+  if (outcome?.outcome === 'changed' && outcome.changeId) {
+    return {
+      state: 'changed',
+      changeId: outcome.changeId,
+      changedAt: outcome.at,
+      batchSize: outcome.batchSize ?? 1,
+    };
+  }
+  if (outcome?.outcome === 'rejected') return { state: 'rejected', reason: outcome.reason ?? 'rejected' };
+  return { state: 'pending' };
+}
+
+/**
+ * The unit's batch state; when its change is not sent yet and nobody holds the zone's lease, takes it and sends the
+ * zone's batch. `registered` is false when the unit has no registration in this run (nothing to wait for). Throws
+ * what DynamoDB throws, and what Route 53 throws that is not about a record (throttling, a missing zone): the step's
+ * retry asks again, and sending the batch again is safe, every change being an UPSERT.
+ */
+export async function zoneBatchState(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  unit: string,
+  intervalSeconds: number,
+): Promise<BatchState & { registered: boolean }> {
+  const own = await deps.dynamodb.send(
+    new GetItemCommand({
+      TableName: deps.tableName,
+      Key: keyOf(unitItemKey(key, unit)),
+      ConsistentRead: true,
+    }),
+  );
+  if (!own.Item?.nonce?.S) return { state: 'pending', registered: false };
+  const known = stateOf(parseOutcome(own.Item));
+  if (known.state !== 'pending') return { ...known, registered: true };
+
+  const now = clock(deps);
+  const zone = await deps.dynamodb.send(
+    new GetItemCommand({ TableName: deps.tableName, Key: keyOf(zoneItemKey(key)), ConsistentRead: true }),
+  );
+  const pending = new Set(zone.Item?.pending?.SS ?? []);
+  // Taken off the set by a batch that read its earlier registration: put it back for the next one.
+  if (!pending.has(unit)) await addPending(deps, key, [unit], now);
+  const leaseUntil = Number(zone.Item?.leaseUntil?.N ?? 0);
+  if (leaseUntil >= now) return { state: 'pending', registered: true };
+  const sent = await sendZoneBatch(deps, key, intervalSeconds * 1000, now);
+  return { ...stateOf(sent?.get(unit)), registered: true };
+}
+
+/** The units' changes as registered: one consistent BatchGetItem per 100 units. */
+async function readRegistrations(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  units: readonly string[],
+): Promise<Map<string, { nonce: string; change: Change; outcome: Outcome | undefined }>> {
+  const found = new Map<string, { nonce: string; change: Change; outcome: Outcome | undefined }>();
+  const byKey = new Map(units.map((u) => [unitItemKey(key, u), u]));
+  for (let start = 0; start < units.length; start += BATCH_GET_MAX) {
+    let keys: Record<string, AttributeValue>[] = units
+      .slice(start, start + BATCH_GET_MAX)
+      .map((u) => keyOf(unitItemKey(key, u)));
+    for (let round = 0; keys.length && round < 5; round += 1) {
+      const out = await deps.dynamodb.send(
+        new BatchGetItemCommand({
+          RequestItems: { [deps.tableName]: { Keys: keys, ConsistentRead: true } },
+        }),
+      );
+      for (const item of out.Responses?.[deps.tableName] ?? []) {
+        const unit = byKey.get(item.planName?.S ?? '');
+        const nonce = item.nonce?.S;
+        if (!unit || !nonce || !item.change?.S) continue;
+        found.set(unit, { nonce, change: JSON.parse(item.change.S) as Change, outcome: parseOutcome(item) });
+      }
+      // Unprocessed keys (throttled) are asked again; those left after a few rounds wait for the next batch.
+      keys = out.UnprocessedKeys?.[deps.tableName]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+/** Every record set of the zone (paged), and its name (the apex, where its SOA is). */
+async function readZone(
+  route53: Route53Client,
+  zoneId: string,
+): Promise<{ id: string; name: string; records: ResourceRecordSet[] }> {
+  const records: ResourceRecordSet[] = [];
+  let next: Pick<
+    ListResourceRecordSetsCommandOutput,
+    'NextRecordName' | 'NextRecordType' | 'NextRecordIdentifier'
+  > = {};
+  do {
+    const out = await route53.send(
+      new ListResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        ...(next.NextRecordName ? { StartRecordName: next.NextRecordName } : {}),
+        ...(next.NextRecordType ? { StartRecordType: next.NextRecordType } : {}),
+        ...(next.NextRecordIdentifier ? { StartRecordIdentifier: next.NextRecordIdentifier } : {}),
+      }),
+    );
+    records.push(...(out.ResourceRecordSets ?? []));
+    next = out.IsTruncated ? out : {};
+  } while (next.NextRecordName);
+  const apex = records.find((r) => r.Type === 'SOA')?.Name ?? records[0]?.Name ?? '';
+  return { id: zoneId, name: normalizeDnsName(apex), records };
+}
+
+/**
+ * Takes the zone's lease (when free) and sends the changes of every pending unit as one batch; writes each unit's
+ * outcome (changed with the batch's change id, or rejected with the reason). Deferred ones (the zone busy) stay
+ * pending. Undefined when another poll holds the lease.
+ */
+async function sendZoneBatch(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  intervalMs: number,
+  now: number,
+): Promise<Map<string, Outcome> | undefined> {
+  let lease: Record<string, AttributeValue> | undefined;
+  try {
+    lease = (
+      await deps.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: deps.tableName,
+          Key: keyOf(zoneItemKey(key)),
+          UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires',
+          ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
+          ExpressionAttributeValues: {
+            ':until': { N: String(now + intervalMs) },
+            ':now': { N: String(now) },
+            ':expires': expires(now),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+    ).Attributes;
+  } catch (error) {
+    if (awsErrorName(error) === 'ConditionalCheckFailedException') return undefined;
+    throw error;
+  }
+  const units = lease?.pending?.SS ?? [];
+  if (units.length === 0) return new Map();
+  const registered = await readRegistrations(deps, key, units);
+  const waiting = [...registered].filter(([, r]) => !r.outcome);
+  const outcomes = new Map<string, Outcome>();
+  if (waiting.length) {
+    const zone = await readZone(deps.route53, bareZoneId(key.zoneId));
+    const items: RecordChange[] = waiting.map(([unit, r]) => ({ key: unit, change: r.change }));
+    const results = await changeZoneRecords(
+      deps.route53,
+      zone,
+      items,
+      `lifeboat run ${key.runId}: fail over ${items.length} unit(s) in one batch`,
+    );
+    const at = new Date(now).toISOString();
+    const sentTogether = new Map<string, number>();
+    for (const r of results)
+      if (r.outcome === 'changed') sentTogether.set(r.changeId, (sentTogether.get(r.changeId) ?? 0) + 1);
+    for (const r of results) {
+      const nonce = registered.get(r.key)?.nonce ?? '';
+      if (r.outcome === 'changed') {
+        outcomes.set(r.key, {
+          nonce,
+          outcome: 'changed',
+          changeId: r.changeId,
+          at,
+          batchSize: sentTogether.get(r.changeId) ?? 1,
+        });
+      } else if (r.outcome === 'rejected') {
+        outcomes.set(r.key, { nonce, outcome: 'rejected', reason: r.reason, at });
+      }
+    }
+    logger.info('zone batch sent', {
+      zone: key.zoneId,
+      units: items.length,
+      changed: [...outcomes.values()].filter((o) => o.outcome === 'changed').length,
+      rejected: [...outcomes.values()].filter((o) => o.outcome === 'rejected').length,
+      deferred: items.length - outcomes.size,
+    });
+  }
+  await writeOutcomes(deps, key, outcomes, now);
+  // Off the pending set: the units with an outcome now, and those whose outcome an earlier holder wrote.
+  const done = [...registered].filter(([unit, r]) => r.outcome || outcomes.has(unit)).map(([unit]) => unit);
+  if (done.length) {
+    await deps.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: deps.tableName,
+        Key: keyOf(zoneItemKey(key)),
+        UpdateExpression: 'DELETE pending :units',
+        ExpressionAttributeValues: { ':units': { SS: done } },
+      }),
+    );
+  }
+  return outcomes;
+}
+
+/** Each outcome on its unit's item, only while the unit's registration is the one sent (same nonce). */
+async function writeOutcomes(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  outcomes: Map<string, Outcome>,
+  now: number,
+): Promise<void> {
+  const entries = [...outcomes];
+  for (let start = 0; start < entries.length; start += WRITE_CONCURRENCY) {
+    await Promise.all(
+      entries.slice(start, start + WRITE_CONCURRENCY).map(async ([unit, outcome]) => {
+        try {
+          await deps.dynamodb.send(
+            new UpdateItemCommand({
+              TableName: deps.tableName,
+              Key: keyOf(unitItemKey(key, unit)),
+              UpdateExpression: 'SET outcome = :outcome, expiresAt = :expires',
+              ConditionExpression: 'nonce = :nonce',
+              ExpressionAttributeValues: {
+                ':outcome': { S: JSON.stringify(outcome) },
+                ':nonce': { S: outcome.nonce },
+                ':expires': expires(now),
+              },
+            }),
+          );
+        } catch (error) {
+          // Registered again meanwhile: its new change goes in the next batch.
+          if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw error;
+        }
+      }),
+    );
+  }
+}
+
+/**
+ * The status of a change that several units wait for: one GetChange per change id per interval, by whoever takes
+ * the change's lease; the others use the status it wrote (PENDING until the first is written). INSYNC is final.
+ * Throws what DynamoDB or GetChange throws.
+ */
+export async function sharedChangeStatus(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  changeId: string,
+  intervalSeconds: number,
+  getChange: (changeId: string) => Promise<string> = async (id) =>
+    (await deps.route53.send(new GetChangeCommand({ Id: id }))).ChangeInfo?.Status ?? 'UNKNOWN',
+): Promise<{ status: string; source: 'shared' | 'lease' }> {
+  const now = clock(deps);
+  const intervalMs = intervalSeconds * 1000;
+  const Key = keyOf(changeItemKey(key, changeId));
+  const item = (
+    await deps.dynamodb.send(new GetItemCommand({ TableName: deps.tableName, Key, ConsistentRead: true }))
+  ).Item;
+  const known = item?.changeStatus?.S;
+  const polledAt = Number(item?.polledAt?.N ?? 0);
+  if (known === 'INSYNC' || (known && polledAt >= now - intervalMs))
+    return { status: known, source: 'shared' };
+  try {
+    await deps.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: deps.tableName,
+        Key,
+        UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires',
+        ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
+        ExpressionAttributeValues: {
+          ':until': { N: String(now + intervalMs) },
+          ':now': { N: String(now) },
+          ':expires': expires(now),
+        },
+      }),
+    );
+  } catch (error) {
+    if (awsErrorName(error) === 'ConditionalCheckFailedException') {
+      return { status: known ?? 'PENDING', source: 'shared' };
+    }
+    throw error;
+  }
+  const status = await getChange(changeId);
+  await deps.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: deps.tableName,
+      Key,
+      UpdateExpression: 'SET changeStatus = :status, polledAt = :now',
+      ExpressionAttributeValues: { ':status': { S: status }, ':now': { N: String(now) } },
+    }),
+  );
+  return { status, source: 'lease' };
+}
