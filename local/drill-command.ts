@@ -254,8 +254,8 @@ export async function runLocalDrill(
     await world.provision(orchestrator);
     for (const u of world.units.values()) {
       io.out(
-        `world: ${u.unit.name}: primary ${u.unit.database.primaryInstanceId} (${plan.primaryRegion}) at ${u.primary.address}:${u.primary.port}, ` +
-          `replica ${u.unit.database.replicaInstanceId} (${plan.recoveryRegion}) at ${u.replica.address}:${u.replica.port}, ${u.rows} rows; ` +
+        `world: ${u.unit.name}: primary ${u.primary.id} (${plan.primaryRegion}) at ${u.primary.address}:${u.primary.port}, ` +
+          `replica ${u.replica.id} (${plan.recoveryRegion}) at ${u.replica.address}:${u.replica.port}, ${u.rows} rows; ` +
           `${u.unit.database.engine} on ${u.software}; ` +
           `${u.unit.dns.recordName} -> ${u.primaryEndpoint}`,
       );

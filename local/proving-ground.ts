@@ -1,19 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
+import type { FailoverPlan, InstanceUnitPlan, UnitPlan } from '../functions/lib/plan.js';
+import { instanceUnit, isAuroraUnit } from '../functions/lib/plan-names.js';
+import { auroraTlsNames, seedAuroraClusters, seedAuroraGlobal } from './aurora-world.js';
 import type { Cleanup } from './cleanup.js';
 import type { MariadbCluster } from './databases/mariadb-cluster.js';
 import type { PostgresCluster } from './databases/postgres-cluster.js';
 import {
   type DatabaseServerInfo,
+  defaultDatabase,
   type EngineFamily,
+  familyOf,
   type Row,
+  type UnitServers,
   WorldDatabases,
 } from './databases/world-databases.js';
 import { type RunningDnsServer, startDnsServer } from './dns/server.js';
 import { seedFlipRecords } from './dns-flip-world.js';
 import { type Emulator, startEmulator } from './emulator/index.js';
-import type { EmulatorTimings } from './emulator/types.js';
+import type { EmulatorTimings, SeededDbInstance } from './emulator/types.js';
 import type { SynthesizedOrchestrator } from './runner.js';
 
 /**
@@ -160,17 +165,36 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
     progress(`world: emulator ${em.endpoint}, DNS ${dns.endpoint}`);
 
     // Fixed addresses: primaries 127.0.0.2.., replicas after them (the two clusters do not see each other's servers).
+    // An Aurora unit's servers are named after its clusters (local/aurora-world.ts); its global cluster comes first.
     const n = plan.units.length;
+    const globals = new Map(
+      plan.units.map((unit) => [unit.name, isAuroraUnit(unit) ? seedAuroraGlobal(em, unit) : undefined]),
+    );
     const servers = await Promise.all(
-      plan.units.map((unit, i) =>
-        databases.startUnit(
-          unit,
-          { primary: `127.0.0.${2 + i}`, replica: `127.0.0.${2 + n + i}` },
+      plan.units.map((unit, i) => {
+        const addresses = { primary: `127.0.0.${2 + i}`, replica: `127.0.0.${2 + n + i}` };
+        if (isAuroraUnit(unit)) {
+          const family = familyOf(unit.database.engine);
+          return databases.startPair({
+            name: unit.name,
+            family,
+            primaryId: unit.database.primaryClusterId,
+            replicaId: unit.database.replicaClusterId,
+            database: unit.verify.database ?? defaultDatabase(family, unit.name),
+            addresses,
+            password,
+            rows,
+            tlsNames: auroraTlsNames(em, plan, unit, globals.get(unit.name)),
+          });
+        }
+        return databases.startUnit(
+          instanceUnit(unit, 'the proving ground'),
+          addresses,
           password,
           rows,
           (side, id) => endpointName(side === 'primary' ? plan.primaryRegion : plan.recoveryRegion, id),
-        ),
-      ),
+        );
+      }),
     );
     progress(
       `world: ${n} primar${n === 1 ? 'y' : 'ies'} and ${n} replica${n === 1 ? '' : 's'} up, rows replicated (${[
@@ -185,34 +209,14 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
       const unitServers = servers[i] as (typeof servers)[number];
       const { primary, replica } = unitServers;
       const engine = unit.database.engine;
-      // A mariadb instance reports the real server's version; a mysql one keeps RDS's MySQL version (it runs on MariaDB).
-      const engineVersion =
-        engine === 'mariadb' ? /^MariaDB (\d+\.\d+\.\d+)/.exec(unitServers.software)?.[1] : undefined;
-      const seededPrimary = em.seed.dbInstance({
-        region: plan.primaryRegion,
-        id: unit.database.primaryInstanceId,
-        engine,
-        ...(engineVersion ? { engineVersion } : {}),
-        port: primary.port,
-        address: primary.address,
-        masterUsername: primary.username,
-        dbName: primary.database,
-      });
-      const seededReplica = em.seed.dbInstance({
-        region: plan.recoveryRegion,
-        id: unit.database.replicaInstanceId,
-        engine,
-        ...(engineVersion ? { engineVersion } : {}),
-        port: replica.port,
-        address: replica.address,
-        masterUsername: replica.username,
-        dbName: replica.database,
-        replicaOf: seededPrimary.arn,
-        replicaLagSeconds: 0,
-        // Backups on, as preflight advises for a replica (docs/aws/rds-read-replicas.md): the world is a production
-        // set up well, so that a drill prints no warning a team would be told to ignore.
-        backupRetentionPeriod: 7,
-      });
+      const aurora = isAuroraUnit(unit)
+        ? seedAuroraClusters(em, plan, unit, unitServers, globals.get(unit.name))
+        : undefined;
+      const instances = aurora
+        ? undefined
+        : seedInstances(em, plan, instanceUnit(unit, 'the proving ground'), unitServers);
+      const primaryEndpoint = aurora?.primaryEndpoint ?? (instances?.primary.endpointAddress as string);
+      const replicaEndpoint = aurora?.replicaEndpoint ?? (instances?.replica.endpointAddress as string);
       // A plan may name the secret by its recovery-Region ARN: the world's secret then has that name and suffix.
       const arn = secretArnParts(unit.secret.id);
       const secret = em.seed.secret({
@@ -237,16 +241,13 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         zones.set(zoneId, zoneName);
       }
       if (unit.dns.strategy === 'health-check') {
-        seedFlipRecords(em, plan, unit, zoneId, {
-          primary: seededPrimary.endpointAddress,
-          replica: seededReplica.endpointAddress,
-        });
+        seedFlipRecords(em, plan, unit, zoneId, { primary: primaryEndpoint, replica: replicaEndpoint });
       } else {
         em.seed.record(zoneId, {
           name: unit.dns.recordName,
           type: 'CNAME',
           ttl: unit.dns.ttl,
-          values: [seededPrimary.endpointAddress],
+          values: [aurora?.recordTarget ?? primaryEndpoint],
         });
       }
       const fn = /:function:([^:]+)/.exec(unit.rotation.lambdaArn)?.[1];
@@ -260,8 +261,8 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
         replica,
         family: unitServers.family,
         software: unitServers.software,
-        primaryEndpoint: seededPrimary.endpointAddress,
-        replicaEndpoint: seededReplica.endpointAddress,
+        primaryEndpoint,
+        replicaEndpoint,
         secretArn: secret.arn,
         replicaSecretArn: secret.replicaArns[plan.recoveryRegion] ?? '',
         rows: unitServers.rows,
@@ -305,6 +306,46 @@ export async function startProvingGround(options: ProvingGroundOptions): Promise
     forget?.();
     throw error;
   }
+}
+
+/** An instance unit's primary and its cross-Region read replica, on the unit's servers. */
+function seedInstances(
+  em: Emulator,
+  plan: FailoverPlan,
+  unit: InstanceUnitPlan,
+  unitServers: UnitServers,
+): { primary: SeededDbInstance; replica: SeededDbInstance } {
+  const { primary, replica } = unitServers;
+  const engine = unit.database.engine;
+  // A mariadb instance reports the real server's version; a mysql one keeps RDS's MySQL version (it runs on MariaDB).
+  const engineVersion =
+    engine === 'mariadb' ? /^MariaDB (\d+\.\d+\.\d+)/.exec(unitServers.software)?.[1] : undefined;
+  const seededPrimary = em.seed.dbInstance({
+    region: plan.primaryRegion,
+    id: unit.database.primaryInstanceId,
+    engine,
+    ...(engineVersion ? { engineVersion } : {}),
+    port: primary.port,
+    address: primary.address,
+    masterUsername: primary.username,
+    dbName: primary.database,
+  });
+  const seededReplica = em.seed.dbInstance({
+    region: plan.recoveryRegion,
+    id: unit.database.replicaInstanceId,
+    engine,
+    ...(engineVersion ? { engineVersion } : {}),
+    port: replica.port,
+    address: replica.address,
+    masterUsername: replica.username,
+    dbName: replica.database,
+    replicaOf: seededPrimary.arn,
+    replicaLagSeconds: 0,
+    // Backups on, as preflight advises for a replica (docs/aws/rds-read-replicas.md): the world is a production
+    // set up well, so that a drill prints no warning a team would be told to ignore.
+    backupRetentionPeriod: 7,
+  });
+  return { primary: seededPrimary, replica: seededReplica };
 }
 
 /** Variables the step handlers need to call `emulator` and resolve through the DNS server at `dnsEndpoint`. */

@@ -10,7 +10,8 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { Engine, UnitPlan } from '../../functions/lib/plan.js';
+import type { Engine, InstanceUnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { Cleanup } from '../cleanup.js';
 import { clusterBackend, type DatabaseBackend } from './backend.js';
 import { MariadbCluster } from './mariadb-cluster.js';
@@ -100,15 +101,15 @@ export class WorldDatabases {
    * them all. Fixed addresses per unit: the two clusters do not see each other's servers.
    */
   async startUnit(
-    unit: UnitPlan,
+    unit: InstanceUnitPlan,
     addresses: { primary: string; replica: string },
     password: string,
     rows: number,
     tlsName: (region: 'primary' | 'recovery', id: string) => string,
   ): Promise<UnitServers> {
     const family = familyOf(unit.database.engine);
-    const primaryId = unit.database.primaryInstanceId;
-    const replicaId = unit.database.replicaInstanceId;
+    const primaryId = instanceDatabase(unit, 'the proving ground').primaryInstanceId;
+    const replicaId = instanceDatabase(unit, 'the proving ground').replicaInstanceId;
     return this.startPair({
       name: unit.name,
       family,
