@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { FailoverPlan } from '../functions/lib/plan.js';
+import { instanceDatabase } from '../functions/lib/plan-names.js';
 import { PostgresCluster } from '../local/databases/postgres-cluster.js';
 import { type RunningDnsServer, startDnsServer } from '../local/dns/server.js';
 import { type Emulator, startEmulator } from '../local/emulator/index.js';
@@ -88,7 +89,7 @@ export async function startScaleWorld(plan: FailoverPlan, timeFactor: number): P
     for (const unit of plan.units) {
       const primary = em.seed.dbInstance({
         region: plan.primaryRegion,
-        id: unit.database.primaryInstanceId,
+        id: instanceDatabase(unit, 'the bench').primaryInstanceId,
         engine: 'postgres',
         port: server.port,
         address: server.address,
@@ -97,7 +98,7 @@ export async function startScaleWorld(plan: FailoverPlan, timeFactor: number): P
       });
       em.seed.dbInstance({
         region: plan.recoveryRegion,
-        id: unit.database.replicaInstanceId,
+        id: instanceDatabase(unit, 'the bench').replicaInstanceId,
         engine: 'postgres',
         port: server.port,
         address: server.address,

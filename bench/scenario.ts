@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { instanceDatabase } from '../functions/lib/plan-names.js';
 import type { RunReport } from '../functions/lib/report/index.js';
 import type { CallLogEntry, Emulator } from '../local/emulator/index.js';
 import { startProvingGround } from '../local/proving-ground.js';
@@ -313,7 +314,9 @@ async function oneUnit(config: OneUnitConfig): Promise<OneUnitResult> {
       calls,
       t0,
       (c) => c.action === 'PromoteReadReplica',
-      (c) => c.action === 'DescribeDBInstances' && c.resource === unit.database.replicaInstanceId,
+      (c) =>
+        c.action === 'DescribeDBInstances' &&
+        c.resource === instanceDatabase(unit, 'the bench').replicaInstanceId,
       timings.promoteStartMs + timings.promoteModifyingMs + timings.promoteRebootingMs,
       f,
       dbPolls,

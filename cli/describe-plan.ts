@@ -1,5 +1,6 @@
 import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns/flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
+import { instanceDatabase } from '../functions/lib/plan-names.js';
 import { countOf, formatDuration, reportKeys } from '../functions/lib/report/index.js';
 import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
 import { connectivityRetryAttempts, POLL_LOOPS } from '../statemachine/steps.js';
@@ -169,7 +170,8 @@ export function describeFailover(plan: FailoverPlan, source: string): FailoverDe
 }
 
 function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
-  const { secret, database, dns, rotation, verify } = unit;
+  const { secret, dns, rotation, verify } = unit;
+  const database = instanceDatabase(unit, 'describe-plan');
   const dbPolls = POLL_LOOPS.databasePromotion.maxAttempts;
   const dnsPolls = POLL_LOOPS.dnsChange.maxAttempts;
   const flip = flipAlarmSpec(plan, unit);

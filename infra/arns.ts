@@ -1,4 +1,9 @@
-import { type FailoverPlan, partitionOf, type UnitPlan } from '../functions/lib/plan.js';
+import {
+  type FailoverPlan,
+  type InstanceUnitPlan,
+  partitionOf,
+  type UnitPlan,
+} from '../functions/lib/plan.js';
 
 /**
  * ARNs of the plan's resources in the recovery Region, as IAM matches them. Everything here is built from the
@@ -27,7 +32,7 @@ export function secretResourceArns(at: PlanArns, unit: UnitPlan): string[] {
 }
 
 /** The read replica, promoted in place: its ARN stays the same after promotion. */
-export function replicaInstanceArn(at: PlanArns, unit: UnitPlan): string {
+export function replicaInstanceArn(at: PlanArns, unit: InstanceUnitPlan): string {
   return `arn:${at.partition}:rds:${at.region}:${at.account}:db:${unit.database.replicaInstanceId}`;
 }
 
@@ -61,7 +66,13 @@ export function unique<T>(values: Iterable<T>): T[] {
 }
 
 /** Default database port of each engine; the verify function's security group is let in on these. */
-export const DEFAULT_DATABASE_PORTS = { postgres: 5432, mysql: 3306, mariadb: 3306 } as const;
+export const DEFAULT_DATABASE_PORTS = {
+  postgres: 5432,
+  mysql: 3306,
+  mariadb: 3306,
+  'aurora-postgresql': 5432,
+  'aurora-mysql': 3306,
+} as const;
 
 /** The plan's alarms split by Region. */
 export function alarmsByRegion(plan: FailoverPlan): { primary: string[]; recovery: string[] } {

@@ -1,7 +1,13 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns/flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
-import { type FailoverPlan, primaryInstanceArn, type UnitPlan } from '../functions/lib/plan.js';
+import {
+  type FailoverPlan,
+  type InstanceUnitPlan,
+  isAuroraUnit,
+  primaryInstanceArn,
+  type UnitPlan,
+} from '../functions/lib/plan.js';
 import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
 import { retiredName } from '../functions/lib/reprotect/reprotect.js';
 import { reverseUnit } from '../functions/lib/reprotect/reverse-plan.js';
@@ -46,6 +52,10 @@ const allow = (sid: string, actions: string[], resources: string[], conditions?:
     ...(conditions ? { conditions } : {}),
   });
 
+/** The plan's RDS DB instance units: the instance statements name only theirs (Aurora units: auroraGrants). */
+const instanceUnitsOf = (plan: FailoverPlan): InstanceUnitPlan[] =>
+  plan.units.filter((u): u is InstanceUnitPlan => !isAuroraUnit(u));
+
 /**
  * Each step's permissions: only the calls its module makes (functions/lib/*.ts), only on the plan's resources, all
  * in the recovery Region — nothing names the primary Region, which may be down. Route 53 is global (its ARNs carry
@@ -58,7 +68,7 @@ export function stepGrants(
   const at = planArns(plan);
   const units = plan.units;
   const secrets = unique(units.flatMap((u) => secretResourceArns(at, u)));
-  const replicas = unique(units.map((u) => replicaInstanceArn(at, u)));
+  const replicas = unique(instanceUnitsOf(plan).map((u) => replicaInstanceArn(at, u)));
   const rotationLambdas = unique(units.flatMap(rotationLambdaArns));
   const zones = unique(units.map((u) => hostedZoneArn(at, u.dns.hostedZoneId)));
   const cnameUnits = units.filter((u) => u.dns.strategy === 'cname');
@@ -399,7 +409,7 @@ export function stepGrants(
     statement: allow(
       'DescribePrimariesForSwitchover',
       ['rds:DescribeDBInstances'],
-      unique(plan.units.map((u) => primaryInstanceArn(plan, u))),
+      unique(instanceUnitsOf(plan).map((u) => primaryInstanceArn(plan, u))),
     ),
   });
   // Mode reprotect's preflight reads the old Region's instances (functions/lib/reprotect/reprotect.ts).
@@ -421,7 +431,7 @@ function reprotectGrants(
 ): StepGrant[] {
   const old = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
   const oldSecrets = unique(plan.units.flatMap((u) => secretResourceArns(old, reverseUnit(u, plan))));
-  const originals = unique(plan.units.map((u) => primaryInstanceArn(plan, u)));
+  const originals = unique(instanceUnitsOf(plan).map((u) => primaryInstanceArn(plan, u)));
   return [
     {
       statement: allow(
@@ -491,7 +501,7 @@ function switchoverGrants(
       statement: allow(
         `${sid}Endpoints`,
         ['rds:DescribeDBInstances'],
-        unique([...plan.units.map((u) => primaryInstanceArn(plan, u)), ...replicas]),
+        unique([...instanceUnitsOf(plan).map((u) => primaryInstanceArn(plan, u)), ...replicas]),
       ),
     },
   ];
@@ -500,7 +510,7 @@ function switchoverGrants(
 function reprotectDescribeOld(plan: FailoverPlan): StepGrant {
   const old = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
   const arns = unique(
-    plan.units.flatMap((u) => [
+    instanceUnitsOf(plan).flatMap((u) => [
       primaryInstanceArn(plan, u),
       `arn:${old.partition}:rds:${old.region}:${old.account}:db:${retiredName(u.database.primaryInstanceId, '').replace(/-[0-9a-f]{8}$/, '-*')}`,
     ]),
@@ -528,7 +538,7 @@ function drillArns(plan: FailoverPlan, at: PlanArns) {
   const instanceReason = `drill instances get their names at run time (${DRILL_PREFIX}-<run>-<unit>); the grant is held to that prefix`;
   return {
     instances,
-    primaries: unique(plan.units.map((u) => primaryInstanceArn(plan, u))),
+    primaries: unique(instanceUnitsOf(plan).map((u) => primaryInstanceArn(plan, u))),
     recoverySecrets: secretPattern(at),
     primarySecrets: secretPattern(primary),
     secretReason,

@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { FailoverPlan } from '../functions/lib/plan.js';
+import { instanceDatabase } from '../functions/lib/plan-names.js';
 import type { Fact } from './drill-command.js';
 import type { SynthesizedOrchestrator } from './runner.js';
 
@@ -90,7 +91,7 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
       throw new TypeError(`unit ${unit.name}: --endpoint needs a secret name`);
     const db = await rdsPrimary.send(
       new CreateDBInstanceCommand({
-        DBInstanceIdentifier: unit.database.primaryInstanceId,
+        DBInstanceIdentifier: instanceDatabase(unit, 'the proving ground').primaryInstanceId,
         Engine: unit.database.engine,
         DBInstanceClass: 'db.t3.micro',
         AllocatedStorage: 20,
@@ -101,10 +102,12 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
       }),
     );
     const primaryArn = db.DBInstance?.DBInstanceArn ?? '';
-    const primaryEndpoint = db.DBInstance?.Endpoint?.Address ?? `${unit.database.primaryInstanceId}.example`;
+    const primaryEndpoint =
+      db.DBInstance?.Endpoint?.Address ??
+      `${instanceDatabase(unit, 'the proving ground').primaryInstanceId}.example`;
     await rdsRecovery.send(
       new CreateDBInstanceReadReplicaCommand({
-        DBInstanceIdentifier: unit.database.replicaInstanceId,
+        DBInstanceIdentifier: instanceDatabase(unit, 'the proving ground').replicaInstanceId,
         // Cross-Region: the source by ARN (the SDK presigns the request for the source Region itself).
         SourceDBInstanceIdentifier: primaryArn,
       }),
@@ -237,7 +240,9 @@ export async function seedRemoteWorld(original: FailoverPlan, endpoint: string):
           const name = unit.name;
           const db = (
             await rds.send(
-              new DescribeDBInstancesCommand({ DBInstanceIdentifier: unit.database.replicaInstanceId }),
+              new DescribeDBInstancesCommand({
+                DBInstanceIdentifier: instanceDatabase(unit, 'the proving ground').replicaInstanceId,
+              }),
             )
           ).DBInstances?.[0];
           facts.push({
@@ -307,8 +312,16 @@ async function assertNothingSeeded(
     );
   for (const unit of plan.units) {
     for (const [client, id, region] of [
-      [clients.rdsPrimary, unit.database.primaryInstanceId, plan.primaryRegion],
-      [clients.rdsRecovery, unit.database.replicaInstanceId, plan.recoveryRegion],
+      [
+        clients.rdsPrimary,
+        instanceDatabase(unit, 'the proving ground').primaryInstanceId,
+        plan.primaryRegion,
+      ],
+      [
+        clients.rdsRecovery,
+        instanceDatabase(unit, 'the proving ground').replicaInstanceId,
+        plan.recoveryRegion,
+      ],
     ] as const) {
       const exists = await client
         .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))

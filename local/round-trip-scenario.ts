@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { FailoverPlan, Mode, UnitPlan } from '../functions/lib/plan.js';
+import { instanceDatabase } from '../functions/lib/plan-names.js';
 import type { RunReport } from '../functions/lib/report/index.js';
 import { inRegion, reversePlan } from '../functions/lib/reprotect/reverse-plan.js';
 import { loadPlanFile } from '../infra/plan-file.js';
@@ -115,11 +116,11 @@ export async function runRoundTrip(
       if (u.family !== 'mysql') continue;
       const password = randomBytes(12).toString('hex');
       await world.query(
-        u.unit.database.primaryInstanceId,
+        instanceDatabase(u.unit, 'the proving ground').primaryInstanceId,
         `CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${password}'`,
       );
       await world.query(
-        u.unit.database.primaryInstanceId,
+        instanceDatabase(u.unit, 'the proving ground').primaryInstanceId,
         `GRANT SELECT, INSERT ON \`${u.primary.database}\`.orders TO '${APP_USER}'@'%'`,
       );
     }
@@ -177,14 +178,16 @@ export async function runRoundTrip(
         await run(trip, 'failover', 'plan');
         // A write the old primary took that never reached the replica (it is still up here): kept, never lost.
         for (const unit of plan.units) {
-          await world.query(unit.database.primaryInstanceId, 'INSERT INTO orders (item) VALUES (?)', [
-            `${unit.name}-trip${trip}-only-on-the-old-primary`,
-          ]);
+          await world.query(
+            instanceDatabase(unit, 'the proving ground').primaryInstanceId,
+            'INSERT INTO orders (item) VALUES (?)',
+            [`${unit.name}-trip${trip}-only-on-the-old-primary`],
+          );
         }
-        await write(trip, 'recovery', (u) => u.database.replicaInstanceId);
+        await write(trip, 'recovery', (u) => instanceDatabase(u, 'the proving ground').replicaInstanceId);
         await run(trip, 'reprotect', 'plan');
         await run(trip, 'switchover', 'reversed');
-        await write(trip, 'home', (u) => u.database.primaryInstanceId);
+        await write(trip, 'home', (u) => instanceDatabase(u, 'the proving ground').primaryInstanceId);
         await run(trip, 'reprotect', 'reversed');
         facts.push(...(await tripFacts(world, plan, reversed.plan, trip, acked)));
       }
@@ -219,7 +222,10 @@ async function tripFacts(
   try {
     for (const u of world.units.values()) {
       const { name } = u.unit;
-      const { primaryInstanceId: primaryId, replicaInstanceId: replicaId } = u.unit.database;
+      const { primaryInstanceId: primaryId, replicaInstanceId: replicaId } = instanceDatabase(
+        u.unit,
+        'the proving ground',
+      );
       const at = `trip ${trip}: ${name}`;
       const items = new Set(
         (await world.query(primaryId, 'SELECT item FROM orders')).map((r) => String(r.item)),

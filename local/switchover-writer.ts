@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { instanceDatabase } from '../functions/lib/plan-names.js';
 import type { RunReport } from '../functions/lib/report/index.js';
 import { connectMysql, connectPostgres, type DbSession, sortDbError } from '../functions/lib/verify/db.js';
 import {
@@ -44,7 +45,7 @@ export interface UnitWriter {
 }
 
 async function createAppAccount(world: ProvingGround, u: UnitWorld, password: string): Promise<void> {
-  const id = u.unit.database.primaryInstanceId;
+  const id = instanceDatabase(u.unit, 'the proving ground').primaryInstanceId;
   if (u.family === 'postgres') {
     await world.query(
       id,
@@ -164,7 +165,10 @@ export async function writerFacts(
       ? Date.parse(unitReport.switchover.fencedAt)
       : undefined;
     const dnsAt = unitReport?.dns?.changedAt ? Date.parse(unitReport.dns.changedAt) : undefined;
-    const rows = await world.query(w.unit.unit.database.replicaInstanceId, `SELECT n FROM ${WRITER_TABLE}`);
+    const rows = await world.query(
+      instanceDatabase(w.unit.unit, 'the proving ground').replicaInstanceId,
+      `SELECT n FROM ${WRITER_TABLE}`,
+    );
     const onNew = new Set(rows.map((r) => Number(r.n)));
     const missing = w.acked.filter((a) => !onNew.has(a.n)).map((a) => a.n);
     facts.push({
@@ -172,7 +176,7 @@ export async function writerFacts(
       ok: w.acked.length > 0 && missing.length === 0,
       detail:
         missing.length === 0
-          ? `${w.acked.length} rows acknowledged, all ${w.acked.length} on ${w.unit.unit.database.replicaInstanceId}`
+          ? `${w.acked.length} rows acknowledged, all ${w.acked.length} on ${instanceDatabase(w.unit.unit, 'the proving ground').replicaInstanceId}`
           : `missing: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''}`,
     });
     if (fencedAt === undefined || dnsAt === undefined) {
@@ -198,7 +202,7 @@ export async function writerFacts(
     facts.push({
       fact: `${name}: writes resumed on the new primary through the CNAME`,
       ok: resumed > 0,
-      detail: `${resumed} rows acknowledged by ${w.unit.unit.database.replicaInstanceId} after the switchover`,
+      detail: `${resumed} rows acknowledged by ${instanceDatabase(w.unit.unit, 'the proving ground').replicaInstanceId} after the switchover`,
     });
   }
   return facts;

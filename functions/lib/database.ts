@@ -15,8 +15,8 @@ import {
   toLifeboatError,
 } from './errors.js';
 import { logger } from './observability.js';
-import type { UnitPlan } from './plan.js';
-import { primaryInstanceArn } from './plan-names.js';
+import type { InstanceUnitPlan } from './plan.js';
+import { instanceUnit, primaryInstanceArn } from './plan-names.js';
 import { timedStep } from './step.js';
 import type { DetailValue, PollResult, PreflightCheck, StepResult, UnitStepInput } from './types.js';
 import './sdk/cloudwatch.js';
@@ -124,14 +124,14 @@ function statusOf(instance: DBInstance): string {
   return instance.DBInstanceStatus ?? 'unknown';
 }
 
-function wrongSourceError(unit: UnitPlan, source: string, expected: string): ConfigurationError {
+function wrongSourceError(unit: InstanceUnitPlan, source: string, expected: string): ConfigurationError {
   return new ConfigurationError(
     `DB instance ${unit.database.replicaInstanceId} is a read replica of ${source}, not of the plan's primary ` +
       `${expected} (units "${unit.name}" database.primaryInstanceId); nothing was changed`,
   );
 }
 
-function deadEndError(unit: UnitPlan, status: string, doing: string): ConfigurationError {
+function deadEndError(unit: InstanceUnitPlan, status: string, doing: string): ConfigurationError {
   return new ConfigurationError(
     `DB instance ${unit.database.replicaInstanceId} is "${status}", a status RDS does not leave on its own; ` +
       `${doing} cannot complete (see the instance's Recent events in the RDS console)`,
@@ -151,7 +151,10 @@ function deadEndError(unit: UnitPlan, status: string, doing: string): Configurat
  * parameter out: the new primary then gets the API default (backups on, a backup during promotion). A primary without
  * backups after a disaster is the worse risk; preflight warns about the slower promotion instead.
  */
-export function promoteParameters(unit: UnitPlan, instance: DBInstance): PromoteReadReplicaCommandInput {
+export function promoteParameters(
+  unit: InstanceUnitPlan,
+  instance: DBInstance,
+): PromoteReadReplicaCommandInput {
   const retention = instance.BackupRetentionPeriod;
   return {
     DBInstanceIdentifier: unit.database.replicaInstanceId,
@@ -187,7 +190,9 @@ function instanceDetail(instance: DBInstance): Record<string, DetailValue> {
  * state machine's retry budget for ResourceBusyError on this step must therefore cover a promotion (minutes).
  */
 export async function promoteDatabase(deps: DatabaseDeps, input: UnitStepInput): Promise<StepResult> {
-  const { run, unit } = input;
+  const { run } = input;
+  // Aurora units are promoted by functions/lib/aurora/promote.ts (the handler dispatches on the unit's kind).
+  const unit = instanceUnit(input.unit, 'promoteDatabase');
   return timedStep(
     'promoteDatabase',
     unit.name,
@@ -274,7 +279,8 @@ export function promotionPollSeconds(status: string, hasSource: boolean): number
 
 /** One poll of the promotion (WaitForDatabasePromotion loop): done once `available` with no replica source. */
 export async function checkDatabasePromotion(deps: PromotionPollDeps, input: PollInput): Promise<PollResult> {
-  const { run, unit, attempt } = input;
+  const { run, attempt } = input;
+  const unit = instanceUnit(input.unit, 'checkDatabasePromotion');
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   if (run.mode === 'dry-run') {
     return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail: { attempt, dryRun: true } };
@@ -348,7 +354,8 @@ export async function checkDatabaseReadiness(
   deps: DatabaseReadinessDeps,
   input: UnitStepInput,
 ): Promise<PreflightCheck[]> {
-  const { run, unit } = input;
+  const { run } = input;
+  const unit = instanceUnit(input.unit, 'checkDatabaseReadiness');
   const replicaId = unit.database.replicaInstanceId;
   const checks: PreflightCheck[] = [];
   const add = (
@@ -469,7 +476,7 @@ export async function checkDatabaseReadiness(
 
 async function replicaLagCheck(
   deps: DatabaseReadinessDeps,
-  unit: UnitPlan,
+  unit: InstanceUnitPlan,
   now: Date,
 ): Promise<PreflightCheck> {
   const replicaId = unit.database.replicaInstanceId;

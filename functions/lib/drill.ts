@@ -43,7 +43,7 @@ import {
 } from './errors.js';
 import { logger } from './observability.js';
 import type { UnitPlan } from './plan.js';
-import { primaryInstanceArn, recoverySecretId } from './plan-names.js';
+import { instanceUnit, primaryInstanceArn, recoverySecretId } from './plan-names.js';
 import { timedStep } from './step.js';
 import type { PollResult, RunContext, StepResult, UnitStepInput } from './types.js';
 import './sdk/rds.js';
@@ -314,7 +314,9 @@ export interface PrepareDrillResult extends StepResult {
  * read to write the drill secret and never leaves this function.
  */
 export async function prepareDrillCopies(deps: DrillDeps, input: UnitStepInput): Promise<PrepareDrillResult> {
-  const { run, unit } = input;
+  const { run } = input;
+  // An Aurora unit's drill copy is a drill global database of its own (docs/design/aurora-drill.md): not built here.
+  const unit = instanceUnit(input.unit, 'the drill copy');
   assertDrill(run, 'prepareDrill');
   const names = drillNames(run.runId, unit.name);
   let drillUnit: UnitPlan | undefined;
@@ -688,7 +690,8 @@ export function drillCopiesPollSeconds(dbStatus: string | undefined, dbReady: bo
  * primary Region is up in a drill: the copies come from there).
  */
 export async function checkDrillCopies(deps: DrillDeps, input: DrillPollInput): Promise<PollResult> {
-  const { run, unit, attempt } = input;
+  const { run, attempt } = input;
+  const unit = instanceUnit(input.unit, 'the drill copy');
   assertDrill(run, 'checkDrillCopies');
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   const instanceId = unit.database.replicaInstanceId;

@@ -53,7 +53,13 @@ const checked = (problem: (value: string) => string | undefined) =>
 // The SDK's partition data (docs/aws/regions.md): a misspelt Region is reported here, on its own field.
 const region = checked(regionProblem);
 
-export const EngineSchema = z.enum(['postgres', 'mysql', 'mariadb']);
+/** RDS DB instance engines: a unit of a primary instance and its cross-Region read replica. */
+export const InstanceEngineSchema = z.enum(['postgres', 'mysql', 'mariadb']);
+export type InstanceEngine = z.infer<typeof InstanceEngineSchema>;
+/** Aurora engines: a unit of a global database, or of a cross-Region replica cluster (docs/design/aurora.md). */
+export const AuroraEngineSchema = z.enum(['aurora-postgresql', 'aurora-mysql']);
+export type AuroraEngine = z.infer<typeof AuroraEngineSchema>;
+export const EngineSchema = z.enum([...InstanceEngineSchema.options, ...AuroraEngineSchema.options]);
 export type Engine = z.infer<typeof EngineSchema>;
 
 const SecretSchema = z.strictObject({
@@ -72,14 +78,44 @@ const SecretSchema = z.strictObject({
     .optional(),
 });
 
-const DatabaseSchema = z.strictObject({
-  engine: EngineSchema,
+const InstanceDatabaseSchema = z.strictObject({
+  engine: InstanceEngineSchema,
   /** The primary DB instance identifier, in the primary Region. */
   primaryInstanceId: z.string().regex(DB_INSTANCE_ID, 'expected an RDS DB instance identifier'),
   /** The cross-Region read replica's identifier, in the recovery Region. */
   replicaInstanceId: z.string().regex(DB_INSTANCE_ID, 'expected an RDS DB instance identifier'),
   /** Preflight refuses (drill) or warns (failover) when the replica lags more than this. @default 300 */
   maxReplicaLagSeconds: z.number().int().min(0).max(86_400).default(300),
+});
+
+/**
+ * An Aurora unit (docs/design/aurora.md): with `globalClusterId`, a global database whose secondary cluster in the
+ * recovery Region is promoted by FailoverGlobalCluster or SwitchoverGlobalCluster; without it, a cross-Region read
+ * replica cluster promoted by PromoteReadReplicaDBCluster (Aurora MySQL only, docs/aws/aurora-global-database.md).
+ */
+const AuroraDatabaseSchema = z.strictObject({
+  engine: AuroraEngineSchema,
+  /** The global database (global cluster) identifier; absent for a cross-Region replica cluster unit. */
+  globalClusterId: z
+    .string()
+    .regex(DB_INSTANCE_ID, 'expected an Aurora global cluster identifier')
+    .optional(),
+  /** The primary DB cluster identifier, in the primary Region. */
+  primaryClusterId: z.string().regex(DB_INSTANCE_ID, 'expected an Aurora DB cluster identifier'),
+  /** The secondary (or replica) DB cluster identifier, in the recovery Region. */
+  replicaClusterId: z.string().regex(DB_INSTANCE_ID, 'expected an Aurora DB cluster identifier'),
+  /**
+   * Preflight refuses (drill) or warns (failover) when the replica cluster lags more than this (a global database's
+   * AuroraGlobalDBReplicationLag is in milliseconds; lifeboat compares it in seconds). @default 300
+   */
+  maxReplicaLagSeconds: z.number().int().min(0).max(86_400).default(300),
+});
+
+const DatabaseSchema = z.discriminatedUnion('engine', [InstanceDatabaseSchema, AuroraDatabaseSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union' && 'discriminator' in issue
+      ? `expected one of ${EngineSchema.options.map((e) => `"${e}"`).join(', ')}`
+      : undefined,
 });
 
 const DnsSchema = z.strictObject({
@@ -94,6 +130,13 @@ const DnsSchema = z.strictObject({
    * (what ARC does); lifeboat only waits until the record resolves to the promoted instance. @default "cname"
    */
   strategy: z.enum(['cname', 'health-check']).default('cname'),
+  /**
+   * Aurora units only. `cluster-endpoint`: the CNAME is pointed at the promoted cluster's cluster (writer) endpoint.
+   * `global-writer-endpoint` (global database units only): the CNAME names the global database's writer endpoint,
+   * which Aurora moves to the new primary itself; lifeboat does not change the record and only verifies it
+   * (docs/aws/aurora-global-database.md, "The global writer endpoint"). @default "cluster-endpoint"
+   */
+  target: z.enum(['cluster-endpoint', 'global-writer-endpoint']).optional(),
 });
 
 const RotationSchema = z.strictObject({
@@ -135,6 +178,12 @@ export const UnitSchema = z.strictObject({
   verify: VerifySchema.default({ query: 'SELECT 1', requireTls: true, timeoutSeconds: 10 }),
 });
 export type UnitPlan = z.infer<typeof UnitSchema>;
+export type InstanceDatabase = z.infer<typeof InstanceDatabaseSchema>;
+export type AuroraDatabase = z.infer<typeof AuroraDatabaseSchema>;
+/** A unit of an RDS DB instance and its cross-Region read replica. */
+export type InstanceUnitPlan = UnitPlan & { database: InstanceDatabase };
+/** An Aurora unit: a global database or a cross-Region replica cluster (docs/design/aurora.md). */
+export type AuroraUnitPlan = UnitPlan & { database: AuroraDatabase };
 
 const AlarmSchema = z.strictObject({
   /** ARN of a CloudWatch alarm whose ALARM state starts a failover (primary or recovery Region). */
@@ -232,9 +281,35 @@ export const PlanSchema = z
       }
       const lambdaArn = LAMBDA_ARN.exec(unit.rotation.lambdaArn);
       if (lambdaArn) checkArnPlace(lambdaArn, plan, ['units', i, 'rotation', 'lambdaArn'], issue);
-      if (unit.database.primaryInstanceId === unit.database.replicaInstanceId) {
-        // Same identifier in two Regions is allowed by RDS, but a plan that names both alike is almost always a typo.
-        issue(['units', i, 'database', 'replicaInstanceId'], 'must differ from primaryInstanceId');
+      const db = unit.database;
+      if ('primaryClusterId' in db) {
+        if (db.primaryClusterId === db.replicaClusterId) {
+          // As for instances: allowed by RDS across Regions, almost always a typo in a plan.
+          issue(['units', i, 'database', 'replicaClusterId'], 'must differ from primaryClusterId');
+        }
+        if (db.globalClusterId === undefined && db.engine === 'aurora-postgresql') {
+          issue(
+            ['units', i, 'database', 'globalClusterId'],
+            'cross-Region replica clusters exist for Aurora MySQL only; use a global database (globalClusterId) for aurora-postgresql',
+          );
+        }
+        if (db.globalClusterId === undefined && unit.dns.target === 'global-writer-endpoint') {
+          issue(
+            ['units', i, 'dns', 'target'],
+            '"global-writer-endpoint" needs a global database unit (database.globalClusterId); a replica cluster unit uses "cluster-endpoint"',
+          );
+        }
+      } else {
+        if (db.primaryInstanceId === db.replicaInstanceId) {
+          // Same identifier in two Regions is allowed by RDS, but a plan that names both alike is almost always a typo.
+          issue(['units', i, 'database', 'replicaInstanceId'], 'must differ from primaryInstanceId');
+        }
+        if (unit.dns.target !== undefined) {
+          issue(
+            ['units', i, 'dns', 'target'],
+            `applies to Aurora units only (database.engine is ${db.engine})`,
+          );
+        }
       }
       if (unit.verify.timeoutSeconds > 60 && unit.dns.ttl > 3600) {
         issue(
@@ -302,8 +377,15 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-/** The fields an object of `schema` has at `path` (array indexes and wrappers such as defaults see through). */
-function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+/**
+ * The fields an object of `schema` has at `path` (array indexes and wrappers such as defaults see through). At a union
+ * (`database`), the fields of the shapes that `unknown` is not a field of: the shape the object was matched to.
+ */
+function knownKeysAt(
+  schema: z.core.$ZodType,
+  path: readonly PropertyKey[],
+  unknown: readonly string[] = [],
+): string[] {
   let node: z.core.$ZodType | undefined = schema;
   const unwrap = (n: z.core.$ZodType | undefined): z.core.$ZodType | undefined => {
     let current = n;
@@ -325,7 +407,14 @@ function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): str
     } else return [];
   }
   const def = unwrap(node)?._zod.def as unknown as Record<string, unknown> & { type: string };
-  return def?.type === 'object' ? Object.keys(def.shape as object) : [];
+  if (def?.type === 'object') return Object.keys(def.shape as object);
+  if (def?.type === 'union') {
+    const shapes = (def.options as z.core.$ZodType[])
+      .map((o) => knownKeysAt(o, []))
+      .filter((keys) => !unknown.some((k) => keys.includes(k)));
+    return [...new Set(shapes.flat())];
+  }
+  return [];
 }
 
 function describeIssues(error: z.ZodError, root?: string, schema?: z.core.$ZodType): string[] {
@@ -336,7 +425,7 @@ function describeIssues(error: z.ZodError, root?: string, schema?: z.core.$ZodTy
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys' && schema) {
       // One line per unknown field, at the path of its object, with the field it most likely means.
-      const known = knownKeysAt(schema, issue.path);
+      const known = knownKeysAt(schema, issue.path, issue.keys);
       return issue.keys.map(
         (key) => `${where(issue.path)}: unknown field ${JSON.stringify(key)}${didYouMean(key, known)}`,
       );
@@ -359,7 +448,12 @@ export function parsePlan(document: unknown, source = 'plan'): FailoverPlan {
 
 // Names derived from a parsed plan, in a module without zod: the steps that only read a plan import them from there
 // (docs/design/packaging.md, "Bundle size").
-export { partitionOf, primaryInstanceArn, recoverySecretId } from './plan-names.js';
+export {
+  isAuroraUnit,
+  partitionOf,
+  primaryInstanceArn,
+  recoverySecretId,
+} from './plan-names.js';
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Execution input                                                                                 */

@@ -25,7 +25,7 @@ import {
   toLifeboatError,
 } from './errors.js';
 import type { Engine, UnitPlan } from './plan.js';
-import { recoverySecretId } from './plan-names.js';
+import { instanceDatabase, recoverySecretId } from './plan-names.js';
 import { feedReadinessChecks } from './secret-feeds/readiness.js';
 import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, PreflightCheck, RunContext, StepResult, UnitStepInput } from './types.js';
@@ -70,6 +70,9 @@ const ENGINE_FAMILY: Record<Engine, readonly string[]> = {
   postgres: ['postgres', 'postgresql'],
   mysql: ['mysql', 'mariadb'],
   mariadb: ['mysql', 'mariadb'],
+  // Aurora's secrets name the family or the Aurora engine (docs/aws/aurora-global-database.md).
+  'aurora-postgresql': ['postgres', 'postgresql', 'aurora-postgresql'],
+  'aurora-mysql': ['mysql', 'aurora-mysql'],
 };
 
 const ARN_WITH_REGION = /^(arn:(?:aws|aws-cn|aws-us-gov):[a-z0-9-]+:)([a-z0-9-]*)(:.*)$/;
@@ -475,11 +478,14 @@ async function tryBothCredentials(
   pendingVersionId: string,
 ): Promise<Verdicts> {
   if (!deps.rds) throw new ConfigurationError('settling an interrupted rotation needs an RDS client');
-  const instance = await describeInstance(deps.rds, unit.database.replicaInstanceId);
+  const instance = await describeInstance(
+    deps.rds,
+    instanceDatabase(unit, 'attachRotation').replicaInstanceId,
+  );
   const endpoint = instance.Endpoint?.Address;
   if (!endpoint) {
     throw new ResourceBusyError(
-      `DB instance ${unit.database.replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus})`,
+      `DB instance ${instanceDatabase(unit, 'attachRotation').replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus})`,
     );
   }
   const readVersion = async (versionId: string | undefined, label: string) => {

@@ -7,6 +7,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type FailoverPlan, partitionOf } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import {
   READINESS_NAMESPACE,
   READY_METRIC,
@@ -260,11 +261,13 @@ export class Observability extends Construct {
               new cloudwatch.Metric({
                 namespace: 'AWS/RDS',
                 metricName: 'ReplicaLag',
-                dimensionsMap: { DBInstanceIdentifier: unit.database.replicaInstanceId },
+                dimensionsMap: {
+                  DBInstanceIdentifier: instanceDatabase(unit, 'the replica lag alarm').replicaInstanceId,
+                },
                 region: plan.recoveryRegion,
                 statistic: 'Maximum',
                 period: Duration.minutes(1),
-                label: `${unit.name} (${unit.database.replicaInstanceId})`,
+                label: `${unit.name} (${instanceDatabase(unit, 'the replica lag alarm').replicaInstanceId})`,
               }),
           ),
           leftAnnotations: [{ value: limit, label: 'preflight warns above' }],

@@ -3,6 +3,7 @@ import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-ro
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { type RunReport, renderReportText } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { type ProvingGround, startProvingGround } from '../../local/proving-ground.js';
@@ -23,8 +24,8 @@ const PASSWORD = `marker-${Math.random().toString(36).slice(2)}-never-logged`;
 function productionIds(plan: FailoverPlan): Set<string> {
   const ids = new Set<string>();
   for (const unit of plan.units) {
-    ids.add(unit.database.primaryInstanceId);
-    ids.add(unit.database.replicaInstanceId);
+    ids.add(instanceDatabase(unit, 'this test').primaryInstanceId);
+    ids.add(instanceDatabase(unit, 'this test').replicaInstanceId);
     ids.add(unit.secret.id);
   }
   return ids;
@@ -179,8 +180,14 @@ describe('a drill on the proving ground', () => {
     if (!unit) throw new Error('the plan has no unit');
 
     // Act
-    const primary = await world.connect(unit.database.primaryInstanceId, unit.verify.database);
-    const replica = await world.connect(unit.database.replicaInstanceId, unit.verify.database);
+    const primary = await world.connect(
+      instanceDatabase(unit, 'this test').primaryInstanceId,
+      unit.verify.database,
+    );
+    const replica = await world.connect(
+      instanceDatabase(unit, 'this test').replicaInstanceId,
+      unit.verify.database,
+    );
     let inRecovery: boolean;
     let rowsOnReplica = 0;
     try {
@@ -320,7 +327,9 @@ describe('a drill on the proving ground', () => {
 
   it('a dry run reports a replica whose port is closed, and still ends as a dry run', async () => {
     // Prepare: the production replica's server is down; its endpoint still resolves
-    const replicaId = world.plan.units[0]?.database.replicaInstanceId ?? '';
+    const replicaId = world.plan.units[0]
+      ? instanceDatabase(world.plan.units[0], 'this test').replicaInstanceId
+      : '';
     await world.cluster.stop(replicaId);
     world.emulator.clearCalls();
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { mariadbMissing } from '../../local/databases/mariadb-cluster.js';
@@ -48,7 +49,7 @@ describe('a switchover on the proving ground, with an application writing throug
     const ordersUnit = [...world.units.values()].find((u) => u.family === 'postgres');
     if (!ordersUnit) throw new Error('the plan has no PostgreSQL unit');
     orders = ordersUnit.unit.name;
-    const replicaId = ordersUnit.unit.database.replicaInstanceId;
+    const replicaId = instanceDatabase(ordersUnit.unit, 'this test').replicaInstanceId;
 
     // 1. The replica cannot catch up: replay paused, bound 1 s.
     await world.query(replicaId, 'SELECT pg_wal_replay_pause()');
@@ -131,7 +132,7 @@ describe('a switchover on the proving ground, with an application writing throug
         expect(fence?.detail.accountsLocked).toContain('lifeboat_app');
         const world_ = [...world.units.values()].find((w) => w.unit.name === u.unit);
         const rows = await world.query(
-          world_?.unit.database.replicaInstanceId as string,
+          (world_ ? instanceDatabase(world_.unit, 'this test').replicaInstanceId : undefined) as string,
           `SELECT COUNT(*) AS n FROM ${WRITER_TABLE}`,
         );
         expect(Number(rows[0]?.n)).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLIP_METRIC_NAME } from '../../functions/lib/dns/flip.js';
 import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import type { CallLogEntry, FaultHandle } from '../../local/emulator/types.js';
@@ -29,7 +30,7 @@ function mixedPlan(): FailoverPlan {
     name,
     secret: { id: `${name}/db` },
     database: {
-      ...template.database,
+      ...instanceDatabase(template, 'this test'),
       primaryInstanceId: `${name}-db`,
       replicaInstanceId: `${name}-db-replica`,
     },

@@ -1,6 +1,7 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { checkFacts, type Fact } from '../../local/drill-command.js';
@@ -61,7 +62,7 @@ export function plannedUnits(count: number, prefix = 'u'): FailoverPlan {
       name,
       secret: { id: `${name}/db` },
       database: {
-        ...template.database,
+        ...instanceDatabase(template, 'this test'),
         primaryInstanceId: `${name}-db`,
         replicaInstanceId: `${name}-db-replica`,
       },

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { RunReport } from '../../functions/lib/report/index.js';
 import type { CallLogEntry, FaultRule } from '../../local/emulator/types.js';
 import type { RunResult, StepEvent } from '../../local/runner.js';
@@ -126,7 +127,8 @@ describe.each(PHASES)('a failover with 20% of all calls throttled or failing wit
     // Assess
     for (const step of MUTATING_STEPS)
       expect(applied(calls, STEP_ACTIONS[step]), step).toHaveLength(UNITS_PER_RUN);
-    for (const unit of w.plan.units) expect(w.promotions.get(unit.database.replicaInstanceId)).toBe(1);
+    for (const unit of w.plan.units)
+      expect(w.promotions.get(instanceDatabase(unit, 'this test').replicaInstanceId)).toBe(1);
     // A faulted call is answered before the service handles it.
     expect(faulted(calls).some((c) => c.applied)).toBe(false);
   });

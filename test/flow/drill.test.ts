@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { drillNames } from '../../functions/lib/drill.js';
 import { POLL_TIMEOUT_ERRORS, RUN_FAILURE_ERRORS } from '../../functions/lib/errors.js';
 import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { STATE_NAMES as N } from '../../statemachine/failover.js';
 import { POLL_LOOPS } from '../../statemachine/steps.js';
 import { fakeLockTable } from '../helpers/fake-lock-table.js';
@@ -83,9 +84,11 @@ describe('a drill, step by step', () => {
       for (const call of callsOf(run, state)) {
         const unit = call.input.unit as UnitPlan;
         expect(unit.secret.id, state).toBe(names.secretName);
-        expect(unit.database.replicaInstanceId, state).toBe(names.instanceId);
+        expect(instanceDatabase(unit, 'this test').replicaInstanceId, state).toBe(names.instanceId);
         expect(unit.dns.recordName, state).toBe(`${names.instanceId}.internal.example.com`);
-        expect(JSON.stringify(unit), state).not.toContain(production.database.replicaInstanceId);
+        expect(JSON.stringify(unit), state).not.toContain(
+          instanceDatabase(production, 'this test').replicaInstanceId,
+        );
         expect(JSON.stringify(unit), state).not.toContain(production.secret.id);
         expect(JSON.stringify(unit), state).not.toContain(production.dns.recordName);
       }

@@ -9,6 +9,7 @@ import { TransientAwsError } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
 import type { PlanDocument } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import {
   buildRunReport,
   type ReportEvent,
@@ -141,7 +142,7 @@ export function stepResult(
       step === 'updateDns'
         ? {
             changeId: planned ? null : `C-${unit.name}`,
-            target: `${unit.database.replicaInstanceId}.rds.example.com`,
+            target: `${instanceDatabase(unit, 'this test').replicaInstanceId}.rds.example.com`,
           }
         : {},
     warnings: [],
@@ -169,7 +170,7 @@ export function prepareDrillResult(
     drillUnit: {
       ...unit,
       secret: { id: names.secretName },
-      database: { ...unit.database, replicaInstanceId: names.instanceId },
+      database: { ...instanceDatabase(unit, 'this test'), replicaInstanceId: names.instanceId },
       dns: { ...unit.dns, recordName: record, strategy: 'cname' },
     },
     resources,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
 import { stepGrants } from '../../infra/permissions.js';
 
@@ -12,7 +13,8 @@ describe("the switchover steps' permissions", () => {
   });
   const statements = (step: keyof typeof grants) => grants[step].map((g) => g.statement.toStatementJson());
   const primaries = plan.units.map(
-    (u) => `arn:aws:rds:${plan.primaryRegion}:${plan.account}:db:${u.database.primaryInstanceId}`,
+    (u) =>
+      `arn:aws:rds:${plan.primaryRegion}:${plan.account}:db:${instanceDatabase(u, 'this test').primaryInstanceId}`,
   );
 
   it.each(['fenceWrites', 'checkCatchUp'] as const)(

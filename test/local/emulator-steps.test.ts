@@ -19,6 +19,7 @@ import { checkDatabasePromotion, promoteDatabase } from '../../functions/lib/dat
 import { checkDnsChange, updateDns } from '../../functions/lib/dns/update.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { runPreflight } from '../../functions/lib/preflight.js';
 import { attachRotation, promoteReplicaSecret } from '../../functions/lib/secret.js';
 import type { LoadedRun, StepResult } from '../../functions/lib/types.js';
@@ -74,12 +75,12 @@ describe('lifeboat steps against the emulator', () => {
     });
     const primary = emulator.seed.dbInstance({
       region: run.primaryRegion,
-      id: unit.database.primaryInstanceId,
+      id: instanceDatabase(unit, 'this test').primaryInstanceId,
       address: '127.0.0.2',
     });
     replicaEndpoint = emulator.seed.dbInstance({
       region: run.recoveryRegion,
-      id: unit.database.replicaInstanceId,
+      id: instanceDatabase(unit, 'this test').replicaInstanceId,
       replicaOf: primary.arn,
       address: '127.0.0.3',
       backupRetentionPeriod: 7,

@@ -6,10 +6,10 @@ import { changeZoneRecords } from '../../functions/lib/dns/batch.js';
 import { checkDnsChange, type ZoneBatchConfig } from '../../functions/lib/dns/change.js';
 import { registerChange, sharedChangeStatus, zoneItemKey } from '../../functions/lib/dns/shared.js';
 import { updateDns } from '../../functions/lib/dns/update.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { PollResult, StepResult, UnitStepInput } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import { stepInput } from '../fixtures/db-fixtures.js';
-import { instanceDatabase } from '../../functions/lib/plan-names.js';
 
 /**
  * UpdateDns and CheckDnsChange with the zone batch (functions/lib/dns/shared.ts, docs/design/fleet.md "DNS: one batch

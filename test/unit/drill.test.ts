@@ -9,6 +9,7 @@ import {
 } from '../../functions/lib/drill.js';
 import { AwsCallFailedError, ConfigurationError, InputInvalidError } from '../../functions/lib/errors.js';
 import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { RunContext } from '../../functions/lib/types.js';
 import {
   ACCOUNT,
@@ -223,7 +224,7 @@ describe('prepareDrillCopies', () => {
     expect(again.outcome).toBe('already-done');
     expect(again.resources.every((r) => r.status === 'reused')).toBe(true);
     expect(mutatingCalls(world.calls)).toHaveLength(before);
-    expect(again.drillUnit.database.replicaInstanceId).toBe(names.instanceId);
+    expect(instanceDatabase(again.drillUnit, 'this test').replicaInstanceId).toBe(names.instanceId);
   });
 
   it.each([

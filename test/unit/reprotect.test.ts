@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../functions/lib/errors.js';
 import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import {
   checkReprotectReadiness,
   OLD_PRIMARY_TAG,
@@ -94,7 +95,7 @@ async function until<T>(what: string, read: () => Promise<T | undefined>): Promi
 
 /** The world after a failover: the replica promoted, the secret's replica promoted, the old primary still there. */
 async function failedOver(unit: UnitPlan): Promise<void> {
-  const { primaryInstanceId: primaryId, replicaInstanceId: replicaId } = unit.database;
+  const { primaryInstanceId: primaryId, replicaInstanceId: replicaId } = instanceDatabase(unit, 'this test');
   const seeded = emulator.seed.dbInstance({ region: P, id: primaryId, engine: 'postgres' });
   emulator.seed.dbInstance({ region: R, id: replicaId, engine: 'postgres', replicaOf: seeded.arn });
   const p = clients(P);

@@ -2,7 +2,7 @@ import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { UnitPlan } from '../../functions/lib/plan.js';
+import type { InstanceEngine, UnitPlan } from '../../functions/lib/plan.js';
 import { buildRunReport, renderReportText } from '../../functions/lib/report/index.js';
 import { verifyConnectivity } from '../../functions/lib/verify/connectivity.js';
 import type { ConnectOptions, DbConnector, DbSession, Row } from '../../functions/lib/verify/db.js';
@@ -42,10 +42,7 @@ const credentials: ProbeCredentials = {
   dbname: 'orders',
 };
 
-function unitWith(
-  verify: Partial<UnitPlan['verify']> = {},
-  engine: UnitPlan['database']['engine'] = 'postgres',
-) {
+function unitWith(verify: Partial<UnitPlan['verify']> = {}, engine: InstanceEngine = 'postgres') {
   const base = stepInput({ mode: 'dry-run', database: { engine } });
   return {
     run: base.run,

@@ -9,7 +9,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resetClients } from '../../functions/lib/clients.js';
-import type { UnitPlan } from '../../functions/lib/plan.js';
+import type { InstanceEngine, UnitPlan } from '../../functions/lib/plan.js';
 import type { StepResult, UnitStepInput } from '../../functions/lib/types.js';
 import {
   parseCredentials,
@@ -188,7 +188,7 @@ function fakeDb(
 
 interface Scenario {
   mode?: UnitStepInput['run']['mode'];
-  engine?: UnitPlan['database']['engine'];
+  engine?: InstanceEngine;
   verify?: Partial<UnitPlan['verify']>;
   zone?: Record<string, ZoneEntry>;
   db?: FakeDb;

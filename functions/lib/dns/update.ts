@@ -18,6 +18,7 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { UnitPlan } from '../plan.js';
+import { instanceDatabase } from '../plan-names.js';
 import { timedStep } from '../step.js';
 import type { PreflightCheck, StepResult, UnitStepInput } from '../types.js';
 import { liveTtlCheck } from '../verify/budget.js';
@@ -110,7 +111,7 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
     'updateDns',
     unit.name,
     async () => {
-      const instanceId = unit.database.replicaInstanceId;
+      const instanceId = instanceDatabase(unit, 'updateDns').replicaInstanceId;
       const instance = await describeInstance(deps.rds, instanceId);
       const target = instance.Endpoint?.Address;
       if (!target) {
@@ -450,7 +451,8 @@ export async function checkDnsReadiness(
   if (deps.rds) {
     let endpoint: string | undefined;
     try {
-      endpoint = (await describeInstance(deps.rds, unit.database.replicaInstanceId)).Endpoint?.Address;
+      endpoint = (await describeInstance(deps.rds, instanceDatabase(unit, 'updateDns').replicaInstanceId))
+        .Endpoint?.Address;
     } catch (error) {
       // The database checks report a missing replica; here it only means the target cannot be compared.
       if (!(error instanceof ResourceMissingError)) throw error;

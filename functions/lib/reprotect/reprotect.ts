@@ -32,6 +32,8 @@ import { reverseRun, reverseUnit } from './reverse-plan.js';
 import '../sdk/rds.js';
 import '../sdk/secrets-manager.js';
 import '../sdk/cloudwatch.js';
+import { exercised } from '../exercised.js';
+import { instanceDatabase } from '../plan-names.js';
 
 /**
  * Re-protect (docs/design/reprotect.md): after a failover, once the old Region is back, the stack in the Region that now
@@ -159,7 +161,7 @@ function assertReprotect(run: RunContext, step: string): void {
 
 /** The current primary: the promoted replica, standalone. Still a replica means no failover happened. */
 async function currentPrimary(deps: ReprotectDeps, run: RunContext, unit: UnitPlan): Promise<DBInstance> {
-  const id = unit.database.replicaInstanceId;
+  const id = instanceDatabase(unit, 're-protect').replicaInstanceId;
   const instance = await describeInstance(deps.current.rds, id);
   if (instance.ReadReplicaSourceDBInstanceIdentifier) {
     throw new ConfigurationError(
@@ -201,7 +203,7 @@ async function reprotectPass(deps: ReprotectDeps, input: ReprotectPollInput): Pr
   const primaryStatus = primary.DBInstanceStatus ?? 'unknown';
   if (DEAD_END_STATUSES.has(primaryStatus)) {
     throw new ConfigurationError(
-      `the current primary ${unit.database.replicaInstanceId} is "${primaryStatus}": no replica can be made of it`,
+      `the current primary ${instanceDatabase(unit, 're-protect').replicaInstanceId} is "${primaryStatus}": no replica can be made of it`,
     );
   }
   const secret = await convergeSecret(deps, run, unit, calls);
@@ -217,7 +219,7 @@ async function reprotectPass(deps: ReprotectDeps, input: ReprotectPollInput): Pr
     detail: {
       currentRegion: run.recoveryRegion,
       oldRegion: run.primaryRegion,
-      currentPrimary: unit.database.replicaInstanceId,
+      currentPrimary: instanceDatabase(unit, 're-protect').replicaInstanceId,
       secret: recoverySecretId(unit),
       secretReplicationStatus: secret.status,
       ...database.detail,
@@ -321,9 +323,10 @@ async function convergeDatabase(
 ): Promise<DatabaseState> {
   const rds = deps.old.rds;
   const oldRegion = run.primaryRegion;
-  const originalId = unit.database.primaryInstanceId;
+  const originalId = instanceDatabase(unit, 're-protect').primaryInstanceId;
   const currentArn =
-    primary.DBInstanceArn ?? instanceArn(run.recoveryRegion, run.account, unit.database.replicaInstanceId);
+    primary.DBInstanceArn ??
+    instanceArn(run.recoveryRegion, run.account, instanceDatabase(unit, 're-protect').replicaInstanceId);
   const retiredId = retiredName(originalId, primary.DbiResourceId ?? currentArn);
   const [atOriginal, atRetired] = await Promise.all([
     findInstance(rds, originalId, oldRegion),
@@ -414,7 +417,7 @@ async function retireOldPrimary(
   instance: DBInstance,
   retiredId: string,
 ): Promise<void> {
-  const id = unit.database.primaryInstanceId;
+  const id = instanceDatabase(unit, 're-protect').primaryInstanceId;
   const arn = instance.DBInstanceArn ?? instanceArn(run.primaryRegion, run.account, id);
   try {
     await rds.send(
@@ -472,13 +475,13 @@ export function replicaParameters(
     kmsKeyId = template?.StorageEncrypted ? template.KmsKeyId : undefined;
     if (!kmsKeyId) {
       throw new ConfigurationError(
-        `the current primary ${unit.database.replicaInstanceId} is encrypted and no KMS key of ${run.primaryRegion} is known (the old primary is gone or was not encrypted): create the replica by hand with a key of that Region, tagged ${REPROTECT_TAG}=${owner(run, unit)}, then re-run`,
+        `the current primary ${instanceDatabase(unit, 're-protect').replicaInstanceId} is encrypted and no KMS key of ${run.primaryRegion} is known (the old primary is gone or was not encrypted): create the replica by hand with a key of that Region, tagged ${REPROTECT_TAG}=${owner(run, unit)}, then re-run`,
       );
     }
   }
   const port = template?.Endpoint?.Port ?? primary.Endpoint?.Port;
   return {
-    DBInstanceIdentifier: unit.database.primaryInstanceId,
+    DBInstanceIdentifier: instanceDatabase(unit, 're-protect').primaryInstanceId,
     // An ARN in another Region: the SDK signs the PreSignedUrl for the Region the ARN names (@aws-sdk/middleware-sdk-rds).
     SourceDBInstanceIdentifier: sourceArn,
     DBInstanceClass: template?.DBInstanceClass ?? primary.DBInstanceClass,
@@ -514,15 +517,19 @@ async function replicaState(
   const status = replica.DBInstanceStatus ?? 'unknown';
   const nowNamed = tagValue(replica, OLD_PRIMARY_TAG);
   const detail: Record<string, DetailValue> = {
-    ...oldPrimaryDetail(unit.database.primaryInstanceId, retired, retired ? retiredId : undefined),
+    ...oldPrimaryDetail(
+      instanceDatabase(unit, 're-protect').primaryInstanceId,
+      retired,
+      retired ? retiredId : undefined,
+    ),
     ...(nowNamed && nowNamed !== 'none' ? { oldPrimaryNowNamed: nowNamed } : {}),
-    replica: unit.database.primaryInstanceId,
+    replica: instanceDatabase(unit, 're-protect').primaryInstanceId,
     replicaStatus: status,
     replicaEndpoint: replica.Endpoint?.Address ?? null,
   };
   if (DEAD_END_STATUSES.has(status)) {
     throw new ConfigurationError(
-      `the new replica ${unit.database.primaryInstanceId} in ${run.primaryRegion} is "${status}", a status RDS does not leave on its own (see its Recent events)`,
+      `the new replica ${instanceDatabase(unit, 're-protect').primaryInstanceId} in ${run.primaryRegion} is "${status}", a status RDS does not leave on its own (see its Recent events)`,
     );
   }
   const replicating =
@@ -543,7 +550,7 @@ async function replicaState(
   const errors = checks.filter((c) => !c.ok && c.severity === 'error');
   if (errors.length) {
     throw new ConfigurationError(
-      `the new replica ${unit.database.primaryInstanceId} fails preflight's checks: ${errors.map((c) => c.message).join('; ')}`,
+      `the new replica ${instanceDatabase(unit, 're-protect').primaryInstanceId} fails preflight's checks: ${errors.map((c) => c.message).join('; ')}`,
     );
   }
   for (const c of checks) if (!c.ok) warnings.push(`${c.check}: ${c.message}`);
@@ -569,7 +576,7 @@ export async function checkReprotectReadiness(
   input: UnitStepInput,
 ): Promise<PreflightCheck[]> {
   const { run, unit } = input;
-  if (run.mode !== 'reprotect') return [];
+  if (exercised(run) !== 'reprotect') return [];
   const checks: PreflightCheck[] = [];
   const add = (check: string, ok: boolean, severity: 'error' | 'warning', message: string) =>
     checks.push({ unit: unit.name, check: `reprotect.${check}`, ok, severity, message });
@@ -587,13 +594,14 @@ export async function checkReprotectReadiness(
     'current-primary',
     true,
     'error',
-    `${unit.database.replicaInstanceId} is the primary in ${run.recoveryRegion}`,
+    `${instanceDatabase(unit, 're-protect').replicaInstanceId} is the primary in ${run.recoveryRegion}`,
   );
   const oldRegion = run.primaryRegion;
-  const originalId = unit.database.primaryInstanceId;
+  const originalId = instanceDatabase(unit, 're-protect').primaryInstanceId;
   const retiredId = retiredName(
     originalId,
-    primary.DbiResourceId ?? instanceArn(run.recoveryRegion, run.account, unit.database.replicaInstanceId),
+    primary.DbiResourceId ??
+      instanceArn(run.recoveryRegion, run.account, instanceDatabase(unit, 're-protect').replicaInstanceId),
   );
   let atOriginal: DBInstance | undefined;
   let atRetired: DBInstance | undefined;

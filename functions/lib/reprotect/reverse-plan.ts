@@ -43,6 +43,7 @@ function isMultiRegionKey(arn: string): boolean {
 /** One unit of the reversed plan: the replica is the primary now, the old primary's name is the new replica's. */
 export function reverseUnit(unit: UnitPlan, from: Pick<FailoverPlan, 'primaryRegion'>): UnitPlan {
   const newRecovery = from.primaryRegion;
+  const db = unit.database;
   const secret: UnitPlan['secret'] = {
     id: unit.secret.id.startsWith('arn:') ? inRegion(unit.secret.id, newRecovery) : unit.secret.id,
     ...(unit.secret.kmsKeyArn && isMultiRegionKey(unit.secret.kmsKeyArn)
@@ -52,11 +53,11 @@ export function reverseUnit(unit: UnitPlan, from: Pick<FailoverPlan, 'primaryReg
   return {
     ...unit,
     secret,
-    database: {
-      ...unit.database,
-      primaryInstanceId: unit.database.replicaInstanceId,
-      replicaInstanceId: unit.database.primaryInstanceId,
-    },
+    // Aurora: the promoted cluster is the primary now, the old primary cluster its secondary (docs/design/aurora.md).
+    database:
+      'primaryClusterId' in db
+        ? { ...db, primaryClusterId: db.replicaClusterId, replicaClusterId: db.primaryClusterId }
+        : { ...db, primaryInstanceId: db.replicaInstanceId, replicaInstanceId: db.primaryInstanceId },
     rotation: { ...unit.rotation, lambdaArn: inRegion(unit.rotation.lambdaArn, newRecovery) },
   };
 }

@@ -2,6 +2,8 @@ import type { DBInstance } from '@aws-sdk/client-rds';
 import { clientsFor } from '../clients.js';
 import { describeInstance } from '../database.js';
 import { isTransientAwsError, ResourceMissingError, toLifeboatError } from '../errors.js';
+import { exercised } from '../exercised.js';
+import { instanceDatabase } from '../plan-names.js';
 import type { PreflightCheck, UnitStepInput } from '../types.js';
 import type { SwitchoverDeps } from './switchover.js';
 
@@ -33,12 +35,12 @@ export async function checkSwitchoverReadiness(
   input: UnitStepInput,
 ): Promise<PreflightCheck[]> {
   const { run, unit } = input;
-  if (run.mode !== 'switchover') return [];
+  if (exercised(run) !== 'switchover') return [];
   const checks: PreflightCheck[] = [];
   const add = (check: string, ok: boolean, message: string) =>
     checks.push({ unit: unit.name, check, ok, severity: 'error', message });
-  const primaryId = unit.database.primaryInstanceId;
-  const replicaId = unit.database.replicaInstanceId;
+  const primaryId = instanceDatabase(unit, 'the switchover preflight').primaryInstanceId;
+  const replicaId = instanceDatabase(unit, 'the switchover preflight').replicaInstanceId;
 
   let primary: DBInstance | undefined;
   try {

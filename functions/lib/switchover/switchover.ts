@@ -17,6 +17,7 @@ import { type StepBody, timedStep } from '../step.js';
 import type { DetailValue, PollResult, RunContext, StepResult, UnitStepInput } from '../types.js';
 import { parseCredentials, redact } from '../verify/connectivity.js';
 import '../sdk/secrets-manager.js';
+import { instanceDatabase } from '../plan-names.js';
 import {
   type DbConnectors,
   type DbSession,
@@ -34,7 +35,15 @@ import {
   resolveLikeAnApplication,
   systemResolverFactory,
 } from '../verify/dns.js';
-import { type EngineOptions, fenceWrites, flavourOf, liftFence, replicaPosition } from './engines.js';
+import {
+  type EngineOptions,
+  fenceReadiness,
+  fenceWrites,
+  flavourOf,
+  liftFence,
+  positionSource,
+  replicaPosition,
+} from './engines.js';
 import { DEFAULT_CATCH_UP_TIMEOUT_SECONDS, type PositionKind, positionReached } from './positions.js';
 
 /**
@@ -78,7 +87,9 @@ interface OpenSession {
 }
 
 function instanceOf(unit: UnitPlan, side: Side): string {
-  return side === 'primary' ? unit.database.primaryInstanceId : unit.database.replicaInstanceId;
+  return side === 'primary'
+    ? instanceDatabase(unit, 'the switchover fence').primaryInstanceId
+    : instanceDatabase(unit, 'the switchover fence').replicaInstanceId;
 }
 
 async function readSecret(sm: SecretsManagerClient, unit: UnitPlan) {
@@ -188,18 +199,8 @@ export async function fencePrimary(deps: SwitchoverDeps, input: UnitStepInput): 
     'fencePrimary',
     unit.name,
     async () => {
-      const instance = unit.database.primaryInstanceId;
-      if (run.mode === 'dry-run') {
-        return {
-          outcome: 'planned',
-          detail: {
-            call: 'SQL on the primary',
-            instance,
-            region: run.primaryRegion,
-            fence: fenceMechanism(unit),
-          },
-        };
-      }
+      const instance = instanceDatabase(unit, 'the switchover fence').primaryInstanceId;
+      if (run.mode === 'dry-run' || run.mode === 'drill') return checkFence(deps, run, unit, instance, now);
       const result = await withSession(deps, unit, 'primary', async ({ session, family, endpoint }) => {
         const flavour = await flavourOf(session, family);
         const outcome = await fenceWrites(session, flavour, `primary ${instance}`, run.runId, deps.engine);
@@ -233,6 +234,38 @@ export async function fencePrimary(deps: SwitchoverDeps, input: UnitStepInput): 
   );
 }
 
+/**
+ * A dry run or a drill of a switchover (docs/design/switchover.md, "Dry run and drill"): logs in to the production
+ * primary as the fence would and checks what the fence needs, applying nothing. The detail carries the primary's
+ * position now, so that the catch-up step can be planned (dry run) or rehearsed on the drill's copy (drill).
+ */
+async function checkFence(
+  deps: SwitchoverDeps,
+  run: RunContext,
+  unit: UnitPlan,
+  instance: string,
+  now: () => Date,
+): Promise<StepBody> {
+  const ready = await withSession(deps, unit, 'primary', async ({ session, family }) =>
+    fenceReadiness(session, await flavourOf(session, family), `primary ${instance}`),
+  );
+  const detail: Record<string, DetailValue> & FenceDetail = {
+    call: 'SQL on the primary',
+    instance,
+    region: run.primaryRegion,
+    fence: fenceMechanism(unit),
+    applied: false,
+    checked: ready.checked,
+    sessionsToEnd: ready.sessionsToEnd,
+    accountsToLock: ready.accounts.length ? ready.accounts.join(', ') : null,
+    positionSource: positionSource(ready.positionKind),
+    fencePosition: ready.position,
+    positionKind: ready.positionKind,
+    fencedAt: now().toISOString(),
+  };
+  return { outcome: 'planned', detail };
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* WaitForCatchUp                                                                                  */
 /* ---------------------------------------------------------------------------------------------- */
@@ -255,7 +288,21 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
   const now = deps.now ?? (() => new Date());
   const observedAt = now().toISOString();
   if (run.mode === 'dry-run') {
-    return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail: { attempt, dryRun: true } };
+    return {
+      done: true,
+      status: 'planned',
+      waitSeconds: 0,
+      observedAt,
+      detail: {
+        attempt,
+        dryRun: true,
+        call: 'none: reads the replica\'s applied position every second',
+        instance: instanceDatabase(unit, 'the switchover catch-up').replicaInstanceId,
+        positionSource: positionSource(fence.positionKind),
+        primaryPositionNow: fence.fencePosition,
+        boundSeconds: run.catchUpTimeoutSeconds ?? DEFAULT_CATCH_UP_TIMEOUT_SECONDS,
+      },
+    };
   }
   let read: { position: string | null; covered?: boolean };
   let unreadable: string | null = null;
@@ -282,7 +329,7 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
   }
   const detail: Record<string, DetailValue> = {
     attempt,
-    instance: unit.database.replicaInstanceId,
+    instance: instanceDatabase(unit, 'the switchover fence').replicaInstanceId,
     positionKind: fence.positionKind,
     fencePosition: fence.fencePosition,
     replicaPosition: read.position,
@@ -295,7 +342,7 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
     const waited = (Date.parse(observedAt) - Date.parse(fence.fencedAt)) / 1000;
     if (waited > bound) {
       throw new CatchUpTimeoutError(
-        `replica ${unit.database.replicaInstanceId} had applied ${read.position ?? 'nothing'}, not yet the primary's ` +
+        `replica ${instanceDatabase(unit, 'the switchover fence').replicaInstanceId} had applied ${read.position ?? 'nothing'}, not yet the primary's ` +
           `${fence.fencePosition} read after the fence, ${Math.round(waited)} s after it (bound ${bound} s): ` +
           'the primary is un-fenced and nothing is promoted',
       );

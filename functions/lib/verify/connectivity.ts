@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { Engine, UnitPlan } from '../plan.js';
-import { recoverySecretId } from '../plan-names.js';
+import { instanceDatabase, recoverySecretId } from '../plan-names.js';
 import { type StepBody, timedStep } from '../step.js';
 import type { DetailValue, StepResult, UnitStepInput } from '../types.js';
 import { budgetDetail, type DnsSettlement, verifyBudget, withinBudget } from './budget.js';
@@ -85,6 +85,8 @@ const SECRET_ENGINES: Record<Engine, readonly string[]> = {
   postgres: ['postgres', 'postgresql', 'aurora-postgresql'],
   mysql: ['mysql', 'mariadb', 'aurora-mysql'],
   mariadb: ['mysql', 'mariadb'],
+  'aurora-postgresql': ['postgres', 'postgresql', 'aurora-postgresql'],
+  'aurora-mysql': ['mysql', 'aurora-mysql'],
 };
 
 const DNS_NAME =
@@ -205,8 +207,13 @@ export function assertVerifyInput(event: UnitStepInput, step: string): void {
   const problems: string[] = [];
   if (typeof unit.secret?.id !== 'string') problems.push('unit.secret.id: expected a string');
   if (typeof unit.database?.engine !== 'string') problems.push('unit.database.engine: expected a string');
-  if (typeof unit.database?.replicaInstanceId !== 'string') {
-    problems.push('unit.database.replicaInstanceId: expected a string');
+  const database = unit.database as Record<string, unknown> | undefined;
+  // An Aurora unit names its replica cluster, an instance unit its replica instance (functions/lib/plan.ts).
+  const replicaField = String(database?.engine).startsWith('aurora-')
+    ? 'replicaClusterId'
+    : 'replicaInstanceId';
+  if (typeof database?.[replicaField] !== 'string') {
+    problems.push(`unit.database.${replicaField}: expected a string`);
   }
   if (typeof unit.dns?.recordName !== 'string') problems.push('unit.dns.recordName: expected a string');
   const verify = unit.verify as Partial<UnitPlan['verify']> | undefined;
@@ -234,17 +241,20 @@ interface Target {
 
 /** The promoted instance's endpoint, from RDS in the recovery Region. */
 async function promotedEndpoint(rds: RDSClient, unit: UnitPlan): Promise<Target> {
-  const instance = await describeInstance(rds, unit.database.replicaInstanceId);
+  const instance = await describeInstance(
+    rds,
+    instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId,
+  );
   const source = instance.ReadReplicaSourceDBInstanceIdentifier;
   if (source !== undefined && source !== '') {
     throw new ConnectivityNotReadyError(
-      `DB instance ${unit.database.replicaInstanceId} is still a read replica of ${source}: promotion has not finished`,
+      `DB instance ${instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId} is still a read replica of ${source}: promotion has not finished`,
     );
   }
   const address = instance.Endpoint?.Address;
   if (!address) {
     throw new ConnectivityNotReadyError(
-      `DB instance ${unit.database.replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`,
+      `DB instance ${instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`,
     );
   }
   return { endpoint: normalizeName(address), port: instance.Endpoint?.Port };
@@ -371,7 +381,7 @@ async function verifyUnit(deps: VerifyDeps, unit: UnitPlan): Promise<StepBody> {
       cnameChain: resolution.chain.join(' -> '),
       address,
       endpoint: target.endpoint,
-      instance: unit.database.replicaInstanceId,
+      instance: instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId,
       engine: unit.database.engine,
       port: credentials.port,
       database: unit.verify.database ?? null,

@@ -3,6 +3,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { describeInstance } from '../database.js';
 import { optionalEnv } from '../env.js';
 import type { UnitPlan } from '../plan.js';
+import { instanceDatabase } from '../plan-names.js';
 import type { StepBody } from '../step.js';
 import type { DetailValue } from '../types.js';
 import {
@@ -294,7 +295,10 @@ export async function dryRunProbe(
   const { password } = credentials;
   const makeResolver = deps.resolver ?? systemResolverFactory(parseDnsServers(optionalEnv(DNS_SERVERS_ENV)));
   const record = normalizeName(credentials.host);
-  const instance = await describeInstance(deps.rds, unit.database.replicaInstanceId);
+  const instance = await describeInstance(
+    deps.rds,
+    instanceDatabase(unit, 'the dry-run probe').replicaInstanceId,
+  );
   const replicaEndpoint = instance.Endpoint?.Address ? normalizeName(instance.Endpoint.Address) : undefined;
   const replicaPort = instance.Endpoint?.Port ?? credentials.port;
 
@@ -342,7 +346,7 @@ export async function dryRunProbe(
     results.push({
       probe: 'replica.dns',
       ok: false,
-      text: `${unit.database.replicaInstanceId} has no endpoint (status ${instance.DBInstanceStatus ?? 'unknown'})`,
+      text: `${instanceDatabase(unit, 'the dry-run probe').replicaInstanceId} has no endpoint (status ${instance.DBInstanceStatus ?? 'unknown'})`,
     });
   } else if (replica && 'resolution' in replica) {
     const { addresses } = replica.resolution;
@@ -377,7 +381,7 @@ export async function dryRunProbe(
   const detail: Record<string, DetailValue> = {
     call: 'none (read-only step)',
     record,
-    instance: unit.database.replicaInstanceId,
+    instance: instanceDatabase(unit, 'the dry-run probe').replicaInstanceId,
     replicaEndpoint: replicaEndpoint ?? null,
     engine: unit.database.engine,
     tlsRequired: unit.verify.requireTls,
