@@ -4,6 +4,7 @@ import {
   type CreateDBInstanceReadReplicaCommandInput,
   type DBInstance,
   DeleteDBInstanceCommand,
+  DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   ListTagsForResourceCommand,
   type RDSClient,
@@ -26,6 +27,13 @@ import {
   type SecretsManagerClient,
   StopReplicationToReplicaCommand,
 } from '@aws-sdk/client-secrets-manager';
+import {
+  type AuroraDrillContext,
+  advanceAuroraDrillCopies,
+  auroraDrillNames,
+  auroraDrillSource,
+  cleanUpAuroraDrillCopies,
+} from './aurora/drill.js';
 import { clientsFor } from './clients.js';
 import { DEAD_END_STATUSES, describeInstance } from './database.js';
 import { normalizeDnsName } from './dns/update.js';
@@ -43,7 +51,13 @@ import {
 } from './errors.js';
 import { logger } from './observability.js';
 import type { UnitPlan } from './plan.js';
-import { instanceUnit, primaryInstanceArn, recoverySecretId } from './plan-names.js';
+import {
+  instanceUnit,
+  isAuroraUnit,
+  isGlobalAuroraUnit,
+  primaryInstanceArn,
+  recoverySecretId,
+} from './plan-names.js';
 import { timedStep } from './step.js';
 import type { PollResult, RunContext, StepResult, UnitStepInput } from './types.js';
 import './sdk/rds.js';
@@ -100,7 +114,13 @@ export function drillDeps(run: Pick<RunContext, 'primaryRegion' | 'recoveryRegio
   };
 }
 
-export type DrillResourceKind = 'db-instance' | 'primary-secret' | 'replica-secret' | 'dns-records';
+export type DrillResourceKind =
+  | 'db-instance'
+  | 'db-cluster'
+  | 'global-cluster'
+  | 'primary-secret'
+  | 'replica-secret'
+  | 'dns-records';
 
 /**
  * A copy and what happened to it. Prepare: `created` or `reused` (already there, tagged by this run). Cleanup:
@@ -314,6 +334,7 @@ export interface PrepareDrillResult extends StepResult {
  * read to write the drill secret and never leaves this function.
  */
 export async function prepareDrillCopies(deps: DrillDeps, input: UnitStepInput): Promise<PrepareDrillResult> {
+  if (isGlobalAuroraUnit(input.unit)) return prepareAuroraDrill(deps, input);
   const { run } = input;
   // An Aurora unit's drill copy is a drill global database of its own (docs/design/aurora-drill.md): not built here.
   const unit = instanceUnit(input.unit, 'the drill copy');
@@ -379,6 +400,159 @@ export async function prepareDrillCopies(deps: DrillDeps, input: UnitStepInput):
   );
   if (!drillUnit) throw new AwsCallFailedError('prepareDrill ended without a drill unit');
   return { ...result, drillUnit, resources };
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Aurora global database units (docs/design/aurora-drill.md)                                      */
+/* ---------------------------------------------------------------------------------------------- */
+
+function auroraClients(deps: DrillDeps) {
+  return { primary: deps.primary.rds, recovery: deps.recovery.rds };
+}
+
+function auroraContext(run: RunContext, unit: UnitPlan): AuroraDrillContext {
+  return {
+    runId: run.runId,
+    primaryRegion: run.primaryRegion,
+    recoveryRegion: run.recoveryRegion,
+    tags: drillTags(run, unit),
+    drillTag: DRILL_TAG,
+  };
+}
+
+/**
+ * An Aurora global database unit's copies: the drill secret and CNAME as for instances (the CNAME at production's
+ * primary cluster endpoint, as production's is before a failover), and the first of the drill clusters (a clone of the
+ * production primary); the wait loop makes the rest (checkAuroraDrill). The drill unit names the copies: the failover
+ * steps then run FailoverGlobalCluster / SwitchoverGlobalCluster on the drill global cluster.
+ */
+async function prepareAuroraDrill(deps: DrillDeps, input: UnitStepInput): Promise<PrepareDrillResult> {
+  const { run } = input;
+  const unit = input.unit;
+  if (!isGlobalAuroraUnit(unit))
+    throw new AwsCallFailedError('prepareAuroraDrill needs a global database unit');
+  assertDrill(run, 'prepareDrill');
+  const names = drillNames(run.runId, unit.name);
+  const clusters = auroraDrillNames(names.instanceId);
+  let drillUnit: UnitPlan | undefined;
+  let resources: DrillResource[] = [];
+  const result = await timedStep(
+    'prepareDrill',
+    unit.name,
+    async () => {
+      const [records, primary] = await Promise.all([
+        drillRecords(deps.recovery.route53, unit, names),
+        call(`DescribeDBClusters ${unit.database.primaryClusterId}`, () =>
+          deps.primary.rds.send(
+            new DescribeDBClustersCommand({ DBClusterIdentifier: unit.database.primaryClusterId }),
+          ),
+        ),
+      ]);
+      const endpoint = primary.DBClusters?.[0]?.Endpoint;
+      if (!endpoint) {
+        throw new ResourceBusyError(
+          `primary Aurora DB cluster ${unit.database.primaryClusterId} has no endpoint (status ${primary.DBClusters?.[0]?.Status})`,
+        );
+      }
+      const progress = await advanceAuroraDrillCopies(
+        auroraClients(deps),
+        auroraContext(run, unit),
+        unit.database,
+        clusters,
+      );
+      const dns = await ensureDrillRecords(deps, run, unit, records, endpoint);
+      const secrets = await ensureDrillSecret(deps, run, unit, names, records.cname);
+      resources = [...progress.resources, dns, ...secrets];
+      drillUnit = {
+        ...unit,
+        secret: { id: names.secretName },
+        database: {
+          ...unit.database,
+          globalClusterId: clusters.globalClusterId,
+          primaryClusterId: clusters.primaryClusterId,
+          replicaClusterId: clusters.secondaryClusterId,
+        },
+        // lifeboat made a simple CNAME at a cluster endpoint: the drill changes it whatever production's DNS is.
+        dns: { ...unit.dns, recordName: records.cname, strategy: 'cname', target: 'cluster-endpoint' },
+      };
+      const made = resources.filter((r) => r.status === 'created').map((r) => r.kind);
+      logger.info('drill copies started', {
+        unit: unit.name,
+        runId: run.runId,
+        made,
+        status: progress.status,
+      });
+      return {
+        outcome: made.length ? 'changed' : 'already-done',
+        detail: {
+          call: made.length ? made.join(', ') : null,
+          drillGlobalCluster: clusters.globalClusterId,
+          drillPrimaryCluster: clusters.primaryClusterId,
+          drillSecondaryCluster: clusters.secondaryClusterId,
+          drillSecret: names.secretName,
+          drillRecord: records.cname,
+          primaryEndpoint: normalizeDnsName(endpoint),
+          copies: progress.status,
+        },
+      };
+    },
+    deps.now,
+  );
+  if (!drillUnit) throw new AwsCallFailedError('prepareDrill ended without a drill unit');
+  return { ...result, drillUnit, resources };
+}
+
+/**
+ * One look at an Aurora unit's copies: makes the next drill cluster or instance when its predecessor is ready
+ * (functions/lib/aurora/drill.ts); done when all are ready and the drill secret is InSync in the recovery Region.
+ * Runs on the drill unit: the production clusters it copies are read from the clone's tags.
+ */
+async function checkAuroraDrill(deps: DrillDeps, input: DrillPollInput): Promise<PollResult> {
+  const { run, unit, attempt } = input;
+  if (!isAuroraUnit(unit)) throw new AwsCallFailedError('checkAuroraDrill needs an Aurora unit');
+  assertDrill(run, 'checkDrillCopies');
+  const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  const ctx = auroraContext(run, unit);
+  const source = await auroraDrillSource(auroraClients(deps), ctx, unit);
+  if (!source) {
+    throw new ResourceMissingError(
+      `drill Aurora DB cluster ${unit.database.primaryClusterId} of this run does not exist in ${run.primaryRegion} (or has lost its lifeboat tags)`,
+    );
+  }
+  const progress = await advanceAuroraDrillCopies(
+    auroraClients(deps),
+    ctx,
+    source,
+    auroraDrillNames(drillNames(run.runId, unit.name).instanceId),
+  );
+  const secretName = recoverySecretId(unit);
+  const secret = await findSecret(deps.primary.secretsManager, secretName, run.primaryRegion);
+  if (!secret)
+    throw new ResourceMissingError(`drill secret ${secretName} does not exist in ${run.primaryRegion}`);
+  const replication = secret.ReplicationStatus?.find((r) => r.Region === run.recoveryRegion);
+  if (replication?.Status === 'Failed') {
+    throw new ConfigurationError(
+      `replication of drill secret ${secretName} to ${run.recoveryRegion} failed${replication.StatusMessage ? `: ${replication.StatusMessage}` : ''}`,
+    );
+  }
+  const done = progress.done && replication?.Status === 'InSync';
+  const status = `${progress.status}/${replication?.Status ?? 'not-replicated'}`;
+  logger.info('drill copies polled', { unit: unit.name, status, done, attempt });
+  return {
+    done,
+    status,
+    // Clusters take minutes: 30 s while one is being made, 2 s once only the secret is left.
+    waitSeconds: done ? 0 : progress.done ? 2 : 30,
+    observedAt,
+    detail: {
+      copies: progress.status,
+      made: progress.resources.map((r) => `${r.kind} ${r.id}`).join(', ') || null,
+      endpoint: progress.secondaryEndpoint,
+      secret: secretName,
+      secretReplicationStatus: replication?.Status ?? null,
+      attempt,
+    },
+  };
 }
 
 /**
@@ -690,6 +864,7 @@ export function drillCopiesPollSeconds(dbStatus: string | undefined, dbReady: bo
  * primary Region is up in a drill: the copies come from there).
  */
 export async function checkDrillCopies(deps: DrillDeps, input: DrillPollInput): Promise<PollResult> {
+  if (isGlobalAuroraUnit(input.unit)) return checkAuroraDrill(deps, input);
   const { run, attempt } = input;
   const unit = instanceUnit(input.unit, 'the drill copy');
   assertDrill(run, 'checkDrillCopies');
@@ -774,8 +949,15 @@ export async function cleanUpDrillCopies(
   const records = await drillRecords(deps.recovery.route53, unit, names);
   const dns = await cleanUpRecords(deps, run, records);
   const secrets = await cleanUpSecrets(deps, run, names);
-  const instance = await cleanUpInstance(deps, run, names);
-  const resources = [instance, dns, ...secrets];
+  // An Aurora unit's database copies are clusters and a global cluster (functions/lib/aurora/drill.ts).
+  const databases: DrillResource[] = isAuroraUnit(unit)
+    ? await cleanUpAuroraDrillCopies(
+        auroraClients(deps),
+        auroraContext(run, unit),
+        auroraDrillNames(names.instanceId),
+      )
+    : [await cleanUpInstance(deps, run, names)];
+  const resources = [...databases, dns, ...secrets];
   const remaining = resources.filter((r) => r.status === 'pending' || r.status === 'refused');
   const done = !resources.some((r) => r.status === 'pending');
   const status = done ? (remaining.length ? 'refused-some' : 'clean') : 'pending';

@@ -143,7 +143,7 @@ describe('the drill copy of an Aurora global database, on real PostgreSQL', () =
     // The drill's wait loop: one pass after another until the copies are ready.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const pass = await advanceAuroraDrillCopies({ primary, recovery }, ctx, unit, names);
+      const pass = await advanceAuroraDrillCopies({ primary, recovery }, ctx, unit.database, names);
       passes.push({ status: pass.status, resources: pass.resources });
       if (pass.done) {
         endpoint = pass.secondaryEndpoint;
@@ -255,11 +255,11 @@ describe('the drill copy of an Aurora global database, on real PostgreSQL', () =
     const other = { ...ctx, runId: otherRun, tags: [{ Key: 'lifeboat:drill', Value: otherRun }] };
     emulator.clearCalls();
     // A clone of the same name tagged by another run.
-    await advanceAuroraDrillCopies({ primary, recovery }, other, unit, names);
+    await advanceAuroraDrillCopies({ primary, recovery }, other, unit.database, names);
     emulator.clearCalls();
-    await expect(advanceAuroraDrillCopies({ primary, recovery }, ctx, unit, names)).rejects.toBeInstanceOf(
-      ConfigurationError,
-    );
+    await expect(
+      advanceAuroraDrillCopies({ primary, recovery }, ctx, unit.database, names),
+    ).rejects.toBeInstanceOf(ConfigurationError);
     const cleanup = await cleanUpAuroraDrillCopies({ primary, recovery }, ctx, names);
     expect(cleanup.find((r) => r.id === names.primaryClusterId)?.status).toBe('refused');
     expect(emulator.calls.filter((c) => c.mutating)).toEqual([]);

@@ -83,6 +83,34 @@ export interface AuroraDrillContext {
   readonly drillTag: string;
 }
 
+/**
+ * The production clusters a drill copies. The clone carries them in its tags (COPY_OF_*), so that the later passes,
+ * which run on the drill unit (whose ids are the copies), still know where to read the secondary's network settings.
+ */
+export interface AuroraDrillSource {
+  readonly engine: AuroraUnitPlan['database']['engine'];
+  readonly primaryClusterId: string;
+  readonly replicaClusterId: string;
+}
+
+export const COPY_OF_PRIMARY_TAG = 'lifeboat:copy-of-primary';
+export const COPY_OF_SECONDARY_TAG = 'lifeboat:copy-of-secondary';
+
+/** The source of a drill unit's copies, from its clone's tags; undefined while there is no clone of this run. */
+export async function auroraDrillSource(
+  clients: AuroraDrillClients,
+  ctx: AuroraDrillContext,
+  drillUnit: AuroraUnitPlan,
+): Promise<AuroraDrillSource | undefined> {
+  const clone = await findCluster(clients.primary, drillUnit.database.primaryClusterId);
+  if (!clone || tagOf(clone.TagList, ctx.drillTag) !== ctx.runId) return undefined;
+  const primaryClusterId = tagOf(clone.TagList, COPY_OF_PRIMARY_TAG);
+  const replicaClusterId = tagOf(clone.TagList, COPY_OF_SECONDARY_TAG);
+  return primaryClusterId && replicaClusterId
+    ? { engine: drillUnit.database.engine, primaryClusterId, replicaClusterId }
+    : undefined;
+}
+
 export interface AuroraDrillProgress {
   /** Every copy is there and `available`, the secondary a member (not the writer) of the drill global cluster. */
   done: boolean;
@@ -200,9 +228,10 @@ function networkOf(cluster: DBCluster) {
 export async function advanceAuroraDrillCopies(
   clients: AuroraDrillClients,
   ctx: AuroraDrillContext,
-  unit: AuroraUnitPlan,
+  source: AuroraDrillSource,
   names: AuroraDrillNames,
 ): Promise<AuroraDrillProgress> {
+  const unit = { database: source };
   const { primaryRegion, recoveryRegion } = ctx;
   const resources: AuroraDrillResource[] = [];
   const waiting = (status: string): AuroraDrillProgress => ({
@@ -220,7 +249,7 @@ export async function advanceAuroraDrillCopies(
   const clone = await findCluster(clients.primary, names.primaryClusterId);
   const cloneWhat = `Aurora DB cluster ${names.primaryClusterId} in ${primaryRegion}`;
   if (!clone) {
-    const source = await production(clients.primary, unit.database.primaryClusterId, primaryRegion);
+    const prodPrimary = await production(clients.primary, unit.database.primaryClusterId, primaryRegion);
     await send(`RestoreDBClusterToPointInTime ${names.primaryClusterId}`, () =>
       clients.primary.send(
         new RestoreDBClusterToPointInTimeCommand({
@@ -228,10 +257,14 @@ export async function advanceAuroraDrillCopies(
           SourceDBClusterIdentifier: unit.database.primaryClusterId,
           RestoreType: 'copy-on-write',
           UseLatestRestorableTime: true,
-          ...networkOf(source),
+          ...networkOf(prodPrimary),
           DeletionProtection: false,
           CopyTagsToSnapshot: false,
-          Tags: ctx.tags,
+          Tags: [
+            ...ctx.tags,
+            { Key: COPY_OF_PRIMARY_TAG, Value: source.primaryClusterId },
+            { Key: COPY_OF_SECONDARY_TAG, Value: source.replicaClusterId },
+          ],
         }),
       ),
     );
