@@ -4,6 +4,8 @@ import {
   FailoverGlobalClusterCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuroraDrillContext,
@@ -12,8 +14,16 @@ import {
   auroraDrillNames,
   cleanUpAuroraDrillCopies,
 } from '../../functions/lib/aurora/drill.js';
+import {
+  checkDrillCopies,
+  cleanUpDrillCopies,
+  type DrillDeps,
+  drillNames,
+  prepareDrillCopies,
+} from '../../functions/lib/drill.js';
 import { ConfigurationError } from '../../functions/lib/errors.js';
 import { type AuroraUnitPlan, parsePlan } from '../../functions/lib/plan.js';
+import type { RunContext } from '../../functions/lib/types.js';
 import { WorldDatabases } from '../../local/databases/world-databases.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 
@@ -247,6 +257,90 @@ describe('the drill copy of an Aurora global database, on real PostgreSQL', () =
       (h) => !h,
     );
     expect(databases.postgres.has(names.primaryClusterId)).toBe(false);
+    expect(await writerOf('ledger-global')).toBe(`arn:aws:rds:${PRIMARY}:${ACCOUNT}:cluster:ledger-aurora`);
+  });
+
+  it('through the drill steps: PrepareDrill and CheckDrillCopies make the copies and the drill unit, CleanUpDrill removes them', async () => {
+    // Prepare: production's secret and CNAME, as a plan's world has them.
+    emulator.seed.secret({
+      region: PRIMARY,
+      name: 'ledger/db',
+      value: {
+        engine: 'postgres',
+        host: 'ledger-db.internal.example.com',
+        port: 5432,
+        username: 'postgres',
+        password: 'x',
+      },
+      replicaRegions: [RECOVERY],
+    });
+    emulator.seed.hostedZone({ id: 'Z0LEDGER00EXAMPLE', name: 'internal.example.com' });
+    const runId = 'drill-2030-05-15-1000';
+    const run: RunContext = {
+      runId,
+      executionArn: `arn:aws:states:${RECOVERY}:${ACCOUNT}:execution:lifeboat-ledger-dr:${runId}`,
+      planName: 'ledger-dr',
+      mode: 'drill',
+      trigger: 'cli',
+      startedAt: '2030-05-15T10:00:00.000Z',
+      account: ACCOUNT,
+      primaryRegion: PRIMARY,
+      recoveryRegion: RECOVERY,
+      targetRtoSeconds: 900,
+    };
+    const deps: DrillDeps = {
+      primary: {
+        rds: primary,
+        secretsManager: new SecretsManagerClient({ ...emulator.clientConfig(PRIMARY), maxAttempts: 1 }),
+      },
+      recovery: {
+        rds: recovery,
+        secretsManager: new SecretsManagerClient({ ...emulator.clientConfig(RECOVERY), maxAttempts: 1 }),
+        route53: new Route53Client({ ...emulator.clientConfig(RECOVERY), maxAttempts: 1 }),
+      },
+    };
+    const clusters = auroraDrillNames(drillNames(runId, 'ledger').instanceId);
+
+    // Act
+    const prepared = await prepareDrillCopies(deps, { run, unit });
+    const polls = await until(
+      'drill copies',
+      () => checkDrillCopies(deps, { run, unit: prepared.drillUnit, attempt: 1 }),
+      (p) => p.done,
+    );
+    const drillWriter = await writerOf(clusters.globalClusterId);
+    const cleaned = await until(
+      'drill clean-up',
+      () => cleanUpDrillCopies(deps, { run, unit: prepared.drillUnit, attempt: 1 }),
+      (c) => c.done && c.remaining.length === 0 && c.resources.every((r) => r.status === 'absent'),
+    );
+
+    // Assess
+    expect(prepared.drillUnit.database).toMatchObject({
+      engine: 'aurora-postgresql',
+      globalClusterId: clusters.globalClusterId,
+      primaryClusterId: clusters.primaryClusterId,
+      replicaClusterId: clusters.secondaryClusterId,
+    });
+    expect(prepared.drillUnit.dns).toMatchObject({ strategy: 'cname', target: 'cluster-endpoint' });
+    expect(prepared.resources.map((r) => r.kind).sort()).toEqual([
+      'db-cluster',
+      'dns-records',
+      'primary-secret',
+      'replica-secret',
+    ]);
+    expect(polls.status).toBe('ready/InSync');
+    expect(drillWriter).toBe(`arn:aws:rds:${PRIMARY}:${ACCOUNT}:cluster:${clusters.primaryClusterId}`);
+    expect(cleaned.resources.map((r) => r.kind).sort()).toEqual([
+      'db-cluster',
+      'db-cluster',
+      'db-instance',
+      'db-instance',
+      'dns-records',
+      'global-cluster',
+      'primary-secret',
+      'replica-secret',
+    ]);
     expect(await writerOf('ledger-global')).toBe(`arn:aws:rds:${PRIMARY}:${ACCOUNT}:cluster:ledger-aurora`);
   });
 
