@@ -257,6 +257,26 @@ describe('UpdateDns and CheckDnsChange with the zone batch', () => {
     }
   });
 
+  it('a sender whose batch fails (throttled) gives the lease back: the step’s retry sends at once', async () => {
+    // Prepare
+    const { inputs } = world(1);
+    const [input] = inputs as [UnitStepInput];
+    const fault = emulator.faults.add({
+      match: { service: 'route53', action: 'ChangeResourceRecordSets' },
+      failCalls: [1],
+      failWith: 'throttle',
+    });
+    // A lease of 30 s: without giving it back, the retry would find it held and leave its change pending.
+    const slow = { rds, route53, batch: { ...batch, intervalSeconds: 30 } };
+    // Act
+    const failed = await updateDns(slow, input).catch((e: Error) => e);
+    fault.remove();
+    const retried = await updateDns(slow, input);
+    // Assess
+    expect(failed).toMatchObject({ name: 'TransientAwsError' });
+    expect(retried).toMatchObject({ outcome: 'changed', detail: { batch: 'sent', batchSize: 1 } });
+  });
+
   it('without the table, GetChange is the unit’s own, as before', async () => {
     // Prepare
     const { inputs } = world(1);

@@ -309,7 +309,11 @@ async function sendZoneBatch(
       zone,
       items,
       `lifeboat run ${key.runId}: fail over ${items.length} unit(s) in one batch`,
-    );
+    ).catch(async (error: unknown) => {
+      // The step's retry (or the next poll) sends the batch again at once instead of waiting out the lease.
+      await releaseLease(deps, key, now + intervalMs);
+      throw error;
+    });
     const at = new Date(now).toISOString();
     const sentTogether = new Map<string, number>();
     for (const r of results)
@@ -350,6 +354,23 @@ async function sendZoneBatch(
     );
   }
   return outcomes;
+}
+
+/** Gives the zone's lease back, if it is still the one this sender took (best effort: else it runs out). */
+async function releaseLease(deps: ZoneBatchDeps, key: ZoneBatchKey, until: number): Promise<void> {
+  try {
+    await deps.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: deps.tableName,
+        Key: keyOf(zoneItemKey(key)),
+        UpdateExpression: 'SET leaseUntil = :free',
+        ConditionExpression: 'leaseUntil = :mine',
+        ExpressionAttributeValues: { ':free': { N: '0' }, ':mine': { N: String(until) } },
+      }),
+    );
+  } catch {
+    // Taken again, or the table does not answer: the lease runs out after one interval.
+  }
 }
 
 /** Each outcome on its unit's item, only while the unit's registration is the one sent (same nonce). */
