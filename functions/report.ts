@@ -9,10 +9,13 @@ import {
   type RunReport,
   reportForExecutionOutput,
 } from './lib/report/index.js';
+import { s3Store, withMapRunOutcomes } from './lib/run-objects.js';
 
-export const handler = answersWarmPing(async (event: ReportEvent): Promise<RunReport> => {
+export const handler = answersWarmPing(async (input: ReportEvent): Promise<RunReport> => {
+  const clients = clientsFor(input?.run?.recoveryRegion ?? currentRegion());
+  // The units' outcomes are in the Map Run's result files, not in the state (docs/design/fleet.md).
+  const event = await withMapRunOutcomes(s3Store(clients.s3), input);
   const report = buildRunReport(event, new Date());
-  const clients = clientsFor(event?.run?.recoveryRegion ?? currentRegion());
   const delivered = await deliverReport(
     { s3: clients.s3, sns: clients.sns, cloudwatch: clients.cloudwatch },
     report,

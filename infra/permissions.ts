@@ -11,6 +11,7 @@ import {
 import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
 import { retiredName } from '../functions/lib/reprotect/reprotect.js';
 import { reverseUnit } from '../functions/lib/reprotect/reverse-plan.js';
+import { mapResultsPrefix } from '../functions/lib/run-objects.js';
 import type { StepFunctionName } from '../statemachine/steps.js';
 import {
   hostedZoneArn,
@@ -36,6 +37,11 @@ export interface StepResources {
 export interface StepGrant {
   readonly statement: iam.PolicyStatement;
   readonly wildcardReason?: string;
+}
+
+/** Where a run's units and the units' outcomes are kept: `runs/<plan>/...` (functions/lib/run-objects.ts). */
+export function runsPrefix(plan: Pick<FailoverPlan, 'name'>): string {
+  return `runs/${plan.name}/`;
 }
 
 /** Where the report step writes: `reports/<plan>/...` (`latest.json` and one object per run). */
@@ -89,11 +95,30 @@ export function stepGrants(
   const describeReplicas = allow('DescribeReplicaInstances', ['rds:DescribeDBInstances'], replicas);
 
   const grants: Record<StepFunctionName, StepGrant[]> = {
-    // Pure: validates the baked-in plan and the input.
-    loadPlan: [],
-    // Pure: trims a unit's outcome to its share of the state.
+    // Validates the baked-in plan and the input, and writes the selected units for the Map.
+    loadPlan: [
+      {
+        // The run's units, for the Distributed Map's ItemReader (functions/lib/run-objects.ts).
+        statement: allow(
+          'WriteRunUnits',
+          ['s3:PutObject'],
+          [`${resources.reportBucketArn}/${runsPrefix(plan)}*/units.json`],
+        ),
+        wildcardReason: `LoadPlan writes one units.json per run under ${runsPrefix(plan)}<runId>/; the run id names it`,
+      },
+    ],
+    // Pure: bounds a unit's outcome (a runaway step detail).
     summarizeUnit: [],
     preflight: [
+      {
+        // The run's units, as LoadPlan wrote them (functions/preflight.ts).
+        statement: allow(
+          'ReadRunUnits',
+          ['s3:GetObject'],
+          [`${resources.reportBucketArn}/${runsPrefix(plan)}*/units.json`],
+        ),
+        wildcardReason: `LoadPlan writes one units.json per run under ${runsPrefix(plan)}<runId>/; the run id names it`,
+      },
       { statement: readSecrets },
       ...kmsForSecrets(at, 'DecryptReplicaSecrets', ['kms:Decrypt'], units),
       {
@@ -271,6 +296,15 @@ export function stepGrants(
           [`${resources.reportBucketArn}/${reportPrefix(plan)}*`],
         ),
         wildcardReason: `the report step writes one object per run (and latest.json) under ${reportPrefix(plan)}; the run id names the object`,
+      },
+      {
+        // The units' outcomes, which the Distributed Map's ResultWriter wrote (functions/lib/run-objects.ts).
+        statement: allow(
+          'ReadUnitOutcomes',
+          ['s3:GetObject'],
+          [`${resources.reportBucketArn}/${mapResultsPrefix(plan.name)}/*`],
+        ),
+        wildcardReason: `Step Functions names the result files by Map Run under ${mapResultsPrefix(plan.name)}/`,
       },
       { statement: allow('PublishReports', ['sns:Publish'], [resources.reportTopicArn]) },
       {

@@ -13,11 +13,15 @@ type JSONValue = Parameters<
   >[string]
 >[0];
 
+import { clientsFor } from '../functions/lib/clients.js';
 import { TIME_FACTOR_ENV } from '../functions/lib/env.js';
 import type { FailoverPlan } from '../functions/lib/plan.js';
+import { s3Store } from '../functions/lib/run-objects.js';
 import { CLOSER_DESCRIPTION_SUFFIX } from '../infra/constructs/lock-recovery.js';
 import { addLifeboatStacks } from '../infra/lifeboat-app.js';
 import { STEP_FUNCTIONS, type StepFunctionName } from '../statemachine/steps.js';
+import '../functions/lib/sdk/s3.js';
+import { emulateMapIo, type MapIoRewrite } from './distributed-map-io.js';
 import type { EmulatedExecution } from './emulator/services/step-functions.js';
 import { type InvokeFault, InvokeFaults, type Refusal } from './invoke-faults.js';
 
@@ -501,6 +505,14 @@ export async function runExecution(
     if (state.Retry?.length) state.Retry = state.Retry.map((r) => scaleRetrier(r, options.timeFactor));
   }
 
+  // The units' Distributed Map reads its items from and writes its results to the emulator's S3, as Step Functions
+  // does; aws-local-stepfunctions runs neither (local/distributed-map-io.ts).
+  const mapIo = emulateMapIo(definition.States as Record<string, unknown>, {
+    store: s3Store(clientsFor(orchestrator.plan.recoveryRegion).s3),
+    stateMachineArn: `arn:aws:states:${orchestrator.plan.recoveryRegion}:${orchestrator.plan.account}:stateMachine:lifeboat-${orchestrator.plan.name}`,
+  });
+  Object.assign(taskResourceLocalHandlers, mapIo.handlers);
+
   const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
     validationOptions: { checkPaths: false, checkArn: false },
   });
@@ -528,7 +540,7 @@ export async function runExecution(
       execution.abort();
     },
   };
-  const history = topLevelHistory(definition.States, record);
+  const history = topLevelHistory(definition.States, record, mapIo.historyName);
   options.stepFunctions?.register(record);
   let transitions = 0;
   const counting = (async () => {
@@ -595,7 +607,11 @@ export async function runExecution(
  * and leaving of its top-level states. The units' states run in child executions (a Distributed Map's Map Run), so
  * they are not in the parent's history; aws-local-stepfunctions runs them inline and marks them with `index`.
  */
-function topLevelHistory(states: Record<string, AslState>, record: EmulatedExecution) {
+function topLevelHistory(
+  states: Record<string, AslState>,
+  record: EmulatedExecution,
+  shownAs: MapIoRewrite['historyName'],
+) {
   const events = record.history;
   const push = (type: string, details: Record<string, unknown> = {}) => {
     const id = events.length + 1;
@@ -611,13 +627,19 @@ function topLevelHistory(states: Record<string, AslState>, record: EmulatedExecu
       };
       const state = e.state && e.index === undefined ? states[e.state.name] : undefined;
       if (!state || !e.state) return;
+      // The emulated Distributed Map's reader, Map and writer are the one Map state: entered with the reader's
+      // input, exited with the writer's output (local/distributed-map-io.ts).
+      const shown = shownAs.get(e.state.name);
+      if (shown && shown.shows !== (e.type === 'StateEntered' ? 'entered' : 'exited')) return;
+      const type = shown ? 'Map' : state.Type;
+      const name = shown?.map ?? e.state.name;
       if (e.type === 'StateEntered') {
-        push(`${state.Type}StateEntered`, {
-          stateEnteredEventDetails: { name: e.state.name, input: JSON.stringify(e.state.input ?? null) },
+        push(`${type}StateEntered`, {
+          stateEnteredEventDetails: { name, input: JSON.stringify(e.state.input ?? null) },
         });
       } else if (e.type === 'StateExited') {
-        push(`${state.Type}StateExited`, {
-          stateExitedEventDetails: { name: e.state.name, output: JSON.stringify(e.state.output ?? null) },
+        push(`${type}StateExited`, {
+          stateExitedEventDetails: { name, output: JSON.stringify(e.state.output ?? null) },
         });
       }
     },

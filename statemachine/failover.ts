@@ -1,12 +1,15 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { POLL_TIMEOUT_ERRORS, RUN_FAILURE_ERRORS } from '../functions/lib/errors.js';
 import type { FailoverPlan } from '../functions/lib/plan.js';
-import { unitOutcomeBudgetBytes } from '../functions/lib/state-limits.js';
+import { mapResultsPrefix } from '../functions/lib/run-objects.js';
+import { UNIT_OUTCOME_BYTES } from '../functions/lib/state-limits.js';
 import {
   branchStop,
   CATCH_ALL_INTO_FAILURE,
@@ -29,6 +32,11 @@ export interface FailoverDefinitionProps {
   /** The parsed plan; baked into the definition (a Pass state's Result) so that a console start with `{}` works. */
   readonly plan: FailoverPlan;
   readonly functions: Record<StepFunctionName, lambda.IFunction>;
+  /**
+   * Where LoadPlan writes the run's units for the Distributed Map to read, and where the Map writes the units'
+   * outcomes for the report (the report bucket; functions/lib/run-objects.ts).
+   */
+  readonly runBucket: s3.IBucket;
   /** When set and plan.approval.onAlarm: alarm-triggered runs wait for a task token announced on this topic. @default no gate */
   readonly approvalTopic?: sns.ITopic;
 }
@@ -41,6 +49,7 @@ export const STATE_NAMES = {
   preflight: 'Run preflight checks',
   needsApproval: 'Does this alarm-started run need approval?',
   askApproval: 'Ask for approval',
+  keepUnitNames: 'Keep only the unit names',
   isDryRun: 'Is this a dry run?',
   acquireLock: 'Acquire failover lock',
   failOverUnits: 'Fail over each unit',
@@ -154,8 +163,9 @@ const EXECUTION = {
  *
  *   plan -> LoadPlan -> Preflight -> [approval] -> lock -> Map(unit) -> Report -> ReleaseLock -> Succeed | Fail
  *
- * State data between steps: `{run, units, preflight, lock?}`; `units` holds the unit plans, then each unit's
- * outcome `{unit, engine, status, results, failure?}`. Any failure before the Map is caught into `failure` and the
+ * State data between steps: `{run, units, plannedUnits, unitsKey}` from LoadPlan (which also writes `units` to the
+ * report bucket at `unitsKey`), then `{run, plannedUnits, unitsKey, preflight, lock?}`: the preflight and the Map read
+ * the unit plans from S3 and writes each unit's outcome `{unit, engine, status, results, failure?}` to S3, and `mapRun` says where. Any failure before the Map is caught into `failure` and the
  * run is reported (failed) and the lock released before the execution fails. A dry run does not take the lock: it
  * changes nothing, and must not block a real failover started at the same time.
  */
@@ -217,7 +227,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
         run: sfn.JsonPath.objectAt('$.run'),
         ...reached,
         units: [],
-        plannedUnits: sfn.JsonPath.listAt('$.units[*].name'),
+        plannedUnits: sfn.JsonPath.listAt('$.plannedUnits'),
         failure: sfn.JsonPath.objectAt('$.failure'),
       },
     }).next(report);
@@ -250,13 +260,14 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     results: sfn.JsonPath.objectAt('$.results'),
     ...rest,
   });
-  // The unit's outcome comes back inline to the parent execution, whose state holds every unit's outcome at once:
-  // the last step trims it to its share of the 256 KiB state (functions/lib/report/trim.ts, summarizeUnitOutcome). If
-  // that step cannot run, the outcome goes back whole (the input of a catch with a discarded result).
+  // The unit's outcome is the child execution's output, which the Map writes to S3 (its ResultWriter): it keeps the
+  // whole outcome, and the last step only bounds a runaway step detail (functions/lib/report/trim.ts,
+  // summarizeUnitOutcome) below the child's own 256 KiB output. If that step cannot run, the outcome goes back whole
+  // (the input of a catch with a discarded result).
   const summarizeUnit = step('summarizeUnit', N.summarizeUnit, {
     payload: {
       outcome: sfn.JsonPath.objectAt('$'),
-      budgetBytes: unitOutcomeBudgetBytes(plan.units.length),
+      budgetBytes: UNIT_OUTCOME_BYTES,
     },
   }).addCatch(new sfn.Succeed(scope, N.unitKeptWhole, { stateName: N.unitKeptWhole }), {
     errors: [sfn.Errors.ALL],
@@ -420,12 +431,19 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
   }).addCatch(finishUnit, CATCH_ALL_INTO_FAILURE);
 
   // A Distributed Map: each unit runs as its own STANDARD child execution with its own 25,000-event history, so a
-  // 100-unit plan's polls and retries cannot exhaust the parent's history. Every unit catches its own failures and
+  // 500-unit plan's polls and retries cannot exhaust the parent's history. Every unit catches its own failures and
   // returns an outcome; a child that fails outright (a runtime fault, a stopped child) must not take the others'
   // outcomes with it, so every failure is tolerated and the report counts a unit without an outcome as failed.
+  // The units come from S3 (LoadPlan wrote them) and the outcomes go to S3, so the parent's state does not grow with
+  // the units: its output is the Map Run's manifest reference, which the report reads (docs/design/fleet.md, "No
+  // ceiling at 100 units"; docs/aws/step-functions-distributed-map.md).
   const failOverUnits = new sfn.DistributedMap(scope, N.failOverUnits, {
     stateName: N.failOverUnits,
-    itemsPath: '$.units',
+    itemReader: new sfn.S3JsonItemReader({
+      bucket: props.runBucket,
+      key: sfn.JsonPath.stringAt('$.unitsKey'),
+    }),
+    resultWriterV2: new sfn.ResultWriterV2({ bucket: props.runBucket, prefix: mapResultsPrefix(plan.name) }),
     itemSelector: {
       run: sfn.JsonPath.objectAt('$.run'),
       unit: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
@@ -435,8 +453,11 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     mapExecutionType: sfn.StateMachineType.STANDARD,
     toleratedFailurePercentage: 100,
     label: UNIT_MAP_RUN_LABEL,
-    resultPath: '$.units',
+    resultPath: '$.mapRun',
   });
+  // resultWriterV2 renders only under its feature flag; set on this one state, so that the app's flags need not carry
+  // it (the deprecated ResultWriter renders the same fields).
+  failOverUnits.node.setContext(cxapi.STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
   pointDns.next(settleRotation).next(verify).next(attachRotation).next(finishUnit);
   // A switchover's promoted replica inherited the fence through replication: lifted there before DNS moves, so that
   // the first application session to arrive can write (docs/design/switchover.md). A failure from here on leaves the
@@ -589,7 +610,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
         planName: plan.name,
         runId: sfn.JsonPath.stringAt('$.run.runId'),
         executionArn: sfn.JsonPath.stringAt('$.run.executionArn'),
-        units: sfn.JsonPath.listAt('$.units[*].name'),
+        units: sfn.JsonPath.listAt('$.plannedUnits'),
         preflightWarnings: sfn.JsonPath.listAt('$.preflight.warnings'),
         howToApprove: 'aws stepfunctions send-task-success --task-token <taskToken> --task-output "{}"',
         howToReject:
@@ -606,22 +627,38 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
       .otherwise(lockUnlessDryRun);
   }
 
+  // The preflight reads the unit plans from S3 too (functions/preflight.ts).
   const preflight = step('preflight', N.preflight, {
-    payload: { run: sfn.JsonPath.objectAt('$.run'), units: sfn.JsonPath.listAt('$.units') },
+    payload: {
+      run: sfn.JsonPath.objectAt('$.run'),
+      unitsBucket: props.runBucket.bucketName,
+      unitsKey: sfn.JsonPath.stringAt('$.unitsKey'),
+    },
     resultPath: '$.preflight',
   })
     .addCatch(preflightStopped, CATCH_ALL_INTO_FAILURE)
     .next(afterPreflight);
+  // From here on the state keeps the unit names only: the preflight and the Map read the plans from S3, so the state
+  // grows with the units by their names alone (docs/design/fleet.md, "No ceiling at 100 units").
+  const keepUnitNames = new sfn.Pass(scope, N.keepUnitNames, {
+    stateName: N.keepUnitNames,
+    parameters: {
+      run: sfn.JsonPath.objectAt('$.run'),
+      plannedUnits: sfn.JsonPath.listAt('$.plannedUnits'),
+      unitsKey: sfn.JsonPath.stringAt('$.unitsKey'),
+    },
+  }).next(preflight);
 
   const loadPlan = step('loadPlan', N.loadPlan, {
     payload: {
       plan: sfn.JsonPath.objectAt('$.plan'),
       input: sfn.JsonPath.executionInput,
       execution: EXECUTION,
+      unitsBucket: props.runBucket.bucketName,
     },
   })
     .addCatch(refusedStart, CATCH_ALL_INTO_FAILURE)
-    .next(preflight);
+    .next(keepUnitNames);
 
   const takePlan = new sfn.Pass(scope, N.takePlan, {
     stateName: N.takePlan,

@@ -23,6 +23,7 @@ import {
   type StateFailure,
   type UnitRunRecord,
 } from './report/index.js';
+import { isMapRunResults, readRunUnits, s3Store, withMapRunOutcomes } from './run-objects.js';
 import type { LoadedRun, PreflightReport, RunContext } from './types.js';
 import './sdk/sfn.js';
 
@@ -129,6 +130,8 @@ export interface RunTrace {
   unitsEntered: boolean;
   /** The Map's output when it ended: each unit's outcome. */
   unitOutcomes: unknown[] | undefined;
+  /** The Map's reference to its results in S3, when it wrote them there (read into unitOutcomes). */
+  mapRun?: unknown;
   reportWritten: boolean;
   lastState: string | null;
 }
@@ -179,6 +182,7 @@ export async function closeEndedRun(
     return { executionArn, status, action: 'skipped', report: 'none', lockReleased: false, lastState: null };
   }
   const trace = await traceRun(deps.sfn, executionArn);
+  await readRunObjects(deps, config.reportBucket, trace);
   const run = trace.loaded?.run;
 
   let drillCleanup: UnitCleanup[] | undefined;
@@ -298,6 +302,9 @@ function readEvent(trace: RunTrace, event: HistoryEvent): void {
   if (exited.name === HISTORY_STATES.failOverUnits) {
     const units = (output as { units?: unknown } | undefined)?.units;
     if (Array.isArray(units)) trace.unitOutcomes = units;
+    // The Map wrote the outcomes to S3 and its output says where (functions/lib/run-objects.ts).
+    const mapRun = (output as { mapRun?: unknown } | undefined)?.mapRun;
+    if (mapRun !== undefined) trace.mapRun = mapRun;
   }
   // The report step's output replaces the state: a report there means the run wrote it (a caught failure of the
   // step leaves the state as it was, with `reportFailure`).
@@ -421,7 +428,35 @@ function parseJson(text: string | undefined): unknown {
 
 function isLoadedRun(value: unknown): value is LoadedRun {
   const v = value as Partial<LoadedRun> | undefined;
-  return typeof v?.run?.runId === 'string' && Array.isArray(v.units);
+  return typeof v?.run?.runId === 'string' && (Array.isArray(v.units) || typeof v?.unitsKey === 'string');
+}
+
+/**
+ * LoadPlan's output names where it wrote the units instead of carrying them, and the Map's output where it wrote the
+ * outcomes (functions/lib/run-objects.ts): both are read from the report bucket. Unreadable, the units are left
+ * empty (nothing to clean up is known) and the outcomes unknown (every unit reported stopped with the run).
+ */
+async function readRunObjects(
+  deps: EndedRunDeps,
+  bucket: string | undefined,
+  trace: RunTrace,
+): Promise<void> {
+  const store = s3Store(deps.s3);
+  const loaded = trace.loaded;
+  if (loaded && !Array.isArray(loaded.units)) {
+    loaded.units = [];
+    if (bucket && loaded.unitsKey) {
+      try {
+        loaded.units = await readRunUnits(store, bucket, loaded.unitsKey);
+      } catch (error) {
+        logger.warn('the run units could not be read', { key: loaded.unitsKey, error: String(error) });
+      }
+    }
+  }
+  if (isMapRunResults(trace.mapRun)) {
+    const event = await withMapRunOutcomes(store, { mapRun: trace.mapRun, units: [] as unknown[] });
+    trace.unitOutcomes = event.units;
+  }
 }
 
 function isReport(value: unknown): value is RunReport {

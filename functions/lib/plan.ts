@@ -229,7 +229,10 @@ export const PlanSchema = z
     /** Target recovery time, seconds, from the start of the run to verified. */
     targetRtoSeconds: z.number().int().min(1).max(86_400),
     /** Units failed over at once. @default 10 */
-    maxConcurrency: z.number().int().min(1).max(40).default(10),
+    // Up to the run's size: the units' polls and DNS changes are shared (one describe per interval, one batch per
+    // zone), so units at once no longer multiply the API calls, and a Distributed Map runs up to 10,000 children at
+    // once; a plan has at most 500 units, so 500 lets every run go all at once (docs/design/fleet.md).
+    maxConcurrency: z.number().int().min(1).max(500).default(10),
     units: z.array(UnitSchema).min(1, 'expected at least one unit').max(500),
     alarms: z.array(AlarmSchema).default([]),
     approval: z

@@ -14,6 +14,10 @@ export interface RunContext {
   mode: Mode;
   trigger: 'console' | 'alarm' | 'schedule' | 'cli';
   reason?: string;
+  /**
+   * Dry run and drill only: which mode they show or rehearse (functions/lib/exercised.ts). Absent: a failover.
+   */
+  of?: 'failover' | 'switchover' | 'reprotect';
   /** Switchover only: seconds the replica may take after the fence to catch up (docs/design/switchover.md). */
   catchUpTimeoutSeconds?: number;
   /** ISO time the execution started (`$$.Execution.StartTime`). */
@@ -24,13 +28,18 @@ export interface RunContext {
   targetRtoSeconds: number;
 }
 
-/** LoadPlan's output: the run and the units selected for it. */
+/**
+ * The run and the units selected for it. LoadPlan's output leaves `units` out (they are in the report bucket at
+ * `unitsKey`); an execution started before that carries them.
+ */
 export interface LoadedRun {
   run: RunContext;
   units: UnitPlan[];
   maxConcurrency: number;
   /** The names of `units`; kept in the state after the Map replaces `units` with outcomes, for the report. */
   plannedUnits: string[];
+  /** Where in the report bucket LoadPlan wrote `units` for the Distributed Map (functions/lib/run-objects.ts). */
+  unitsKey?: string;
 }
 
 /** The payload of every per-unit step: the run and the unit it works on, plus step-specific fields. */

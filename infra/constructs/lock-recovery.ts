@@ -146,7 +146,9 @@ export class LockRecovery extends Construct {
       reportTopicArn: props.reportTopic.topicArn,
       ...(props.reportTopicKey ? { reportTopicKeyArn: props.reportTopicKey.keyArn } : {}),
     });
-    for (const grant of [...grants.report, ...grants.cleanUpDrill]) {
+    // And the run's units, which LoadPlan wrote to the report bucket (functions/lib/ended-run.ts, readRunObjects).
+    const readUnits = grants.preflight.filter((g) => g.statement.sid === 'ReadRunUnits');
+    for (const grant of [...grants.report, ...grants.cleanUpDrill, ...readUnits]) {
       role.addToPolicy(grant.statement);
       if (grant.wildcardReason) acknowledgeWildcards(this.closer, grant.statement, grant.wildcardReason);
       else if (wildcardFindings(this.closer, grant.statement).length) {

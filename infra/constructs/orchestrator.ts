@@ -10,7 +10,11 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type AwsService, stepTimeoutSeconds } from '../../functions/lib/clients.js';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
-import { MAX_UNITS_PER_RUN } from '../../functions/lib/state-limits.js';
+import {
+  jsonBytes,
+  MAX_UNITS_PER_RUN,
+  STATE_DATA_LIMIT_BYTES,
+} from '../../functions/lib/state-limits.js';
 import { buildFailoverDefinition } from '../../statemachine/failover.js';
 import {
   connectivityBudgetSeconds,
@@ -117,11 +121,13 @@ export class Orchestrator extends Construct {
     for (const name of STEP_FUNCTIONS) {
       if (!entries[name]) problems.add(`handlerEntries.${name}`, 'is missing');
     }
-    if (plan.units.length > MAX_UNITS_PER_RUN) {
-      // Every unit's outcome comes back inline into the parent execution's 256 KiB state (functions/lib/report/trim.ts).
+    const planBytes = jsonBytes({ plan });
+    if (plan.units.length > MAX_UNITS_PER_RUN || planBytes > STATE_DATA_LIMIT_BYTES) {
+      // The plan is baked into the definition and is its first state's output, within the 256 KiB state limit
+      // (functions/lib/state-limits.ts, MAX_UNITS_PER_RUN); the units' outcomes no longer are (they go to S3).
       problems.add(
         'plan.units',
-        `has ${plan.units.length} units; one state machine fails over at most ${MAX_UNITS_PER_RUN} (Step Functions' 256 KiB state limit): split the plan into several plans`,
+        `has ${plan.units.length} units taking ${planBytes} bytes as the first state's data; one state machine takes at most ${MAX_UNITS_PER_RUN} units within ${STATE_DATA_LIMIT_BYTES} bytes (Step Functions' 256 KiB state limit): split the plan into several plans`,
       );
     }
     if (plan.approval.onAlarm && !props.approvalTopic) {
@@ -236,6 +242,7 @@ export class Orchestrator extends Construct {
     const definition = buildFailoverDefinition(this, {
       plan,
       functions: lambdas,
+      runBucket: props.reportBucket,
       ...(props.approvalTopic ? { approvalTopic: props.approvalTopic } : {}),
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

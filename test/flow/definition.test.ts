@@ -2,6 +2,7 @@ import aslValidator from 'asl-validator';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { promotionPollSeconds } from '../../functions/lib/database.js';
 import { DNS_POLL_SECONDS } from '../../functions/lib/dns/update.js';
 import * as errors from '../../functions/lib/errors.js';
 import { parsePlan } from '../../functions/lib/plan.js';
-import { MIN_UNIT_OUTCOME_BYTES, unitOutcomeBudgetBytes } from '../../functions/lib/report/index.js';
+import { MAX_UNIT_OUTCOME_BYTES } from '../../functions/lib/report/index.js';
 import { buildFailoverDefinition, STATE_NAMES, UNIT_MAP_RUN_LABEL } from '../../statemachine/failover.js';
 import {
   APPROVAL_RETRYABLE_ERRORS,
@@ -23,7 +24,7 @@ import {
   STEP_FUNCTIONS,
 } from '../../statemachine/steps.js';
 import { planWith } from '../helpers/flow-harness.js';
-import { allStates, functionArn, synthDefinition } from '../helpers/synth-definition.js';
+import { allStates, functionArn, RUN_BUCKET, synthDefinition } from '../helpers/synth-definition.js';
 
 type State = Record<string, unknown>;
 interface Retrier {
@@ -97,18 +98,23 @@ describe('the synthesized definition', () => {
       expect(entry).toMatch(/^functions\/[a-z]+(-[a-z]+)*\.ts$/);
   });
 
-  it('runs the units in a Map over $.units, as concurrent as the plan allows, each starting with no results', () => {
+  it("runs the units in a Map over the run's units.json in S3, as concurrent as the plan allows, each starting with no results", () => {
     // Act
     const map = states.get(STATE_NAMES.failOverUnits) as State;
 
     // Assess
     expect(map.Type).toBe('Map');
-    expect(map.ItemsPath).toBe('$.units');
+    expect(map).not.toHaveProperty('ItemsPath');
+    expect(map.ItemReader).toEqual({
+      Resource: 'arn:aws:states:::s3:getObject',
+      ReaderConfig: { InputType: 'JSON' },
+      Parameters: { Bucket: RUN_BUCKET, 'Key.$': '$.unitsKey' },
+    });
     expect(map.MaxConcurrency).toBe(10);
     expect(map.ItemSelector).toEqual({ 'run.$': '$.run', 'unit.$': '$$.Map.Item.Value', results: {} });
   });
 
-  it('runs each unit as its own Standard child execution (Distributed Map), results inline, no failure ending the others', () => {
+  it('runs each unit as its own Standard child execution (Distributed Map), results to S3, no failure ending the others', () => {
     // Act
     const map = states.get(STATE_NAMES.failOverUnits) as State;
 
@@ -120,14 +126,17 @@ describe('the synthesized definition', () => {
     expect(map.Label).toBe(UNIT_MAP_RUN_LABEL);
     // A child that fails outright does not fail the Map: the others' outcomes still reach the report.
     expect(map.ToleratedFailurePercentage).toBe(100);
-    expect(map).not.toHaveProperty('ResultWriter');
-    expect(map).not.toHaveProperty('ItemReader');
-    expect(map.ResultPath).toBe('$.units');
+    // The outcomes go to S3 under the plan's results prefix; the state keeps only where (docs/design/fleet.md).
+    expect(map.ResultWriter).toEqual({
+      Resource: 'arn:aws:states:::s3:putObject',
+      Parameters: { Bucket: RUN_BUCKET, Prefix: 'runs/orders-dr/results' },
+    });
+    expect(map.ResultPath).toBe('$.mapRun');
   });
 
-  it("ends every unit with its outcome trimmed to its share of the parent's 256 KiB state, or kept whole if that step fails", () => {
+  it('ends every unit with its whole outcome (a runaway detail bounded), at 3 units as at 500, or kept whole if that step fails', () => {
     // Prepare
-    const big = synthDefinition(planWith(100)).definition;
+    const big = synthDefinition(planWith(500)).definition;
 
     // Act
     const summarize = states.get(STATE_NAMES.summarizeUnit) as State;
@@ -135,8 +144,8 @@ describe('the synthesized definition', () => {
 
     // Assess
     expect(summarize.End).toBe(true);
-    expect(summarize.Parameters).toEqual({ 'outcome.$': '$', budgetBytes: unitOutcomeBudgetBytes(3) });
-    expect((bigSummarize.Parameters as { budgetBytes: number }).budgetBytes).toBe(MIN_UNIT_OUTCOME_BYTES);
+    expect(summarize.Parameters).toEqual({ 'outcome.$': '$', budgetBytes: MAX_UNIT_OUTCOME_BYTES });
+    expect((bigSummarize.Parameters as { budgetBytes: number }).budgetBytes).toBe(MAX_UNIT_OUTCOME_BYTES);
     expect(summarize.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: null, Next: STATE_NAMES.unitKeptWhole },
     ]);
@@ -173,6 +182,7 @@ describe('the synthesized definition', () => {
     const chain = buildFailoverDefinition(stack, {
       plan: parsePlan(gatedPlan),
       functions,
+      runBucket: new s3.Bucket(stack, 'Reports'),
       approvalTopic: new sns.Topic(stack, 'Approvals'),
     });
 

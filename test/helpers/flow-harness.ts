@@ -18,6 +18,8 @@ import {
   type SummarizeUnitEvent,
   summarizeUnitOutcome,
 } from '../../functions/lib/report/index.js';
+import { withMapRunOutcomes, writeRunUnits } from '../../functions/lib/run-objects.js';
+import { jsonBytes } from '../../functions/lib/state-limits.js';
 import type {
   PollResult,
   PreflightReport,
@@ -26,9 +28,10 @@ import type {
   StepResult,
   UnitStepInput,
 } from '../../functions/lib/types.js';
+import { emulateMapIo, type MapIoStore } from '../../local/distributed-map-io.js';
 import { STATE_NAMES } from '../../statemachine/failover.js';
 import { fakeLockTable } from './fake-lock-table.js';
-import { allStates, type SynthOptions, synthDefinition } from './synth-definition.js';
+import { allStates, RUN_BUCKET, type SynthOptions, synthDefinition } from './synth-definition.js';
 
 /* A plan with any number of units, valid against the schema. */
 export function planWith(units: number, overrides: Partial<PlanDocument> = {}): PlanDocument {
@@ -89,6 +92,29 @@ export interface FlowRun {
   definition: StateMachineDefinition;
   /** Every state entered, nested ones included, in order. */
   entered: string[];
+  /** The report bucket's objects by key: the run's units and the Map Run's result files and manifest. */
+  objects: Map<string, string>;
+  /** The parent execution's own states as they were entered and left, with the size of their input or output. */
+  parentStates: { name: string; event: 'StateEntered' | 'StateExited'; bytes: number }[];
+  /** What the report step received: the parent's state at the end, before the outcomes are read from S3. */
+  reportState?: Record<string, unknown>;
+}
+
+/** The report bucket of a flow run, in memory: the Distributed Map reads and writes it as it would S3. */
+export function memoryBucket(
+  objects = new Map<string, string>(),
+): MapIoStore & { objects: Map<string, string> } {
+  return {
+    objects,
+    async get(bucket, key) {
+      const body = objects.get(`${bucket}/${key}`);
+      if (body === undefined) throw Object.assign(new Error(`NoSuchKey: ${key}`), { name: 'NoSuchKey' });
+      return body;
+    },
+    async put(bucket, key, body) {
+      objects.set(`${bucket}/${key}`, body);
+    },
+  };
 }
 
 export interface FlowOptions extends SynthOptions {
@@ -249,10 +275,18 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
   const attempts = new Map<string, number>();
   let seq = 0;
   let reportInput: ReportEvent | undefined;
+  let reportState: Record<string, unknown> | undefined;
   let report: RunReport | undefined;
+  const bucket = memoryBucket();
 
   const defaults: Record<string, Stub> = {
-    [N.loadPlan]: (input) => loadRun(input as never) as never,
+    // As functions/load-plan.ts: the units go to the report bucket for the Map's ItemReader.
+    [N.loadPlan]: async (input) => {
+      const loaded = loadRun(input as never);
+      await writeRunUnits(bucket, RUN_BUCKET, loaded.unitsKey as string, loaded.units);
+      const { units: _written, ...rest } = loaded;
+      return rest as never;
+    },
     [N.preflight]: () => preflightReport(),
     [N.acquireLock]: (input) =>
       acquireLock({ dynamodb: lock.client }, 'lifeboat-locks', input.run as RunContext),
@@ -268,9 +302,12 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
       const event = input as unknown as SummarizeUnitEvent;
       return summarizeUnitOutcome(event.outcome, event.budgetBytes);
     },
-    [N.report]: (input) => {
-      reportInput = structuredClone(input) as ReportEvent;
-      report = buildRunReport(input as ReportEvent, new Date());
+    // As functions/report.ts: the outcomes are read from the Map Run's result files first.
+    [N.report]: async (input) => {
+      reportState = structuredClone(input);
+      const event = await withMapRunOutcomes(bucket, input as ReportEvent);
+      reportInput = structuredClone(event);
+      report = buildRunReport(event, new Date());
       // As functions/report.ts returns it: the execution output, trimmed when it would not fit.
       return reportForExecutionOutput(report);
     },
@@ -300,7 +337,14 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
     };
   }
 
-  const machine = new StateMachine(definition);
+  // aws-local-stepfunctions does not execute ItemReader and ResultWriter: the proving ground's rewrite does.
+  const runnable = structuredClone(definition);
+  const mapIo = emulateMapIo(runnable.States as Record<string, unknown>, {
+    store: bucket,
+    stateMachineArn: EXECUTION_ARN.replace(/:execution:([^:]+):.*$/, ':stateMachine:$1'),
+  });
+  Object.assign(handlers, mapIo.handlers);
+  const machine = new StateMachine(runnable, { validationOptions: { checkArn: false, checkPaths: false } });
   const execution = machine.run((options.input ?? {}) as never, {
     context: {
       Execution: { Id: EXECUTION_ARN.replace(RUN_ID, runId), Name: runId },
@@ -313,16 +357,39 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
     },
   });
   const entered: string[] = [];
+  const parentStates: FlowRun['parentStates'] = [];
   const draining = (async () => {
     for await (const event of execution.eventLogs) {
       if (event.type === 'StateEntered') entered.push(event.state.name);
+      // The parent's own states (a Map's children carry `index`): what its history and state data hold.
+      if ('index' in event && event.index !== undefined) continue;
+      if (event.type === 'StateEntered' || event.type === 'StateExited') {
+        // The emulated Map's reader, Map and writer are shown as the one Map state (its input, its output).
+        const shown = mapIo.historyName.get(event.state.name);
+        if (shown && shown.shows !== (event.type === 'StateEntered' ? 'entered' : 'exited')) continue;
+        const data = event.type === 'StateEntered' ? event.state.input : event.state.output;
+        const name = shown?.map ?? event.state.name;
+        parentStates.push({ name, event: event.type, bytes: jsonBytes(data ?? null) });
+      }
     }
   })();
   const drained = () => Promise.race([draining, new Promise((r) => setTimeout(r, 250))]);
   try {
     const output = (await execution.result) as unknown as RunReport;
     await drained();
-    return { status: 'succeeded', output, calls, reportInput, report, lock, definition, entered };
+    return {
+      status: 'succeeded',
+      output,
+      calls,
+      reportInput,
+      report,
+      lock,
+      definition,
+      entered,
+      objects: bucket.objects,
+      parentStates,
+      reportState,
+    };
   } catch (error) {
     await drained();
     const cause = (error as ExecutionError & { cause?: { name?: string; message?: string } }).cause;
@@ -338,6 +405,9 @@ export async function runFlow(options: FlowOptions = {}): Promise<FlowRun> {
       lock,
       definition,
       entered,
+      objects: bucket.objects,
+      parentStates,
+      reportState,
     };
   }
 }

@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
@@ -9,6 +10,8 @@ import { STEP_FUNCTIONS, type StepFunctionName } from '../../statemachine/steps.
 
 export const TEST_ACCOUNT = '123456789012';
 export const TEST_REGION = 'us-west-2';
+/** The report bucket the definition reads the run's units from and writes the units' outcomes to. */
+export const RUN_BUCKET = 'lifeboat-reports-flow';
 export const APPROVAL_TOPIC_ARN = `arn:aws:sns:${TEST_REGION}:${TEST_ACCOUNT}:lifeboat-approval`;
 
 export function functionArn(name: StepFunctionName): string {
@@ -47,6 +50,7 @@ export function synthDefinition(
   const chain = buildFailoverDefinition(stack, {
     plan,
     functions,
+    runBucket: s3.Bucket.fromBucketName(stack, 'Reports', RUN_BUCKET),
     ...(options.approvalTopic
       ? { approvalTopic: sns.Topic.fromTopicArn(stack, 'Approval', APPROVAL_TOPIC_ARN) }
       : {}),

@@ -171,15 +171,16 @@ describe('Orchestrator props', () => {
 });
 
 describe('Orchestrator and the state limit', () => {
-  it(`refuses a plan of more than ${MAX_UNITS_PER_RUN} units, whose outcomes would not fit one execution's state`, () => {
-    // Prepare
+  it(`refuses a plan whose ${MAX_UNITS_PER_RUN} units would not fit the first state's 256 KiB`, () => {
+    // Prepare: the plan is baked into the definition and is its first state's output (functions/lib/state-limits.ts).
     const stack = newStack();
     const document = examplePlan('plan.json');
     const [unit] = document.units;
-    (document as Record<string, unknown>).units = Array.from({ length: MAX_UNITS_PER_RUN + 1 }, (_, i) => ({
+    const long = 'a'.repeat(60);
+    (document as Record<string, unknown>).units = Array.from({ length: MAX_UNITS_PER_RUN }, (_, i) => ({
       ...structuredClone(unit),
       name: `unit-${i}`,
-      dns: { hostedZoneId: 'Z0LIFEBOAT00EXAMPLE', recordName: `unit-${i}.internal.example.com` },
+      dns: { hostedZoneId: 'Z0LIFEBOAT00EXAMPLE', recordName: `unit-${i}.${long}.${long}.internal.example.com` },
     }));
     // Act
     const message = problemsOf(
@@ -194,7 +195,8 @@ describe('Orchestrator and the state limit', () => {
         }),
     );
     // Assess
-    expect(message).toContain(`plan.units: has ${MAX_UNITS_PER_RUN + 1} units`);
+    expect(message).toContain(`plan.units: has ${MAX_UNITS_PER_RUN} units taking`);
+    expect(message).toContain('256 KiB state limit');
     expect(message).toContain('split the plan');
   });
 });

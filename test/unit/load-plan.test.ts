@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { InputInvalidError } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { MAX_UNITS_PER_RUN } from '../../functions/lib/state-limits.js';
 import { planWith } from '../helpers/flow-harness.js';
@@ -31,22 +30,26 @@ describe('loadRun', () => {
     expect(loaded.maxConcurrency).toBe(10);
   });
 
-  it(`refuses a run of more than ${MAX_UNITS_PER_RUN} units, naming input.units, before any change`, () => {
+  it(`takes a run of ${MAX_UNITS_PER_RUN} units (the plan's most), naming where their plans go for the Map`, () => {
     // Prepare
-    const plan = planWith(MAX_UNITS_PER_RUN + 1);
+    const plan = planWith(MAX_UNITS_PER_RUN, { maxConcurrency: MAX_UNITS_PER_RUN });
 
     // Act
-    const error = caught(() => loadRun({ plan, input: {}, execution }));
-    const subset = loadRun({
-      plan,
-      input: { units: plan.units.slice(0, MAX_UNITS_PER_RUN).map((u) => u.name) },
-      execution,
-    });
+    const loaded = loadRun({ plan, input: {}, execution });
 
     // Assess
-    expect(error).toBeInstanceOf(InputInvalidError);
-    expect(error.message).toContain('input.units');
-    expect(error.message).toContain(`at most ${MAX_UNITS_PER_RUN}`);
-    expect(subset.units).toHaveLength(MAX_UNITS_PER_RUN);
+    expect(loaded.units).toHaveLength(MAX_UNITS_PER_RUN);
+    expect(loaded.maxConcurrency).toBe(MAX_UNITS_PER_RUN);
+    expect(loaded.unitsKey).toBe('runs/orders-dr/run-1/units.json');
+  });
+
+  it('refuses maxConcurrency above the most units a plan holds, naming it, before any change', () => {
+    // Act
+    const error = caught(() =>
+      loadRun({ plan: planWith(3, { maxConcurrency: MAX_UNITS_PER_RUN + 1 }), input: {}, execution }),
+    );
+
+    // Assess
+    expect(error.message).toContain('maxConcurrency');
   });
 });

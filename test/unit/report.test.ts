@@ -866,7 +866,8 @@ describe('fitting the 256 KiB state limit', () => {
     expect(unitOutcomeBudgetBytes(1)).toBe(MAX_UNIT_OUTCOME_BYTES);
     expect(unitOutcomeBudgetBytes(10)).toBe(21_000);
     expect(unitOutcomeBudgetBytes(MAX_UNITS_PER_RUN)).toBe(MIN_UNIT_OUTCOME_BYTES);
-    expect(MAX_UNITS_PER_RUN).toBe(100);
+    // The plan's most units (the outcomes go to S3: none of them shares an inline budget any more).
+    expect(MAX_UNITS_PER_RUN).toBe(500);
     expect(
       UNIT_OUTCOMES_BUDGET_BYTES + PREFLIGHT_STATE_BUDGET_BYTES + 20_000,
       'outcomes, preflight and the run itself share one state',

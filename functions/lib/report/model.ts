@@ -89,6 +89,8 @@ export interface ReportEvent {
   preflight?: PreflightReport | null;
   /** The Map's outputs; empty when the run stopped before the units. */
   units?: UnitRunRecord[];
+  /** The Map's output when it wrote the outcomes to S3 (functions/lib/run-objects.ts): read into `units` first. */
+  mapRun?: unknown;
   /** Names of the units the run would have failed over, when it stopped before them. */
   plannedUnits?: string[];
   /** A failure outside the units (LoadPlan, preflight, approval, lock). */

@@ -172,7 +172,7 @@ export function reportForExecutionOutput(
     })),
   };
   if (jsonBytes(withoutDetail) <= budgetBytes) return withoutDetail;
-  return {
+  const skeleton: RunReport = {
     ...withoutDetail,
     outputTrimmed: 'steps left out of the execution output; the full report is in S3',
     units: report.units.map((u) => ({
@@ -181,5 +181,15 @@ export function reportForExecutionOutput(
       dns: null,
       failure: u.failure ? { ...u.failure, cause: cut(u.failure.cause, SKELETON_CAUSE_CHARS) } : null,
     })),
+  };
+  if (jsonBytes(skeleton) <= budgetBytes) return skeleton;
+  // Hundreds of units (a drill's copies are about 1 KB a unit, and the run's list of them as much again): each
+  // unit's status, times and failure, and of the drill what was left behind. docs/design/fleet.md.
+  return {
+    ...skeleton,
+    outputTrimmed:
+      "steps, each unit's drill and switchover details and the drill's cleaned-up list left out of the execution output; the full report is in S3",
+    units: skeleton.units.map(({ drill: _drill, switchover: _switchover, replicaLag: _lag, ...u }) => u),
+    ...(skeleton.drill ? { drill: { ...skeleton.drill, cleanedUp: [] } } : {}),
   };
 }
