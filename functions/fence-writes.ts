@@ -3,13 +3,15 @@ import { InputInvalidError } from './lib/errors.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
 import { switchoverDeps } from './lib/switchover/preflight.js';
 import { fencePrimary, unfence } from './lib/switchover/switchover.js';
+import { unfenceIfUnpromoted } from './lib/switchover/unpromoted.js';
 import type { StepResult } from './lib/types.js';
 
-const ACTIONS = ['fence', 'unfence', 'lift'] as const;
+const ACTIONS = ['fence', 'unfence', 'lift', 'unfence-if-unpromoted'] as const;
 
 /**
  * FenceWrites (switchover): `fence` the primary's writes, `unfence` the primary (the switchover stopped before
- * promotion), or `lift` the fence the promoted replica inherited (docs/design/switchover.md).
+ * promotion), `lift` the fence the promoted replica inherited, or `unfence-if-unpromoted` after a failed promotion:
+ * un-fence only when the replica is proven still a replica (docs/design/switchover.md).
  */
 export const handler = answersWarmPing(async (event: unknown): Promise<StepResult> => {
   assertUnitStepInput(event, 'fenceWrites');
@@ -20,5 +22,6 @@ export const handler = answersWarmPing(async (event: unknown): Promise<StepResul
   }
   const deps = switchoverDeps(event.run);
   if (action === 'fence') return fencePrimary(deps, event);
+  if (action === 'unfence-if-unpromoted') return unfenceIfUnpromoted(deps, event);
   return unfence(deps, event, action === 'unfence' ? 'primary' : 'replica');
 });

@@ -125,6 +125,9 @@ export const STATE_NAMES = {
   caughtUp: 'Replica caught up',
   catchUpTimedOut: 'Replica catch-up timed out',
   unfencePrimary: 'Un-fence the primary',
+  isSwitchoverPromotionFailure: 'Did a switchover promotion fail?',
+  mayBeFenced: 'May the primary be fenced?',
+  unfenceIfUnpromoted: 'Un-fence the primary if the replica is unpromoted',
   isSwitchoverAfterPromotion: 'Is this unit switching over?',
   liftFence: 'Lift the fence on the promoted database',
   didUnitFail: 'Did the unit fail?',
@@ -149,6 +152,15 @@ const N = STATE_NAMES;
 const DRILL_CLEANUP_FAILURE = '$.results.cleanUpDrillFailure';
 /** Switchover: where an un-fence that failed is kept, beside the unit's own failure (docs/design/switchover.md). */
 const UNFENCE_FAILURE = '$.results.unfencePrimaryFailure';
+
+/** `$.run.of` names what a dry run or a drill exercises (functions/lib/exercised.ts). */
+const runOf = (of: 'switchover' | 'reprotect') =>
+  sfn.Condition.and(sfn.Condition.isPresent('$.run.of'), sfn.Condition.stringEquals('$.run.of', of));
+/** A switchover, or a dry run or drill of one: the fence, the catch-up and the lift are in its path. */
+const EXERCISES_SWITCHOVER = sfn.Condition.or(
+  sfn.Condition.stringEquals('$.run.mode', 'switchover'),
+  runOf('switchover'),
+);
 
 /** Label of the units' Map Run: child executions are named `<label>:<id>` and their ARNs sit under it. */
 export const UNIT_MAP_RUN_LABEL = 'units';
@@ -315,7 +327,34 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     .otherwise(didUnitFail);
 
   const secretStopped = branchStop(scope, N.secretStopped);
-  const databaseStopped = branchStop(scope, N.databaseStopped);
+  // The database branch keeps its own failure in its results too: the secret branch's failure takes the unit's
+  // `failure` when both fail, and a switchover's un-fence must know whether PromoteReadReplica may have been accepted.
+  const databaseStopped = new sfn.Pass(scope, N.databaseStopped, {
+    stateName: N.databaseStopped,
+    parameters: {
+      Error: sfn.JsonPath.stringAt('$.failure.Error'),
+      Cause: sfn.JsonPath.stringAt('$.failure.Cause'),
+    },
+    resultPath: '$.results.promoteDatabaseFailure',
+  });
+  // A switchover whose promotion failed: the primary is un-fenced only when DescribeDBInstances proves the replica
+  // still a replica and PromoteReadReplica was refused or never sent; otherwise the step says why the fence stays
+  // (docs/design/switchover.md, "Stopping at the promotion"). Either answer is kept beside the unit's failure.
+  const unfenceIfUnpromoted = step('fenceWrites', N.unfenceIfUnpromoted, {
+    payload: {
+      ...UNIT_PAYLOAD,
+      action: 'unfence-if-unpromoted',
+      results: sfn.JsonPath.objectAt('$.results'),
+    },
+    resultPath: '$.results.unfencePrimary',
+  })
+    .addCatch(finishUnit, { errors: [sfn.Errors.ALL], resultPath: UNFENCE_FAILURE })
+    .next(finishUnit);
+  const afterPromotionFailure = new sfn.Choice(scope, N.isSwitchoverPromotionFailure, {
+    stateName: N.isSwitchoverPromotionFailure,
+  })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), unfenceIfUnpromoted)
+    .otherwise(finishUnit);
   const promoteBoth = sideBySide(
     scope,
     {
@@ -357,7 +396,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
           }),
         ),
     ],
-    finishUnit,
+    afterPromotionFailure,
   );
 
   const pointDns = step('updateDns', N.updateDns, {
@@ -470,7 +509,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     .next(pointDns);
   promoteBoth.next(
     new sfn.Choice(scope, N.isSwitchoverAfterPromotion, { stateName: N.isSwitchoverAfterPromotion })
-      .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), liftFence)
+      .when(EXERCISES_SWITCHOVER, liftFence)
       .otherwise(pointDns),
   );
 
@@ -540,15 +579,20 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
   }).next(finishUnit);
   // Switchover: fence the primary, wait until the replica has replayed everything committed before the fence, then
   // the very steps of a failover. A failure of the fence or the catch-up, or a replica that does not catch up within
-  // the run's bound, un-fences the primary and stops the unit with nothing promoted; a failure from the promotions on
-  // leaves the primary fenced (docs/design/switchover.md, "Stopping before promotion"). The un-fence's own failure is
-  // kept beside the unit's failure, never in its place.
-  const unfencePrimary = step('fenceWrites', N.unfencePrimary, {
+  // the run's bound, un-fences the primary and stops the unit with nothing promoted; a failure of the promotions
+  // un-fences only a primary whose replica is proven unpromoted, and a failure after them leaves the primary fenced
+  // (docs/design/switchover.md, "Stopping before promotion"). The un-fence's own failure is kept beside the unit's
+  // failure, never in its place.
+  const unfencePrimaryStep = step('fenceWrites', N.unfencePrimary, {
     payload: { ...UNIT_PAYLOAD, action: 'unfence' },
     resultPath: '$.results.unfencePrimary',
   })
     .addCatch(finishUnit, { errors: [sfn.Errors.ALL], resultPath: UNFENCE_FAILURE })
     .next(finishUnit);
+  // A dry run or a drill only checks the fence, never applies it to the production primary: nothing to un-fence.
+  const unfencePrimary = new sfn.Choice(scope, N.mayBeFenced, { stateName: N.mayBeFenced })
+    .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), unfencePrimaryStep)
+    .otherwise(finishUnit);
   const catchUp = pollUntilDone(scope, {
     names: {
       start: N.startCatchUpPolls,
@@ -583,6 +627,9 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), fencePrimary)
     .when(sfn.Condition.stringEquals('$.run.mode', 'reprotect'), reprotect)
     .when(sfn.Condition.stringEquals('$.run.mode', 'drill'), prepareDrill)
+    // A dry run shows the calls of the mode it names (`of`): the same steps, each planning instead of acting.
+    .when(runOf('switchover'), fencePrimary)
+    .when(runOf('reprotect'), reprotect)
     .otherwise(promoteBoth);
   failOverUnits.itemProcessor(startUnit);
   failOverUnits.addCatch(stoppedEarly, CATCH_ALL_INTO_FAILURE).next(report);

@@ -131,6 +131,15 @@ export class FenceFailedError extends LifeboatError {
   readonly retryable = false;
 }
 
+/**
+ * Switchover: a promotion step failed and the replica could not be proven unpromoted (it is promoted, promoting, or the
+ * answer is unclear), so the primary stays fenced: never two writers (docs/design/switchover.md). Not retried.
+ */
+export class FenceKeptError extends LifeboatError {
+  override readonly name = 'FenceKeptError' as const;
+  readonly retryable = false;
+}
+
 /** Error names raised by the state machine's own Fail states when a bounded poll loop runs out. */
 export const POLL_TIMEOUT_ERRORS = {
   databasePromotion: 'DatabasePromotionTimeoutError',

@@ -480,8 +480,25 @@ export const ExecutionInputSchema = z.looseObject({
    * it; past it the primary is un-fenced and nothing is promoted (docs/design/switchover.md). @default 300
    */
   catchUpTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
+  /**
+   * Dry run and drill only: the mode they show or rehearse (docs/design/switchover.md, "Dry run and drill").
+   * @default failover
+   */
+  of: z.enum(['failover', 'switchover', 'reprotect']).optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+
+/** `of` names what a dry run or a drill exercises; any other mode is itself what runs. */
+function ofProblem(input: ExecutionInput): string | null {
+  if (input.of === undefined) return null;
+  if (input.mode !== 'dry-run' && input.mode !== 'drill') {
+    return `input.of: only a dry-run or a drill takes "of" (it names what they show or rehearse); mode "${input.mode}" runs itself: remove "of", or use mode "dry-run" or "drill"`;
+  }
+  if (input.mode === 'drill' && input.of === 'reprotect') {
+    return 'input.of: a drill rehearses a failover or a switchover on disposable copies; a re-protect has no such rehearsal (it builds a replica of the current primary in the old Region): use {"mode": "dry-run", "of": "reprotect"} to see its calls';
+  }
+  return null;
+}
 
 export function parseExecutionInput(input: unknown, plan: FailoverPlan): ExecutionInput {
   const value = input === null || input === undefined ? {} : input;
@@ -491,6 +508,8 @@ export function parseExecutionInput(input: unknown, plan: FailoverPlan): Executi
     throw new InputInvalidError(`execution input is invalid:\n  - ${issues.join('\n  - ')}`, issues);
   }
   const parsed = result.data;
+  const ofIssue = ofProblem(parsed);
+  if (ofIssue) throw new InputInvalidError(`execution input is invalid:\n  - ${ofIssue}`, [ofIssue]);
   if (parsed.units) {
     const known = new Set(plan.units.map((u) => u.name));
     const issues = parsed.units.flatMap((name, i) =>

@@ -1,5 +1,6 @@
 import { type ApprovalRecord, asApprovalRecord, parseRejection } from '../approval.js';
 import { RUN_FAILURE_ERRORS } from '../errors.js';
+import { type Exercised, exercised } from '../exercised.js';
 import type { Mode } from '../plan.js';
 import type { DetailValue, RunContext, StepName, StepResult } from '../types.js';
 import { countOf, describeResources, formatDuration, oneLine, runSubject, seconds } from './format.js';
@@ -24,7 +25,7 @@ import { switchoverReport } from './switchover.js';
 
 interface StepSpec {
   step: StepName;
-  key: Exclude<keyof UnitResults, 'cleanUpDrillFailure' | 'unfencePrimaryFailure'>;
+  key: Exclude<keyof UnitResults, 'cleanUpDrillFailure' | 'unfencePrimaryFailure' | 'promoteDatabaseFailure'>;
   title: string;
   /** For a poll: the step whose end starts the wait. */
   after?: StepSpec['key'];
@@ -102,7 +103,8 @@ export function buildRunReport(input: ReportEvent, now: Date): RunReport {
   // A child execution of the Distributed Map that failed outright (the unit's own states catch every error, so only
   // a runtime fault or a stopped child gets here) comes back as its error instead of an outcome.
   const lost = entries.filter((e) => !isUnitRunRecord(e)).map(lostChildFailure);
-  const units: UnitReport[] = records.map((record) => unitReport(record, runStart, mode));
+  const shape = run ? exercised(run) : null;
+  const units: UnitReport[] = records.map((record) => unitReport(record, runStart, mode, shape));
   for (const unit of units) carryReplicaLag(unit, event.preflight);
   const reached = new Set(units.map((u) => u.unit));
   const unitsRan = entries.length > 0;
@@ -227,7 +229,15 @@ function plannedCalls(units: readonly UnitReport[]): PlannedCall[] {
   const calls: PlannedCall[] = [];
   for (const unit of units) {
     for (const step of unit.steps) {
-      if (step.status !== 'planned' && step.status !== 'already-done') continue;
+      // A poll that only plans (a dry run's catch-up, its re-protect pass) is `done`, with the planned status kept.
+      const plannedPoll = step.status === 'done' && step.detail.status === 'planned';
+      if (step.status !== 'planned' && step.status !== 'already-done' && !plannedPoll) continue;
+      const numbered = numberedCalls(step);
+      if (numbered.length) {
+        for (const c of numbered) calls.push({ unit: unit.unit, step: step.step, title: step.title, ...c });
+        continue;
+      }
+      if (plannedPoll && typeof step.detail.call !== 'string') continue;
       const call = typeof step.detail.call === 'string' && step.detail.call ? step.detail.call : null;
       const readOnly = call?.startsWith('none') ?? false;
       calls.push({
@@ -245,6 +255,30 @@ function plannedCalls(units: readonly UnitReport[]): PlannedCall[] {
     }
   }
   return calls;
+}
+
+/**
+ * A step that would make several calls (a re-protect pass) lists them in its detail as `planned.<n>.call` and
+ * `planned.<n>.<Parameter>`, n from 1, in the order it would make them.
+ */
+function numberedCalls(step: StepReport): Omit<PlannedCall, 'unit' | 'step' | 'title'>[] {
+  const byNumber = new Map<
+    number,
+    { call: string | null; parameters: Record<string, DetailValue>; note?: string }
+  >();
+  for (const [key, value] of Object.entries(step.detail)) {
+    const m = /^planned\.(\d+)\.(.+)$/.exec(key);
+    if (!m) continue;
+    const n = Number(m[1]);
+    const entry = byNumber.get(n) ?? { call: null, parameters: {} };
+    if (m[2] === 'call') entry.call = typeof value === 'string' ? value : null;
+    else if (m[2] === 'note') entry.note = String(value);
+    else entry.parameters[m[2] as string] = value;
+    byNumber.set(n, entry);
+  }
+  return [...byNumber.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, e]) => ({ call: e.call, parameters: e.parameters, ...(e.note ? { note: e.note } : {}) }));
 }
 
 /** The parameters a step's planned call would carry, named as the API names them, from its result's detail. */
@@ -291,20 +325,29 @@ function callParameters(step: StepReport): Record<string, DetailValue> {
   }
 }
 
-function unitReport(record: UnitRunRecord, runStart: number, mode: Mode | null): UnitReport {
+/**
+ * `shape`: what the run exercises (functions/lib/exercised.ts): a dry run or a drill of a switchover shows the
+ * switchover's steps, a dry run of a re-protect its one step.
+ */
+function unitReport(
+  record: UnitRunRecord,
+  runStart: number,
+  mode: Mode | null,
+  shape: Exercised | null,
+): UnitReport {
   const results: UnitResults = record.results ?? {};
   const drill = mode === 'drill';
-  const specs = drill
-    ? [...DRILL_BEFORE, ...UNIT_STEPS, ...DRILL_AFTER]
-    : mode === 'reprotect'
+  const core =
+    shape === 'reprotect'
       ? REPROTECT_STEPS
-      : mode === 'switchover'
+      : shape === 'switchover'
         ? [
             ...SWITCHOVER_STEPS,
             // Shown only when the switchover stopped before promotion and un-fenced (or tried to).
             ...(results.unfencePrimary || results.unfencePrimaryFailure ? [UNFENCE_STEP] : []),
           ]
         : UNIT_STEPS;
+  const specs = drill ? [...DRILL_BEFORE, ...core, ...DRILL_AFTER] : core;
   const steps = specs.map((spec) => stepReport(spec, results));
   const drillReport = drill ? unitDrillReport(results, steps) : undefined;
   const cleanupFailed = drillReport?.cleanup === 'incomplete';
@@ -588,7 +631,10 @@ function summarize(report: RunReport): string {
   }
   if (report.mode === 'dry-run') {
     const calls = (report.plannedCalls ?? []).filter((c) => c.call !== null).length;
-    return `Dry run of ${report.planName}: ${countOf(total, 'unit')} planned, ${countOf(calls, 'call')} a failover would make${probeSentence(report)}; nothing was changed.`;
+    const what = { failover: 'a failover', switchover: 'a switchover', reprotect: 'a re-protect' }[
+      report.run?.of ?? 'failover'
+    ];
+    return `Dry run of ${report.planName}: ${countOf(total, 'unit')} planned, ${countOf(calls, 'call')} ${what} would make${probeSentence(report)}; nothing was changed.`;
   }
   // A unit whose verify step did not run (planned: `npm run drill -- --endpoint`) is recovered, not verified.
   const unverified = report.units.filter(

@@ -23,6 +23,11 @@ export function describeSwitchover(unit: UnitReport): string | null {
     so.writeUnavailableSeconds !== null
       ? `writes unavailable ${formatDuration(so.writeUnavailableSeconds * 1000)} (fenced ${so.fencedAt}, verified ${so.verifiedAt})`
       : `fenced ${so.fencedAt ?? 'never'}, not verified`;
+  if (so.afterPromotionFailure) {
+    // The promotion failed after a proven catch-up: nothing was lost, and whether the primary was given back is the fact.
+    const loss = so.dataLossTransactions === 0 ? `data lost: 0 transactions, proven: ${so.proof}; ` : '';
+    return `${window}; ${loss}promotion failed, ${so.afterPromotionFailure}`;
+  }
   const loss =
     so.dataLossTransactions === 0
       ? `data lost: 0 transactions, proven: ${so.proof}`

@@ -64,6 +64,8 @@ export interface UnitResults {
   /** Switchover only: the primary un-fenced after the switchover stopped before promotion, or why that failed. */
   unfencePrimary?: StepResult;
   unfencePrimaryFailure?: StateFailure;
+  /** The database promotion branch's own failure (statemachine/failover.ts), read by a switchover's un-fence. */
+  promoteDatabaseFailure?: StateFailure;
 }
 
 /** One Map iteration's output (statemachine/failover.ts, "Record unit success" / "Record unit failure"). */
@@ -173,6 +175,11 @@ export interface UnitSwitchoverReport {
   proof: string | null;
   /** When the switchover stopped before promotion: whether the primary was un-fenced. */
   unfenced: boolean | null;
+  /**
+   * When a promotion step failed (docs/design/switchover.md, "Stopping at the promotion"): `unfenced: replica not
+   * promoted`, or why the primary stays fenced. Null otherwise.
+   */
+  afterPromotionFailure: string | null;
 }
 
 export interface UnitDrillReport {

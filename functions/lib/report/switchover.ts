@@ -24,6 +24,16 @@ export function switchoverReport(results: UnitResults, verifiedAt: string | null
         : `replica gtid_slave_pos ${replicaPosition} covers primary gtid_binlog_pos ${fencePosition} read after the fence`;
   const stoppedBeforePromotion =
     results.unfencePrimary !== undefined || results.unfencePrimaryFailure !== undefined;
+  // The catch-up was done, so the un-fence (or the refusal to) followed a failed promotion (statemachine/failover.ts).
+  const atPromotion = stoppedBeforePromotion && catchUp?.done === true;
+  const unfenceFailure = results.unfencePrimaryFailure;
+  const afterPromotionFailure = !atPromotion
+    ? null
+    : unfenceFailure
+      ? unfenceFailure.Error === 'FenceKeptError'
+        ? `the primary stays fenced: ${causeMessage(unfenceFailure.Cause)}`
+        : `the un-fence failed (${unfenceFailure.Error ?? 'unknown error'}): the primary stays fenced`
+      : 'unfenced: replica not promoted';
   return {
     fencedAt,
     verifiedAt,
@@ -37,5 +47,18 @@ export function switchoverReport(results: UnitResults, verifiedAt: string | null
     unfenced: stoppedBeforePromotion
       ? results.unfencePrimary !== undefined && !results.unfencePrimaryFailure
       : null,
+    afterPromotionFailure,
   };
+}
+
+/** A Lambda failure's Cause is JSON with `errorMessage`; anything else is shown as it is. */
+function causeMessage(cause: unknown): string {
+  if (typeof cause !== 'string') return 'no cause recorded';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause as given
+  }
+  return cause;
 }

@@ -34,6 +34,7 @@ import '../sdk/secrets-manager.js';
 import '../sdk/cloudwatch.js';
 import { exercised } from '../exercised.js';
 import { instanceDatabase } from '../plan-names.js';
+import { planReprotect } from './dry-run.js';
 
 /**
  * Re-protect (docs/design/reprotect.md): after a failover, once the old Region is back, the stack in the Region that now
@@ -93,7 +94,7 @@ export interface ReprotectPollInput extends UnitStepInput {
 const DB_NOT_FOUND = new Set(['DBInstanceNotFoundFault', 'DBInstanceNotFound']);
 const DB_EXISTS = new Set(['DBInstanceAlreadyExistsFault', 'DBInstanceAlreadyExists']);
 const DB_INVALID_STATE = new Set(['InvalidDBInstanceStateFault', 'InvalidDBInstanceState']);
-const DEFAULT_SECRET_KEY = 'alias/aws/secretsmanager';
+export const DEFAULT_SECRET_KEY = 'alias/aws/secretsmanager';
 /** Seconds between passes: a cross-Region replica takes many minutes (a snapshot crosses Regions); a rename minutes. */
 const SLOW_POLL_SECONDS = 30;
 const SHORT_POLL_SECONDS = 10;
@@ -114,21 +115,25 @@ export function retiredName(primaryInstanceId: string, currentPrimaryResourceId:
   return `${head}-old-${sha(currentPrimaryResourceId).slice(0, 8)}`;
 }
 
-const owner = (run: RunContext, unit: UnitPlan) => `${run.planName}/${unit.name}`;
+export const owner = (run: RunContext, unit: UnitPlan) => `${run.planName}/${unit.name}`;
 
 function tagValue(instance: DBInstance | undefined, key: string): string | undefined {
   return instance?.TagList?.find((t) => t.Key === key)?.Value;
 }
 
-function sameArn(a: string, b: string): boolean {
+export function sameArn(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
-function instanceArn(region: string, account: string, id: string): string {
+export function instanceArn(region: string, account: string, id: string): string {
   return `arn:${partitionOf(region)}:rds:${region}:${account}:db:${id.toLowerCase()}`;
 }
 
-async function findInstance(rds: RDSClient, id: string, region: string): Promise<DBInstance | undefined> {
+export async function findInstance(
+  rds: RDSClient,
+  id: string,
+  region: string,
+): Promise<DBInstance | undefined> {
   try {
     return (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances?.[0];
   } catch (error) {
@@ -137,7 +142,7 @@ async function findInstance(rds: RDSClient, id: string, region: string): Promise
   }
 }
 
-async function findSecret(
+export async function findSecret(
   sm: SecretsManagerClient,
   id: string,
   region: string,
@@ -160,7 +165,11 @@ function assertReprotect(run: RunContext, step: string): void {
 }
 
 /** The current primary: the promoted replica, standalone. Still a replica means no failover happened. */
-async function currentPrimary(deps: ReprotectDeps, run: RunContext, unit: UnitPlan): Promise<DBInstance> {
+export async function currentPrimary(
+  deps: ReprotectDeps,
+  run: RunContext,
+  unit: UnitPlan,
+): Promise<DBInstance> {
   const id = instanceDatabase(unit, 're-protect').replicaInstanceId;
   const instance = await describeInstance(deps.current.rds, id);
   if (instance.ReadReplicaSourceDBInstanceIdentifier) {
@@ -185,9 +194,11 @@ export interface ReprotectPass extends PollResult {
  * sees it: the same code, the Regions swapped).
  */
 export async function reprotectUnit(deps: ReprotectDeps, input: ReprotectPollInput): Promise<ReprotectPass> {
-  assertReprotect(input.run, 'reprotectUnit');
+  // A dry run of a re-protect (`of: "reprotect"`) reads the same and plans its calls (dry-run.ts).
+  const dryRun = input.run.mode === 'dry-run' && exercised(input.run) === 'reprotect';
+  if (!dryRun) assertReprotect(input.run, 'reprotectUnit');
   try {
-    return await reprotectPass(deps, input);
+    return await (dryRun ? planReprotect(deps, input) : reprotectPass(deps, input));
   } catch (error) {
     // Anything not already ours is sorted (transient or not) with its cause kept, so the state machine can match it.
     throw toLifeboatError(error, `reprotectUnit for unit ${input.unit.name}`);

@@ -244,23 +244,7 @@ async function mysqlFence(
   if (!already) {
     // MySQL keeps the lock in mysql.user.account_locked; MariaDB 10.4+ in mysql.global_priv's JSON, and its roles are
     // rows of mysql.user too (docs/aws/rds-session-fencing.md).
-    const unlocked =
-      flavour === 'mariadb'
-        ? "FROM mysql.user u JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host WHERE COALESCE(JSON_VALUE(g.Priv, '$.account_locked'), 'false') <> 'true' AND u.is_role = 'N'"
-        : "FROM mysql.user u WHERE u.account_locked = 'N'";
-    const candidates = (
-      await session.query(
-        `SELECT u.User AS user, u.Host AS host ${unlocked} AND u.User <> '' ` +
-          `AND u.User NOT IN (${SYSTEM_ACCOUNTS.map(quoteString).join(', ')}) ` +
-          "AND u.User <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND u.Repl_slave_priv = 'N'",
-      )
-    ).map(account);
-    if (candidates.length === 0) {
-      throw new FenceFailedError(
-        `${what} has no application account to lock besides the secret's own user, which lifeboat needs: an ` +
-          'application that writes as that user cannot be fenced on MySQL or MariaDB (docs/design/switchover.md); nothing was changed',
-      );
-    }
+    const candidates = await accountsToLock(session, flavour, what);
     // Listed before locking: a re-run after a crash, and the un-fence, touch exactly these accounts.
     await session.query('CREATE DATABASE IF NOT EXISTS `lifeboat`');
     await session.query(
@@ -289,6 +273,32 @@ async function mysqlFence(
     position: String(pos[0]?.pos ?? '').replace(/\s+/g, ''),
     positionKind: flavour === 'mariadb' ? 'mariadb-gtid' : 'mysql-gtid',
   };
+}
+
+/** The application accounts the fence would lock; none is an error (nothing changed). */
+async function accountsToLock(
+  session: DbSession,
+  flavour: 'mariadb' | 'mysql',
+  what: string,
+): Promise<{ user: string; host: string }[]> {
+  const unlocked =
+    flavour === 'mariadb'
+      ? "FROM mysql.user u JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host WHERE COALESCE(JSON_VALUE(g.Priv, '$.account_locked'), 'false') <> 'true' AND u.is_role = 'N'"
+      : "FROM mysql.user u WHERE u.account_locked = 'N'";
+  const candidates = (
+    await session.query(
+      `SELECT u.User AS user, u.Host AS host ${unlocked} AND u.User <> '' ` +
+        `AND u.User NOT IN (${SYSTEM_ACCOUNTS.map(quoteString).join(', ')}) ` +
+        "AND u.User <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND u.Repl_slave_priv = 'N'",
+    )
+  ).map(account);
+  if (candidates.length === 0) {
+    throw new FenceFailedError(
+      `${what} has no application account to lock besides the secret's own user, which lifeboat needs: an ` +
+        'application that writes as that user cannot be fenced on MySQL or MariaDB (docs/design/switchover.md); nothing was changed',
+    );
+  }
+  return candidates;
 }
 
 async function mysqlUnfence(session: DbSession, what: string): Promise<UnfenceOutcome> {
@@ -335,6 +345,99 @@ export function liftFence(
   options: EngineOptions = {},
 ): Promise<UnfenceOutcome> {
   return flavour === 'postgres' ? pgUnfence(session, what, options) : mysqlUnfence(session, what);
+}
+
+/** What a dry run or a drill finds out about the fence without applying it (fenceReadiness). */
+export interface FenceReadiness {
+  /** PostgreSQL: client sessions the fence would end now. MySQL family: the accounts it would lock. */
+  readonly sessionsToEnd: number;
+  readonly accounts: readonly string[];
+  /** The primary's position now: where the catch-up would be compared from. */
+  readonly position: string;
+  readonly positionKind: PositionKind;
+  /** What was checked, in words, for the report. */
+  readonly checked: string;
+}
+
+/**
+ * The fence's login and privileges, checked and never applied (a dry run or a drill of a switchover,
+ * docs/design/switchover.md, "Dry run and drill"): the server is a writable primary, the secret's user holds what the
+ * fence needs (docs/aws/rds-session-fencing.md), and, MySQL family, there is an application account to lock. Reads
+ * only; a missing privilege is a FenceFailedError naming it.
+ */
+export async function fenceReadiness(
+  session: DbSession,
+  flavour: Flavour,
+  what: string,
+): Promise<FenceReadiness> {
+  if (flavour === 'postgres') {
+    const rows = await session.query(
+      'SELECT pg_is_in_recovery() AS in_recovery, ' +
+        "(r.rolsuper OR pg_has_role(current_user, d.datdba, 'MEMBER')) AS may_alter, " +
+        "(r.rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS may_end " +
+        'FROM pg_database d JOIN pg_roles r ON r.rolname = current_user WHERE d.datname = current_database()',
+    );
+    const row = rows[0] ?? {};
+    if (row.in_recovery === true) {
+      throw new FenceFailedError(
+        `${what} is in recovery (a standby): it is not a primary that can be fenced`,
+      );
+    }
+    const missing = [
+      ...(row.may_alter === true
+        ? []
+        : ['ALTER DATABASE (the user neither owns the database nor is a superuser)']),
+      ...(row.may_end === true
+        ? []
+        : ['pg_terminate_backend (the user is not a member of pg_signal_backend)']),
+    ];
+    if (missing.length)
+      throw new FenceFailedError(`${what}: the secret's user may not fence: ${missing.join('; ')}`);
+    const others = await session.query(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ' +
+        "AND backend_type = 'client backend'",
+    );
+    const lsn = await session.query('SELECT pg_current_wal_lsn()::text AS lsn');
+    return {
+      sessionsToEnd: Number(others[0]?.n ?? 0),
+      accounts: [],
+      position: String(lsn[0]?.lsn),
+      positionKind: 'pg-lsn',
+      checked: 'writable primary; owns the database (ALTER DATABASE); member of pg_signal_backend',
+    };
+  }
+  const state = await session.query('SELECT @@global.read_only AS ro');
+  if (Number(state[0]?.ro) !== 0) {
+    throw new FenceFailedError(`${what} has read_only on: it is not a writable primary that can be fenced`);
+  }
+  const grants = await session.query(
+    "SELECT Create_user_priv AS create_user FROM mysql.user WHERE CONCAT(User, '@', Host) = CURRENT_USER()",
+  );
+  if (String(grants[0]?.create_user ?? 'N') !== 'Y') {
+    throw new FenceFailedError(
+      `${what}: the secret's user lacks CREATE USER, which ALTER USER ... ACCOUNT LOCK needs`,
+    );
+  }
+  const accounts = await accountsToLock(session, flavour, what);
+  const pos = await session.query(
+    flavour === 'mariadb' ? 'SELECT @@global.gtid_binlog_pos AS pos' : 'SELECT @@global.gtid_executed AS pos',
+  );
+  return {
+    sessionsToEnd: 0,
+    accounts: accounts.map(name),
+    position: String(pos[0]?.pos ?? '').replace(/\s+/g, ''),
+    positionKind: flavour === 'mariadb' ? 'mariadb-gtid' : 'mysql-gtid',
+    checked: 'writable primary (read_only off); CREATE USER (ACCOUNT LOCK); an application account to lock',
+  };
+}
+
+/** Where the catch-up reads each side's position, for a dry run's planned calls. */
+export function positionSource(kind: PositionKind): string {
+  return kind === 'pg-lsn'
+    ? 'primary pg_current_wal_lsn() after the fence; replica pg_last_wal_replay_lsn()'
+    : kind === 'mariadb-gtid'
+      ? 'primary @@gtid_binlog_pos after the fence; replica @@gtid_slave_pos'
+      : 'primary @@global.gtid_executed after the fence; replica GTID_SUBSET(fence, @@global.gtid_executed)';
 }
 
 export interface ReplicaPosition {

@@ -296,7 +296,7 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
       detail: {
         attempt,
         dryRun: true,
-        call: 'none: reads the replica\'s applied position every second',
+        call: "none: reads the replica's applied position every second",
         instance: instanceDatabase(unit, 'the switchover catch-up').replicaInstanceId,
         positionSource: positionSource(fence.positionKind),
         primaryPositionNow: fence.fencePosition,

@@ -1,0 +1,149 @@
+import { ConfigurationError, ResourceMissingError } from '../errors.js';
+import { recoverySecretId } from '../plan.js';
+import { instanceDatabase } from '../plan-names.js';
+import type { DetailValue } from '../types.js';
+import {
+  currentPrimary,
+  DEFAULT_SECRET_KEY,
+  findInstance,
+  findSecret,
+  instanceArn,
+  OLD_PRIMARY_TAG,
+  owner,
+  REPROTECT_TAG,
+  RETIRED_TAG,
+  type ReprotectDeps,
+  type ReprotectPass,
+  type ReprotectPollInput,
+  replicaParameters,
+  retiredName,
+  sameArn,
+} from './reprotect.js';
+
+/**
+ * A dry run of a re-protect (`{"mode": "dry-run", "of": "reprotect"}`, docs/design/reprotect.md, "Dry run"): the reads
+ * of a pass, then the calls the passes would make from here, in order, changing nothing. They go in the detail as
+ * `planned.<n>.call` and `planned.<n>.<Parameter>`, which the report lists as the run's planned calls
+ * (functions/lib/report/build.ts, numberedCalls), as it lists a failover's. A problem a pass would refuse on (an
+ * instance lifeboat did not make in the way, an encrypted primary with no key of the old Region) fails the same way.
+ */
+export async function planReprotect(deps: ReprotectDeps, input: ReprotectPollInput): Promise<ReprotectPass> {
+  const { run, unit, attempt } = input;
+  const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  const ids = instanceDatabase(unit, 're-protect');
+  const warnings: string[] = [];
+  const detail: Record<string, DetailValue> = {
+    currentRegion: run.recoveryRegion,
+    oldRegion: run.primaryRegion,
+    currentPrimary: ids.replicaInstanceId,
+    secret: recoverySecretId(unit),
+    attempt,
+  };
+  let n = 0;
+  const plan = (call: string | null, parameters: Record<string, DetailValue>, note?: string) => {
+    n += 1;
+    detail[`planned.${n}.call`] = call;
+    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
+    if (note) detail[`planned.${n}.note`] = note;
+  };
+
+  const primary = await currentPrimary(deps, run, unit);
+
+  // The secret: replicated back over the stale one (docs/aws/secrets-manager-replication.md).
+  const secretId = recoverySecretId(unit);
+  const current = await findSecret(deps.current.secretsManager, secretId, run.recoveryRegion);
+  if (!current || current.DeletedDate) {
+    throw new ResourceMissingError(`secret ${secretId} does not exist in ${run.recoveryRegion} (secret.id)`);
+  }
+  if (current.PrimaryRegion && current.PrimaryRegion !== run.recoveryRegion) {
+    throw new ConfigurationError(
+      `secret ${secretId} in ${run.recoveryRegion} is still a replica of ${current.PrimaryRegion}: re-protect runs after the failover promoted it; nothing was changed`,
+    );
+  }
+  const link = current.ReplicationStatus?.find((r) => r.Region === run.primaryRegion);
+  if (link) {
+    plan(
+      null,
+      { SecretId: current.ARN ?? secretId, Region: run.primaryRegion },
+      `already replicated (${link.Status})`,
+    );
+  } else {
+    const name = current.Name ?? secretId;
+    const stale = await findSecret(deps.old.secretsManager, name, run.primaryRegion);
+    if (stale?.PrimaryRegion && stale.PrimaryRegion !== run.recoveryRegion) {
+      throw new ConfigurationError(
+        `secret ${name} in ${run.primaryRegion} is a replica of ${stale.PrimaryRegion}, not the plan's: lifeboat does not overwrite it`,
+      );
+    }
+    const key = stale?.KmsKeyId && stale.KmsKeyId !== DEFAULT_SECRET_KEY ? stale.KmsKeyId : null;
+    plan(
+      'ReplicateSecretToRegions',
+      {
+        SecretId: current.ARN ?? secretId,
+        'AddReplicaRegions.Region': run.primaryRegion,
+        'AddReplicaRegions.KmsKeyId': key,
+        ForceOverwriteReplicaSecret: true,
+      },
+      stale ? `overwrites the stale secret ${name} in ${run.primaryRegion}` : undefined,
+    );
+  }
+
+  // The old primary (renamed, never deleted) and the new replica under its name.
+  const oldRegion = run.primaryRegion;
+  const originalId = ids.primaryInstanceId;
+  const currentArn =
+    primary.DBInstanceArn ?? instanceArn(run.recoveryRegion, run.account, ids.replicaInstanceId);
+  const retiredId = retiredName(originalId, primary.DbiResourceId ?? currentArn);
+  const [atOriginal, atRetired] = await Promise.all([
+    findInstance(deps.old.rds, originalId, oldRegion),
+    findInstance(deps.old.rds, retiredId, oldRegion),
+  ]);
+  const source = atOriginal?.ReadReplicaSourceDBInstanceIdentifier;
+  if (atOriginal && source && sameArn(source, currentArn)) {
+    plan(
+      null,
+      { DBInstanceIdentifier: originalId },
+      'the replica exists: the passes wait until it replicates',
+    );
+    return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings };
+  }
+  if (source) {
+    throw new ConfigurationError(
+      `DB instance ${originalId} in ${oldRegion} is a read replica of ${source}, not the old primary and not a replica of ${currentArn}; nothing was changed`,
+    );
+  }
+  let template = atRetired;
+  if (atOriginal) {
+    if (atRetired) {
+      throw new ConfigurationError(
+        `cannot rename the old primary ${originalId} in ${oldRegion} to ${retiredId}: an instance has that name already`,
+      );
+    }
+    plan('AddTagsToResource', {
+      ResourceName: atOriginal.DBInstanceArn ?? instanceArn(oldRegion, run.account, originalId),
+      Tags: `${RETIRED_TAG}=${owner(run, unit)}`,
+    });
+    plan(
+      'ModifyDBInstance',
+      { DBInstanceIdentifier: originalId, NewDBInstanceIdentifier: retiredId, ApplyImmediately: true },
+      'the old primary is renamed, never deleted: it may hold writes the replica never received',
+    );
+    template = atOriginal;
+  } else if (!atRetired) {
+    warnings.push(
+      `the old primary ${originalId} is not in ${oldRegion} under its name nor as ${retiredId}: nothing would be renamed`,
+    );
+  }
+  const params = replicaParameters(run, unit, primary, currentArn, template, template ? retiredId : 'none');
+  plan('CreateDBInstanceReadReplica', {
+    DBInstanceIdentifier: params.DBInstanceIdentifier ?? originalId,
+    SourceDBInstanceIdentifier: params.SourceDBInstanceIdentifier ?? currentArn,
+    SourceRegion: run.recoveryRegion,
+    DBInstanceClass: params.DBInstanceClass ?? null,
+    KmsKeyId: params.KmsKeyId ?? null,
+    DBSubnetGroupName: params.DBSubnetGroupName ?? null,
+    Port: params.Port ?? null,
+    Tags: `${REPROTECT_TAG}=${owner(run, unit)}, ${OLD_PRIMARY_TAG}=${template ? retiredId : 'none'}`,
+  });
+  return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings };
+}
