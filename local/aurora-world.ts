@@ -65,6 +65,20 @@ export function seedAuroraClusters(
     masterUsername: servers.replica.username,
     databaseName: servers.replica.database,
   });
+  // The secondary's lag as Aurora publishes it, a datapoint a minute for the last quarter hour, so that preflight
+  // sees a healthy replica (docs/aws/aurora-global-database.md, "Lag"): a global secondary's
+  // AuroraGlobalDBReplicationLag in milliseconds, a replica cluster's AuroraBinlogReplicaLag in seconds.
+  const now = Date.now();
+  em.seed.metric({
+    region: plan.recoveryRegion,
+    namespace: 'AWS/RDS',
+    metricName: globalClusterId !== undefined ? 'AuroraGlobalDBReplicationLag' : 'AuroraBinlogReplicaLag',
+    dimensions: { DBClusterIdentifier: unit.database.replicaClusterId },
+    datapoints: Array.from({ length: 15 }, (_, i) => ({
+      timestamp: new Date(now - (14 - i) * 60_000),
+      value: globalClusterId !== undefined ? 20 : 0,
+    })),
+  });
   const recordTarget =
     unit.dns.target === 'global-writer-endpoint' && global ? global.endpoint : primary.endpoint;
   return { primaryEndpoint: primary.endpoint, replicaEndpoint: replica.endpoint, recordTarget };
