@@ -112,7 +112,10 @@ export interface EvidenceWorld {
   world: ProvingGround;
   orchestrator: SynthesizedOrchestrator;
   plan: FailoverPlan;
-  /** Real promotions of each database (PostgreSQL `pg_promote` calls made through the emulated RDS), by instance id. */
+  /**
+   * Real promotions of each database made through the emulated RDS (PostgreSQL `pg_promote`, MariaDB replication
+   * stopped and forgotten), by instance id.
+   */
   promotions: Map<string, number>;
   /** Runs an execution on this world (with another orchestrator when given, e.g. `withPlan` of a malformed plan). */
   run(
@@ -144,6 +147,12 @@ export async function startWorld(
   cluster.promote = (id: string) => {
     promotions.set(id, (promotions.get(id) ?? 0) + 1);
     return promote(id);
+  };
+  const mariadb = world.mariadb;
+  const promoteMariadb = mariadb.promote.bind(mariadb);
+  mariadb.promote = (id: string) => {
+    promotions.set(id, (promotions.get(id) ?? 0) + 1);
+    return promoteMariadb(id);
   };
   const table = orchestrator.resources.find((r) => r.type === 'AWS::DynamoDB::Table');
   if (!table) throw new Error('the stack has no lock table');
