@@ -42,6 +42,16 @@ export interface ScaleRow {
   unitRecoveryMedianSeconds: number[];
   unitRecoveryMaxSeconds: number[];
   eventLoopUtilization: number[];
+  /** API calls of the run over its units, per run. */
+  callsPerUnit: number[];
+  /** Per asynchronous operation, over every unit of every run: emulated seconds (bench/scenario.ts). */
+  detectionLag: { promotion: LagFigures; dns: LagFigures };
+}
+
+export interface LagFigures {
+  max: number;
+  p95: number;
+  n: number;
 }
 
 interface OpDetection {
@@ -371,10 +381,10 @@ export function renderMarkdown(r: BenchResults): string {
 
   const sc = r.scale;
   if (sc) {
-    p('## 2. Scale: 1, 10 and 100 units');
+    p(`## 2. Scale: ${sc.rows.map((x) => x.units).join(', ')} units`);
     p();
     p(
-      `**Reduction.** 100 real PostgreSQL primary/replica pairs do not fit this machine, so the scale runs use a reduced world (bench/scale-world.ts): RDS instances are the emulator's bookkeeping (same PromoteReadReplica phases and timings, no real \`pg_promote()\` behind them), and ONE real PostgreSQL server answers for every unit — each unit's replica endpoint resolves to it through the real DNS server and each unit's secret holds its credentials. VerifyConnectivity therefore does its whole job for every unit (resolve the secret's CNAME after the change, connect, rolled-back write, the plan's query) against a server that was always writable; the one-unit runs above are the ones that prove a promotion makes a replica writable. Everything else is seeded as the proving ground seeds it. All units share one hosted zone. One 100-unit plan is synthesized (Map MaxConcurrency ${r.settings.planMaxConcurrency}, the plan schema's maximum; synthesis ${sc.synthesisSeconds} s, 0 when cached) and the execution input selects the first 1, 10 or 100 units. Every bundle is imported before the run (warm), f = ${sc.timeFactor}.`,
+      `**Reduction.** 100 real PostgreSQL primary/replica pairs do not fit this machine, so the scale runs use a reduced world (bench/scale-world.ts): RDS instances are the emulator's bookkeeping (same PromoteReadReplica phases and timings, no real \`pg_promote()\` behind them), and ONE real PostgreSQL server answers for every unit — each unit's replica endpoint resolves to it through the real DNS server and each unit's secret holds its credentials. VerifyConnectivity therefore does its whole job for every unit (resolve the secret's CNAME after the change, connect, rolled-back write, the plan's query) against a server that was always writable; the one-unit runs above are the ones that prove a promotion makes a replica writable. Everything else is seeded as the proving ground seeds it. All units share one hosted zone. One ${Math.max(...sc.rows.map((x) => x.units))}-unit plan is synthesized (Map MaxConcurrency ${r.settings.planMaxConcurrency}, the run's size and the plan schema's maximum; the Map reads the units from S3 and writes the outcomes to S3; synthesis ${sc.synthesisSeconds} s, 0 when cached) and the execution input selects the first ${sc.rows.map((x) => x.units).join(', ')} units. Every bundle is imported before the run (warm), f = ${sc.timeFactor}.`,
     );
     p();
     p(
@@ -402,6 +412,8 @@ export function renderMarkdown(r: BenchResults): string {
           'transitions',
           'unit recovery median / max (real s)',
           'event loop busy',
+          'API calls per unit',
+          'detection lag max / p95 (emulated s): promotion; DNS',
         ],
         sc.rows.map((row) => [
           `${row.units}${row.whatIf ? ' (what-if)' : ''}`,
@@ -427,12 +439,16 @@ export function renderMarkdown(r: BenchResults): string {
             0,
             '%',
           ),
+          spread(row.callsPerUnit ?? [], 1),
+          row.detectionLag
+            ? `${row.detectionLag.promotion.max} / ${row.detectionLag.promotion.p95}; ${row.detectionLag.dns.max} / ${row.detectionLag.dns.p95}`
+            : 'n/a',
         ]),
       ),
     );
     p();
     p(
-      '"Throttled calls" are call-log entries answered with a throttling error; the SDK retried each (standard mode, 3 attempts) and a call that failed 3 times surfaced as TransientAwsError, which the state machine retried ("step retries"). "What-if" patches the definition\'s MaxConcurrency to 100, which the plan schema does not allow today: it shows what the rate limits alone would cost.',
+      '"Throttled calls" are call-log entries answered with a throttling error; the SDK retried each (standard mode, 3 attempts) and a call that failed 3 times surfaced as TransientAwsError, which the state machine retried ("step retries"). "API calls per unit" counts every call the emulator answered (AWS APIs, the lock table, the report bucket) over the run\'s units. "Detection lag" is, per unit, the emulated seconds from the operation\'s true completion (its step\'s end plus the emulated duration) to the end of the wait step that saw it done, from the stored report (max and 95th percentile over every unit of every run).',
     );
     p();
     for (const row of sc.rows) {

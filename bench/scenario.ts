@@ -135,6 +135,12 @@ export interface ScaleResult {
   unitRecoverySeconds: { median: number; max: number };
   eventLoopUtilization: number;
   worldSeconds: number;
+  /**
+   * Per unit, emulated seconds from the operation's true completion to the step that saw it done: the promotion
+   * (PromoteReadReplica's step end + the emulated promotion, to WaitForDatabasePromotion's end) and the record change
+   * (the change accepted + the emulated PENDING period, to WaitForDnsInSync's end), from the stored report.
+   */
+  detectionLagSeconds: { promotion: number[]; dns: number[] };
 }
 
 type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
@@ -478,6 +484,29 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
       const key = `${e.step}:${e.result ?? 'Error'}`;
       stepErrors[key] = (stepErrors[key] ?? 0) + 1;
     }
+    const timings = world.emulator.timings;
+    const promotionMs = timings.promoteStartMs + timings.promoteModifyingMs + timings.promoteRebootingMs;
+    const at = (iso: string | null | undefined) => (iso ? Date.parse(iso) : Number.NaN);
+    const stepOf = (u: (typeof units)[number], step: string) => u.steps.find((x) => x.step === step);
+    const lag = (
+      doneIso: string | null | undefined,
+      fromIso: string | null | undefined,
+      durationMs: number,
+    ) => (at(doneIso) - at(fromIso) - durationMs * config.timeFactor) / 1000 / config.timeFactor;
+    const detectionLagSeconds = {
+      promotion: units
+        .map((u) =>
+          lag(
+            stepOf(u, 'waitForDatabasePromotion')?.endedAt,
+            stepOf(u, 'promoteDatabase')?.endedAt,
+            promotionMs,
+          ),
+        )
+        .filter(Number.isFinite),
+      dns: units
+        .map((u) => lag(u.dns?.inSyncAt, u.dns?.changedAt, timings.route53ChangeMs))
+        .filter(Number.isFinite),
+    };
     const recovery = units
       .map((u) => u.recoveryTimeSeconds)
       .filter((s): s is number => typeof s === 'number')
@@ -506,6 +535,7 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
       },
       eventLoopUtilization: elu.utilization,
       worldSeconds,
+      detectionLagSeconds,
     };
   } finally {
     await world.close();

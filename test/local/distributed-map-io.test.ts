@@ -66,8 +66,9 @@ async function run(units: unknown, tolerated = true) {
   }).run({ run: { runId: 'r1' }, unitsKey: 'runs/orders-dr/r1/units.json', keep: 'me' } as never, {
     overrides: {
       taskResourceLocalHandlers: {
-        ...(rewrite.handlers as never),
-        'Fail over': async (input: { unit: { name: string } }) => {
+        ...(rewrite.handlers as Record<string, never>),
+        'Fail over': async (raw: unknown) => {
+          const input = raw as { unit: { name: string } };
           if (input.unit.name === 'bad') throw Object.assign(new Error('it broke'), { name: 'UnitCrashed' });
           return { unit: input.unit.name, status: 'succeeded' };
         },
@@ -81,7 +82,11 @@ describe('the emulated Distributed Map ItemReader and ResultWriter', () => {
   it('reads the items from the S3 object, writes SUCCEEDED_0.json and manifest.json under <Prefix>/<Map Run id>/, and outputs the reference', async () => {
     // Act
     const { bucket, result } = await run([{ name: 'a' }, { name: 'b' }]);
-    const output = (await result) as { mapRun: MapRunResults; keep: string; localMapItems?: unknown };
+    const output = (await result) as unknown as {
+      mapRun: MapRunResults;
+      keep: string;
+      localMapItems?: unknown;
+    };
 
     // Assess
     expect(output.keep).toBe('me');
@@ -139,7 +144,7 @@ describe('the emulated Distributed Map ItemReader and ResultWriter', () => {
   it('keeps a failed child in FAILED_0.json with its Error and Cause while the others finish, and the report counts it failed', async () => {
     // Act
     const { bucket, result } = await run([{ name: 'a' }, { name: 'bad' }]);
-    const output = (await result) as { mapRun: MapRunResults };
+    const output = (await result) as unknown as { mapRun: MapRunResults };
     const read = await withMapRunOutcomes(bucket, { mapRun: output.mapRun, units: [] as unknown[] });
 
     // Assess
