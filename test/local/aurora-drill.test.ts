@@ -359,3 +359,16 @@ describe('the drill copy of an Aurora global database, on real PostgreSQL', () =
     expect(emulator.calls.filter((c) => c.mutating)).toEqual([]);
   });
 });
+
+describe('drill cluster names', () => {
+  it('stay RDS identifiers (at most 63 characters, no trailing hyphen) and differ per cluster, for the longest unit name', () => {
+    const base = drillNames(RUN_ID, `ledger-${'x'.repeat(40)}-eu`).instanceId;
+    const n = auroraDrillNames(base);
+    const ids = Object.values(n);
+    expect(new Set(ids).size).toBe(5);
+    for (const id of ids) {
+      expect(id.length).toBeLessThanOrEqual(63);
+      expect(id).toMatch(/^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$/);
+    }
+  });
+});
