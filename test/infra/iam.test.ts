@@ -54,9 +54,19 @@ describe('step permissions (examples/plan.json)', () => {
   // Each step's own grants: the calls its module makes, on the plan's resources. Listed here in full so that a
   // new permission is a visible, reviewed change.
   const expected: Record<string, Record<string, { actions: string[]; resources: unknown[] }>> = {
-    loadPlan: {},
+    // The run's units go through the report bucket (functions/lib/run-objects.ts): written once, read by the preflight.
+    loadPlan: {
+      WriteRunUnits: {
+        actions: ['s3:PutObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/*/units.json']] }],
+      },
+    },
     summarizeUnit: {},
     preflight: {
+      ReadRunUnits: {
+        actions: ['s3:GetObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/*/units.json']] }],
+      },
       ReadReplicaSecrets: {
         actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
         resources: [SECRET],
@@ -189,6 +199,10 @@ describe('step permissions (examples/plan.json)', () => {
       WriteReports: {
         actions: ['s3:PutObject'],
         resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/reports/orders-dr/*']] }],
+      },
+      ReadUnitOutcomes: {
+        actions: ['s3:GetObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/results/*']] }],
       },
       PublishReports: { actions: ['sns:Publish'], resources: [{ Ref: topic }] },
       PublishRecoveryTimes: { actions: ['cloudwatch:PutMetricData'], resources: ['*'] },
@@ -544,6 +558,23 @@ describe('step permissions (examples/plan.json)', () => {
       },
       { Effect: 'Allow', Action: 'states:RedriveExecution', Resource: executions('/units:*') },
     ]);
+  });
+
+  it("lets the state machine read the run's units and write the units' outcomes in the report bucket, nothing else there", () => {
+    // Prepare
+    const stateMachine = onlyLogicalId(template.findResources('AWS::StepFunctions::StateMachine'));
+    const machine = template.findResources('AWS::StepFunctions::StateMachine')[stateMachine] as {
+      Properties: { RoleArn: { 'Fn::GetAtt': [string, string] } };
+    };
+    // Act
+    const statements = roleStatements(template, machine.Properties.RoleArn['Fn::GetAtt'][0]);
+    const s3 = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
+    // Assess: the Distributed Map's ItemReader and ResultWriter (docs/aws/step-functions-distributed-map.md).
+    const actions = s3.flatMap((s) => asList(s.Action)).sort();
+    expect(actions).toContain('s3:GetObject');
+    expect(actions).toContain('s3:PutObject');
+    expect(actions.filter((a) => /Delete/.test(a))).toEqual([]);
+    for (const statement of s3) expect(JSON.stringify(statement.Resource)).toContain(bucket as string);
   });
 
   it('lets the alarm rule start only this state machine', () => {
