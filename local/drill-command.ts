@@ -29,6 +29,8 @@ import { replicaDatabaseFacts, resolveVia } from './verify-facts.js';
 const USAGE = `usage: npm run drill -- [options]
   --plan FILE          plan to fail over (default examples/plan.json)
   --mode MODE          failover (default), dry-run, drill or switchover (an application writes throughout)
+  --of MODE            with --mode dry-run or drill: what it shows or rehearses: failover (default), switchover,
+                       or reprotect (dry-run only)
   --time-factor F      emulated AWS time scale, 0 < F <= 1 (default 0.02: a 85 s promotion takes 1.7 s)
   --keep               leave the world running for inspection (Ctrl-C stops it)
   --endpoint URL       run against another AWS-compatible server (moto, LocalStack) instead of the local world:
@@ -47,6 +49,8 @@ exit codes: 0 verified, 1 the run failed or a fact does not hold, 2 bad usage or
 export interface DrillOptions {
   planPath: string;
   mode: Mode;
+  /** With mode dry-run or drill: what it shows or rehearses (functions/lib/exercised.ts). */
+  of?: 'failover' | 'switchover' | 'reprotect';
   timeFactor: number;
   keep: boolean;
   verbose: boolean;
@@ -66,6 +70,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
     options: {
       plan: { type: 'string', default: 'examples/plan.json' },
       mode: { type: 'string', default: 'failover' },
+      of: { type: 'string' },
       'time-factor': { type: 'string', default: '0.02' },
       keep: { type: 'boolean', default: false },
       endpoint: { type: 'string' },
@@ -96,6 +101,9 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
   const mode = ModeSchema.safeParse(values.mode);
   if (!mode.success)
     throw new UsageError(`--mode: expected failover, dry-run, drill or switchover, got "${values.mode}"`);
+  if (values.of !== undefined && !['failover', 'switchover', 'reprotect'].includes(values.of)) {
+    throw new UsageError(`--of: expected failover, switchover or reprotect, got "${values.of}"`);
+  }
   const timeFactor = Number(values['time-factor']);
   if (!Number.isFinite(timeFactor) || timeFactor <= 0 || timeFactor > 1) {
     throw new UsageError(`--time-factor: expected a number in (0, 1], got "${values['time-factor']}"`);
@@ -108,6 +116,7 @@ export function parseDrillArgs(argv: string[]): DrillOptions {
   return {
     planPath: values.plan,
     mode: mode.data,
+    ...(values.of !== undefined ? { of: values.of as NonNullable<DrillOptions['of']> } : {}),
     timeFactor,
     keep: values.keep,
     verbose: values.verbose,
@@ -268,7 +277,12 @@ export async function runLocalDrill(
     const runId = options.runId ?? runIdFor(options.scenario ?? options.mode);
     const t = Date.now();
     const run = await runExecution(orchestrator, {
-      input: { mode: options.mode, trigger: 'cli', reason: 'local proving ground' },
+      input: {
+        mode: options.mode,
+        ...(options.of ? { of: options.of } : {}),
+        trigger: 'cli',
+        reason: 'local proving ground',
+      },
       executionName: runId,
       timeFactor: options.timeFactor,
       environment: world.environment(),
@@ -321,7 +335,12 @@ export async function runAgainstEndpoint(
   const runId = runIdFor(`endpoint-${options.mode}`);
   const te = Date.now();
   const run = await runExecution(orchestrator, {
-    input: { mode: options.mode, trigger: 'cli', reason: `against ${options.endpoint}` },
+    input: {
+      mode: options.mode,
+      ...(options.of ? { of: options.of } : {}),
+      trigger: 'cli',
+      reason: `against ${options.endpoint}`,
+    },
     executionName: runId,
     timeFactor: options.timeFactor,
     environment: world.environment(),

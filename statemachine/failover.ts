@@ -127,6 +127,7 @@ export const STATE_NAMES = {
   unfencePrimary: 'Un-fence the primary',
   isSwitchoverPromotionFailure: 'Did a switchover promotion fail?',
   mayBeFenced: 'May the primary be fenced?',
+  drillRehearses: 'Does the drill rehearse a switchover?',
   unfenceIfUnpromoted: 'Un-fence the primary if the replica is unpromoted',
   isSwitchoverAfterPromotion: 'Is this unit switching over?',
   liftFence: 'Lift the fence on the promoted database',
@@ -549,11 +550,14 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
       },
     },
   });
+  // A drill of a switchover (`of`) rehearses it on the copies: the fence checked on the production primary, never
+  // applied, then the catch-up on the copy and the same steps (docs/design/switchover.md, "Dry run and drill").
+  const drillRehearses = new sfn.Choice(scope, N.drillRehearses, { stateName: N.drillRehearses });
   const prepareDrill = step('prepareDrill', N.prepareDrill, { payload: UNIT_PAYLOAD, resultPath: '$.drill' })
     .addCatch(finishUnit, CATCH_ALL_INTO_FAILURE)
     .next(useDrillCopies)
     .next(drillCopies)
-    .next(promoteBoth);
+    .next(drillRehearses);
   // Re-protect: one converging pass at a time until the old Region holds a replica again (functions/lib/reprotect/).
   const reprotect = pollUntilDone(scope, {
     names: {
@@ -623,6 +627,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
   })
     .addCatch(unfencePrimary, CATCH_ALL_INTO_FAILURE)
     .next(catchUp);
+  drillRehearses.when(runOf('switchover'), fencePrimary).otherwise(promoteBoth);
   const startUnit = new sfn.Choice(scope, N.isDrillUnit, { stateName: N.isDrillUnit })
     .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), fencePrimary)
     .when(sfn.Condition.stringEquals('$.run.mode', 'reprotect'), reprotect)

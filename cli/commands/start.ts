@@ -26,6 +26,8 @@ options:
                              the state machine and checks the input
   --mode MODE                failover (default), dry-run (no mutating call), drill, switchover (planned, both
                              Regions healthy, no data loss) or reprotect (after a failover: replicate back)
+  --of MODE                  with --mode dry-run or drill: what they show or rehearse: failover (default),
+                             switchover (dry-run or drill) or reprotect (dry-run only)
   --units a,b                fail over only these units (default: all)
   --reason TEXT              why, for the report
   --yes, -y                  start a failover without asking (required when stdin is not a terminal)
@@ -47,6 +49,7 @@ const spec = {
     ...HELP_OPTION,
     plan: { type: 'string' },
     mode: { type: 'string' },
+    of: { type: 'string' },
     units: { type: 'string' },
     reason: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
@@ -77,6 +80,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const plan = loadPlanFile(planPath, io.cwd);
   const input: Record<string, unknown> = {
     mode: values.mode ?? 'failover',
+    ...(values.of !== undefined ? { of: values.of } : {}),
     ...(values.units !== undefined
       ? {
           units: values.units
@@ -158,7 +162,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     throw toLifeboatError(error, `StartExecution of ${stateMachineArn}`);
   }
 
-  const what = mode === 'dry-run' ? 'dry run (no mutating call)' : mode;
+  const of = loaded.run.of ? ` of a ${loaded.run.of}` : '';
+  const what = mode === 'dry-run' ? `dry run${of} (no mutating call)` : `${mode}${of}`;
   out.line(`started ${what} of plan ${plan.name}: ${units.join(', ')}`);
   out.line(`execution: ${executionArn}`);
   out.line(`console:   ${executionConsoleUrl(executionArn)}`);
@@ -208,7 +213,7 @@ export function defaultExecutionName(mode: string, now: Date): string {
 /** `input.units[1]: ...` becomes `--units (input.units[1]): ...`: the field the state machine names, and our option. */
 function withOptionNames(error: InputInvalidError): InputInvalidError {
   const issues = error.issues.map((issue) => {
-    const field = /^input\.(mode|units|reason)\b/.exec(issue)?.[1];
+    const field = /^input\.(mode|of|units|reason)\b/.exec(issue)?.[1];
     return field
       ? `--${field} (${issue.slice(0, issue.indexOf(':'))})${issue.slice(issue.indexOf(':'))}`
       : issue;

@@ -18,7 +18,7 @@ import type {
   UnitRunRecord,
 } from './model.js';
 import { scrubSecrets, scrubText } from './scrub.js';
-import { switchoverReport } from './switchover.js';
+import { switchoverRehearsal, switchoverReport } from './switchover.js';
 
 /* Building                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
@@ -420,6 +420,7 @@ function unitReport(
     recoveryTimeSeconds: verifiedAt && from !== null ? seconds(Date.parse(verifiedAt) - from) : null,
     ...(drillReport ? { drill: drillReport } : {}),
     ...(mode === 'switchover' ? { switchover: switchoverReport(results, verifiedAt) } : {}),
+    ...(drill && shape === 'switchover' ? { switchoverRehearsal: switchoverRehearsal(results) } : {}),
   };
 }
 
@@ -611,7 +612,7 @@ function summarize(report: RunReport): string {
     report.recoveryTimeSeconds !== null
       ? ` in ${formatDuration(report.recoveryTimeSeconds * 1000)}${report.targetRtoSeconds !== null ? ` (target ${formatDuration(report.targetRtoSeconds * 1000)}: ${report.rtoMet ? 'met' : 'NOT met'})` : ''}`
       : '';
-  const drill = report.drill ? drillSentence(report.drill) : '';
+  const drill = `${report.drill ? drillSentence(report.drill) : ''}${report.mode === 'drill' && report.run?.of === 'switchover' ? REHEARSAL_SENTENCE : ''}`;
   if (report.failure) {
     const changed = BEFORE_ANY_CHANGE.has(report.failure.stage) ? ' Nothing was changed.' : '';
     return `${subject} of ${report.planName} stopped at ${report.failure.stage}: ${report.failure.error}: ${oneLine(report.failure.cause)}.${changed}`;
@@ -667,6 +668,10 @@ function summarize(report: RunReport): string {
   }
   return `Failover of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified${rto}.`;
 }
+
+/** A drill of a switchover says what it did not prove (docs/design/switchover.md, "Dry run and drill"). */
+const REHEARSAL_SENTENCE =
+  ' A switchover was rehearsed on the copies: the production primary was never fenced, so there is no write-unavailability window and no data-loss figure.';
 
 function drillSentence(drill: DrillReport): string {
   const copies =

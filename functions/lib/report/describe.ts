@@ -37,6 +37,7 @@ export function describeSwitchover(unit: UnitReport): string | null {
 
 /** The units table's data-loss cell: a switchover's proof, else the exposure preflight measured. */
 export function describeDataLoss(unit: UnitReport): string {
+  if (unit.switchoverRehearsal) return unit.switchoverRehearsal;
   return describeSwitchover(unit) ?? describeReplicaLag(unit);
 }
 

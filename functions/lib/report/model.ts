@@ -154,6 +154,11 @@ export interface UnitReport {
   replicaLag?: { seconds: number; measuredAt: string };
   /** Switchover only: the write-unavailability window and the data-loss proof (functions/lib/report/switchover.ts). */
   switchover?: UnitSwitchoverReport;
+  /**
+   * A drill of a switchover (`of: "switchover"`): what was rehearsed on the copies and what was not, in words
+   * (functions/lib/report/switchover.ts, switchoverRehearsal). Never a data-loss figure: nothing was fenced.
+   */
+  switchoverRehearsal?: string;
 }
 
 export interface UnitSwitchoverReport {

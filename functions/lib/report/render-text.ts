@@ -148,6 +148,8 @@ export function renderReportText(report: RunReport, options: RenderTextOptions =
     // A switchover's window and its data-loss proof (functions/lib/report/switchover.ts).
     const switchover = describeSwitchover(unit);
     if (switchover) lines.push(`  switchover: ${switchover}`);
+    // A drill of a switchover: what was rehearsed and what was not (never a data-loss figure).
+    if (unit.switchoverRehearsal) lines.push(`  ${unit.switchoverRehearsal}`);
   }
   return lines.join('\n');
 }

@@ -62,3 +62,35 @@ function causeMessage(cause: unknown): string {
   }
   return cause;
 }
+
+/**
+ * A drill of a switchover, in words (docs/design/switchover.md, "Dry run and drill"): what ran on the copies and what
+ * did not. The catch-up compared the copy with the primary's position read when the fence was checked; writes went
+ * on after it, and nothing was fenced, so no data-loss figure is given.
+ */
+export function switchoverRehearsal(results: UnitResults): string {
+  const fence = results.fencePrimary;
+  const catchUp = results.waitForCatchUp;
+  const lift = results.liftFence;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  const parts: string[] = [];
+  if (!fence) {
+    parts.push('the fence check on the production primary did not pass (see the failure): nothing was fenced');
+  } else {
+    parts.push(
+      `the fence's login and privileges checked on the production primary, not applied (${text(fence.detail?.checked) ?? 'checked'})`,
+    );
+  }
+  if (catchUp?.done) {
+    parts.push(
+      `the copy caught up to the primary's position ${text(fence?.detail?.fencePosition) ?? '?'} read at that check (copy at ${text(catchUp.detail?.replicaPosition) ?? '?'})`,
+    );
+  } else if (fence) {
+    parts.push('the catch-up on the copy did not finish');
+  }
+  if (lift)
+    parts.push(
+      `lift-fence ${lift.outcome === 'already-done' ? 'a no-op on the promoted copy (nothing fenced)' : lift.outcome}`,
+    );
+  return `switchover rehearsed on the drill copy: ${parts.join('; ')}; not rehearsed: fencing production writes, the write-unavailability window, the data-loss proof`;
+}
