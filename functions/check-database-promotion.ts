@@ -1,6 +1,8 @@
+import { checkAuroraPromotion } from './lib/aurora/check.js';
 import { clientsFor } from './lib/clients.js';
 import { checkDatabasePromotion } from './lib/database.js';
 import { optionalEnv } from './lib/env.js';
+import { isAuroraUnit } from './lib/plan-names.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
 import { sharedReplicaReader } from './lib/shared-poll.js';
 import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
@@ -15,6 +17,9 @@ export const handler = answersWarmPing(async (event: unknown): Promise<PollResul
   assertUnitStepInput(event, 'checkDatabasePromotion');
   assertAttempt(event, 'checkDatabasePromotion');
   const clients = clientsFor(event.run.recoveryRegion);
+  // An Aurora unit polls its global cluster and cluster (functions/lib/aurora/check.ts), not the shared instance poll.
+  const { unit } = event;
+  if (isAuroraUnit(unit)) return checkAuroraPromotion({ rds: clients.rds }, { ...event, unit });
   const tableName = optionalEnv('LOCK_TABLE_NAME');
   const readReplica = tableName
     ? sharedReplicaReader(

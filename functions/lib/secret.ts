@@ -13,7 +13,6 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { type CredentialCheckDeps, type LoginVerdict, tryLogin } from './credential-check.js';
-import { describeInstance } from './database.js';
 import {
   awsErrorName,
   ConfigurationError,
@@ -25,7 +24,8 @@ import {
   toLifeboatError,
 } from './errors.js';
 import type { Engine, UnitPlan } from './plan.js';
-import { instanceDatabase, recoverySecretId } from './plan-names.js';
+import { recoverySecretId } from './plan-names.js';
+import { promotedTarget } from './promoted-target.js';
 import { feedReadinessChecks } from './secret-feeds/readiness.js';
 import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, PreflightCheck, RunContext, StepResult, UnitStepInput } from './types.js';
@@ -478,15 +478,11 @@ async function tryBothCredentials(
   pendingVersionId: string,
 ): Promise<Verdicts> {
   if (!deps.rds) throw new ConfigurationError('settling an interrupted rotation needs an RDS client');
-  const instance = await describeInstance(
-    deps.rds,
-    instanceDatabase(unit, 'attachRotation').replicaInstanceId,
-  );
-  const endpoint = instance.Endpoint?.Address;
+  // The promoted instance, or an Aurora unit's promoted cluster (functions/lib/promoted-target.ts).
+  const promoted = await promotedTarget(deps.rds, unit);
+  const endpoint = promoted.endpoint;
   if (!endpoint) {
-    throw new ResourceBusyError(
-      `DB instance ${instanceDatabase(unit, 'attachRotation').replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus})`,
-    );
+    throw new ResourceBusyError(`${promoted.what} has no endpoint yet (status ${promoted.status})`);
   }
   const readVersion = async (versionId: string | undefined, label: string) => {
     const out = await secretCall('GetSecretValue', unit, run, () =>

@@ -99,7 +99,14 @@ export async function checkDnsChange(deps: DnsDeps, input: DnsChangePollInput): 
   // A forced flip has no Route 53 change: wait for the alarm its health check follows (functions/lib/dns/flip.ts).
   if (unit.dns.strategy === 'health-check' && changeId === null) return checkDnsFlip(deps, input, observedAt);
   // A cname change not sent yet: it waits for its zone's batch (UpdateDns registered it, functions/lib/dns/shared.ts).
-  if (changeId === null && deps.batch && unit.dns.strategy === 'cname' && input.run.mode !== 'dry-run') {
+  // A record on Aurora's global writer endpoint is never changed, so never batched (functions/lib/promoted-target.ts).
+  if (
+    changeId === null &&
+    deps.batch &&
+    unit.dns.strategy === 'cname' &&
+    unit.dns.target !== 'global-writer-endpoint' &&
+    input.run.mode !== 'dry-run'
+  ) {
     return checkBatchedChange(deps, deps.batch, input, observedAt);
   }
   if (changeId === null) {

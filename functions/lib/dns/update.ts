@@ -7,7 +7,6 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { describeInstance } from '../database.js';
 import {
   AwsCallFailedError,
   awsErrorName,
@@ -18,7 +17,7 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { UnitPlan } from '../plan.js';
-import { instanceDatabase } from '../plan-names.js';
+import { promotedTarget } from '../promoted-target.js';
 import { timedStep } from '../step.js';
 import type { PreflightCheck, StepResult, UnitStepInput } from '../types.js';
 import { liveTtlCheck } from '../verify/budget.js';
@@ -111,13 +110,11 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
     'updateDns',
     unit.name,
     async () => {
-      const instanceId = instanceDatabase(unit, 'updateDns').replicaInstanceId;
-      const instance = await describeInstance(deps.rds, instanceId);
-      const target = instance.Endpoint?.Address;
+      // The promoted instance, or an Aurora unit's promoted cluster or global writer endpoint.
+      const promoted = await promotedTarget(deps.rds, unit);
+      const target = promoted.endpoint;
       if (!target) {
-        throw new ResourceBusyError(
-          `DB instance ${instanceId} has no endpoint yet (status ${instance.DBInstanceStatus})`,
-        );
+        throw new ResourceBusyError(`${promoted.what} has no endpoint yet (status ${promoted.status})`);
       }
       const base = {
         strategy: unit.dns.strategy,
@@ -126,13 +123,38 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
         target: normalizeDnsName(target),
       };
 
+      if (promoted.recordFollowsItself) {
+        // Aurora moves its global writer endpoint to the new writer itself: the record is checked, never changed
+        // (docs/design/aurora.md, "DNS"). VerifyConnectivity then proves it leads to a writable database.
+        const current = await readCname(deps.route53, unit);
+        const named = current ? recordValue(current) : undefined;
+        if (named !== base.target) {
+          throw new ConfigurationError(
+            `${unit.dns.recordName} names ${named ?? 'nothing'}, not the global writer endpoint ${base.target}: ` +
+              'dns.target "global-writer-endpoint" means the record names it (or use "cluster-endpoint"); nothing was changed',
+          );
+        }
+        return {
+          outcome: run.mode === 'dry-run' ? 'planned' : 'already-done',
+          detail: {
+            ...base,
+            dnsTarget: 'global-writer-endpoint',
+            call: null,
+            changeId: null,
+            previousTarget: named,
+            previousTtl: current?.TTL ?? null,
+            changedAt: null,
+            note: 'the record names the global writer endpoint, which Aurora moves to the new writer: not changed, only verified',
+          },
+        };
+      }
+
       if (unit.dns.strategy === 'health-check') {
         // No Route 53 call: its control plane is served from us-east-1, which may be the failed Region. The flip is
         // forced through the recovery Region's CloudWatch (functions/lib/dns/flip.ts, docs/design/dns-flip.md).
-        if (run.mode !== 'dry-run' && instance.ReadReplicaSourceDBInstanceIdentifier) {
+        if (run.mode !== 'dry-run' && promoted.notPromoted) {
           throw new ConfigurationError(
-            `DB instance ${instanceId} is still a read replica of ${instance.ReadReplicaSourceDBInstanceIdentifier}; ` +
-              'the record is failed over only to a promoted instance',
+            `${promoted.what} is ${promoted.notPromoted}; the record is failed over only to a promoted database`,
           );
         }
         const flip = await forceDnsFlip(deps, input);
@@ -151,10 +173,9 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
       }
 
       // Moving writers to an instance that is still a read replica would send them to a read-only database.
-      if (run.mode !== 'dry-run' && instance.ReadReplicaSourceDBInstanceIdentifier) {
+      if (run.mode !== 'dry-run' && promoted.notPromoted) {
         throw new ConfigurationError(
-          `DB instance ${instanceId} is still a read replica of ${instance.ReadReplicaSourceDBInstanceIdentifier}; ` +
-            'the record is moved only to a promoted instance',
+          `${promoted.what} is ${promoted.notPromoted}; the record is moved only to a promoted database`,
         );
       }
 
@@ -451,8 +472,7 @@ export async function checkDnsReadiness(
   if (deps.rds) {
     let endpoint: string | undefined;
     try {
-      endpoint = (await describeInstance(deps.rds, instanceDatabase(unit, 'updateDns').replicaInstanceId))
-        .Endpoint?.Address;
+      endpoint = (await promotedTarget(deps.rds, unit)).endpoint;
     } catch (error) {
       // The database checks report a missing replica; here it only means the target cannot be compared.
       if (!(error instanceof ResourceMissingError)) throw error;

@@ -1,7 +1,6 @@
 import { inspect } from 'node:util';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { describeInstance } from '../database.js';
 import { optionalEnv } from '../env.js';
 import {
   awsErrorName,
@@ -14,7 +13,8 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { Engine, UnitPlan } from '../plan.js';
-import { instanceDatabase, recoverySecretId } from '../plan-names.js';
+import { instanceDatabase, isAuroraUnit, recoverySecretId } from '../plan-names.js';
+import { promotedTarget } from '../promoted-target.js';
 import { type StepBody, timedStep } from '../step.js';
 import type { DetailValue, StepResult, UnitStepInput } from '../types.js';
 import { budgetDetail, type DnsSettlement, verifyBudget, withinBudget } from './budget.js';
@@ -239,25 +239,21 @@ interface Target {
   port: number | undefined;
 }
 
-/** The promoted instance's endpoint, from RDS in the recovery Region. */
+/**
+ * The promoted database's endpoint, from RDS in the recovery Region: the instance's, an Aurora unit's promoted
+ * cluster's, or the global writer endpoint the record names (functions/lib/promoted-target.ts).
+ */
 async function promotedEndpoint(rds: RDSClient, unit: UnitPlan): Promise<Target> {
-  const instance = await describeInstance(
-    rds,
-    instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId,
-  );
-  const source = instance.ReadReplicaSourceDBInstanceIdentifier;
-  if (source !== undefined && source !== '') {
+  const promoted = await promotedTarget(rds, unit);
+  if (promoted.notPromoted) {
     throw new ConnectivityNotReadyError(
-      `DB instance ${instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId} is still a read replica of ${source}: promotion has not finished`,
+      `${promoted.what} is ${promoted.notPromoted}: promotion has not finished`,
     );
   }
-  const address = instance.Endpoint?.Address;
-  if (!address) {
-    throw new ConnectivityNotReadyError(
-      `DB instance ${instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId} has no endpoint yet (status ${instance.DBInstanceStatus ?? 'unknown'})`,
-    );
+  if (!promoted.endpoint) {
+    throw new ConnectivityNotReadyError(`${promoted.what} has no endpoint yet (status ${promoted.status})`);
   }
-  return { endpoint: normalizeName(address), port: instance.Endpoint?.Port };
+  return { endpoint: normalizeName(promoted.endpoint), port: promoted.port };
 }
 
 /** Turns a driver error into our family, by its code; the message names what was being done, never the password. */
@@ -381,7 +377,9 @@ async function verifyUnit(deps: VerifyDeps, unit: UnitPlan): Promise<StepBody> {
       cnameChain: resolution.chain.join(' -> '),
       address,
       endpoint: target.endpoint,
-      instance: instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId,
+      instance: isAuroraUnit(unit)
+        ? unit.database.replicaClusterId
+        : instanceDatabase(unit, 'verifyConnectivity').replicaInstanceId,
       engine: unit.database.engine,
       port: credentials.port,
       database: unit.verify.database ?? null,

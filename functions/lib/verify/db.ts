@@ -16,7 +16,7 @@ import type { Engine } from '../plan.js';
 export type EngineFamily = 'postgres' | 'mysql';
 
 export function engineFamily(engine: Engine): EngineFamily {
-  return engine === 'postgres' ? 'postgres' : 'mysql';
+  return engine === 'postgres' || engine === 'aurora-postgresql' ? 'postgres' : 'mysql';
 }
 
 /**
