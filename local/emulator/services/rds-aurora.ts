@@ -684,14 +684,18 @@ export class AuroraClusters {
       target.status = 'available';
       global.status = 'available';
       delete global.failover;
-      // The other members' servers replicate from the new writer from now on: rebuilt from it (they rejoin).
-      if (backed && backend.rejoin) {
+      // The other members' servers replicate from the new writer from now on: rebuilt from it (they rejoin). A member
+      // that cannot be rebuilt is `failed` itself; the new writer stays as it is.
+      const rejoin = backed ? backend.rejoin?.bind(backend) : undefined;
+      if (rejoin) {
         for (const arn of global.members) {
           const member = arn === target.arn ? undefined : this.byArn(arn);
           if (!member || member.gone || member.ip === undefined) continue;
-          const server = await backend.rejoin(member.id, target.id, this.tlsNames(member));
-          member.ip = server.address;
-          member.port = server.port;
+          this.background(member, 'rejoin', async () => {
+            const server = await rejoin(member.id, target.id, this.tlsNames(member));
+            member.ip = server.address;
+            member.port = server.port;
+          });
         }
       }
     });
