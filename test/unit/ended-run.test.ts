@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -280,4 +280,37 @@ describe('the ended-run handler (issue 9, item 6a)', () => {
       expect(sfnMock.calls()).toHaveLength(0);
     },
   );
+});
+
+describe('the ended-run handler with the units in S3 (issue 14)', () => {
+  it('a run that timed out in its units, whose LoadPlan output names units.json instead of carrying the units: reads them and reports each unit stopped', async () => {
+    // Prepare: LoadPlan's output as functions/load-plan.ts returns it (functions/lib/run-objects.ts).
+    const run = runOf('run-9');
+    const key = 'runs/orders-dr/run-9/units.json';
+    const events = history(run, 'units').map((e) =>
+      e.stateExitedEventDetails?.name === HISTORY_STATES.loadPlan
+        ? {
+            ...e,
+            stateExitedEventDetails: {
+              ...e.stateExitedEventDetails,
+              output: JSON.stringify({ run, maxConcurrency: 10, plannedUnits: ['orders'], unitsKey: key }),
+            },
+          }
+        : e,
+    );
+    const w = world({ status: 'TIMED_OUT', events, error: 'States.Timeout' });
+    s3Mock
+      .on(GetObjectCommand, { Bucket: 'reports', Key: key })
+      // The part of the SDK's stream the code reads.
+      .resolves({ Body: { transformToString: async () => JSON.stringify([unit]) } as never });
+
+    // Act
+    const outcome = await closeEndedRun(w.deps, w.config, statusChange('run-9', 'TIMED_OUT'));
+
+    // Assess
+    expect(outcome).toMatchObject({ action: 'closed', report: 'written' });
+    expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([key]);
+    const report = storedReport();
+    expect(report.units.map((u) => [u.unit, u.status, u.engine])).toEqual([['orders', 'failed', 'postgres']]);
+  });
 });
