@@ -3,11 +3,13 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { checkAuroraReadiness } from './aurora/preflight.js';
 import { checkDatabaseReadiness } from './database.js';
 import { checkDnsReadiness } from './dns/update.js';
 import { timeoutScale } from './env.js';
 import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboatError } from './errors.js';
 import type { UnitPlan } from './plan.js';
+import { isAuroraUnit } from './plan-names.js';
 import { checkReprotectReadiness, reprotectDeps } from './reprotect/reprotect.js';
 import { checkRotationReadiness, checkSecretReadiness } from './secret.js';
 import { checkSwitchoverReadiness, switchoverDeps } from './switchover/preflight.js';
@@ -49,7 +51,19 @@ interface Concern {
 const CHECKS: readonly Concern[] = [
   { concern: 'secret', check: checkSecretReadiness, onDeadline: 'retry', service: 'Secrets Manager' },
   { concern: 'rotation', check: checkRotationReadiness, onDeadline: 'retry', service: 'Lambda' },
-  { concern: 'database', check: checkDatabaseReadiness, onDeadline: 'retry', service: 'RDS or CloudWatch' },
+  {
+    concern: 'database',
+    // An Aurora unit's clusters and global cluster (functions/lib/aurora/preflight.ts).
+    check: (deps, input) =>
+      isAuroraUnit(input.unit)
+        ? checkAuroraReadiness(
+            { ...deps, primaryRds: () => switchoverDeps(input.run).primaryRds },
+            { ...input, unit: input.unit },
+          )
+        : checkDatabaseReadiness(deps, input),
+    onDeadline: 'retry',
+    service: 'RDS or CloudWatch',
+  },
   { concern: 'dns', check: checkDnsReadiness, onDeadline: 'warning', service: 'the Route 53 control plane' },
   // Mode reprotect only (none otherwise): the old Region must answer, the old primary be renamable (docs/design/reprotect.md).
   {
@@ -61,7 +75,11 @@ const CHECKS: readonly Concern[] = [
   // Mode switchover only (none otherwise): the primary healthy, reachable and writable (docs/design/switchover.md).
   {
     concern: 'switchover',
-    check: (_deps, input) => checkSwitchoverReadiness(switchoverDeps(input.run), input),
+    // Aurora switches over with its own managed call: its checks are the database concern's.
+    check: (_deps, input) =>
+      isAuroraUnit(input.unit)
+        ? Promise.resolve([])
+        : checkSwitchoverReadiness(switchoverDeps(input.run), input),
     onDeadline: 'retry',
     service: 'RDS or the database in the primary Region',
   },

@@ -1,11 +1,13 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAuroraPromotion } from '../../functions/lib/aurora/check.js';
+import { checkAuroraReadiness } from '../../functions/lib/aurora/preflight.js';
 import { type AuroraStepInput, promoteAurora } from '../../functions/lib/aurora/promote.js';
 import { ConfigurationError } from '../../functions/lib/errors.js';
-import type { AuroraUnitPlan } from '../../functions/lib/plan.js';
+import type { AuroraUnitPlan, Mode } from '../../functions/lib/plan.js';
 import { promotedTarget } from '../../functions/lib/promoted-target.js';
-import type { Mode, RunContext } from '../../functions/lib/types.js';
+import type { RunContext } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 
 /**
@@ -234,5 +236,71 @@ describe('Aurora cross-Region replica cluster unit (Aurora MySQL)', () => {
     await expect(promoteAurora({ rds }, { run: run('failover', 'r-src'), unit })).rejects.toThrow(
       /is a read replica of .*other-east-\d+, not of the plan's primary .*:cluster:shop-east-x/,
     );
+  });
+});
+
+describe('Aurora preflight', () => {
+  const deps = () => ({
+    rds,
+    cloudwatch: new CloudWatchClient(emulator.clientConfig(RECOVERY)),
+    primaryRds: () => new RDSClient(emulator.clientConfig(PRIMARY)),
+  });
+  const errors = (checks: { ok: boolean; severity: string; message: string }[]) =>
+    checks.filter((c) => !c.ok && c.severity === 'error').map((c) => c.message);
+
+  it('a healthy global database has no error; the lag unknown is a warning', async () => {
+    const unit = seedGlobal();
+    const checks = await checkAuroraReadiness(deps(), { run: run('failover', 'p-ok'), unit });
+    expect(errors(checks)).toEqual([]);
+    expect(checks.find((c) => c.check === 'database.replica-lag')).toMatchObject({
+      ok: false,
+      severity: 'warning',
+      message: expect.stringMatching(/no AuroraGlobalDBReplicationLag datapoint/),
+    });
+  });
+
+  it('names the configuration errors: wrong engine, replica not a member, primary not a member, missing cluster', async () => {
+    const unit = seedGlobal();
+    const other = seedGlobal();
+    const wrong: AuroraUnitPlan = {
+      ...unit,
+      database: {
+        ...unit.database,
+        engine: 'aurora-mysql',
+        primaryClusterId: other.database.primaryClusterId,
+        replicaClusterId: other.database.replicaClusterId,
+      },
+    };
+    expect(
+      errors(await checkAuroraReadiness(deps(), { run: run('failover', 'p-bad'), unit: wrong })),
+    ).toEqual([
+      expect.stringMatching(/runs engine aurora-postgresql, the plan says aurora-mysql/),
+      expect.stringMatching(
+        /is not a member of global cluster orders-global-\d+ \(database.replicaClusterId\)/,
+      ),
+    ]);
+    const primaryElsewhere: AuroraUnitPlan = {
+      ...unit,
+      database: { ...unit.database, primaryClusterId: other.database.primaryClusterId },
+    };
+    expect(
+      errors(await checkAuroraReadiness(deps(), { run: run('failover', 'p-bad'), unit: primaryElsewhere })),
+    ).toEqual([expect.stringMatching(/is not a member of global cluster .*\(database.primaryClusterId\)/)]);
+    const missing: AuroraUnitPlan = { ...unit, database: { ...unit.database, replicaClusterId: 'nope' } };
+    expect(
+      errors(await checkAuroraReadiness(deps(), { run: run('failover', 'p-bad'), unit: missing })),
+    ).toEqual([expect.stringMatching(/DB cluster nope does not exist/)]);
+  });
+
+  it('a switchover across different engine versions is refused, naming both', async () => {
+    const unit = seedGlobal(['16.4', '16.2']);
+    const checks = await checkAuroraReadiness(deps(), { run: run('switchover', 'p-sw'), unit });
+    expect(errors(checks)).toEqual([
+      expect.stringMatching(
+        /a switchover needs the same engine version: orders-east-\d+ runs 16.4, orders-west-\d+ runs 16.2/,
+      ),
+    ]);
+    // A failover does not compare them: Aurora's failover allows it.
+    expect(errors(await checkAuroraReadiness(deps(), { run: run('failover', 'p-fo'), unit }))).toEqual([]);
   });
 });
