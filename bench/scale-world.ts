@@ -160,18 +160,21 @@ export async function startScaleWorld(plan: FailoverPlan, timeFactor: number): P
 export function scalePlan(example: FailoverPlan, count: number, maxConcurrency: number): FailoverPlan {
   const template = example.units[0];
   if (!template) throw new Error('scalePlan: the example plan has no unit');
+  // Short names: the plan is baked into the definition and is its first state's output, within 256 KiB
+  // (functions/lib/state-limits.ts, MAX_UNITS_PER_RUN); 500 units named unit-001-db-replica and so on take 274,455
+  // bytes and are refused at synthesis, named u001-db-r they take about 260,000.
   const units = Array.from({ length: count }, (_, i) => {
-    const n = String(i + 1).padStart(3, '0');
+    const n = `u${String(i + 1).padStart(3, '0')}`;
     return {
       ...template,
-      name: `unit-${n}`,
-      secret: { id: `unit-${n}/db` },
+      name: n,
+      secret: { id: `${n}/db` },
       database: {
         ...template.database,
-        primaryInstanceId: `unit-${n}-db`,
-        replicaInstanceId: `unit-${n}-db-replica`,
+        primaryInstanceId: `${n}-db`,
+        replicaInstanceId: `${n}-db-r`,
       },
-      dns: { ...template.dns, recordName: `unit-${n}-db.internal.example.com` },
+      dns: { ...template.dns, recordName: `${n}.internal.example.com` },
     };
   });
   return { ...example, name: 'bench-scale', maxConcurrency, units };
