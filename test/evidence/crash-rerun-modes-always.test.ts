@@ -368,7 +368,13 @@ describe('MariaDB switchover: fence by account lock, GTID catch-up; a crash, ref
         expect(stepStatuses(last.report, unit).fencePrimary).toBe(unpromoted ? 'changed' : 'already-done');
       }
       expect(w.promotions.get(replicaId)).toBe(1);
-      expect(applied(all, 'PromoteReadReplica')).toHaveLength(1);
+      // RDS accepts a repeated PromoteReadReplica while the promotion has not yet shown, starting nothing (as in the
+      // failover's matrix): the real promotions above are the count; the accepted calls are one unless answers were lost
+      if (c.mode === 'after-always' && c.action === 'PromoteReadReplica') {
+        expect(applied(all, 'PromoteReadReplica').length).toBeGreaterThanOrEqual(1);
+      } else {
+        expect(applied(all, 'PromoteReadReplica')).toHaveLength(1);
+      }
       expect(applied(all, 'StopReplicationToReplica')).toHaveLength(1);
       const proofs = runs.map((r) => r.report?.units.find((u) => u.unit === unit)?.switchover);
       expect(proofs.at(-1)).toMatchObject({ positionKind: 'mariadb-gtid', dataLossTransactions: 0 });
