@@ -163,6 +163,13 @@ const EXERCISES_SWITCHOVER = sfn.Condition.or(
   runOf('switchover'),
 );
 
+/**
+ * An Aurora unit (functions/lib/plan-names.ts isAuroraUnit): its switchover is Aurora's own managed, zero-loss
+ * SwitchoverGlobalCluster, so lifeboat's fence, catch-up and lift are not in its path (docs/design/aurora.md).
+ */
+const AURORA_UNIT = sfn.Condition.stringMatches('$.unit.database.engine', 'aurora-*');
+const NOT_AURORA_UNIT = sfn.Condition.not(AURORA_UNIT);
+
 /** Label of the units' Map Run: child executions are named `<label>:<id>` and their ARNs sit under it. */
 export const UNIT_MAP_RUN_LABEL = 'units';
 const EXECUTION = {
@@ -354,7 +361,10 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
   const afterPromotionFailure = new sfn.Choice(scope, N.isSwitchoverPromotionFailure, {
     stateName: N.isSwitchoverPromotionFailure,
   })
-    .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), unfenceIfUnpromoted)
+    .when(
+      sfn.Condition.and(sfn.Condition.stringEquals('$.run.mode', 'switchover'), NOT_AURORA_UNIT),
+      unfenceIfUnpromoted,
+    )
     .otherwise(finishUnit);
   const promoteBoth = sideBySide(
     scope,
@@ -510,7 +520,7 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
     .next(pointDns);
   promoteBoth.next(
     new sfn.Choice(scope, N.isSwitchoverAfterPromotion, { stateName: N.isSwitchoverAfterPromotion })
-      .when(EXERCISES_SWITCHOVER, liftFence)
+      .when(sfn.Condition.and(EXERCISES_SWITCHOVER, NOT_AURORA_UNIT), liftFence)
       .otherwise(pointDns),
   );
 
@@ -627,8 +637,22 @@ export function buildFailoverDefinition(scope: Construct, props: FailoverDefinit
   })
     .addCatch(unfencePrimary, CATCH_ALL_INTO_FAILURE)
     .next(catchUp);
-  drillRehearses.when(runOf('switchover'), fencePrimary).otherwise(promoteBoth);
+  drillRehearses
+    .when(sfn.Condition.and(runOf('switchover'), NOT_AURORA_UNIT), fencePrimary)
+    .otherwise(promoteBoth);
   const startUnit = new sfn.Choice(scope, N.isDrillUnit, { stateName: N.isDrillUnit })
+    // An Aurora unit switches over with SwitchoverGlobalCluster alone (functions/lib/aurora/promote.ts); a drill still
+    // makes its copies first (prepareDrill).
+    .when(
+      sfn.Condition.and(
+        AURORA_UNIT,
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.run.mode', 'switchover'),
+          sfn.Condition.and(sfn.Condition.stringEquals('$.run.mode', 'dry-run'), runOf('switchover')),
+        ),
+      ),
+      promoteBoth,
+    )
     .when(sfn.Condition.stringEquals('$.run.mode', 'switchover'), fencePrimary)
     .when(sfn.Condition.stringEquals('$.run.mode', 'reprotect'), reprotect)
     .when(sfn.Condition.stringEquals('$.run.mode', 'drill'), prepareDrill)

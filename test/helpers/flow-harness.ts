@@ -9,7 +9,7 @@ import { TransientAwsError } from '../../functions/lib/errors.js';
 import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
 import type { PlanDocument } from '../../functions/lib/plan.js';
-import { instanceDatabase } from '../../functions/lib/plan-names.js';
+import { instanceDatabase, isAuroraUnit } from '../../functions/lib/plan-names.js';
 import {
   buildRunReport,
   type ReportEvent,
@@ -168,7 +168,7 @@ export function stepResult(
       step === 'updateDns'
         ? {
             changeId: planned ? null : `C-${unit.name}`,
-            target: `${instanceDatabase(unit, 'this test').replicaInstanceId}.rds.example.com`,
+            target: `${isAuroraUnit(unit) ? unit.database.replicaClusterId : instanceDatabase(unit, 'this test').replicaInstanceId}.rds.example.com`,
           }
         : {},
     warnings: [],
