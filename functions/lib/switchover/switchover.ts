@@ -1,4 +1,4 @@
-import type { RDSClient } from '@aws-sdk/client-rds';
+import type { DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeInstance } from '../database.js';
 import { optionalEnv } from '../env.js';
@@ -6,6 +6,7 @@ import {
   awsErrorName,
   CatchUpTimeoutError,
   FenceFailedError,
+  FenceKeptError,
   InputInvalidError,
   LifeboatError,
   ResourceMissingError,
@@ -80,6 +81,8 @@ export interface FenceDetail {
 
 interface OpenSession {
   readonly session: DbSession;
+  /** The instance as RDS described it just before the login. */
+  readonly described: DBInstance;
   readonly family: EngineFamily;
   readonly instance: string;
   readonly endpoint: string;
@@ -147,7 +150,7 @@ async function openSession(deps: SwitchoverDeps, unit: UnitPlan, side: Side): Pr
       timeoutMs,
       tls: unit.verify.requireTls ? { endpoint, ...(ca ? { ca } : {}) } : null,
     });
-    return { session, family, instance: instanceId, endpoint, password };
+    return { session, family, instance: instanceId, endpoint, password, described: instance };
   } catch (error) {
     // Preflight reads the primary through RDS's API only; this login is the first time a switchover reaches the
     // primary database (docs/design/switchover.md, "Preflight"). Nothing is fenced yet when it fails.
@@ -304,20 +307,26 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
       },
     };
   }
-  let read: { position: string | null; covered?: boolean };
+  let read: { position: string | null; covered?: boolean; promoted?: string };
   let unreadable: string | null = null;
   try {
-    read = await withSession(deps, unit, 'replica', ({ session }) =>
-      replicaPosition(session, fence.positionKind, fence.fencePosition),
-    );
+    read = await withSession(deps, unit, 'replica', async ({ session, described }) => {
+      // Promoted already (a re-run after the promotion, docs/design/switchover.md, "Crash and re-run"): the position
+      // read by this run's fence is after the promotion and will never be replayed; the run goes on to finish the
+      // switchover, the old primary fenced, with no data-loss proof of its own.
+      if (!described.ReadReplicaSourceDBInstanceIdentifier) {
+        return { position: null, promoted: described.DBInstanceStatus ?? 'unknown' };
+      }
+      return replicaPosition(session, fence.positionKind, fence.fencePosition);
+    });
   } catch (error) {
     // A replica that does not answer this once is behind until the bound says otherwise; AWS throttling is retried.
     if (error instanceof LifeboatError && error.retryable) throw error;
     unreadable = error instanceof Error ? error.message : String(error);
     read = { position: null };
   }
-  let done = false;
-  if (read.position !== null && read.position !== '') {
+  let done = read.promoted !== undefined;
+  if (!done && read.position !== null && read.position !== '') {
     try {
       done =
         fence.positionKind === 'mysql-gtid'
@@ -333,7 +342,8 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
     positionKind: fence.positionKind,
     fencePosition: fence.fencePosition,
     replicaPosition: read.position,
-    caughtUp: done,
+    caughtUp: done && read.promoted === undefined,
+    ...(read.promoted !== undefined ? { alreadyPromoted: true } : {}),
     ...(unreadable ? { unreadable } : {}),
   };
   logger.info('replica catch-up polled', { unit: unit.name, ...detail });
@@ -350,7 +360,14 @@ export async function checkCatchUp(deps: SwitchoverDeps, input: CatchUpInput): P
   }
   return {
     done,
-    status: done ? 'caught-up' : unreadable ? 'unreadable' : 'behind',
+    status:
+      read.promoted !== undefined
+        ? 'already-promoted'
+        : done
+          ? 'caught-up'
+          : unreadable
+            ? 'unreadable'
+            : 'behind',
     waitSeconds: done ? 0 : CATCH_UP_POLL_SECONDS,
     observedAt,
     detail,
@@ -380,6 +397,7 @@ export async function unfence(deps: SwitchoverDeps, input: UnitStepInput, side: 
           detail: { call: 'SQL on the database', instance, region, unfence: 'the fence, reversed' },
         };
       }
+      if (side === 'primary') await assertReplicaUnpromoted(deps, unit);
       const out = await withSession(deps, unit, side, async ({ session, family }) =>
         liftFence(session, await flavourOf(session, family), `${side} ${instance}`, deps.engine),
       );
@@ -396,6 +414,32 @@ export async function unfence(deps: SwitchoverDeps, input: UnitStepInput, side: 
     },
     deps.now,
   );
+}
+
+/**
+ * Never two writers: the primary is not un-fenced once RDS describes the replica as promoted or promoting (no
+ * source), e.g. a re-run whose earlier run promoted it (docs/design/switchover.md, "Crash and re-run"). A replica that
+ * cannot be described does not block the un-fence: before the promotion nothing was promoted by this run, and the
+ * primary must not stay fenced because the recovery Region's RDS does not answer.
+ */
+async function assertReplicaUnpromoted(deps: SwitchoverDeps, unit: UnitPlan): Promise<void> {
+  const replicaId = instanceOf(unit, 'replica');
+  let replica: DBInstance;
+  try {
+    replica = await describeInstance(deps.rds, replicaId);
+  } catch (error) {
+    logger.warn('replica not described before the un-fence', {
+      unit: unit.name,
+      replica: replicaId,
+      error: error instanceof Error ? error.name : String(error),
+    });
+    return;
+  }
+  if (!replica.ReadReplicaSourceDBInstanceIdentifier) {
+    throw new FenceKeptError(
+      `the replica ${replicaId} names no source (status "${replica.DBInstanceStatus ?? 'unknown'}"): it is promoted or promoting, so the primary stays fenced (never two writers); re-run the switchover to finish it`,
+    );
+  }
 }
 
 /* ---------------------------------------------------------------------------------------------- */
