@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,6 +10,9 @@ import { join } from 'node:path';
 export default function setup(): () => void {
   const previous = process.env.TMPDIR;
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-test-'));
+  // Open like /tmp itself (sticky, anyone may create): PostgreSQL runs as its own user when the tests run as root,
+  // and could not enter a directory only its creator may (mkdtemp's 0700).
+  chmodSync(dir, 0o1777);
   process.env.TMPDIR = dir;
   return () => {
     rmSync(dir, { recursive: true, force: true });
