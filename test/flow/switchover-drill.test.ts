@@ -90,7 +90,9 @@ describe('a drill of a switchover', () => {
     expect(run.status).toBe('failed');
     const unit = statesCalled(run, 'orders');
     expect(unit).toEqual([N.prepareDrill, N.checkDrillCopies, N.fencePrimary, N.cleanUpDrill]);
-    expect(run.report?.units[0]?.switchoverRehearsal).toContain('the fence check on the production primary did not pass');
+    expect(run.report?.units[0]?.switchoverRehearsal).toContain(
+      'the fence check on the production primary did not pass',
+    );
   });
 
   it('runs a plain drill without the switchover steps', async () => {

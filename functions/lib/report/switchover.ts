@@ -75,7 +75,9 @@ export function switchoverRehearsal(results: UnitResults): string {
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const parts: string[] = [];
   if (!fence) {
-    parts.push('the fence check on the production primary did not pass (see the failure): nothing was fenced');
+    parts.push(
+      'the fence check on the production primary did not pass (see the failure): nothing was fenced',
+    );
   } else {
     parts.push(
       `the fence's login and privileges checked on the production primary, not applied (${text(fence.detail?.checked) ?? 'checked'})`,
