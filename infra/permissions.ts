@@ -448,7 +448,82 @@ export function stepGrants(
   });
   // Mode reprotect's preflight reads the old Region's instances (functions/lib/reprotect/reprotect.ts).
   grants.preflight.push(reprotectDescribeOld(plan));
+  for (const [step, extra] of Object.entries(auroraGrants(plan, at))) {
+    grants[step as StepFunctionName].push(...extra);
+  }
+  // A plan of Aurora units only has no instances: a statement that names nothing grants nothing and IAM refuses it.
+  for (const step of Object.keys(grants) as StepFunctionName[]) {
+    grants[step] = grants[step].filter((g) => g.statement.resources.length > 0);
+  }
   return grants;
+}
+
+/**
+ * The Aurora units' grants (functions/lib/aurora/, docs/design/aurora.md "Permissions"), on their clusters only:
+ * the recovery Region's replica clusters, the primary clusters (a switchover's preflight compares engine versions
+ * there), and the global clusters, whose ARNs have no Region (`arn:aws:rds::<account>:global-cluster:<id>`).
+ * FailoverGlobalCluster and SwitchoverGlobalCluster are allowed on the global cluster and its two member clusters of
+ * the plan: the call names the global cluster and the target cluster, and promotes one while it demotes the other.
+ */
+function auroraGrants(plan: FailoverPlan, at: PlanArns): Partial<Record<StepFunctionName, StepGrant[]>> {
+  const units = plan.units.filter(isAuroraUnit);
+  if (units.length === 0) return {};
+  const primaryAt = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const clusterArn = (p: PlanArns, id: string) =>
+    `arn:${p.partition}:rds:${p.region}:${p.account}:cluster:${id}`;
+  const replicas = unique(units.map((u) => clusterArn(at, u.database.replicaClusterId)));
+  const primaries = unique(units.map((u) => clusterArn(primaryAt, u.database.primaryClusterId)));
+  const globalUnits = units.filter((u) => u.database.globalClusterId !== undefined);
+  const globals = unique(
+    globalUnits.map(
+      (u) => `arn:${at.partition}:rds::${at.account}:global-cluster:${u.database.globalClusterId}`,
+    ),
+  );
+  const replicaClusterUnits = units.filter((u) => u.database.globalClusterId === undefined);
+  const read = (sid: string): StepGrant[] => [
+    { statement: allow(`${sid}Clusters`, ['rds:DescribeDBClusters'], replicas) },
+    ...(globals.length
+      ? [{ statement: allow(`${sid}GlobalClusters`, ['rds:DescribeGlobalClusters'], globals) }]
+      : []),
+  ];
+  const promote: StepGrant[] = [...read('DescribeAurora')];
+  if (globals.length) {
+    promote.push({
+      statement: allow(
+        'FailOverAuroraGlobalDatabases',
+        ['rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster'],
+        unique([
+          ...globals,
+          ...globalUnits.flatMap((u) => [
+            clusterArn(at, u.database.replicaClusterId),
+            clusterArn(primaryAt, u.database.primaryClusterId),
+          ]),
+        ]),
+      ),
+    });
+  }
+  if (replicaClusterUnits.length) {
+    promote.push({
+      statement: allow(
+        'PromoteAuroraReplicaClusters',
+        ['rds:PromoteReadReplicaDBCluster'],
+        unique(replicaClusterUnits.map((u) => clusterArn(at, u.database.replicaClusterId))),
+      ),
+    });
+  }
+  return {
+    preflight: [
+      ...read('PreflightAurora'),
+      // A switchover's preflight compares the two clusters' engine versions (functions/lib/aurora/preflight.ts).
+      { statement: allow('DescribeAuroraPrimaries', ['rds:DescribeDBClusters'], primaries) },
+    ],
+    promoteDatabase: promote,
+    checkDatabasePromotion: read('PollAurora'),
+    // The promoted cluster's endpoint, or the global writer endpoint (functions/lib/promoted-target.ts).
+    updateDns: read('TargetAurora'),
+    verifyConnectivity: read('ReachAurora'),
+    attachRotation: read('SettleAurora'),
+  };
 }
 
 /**

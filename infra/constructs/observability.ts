@@ -6,8 +6,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type FailoverPlan, partitionOf } from '../../functions/lib/plan.js';
-import { instanceDatabase } from '../../functions/lib/plan-names.js';
+import { type FailoverPlan, partitionOf, type UnitPlan } from '../../functions/lib/plan.js';
+import { instanceDatabase, isAuroraUnit } from '../../functions/lib/plan-names.js';
 import {
   READINESS_NAMESPACE,
   READY_METRIC,
@@ -256,20 +256,7 @@ export class Observability extends Construct {
               ? `Readiness: replica lag (s), units ${i + 1}-${i + units.length}`
               : 'Readiness: replica lag (s)',
           width: 24,
-          left: units.map(
-            (unit) =>
-              new cloudwatch.Metric({
-                namespace: 'AWS/RDS',
-                metricName: 'ReplicaLag',
-                dimensionsMap: {
-                  DBInstanceIdentifier: instanceDatabase(unit, 'the replica lag alarm').replicaInstanceId,
-                },
-                region: plan.recoveryRegion,
-                statistic: 'Maximum',
-                period: Duration.minutes(1),
-                label: `${unit.name} (${instanceDatabase(unit, 'the replica lag alarm').replicaInstanceId})`,
-              }),
-          ),
+          left: units.map((unit) => replicaLagMetric(unit, plan.recoveryRegion)),
           leftAnnotations: [{ value: limit, label: 'preflight warns above' }],
         }),
       );
@@ -288,4 +275,44 @@ export class Observability extends Construct {
       }),
     );
   }
+}
+
+/**
+ * A unit's replica lag in seconds, as preflight reads it: an instance's ReplicaLag; an Aurora global database's
+ * AuroraGlobalDBReplicationLag (milliseconds, divided here); a replica cluster's AuroraBinlogReplicaLag
+ * (functions/lib/aurora/preflight.ts, docs/aws/aurora-global-database.md "Lag").
+ */
+function replicaLagMetric(unit: UnitPlan, region: string): cloudwatch.IMetric {
+  const common = { namespace: 'AWS/RDS', region, statistic: 'Maximum', period: Duration.minutes(1) };
+  if (!isAuroraUnit(unit)) {
+    const id = instanceDatabase(unit, 'the replica lag graph').replicaInstanceId;
+    return new cloudwatch.Metric({
+      ...common,
+      metricName: 'ReplicaLag',
+      dimensionsMap: { DBInstanceIdentifier: id },
+      label: `${unit.name} (${id})`,
+    });
+  }
+  const id = unit.database.replicaClusterId;
+  const label = `${unit.name} (${id})`;
+  if (unit.database.globalClusterId === undefined) {
+    return new cloudwatch.Metric({
+      ...common,
+      metricName: 'AuroraBinlogReplicaLag',
+      dimensionsMap: { DBClusterIdentifier: id },
+      label,
+    });
+  }
+  return new cloudwatch.MathExpression({
+    expression: 'lag / 1000',
+    usingMetrics: {
+      lag: new cloudwatch.Metric({
+        ...common,
+        metricName: 'AuroraGlobalDBReplicationLag',
+        dimensionsMap: { DBClusterIdentifier: id },
+      }),
+    },
+    period: Duration.minutes(1),
+    label,
+  });
 }

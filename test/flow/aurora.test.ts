@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 /** A plan of a global database unit (orders) and an Aurora MySQL replica cluster unit (billing), seeded fresh. */
-function auroraWorld(): { plan: PlanDocument; globalId: string; ids: Record<string, string> } {
+function auroraWorld() {
   n += 1;
   const ids = {
     global: `orders-global-${n}`,
@@ -65,7 +65,7 @@ function auroraWorld(): { plan: PlanDocument; globalId: string; ids: Record<stri
     replicationSourceArn: source.arn,
   });
   const plan = planWith(2);
-  const [orders, billing] = plan.units as [Record<string, unknown>, Record<string, unknown>];
+  const [orders, billing] = plan.units as unknown as [Record<string, unknown>, Record<string, unknown>];
   orders.database = {
     engine: 'aurora-postgresql',
     globalClusterId: ids.global,

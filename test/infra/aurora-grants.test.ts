@@ -1,0 +1,102 @@
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { parsePlan } from '../../functions/lib/plan.js';
+import { stepGrants } from '../../infra/permissions.js';
+import { examplePlan, synthesize } from './support.js';
+
+/** The Aurora units' permissions (docs/design/aurora.md, "Permissions"): their clusters and global clusters only. */
+
+const ACCOUNT = '123456789012';
+const RESOURCES = {
+  lockTableArn: `arn:aws:dynamodb:us-west-2:${ACCOUNT}:table/locks`,
+  reportBucketArn: 'arn:aws:s3:::reports',
+  reportTopicArn: `arn:aws:sns:us-west-2:${ACCOUNT}:reports`,
+};
+
+/** examples/plan.json with a global database unit and an Aurora MySQL replica cluster unit (and, optionally, its own unit). */
+function auroraDocument(keepInstanceUnit: boolean) {
+  const doc = examplePlan('plan.json');
+  const [base] = doc.units as [Record<string, unknown> & { dns: Record<string, unknown> }];
+  const global = {
+    ...base,
+    name: 'ledger',
+    secret: { id: 'ledger/db' },
+    database: {
+      engine: 'aurora-postgresql',
+      globalClusterId: 'ledger-global',
+      primaryClusterId: 'ledger-east',
+      replicaClusterId: 'ledger-west',
+    },
+    dns: { ...base.dns, recordName: 'ledger-db.internal.example.com' },
+  };
+  const replica = {
+    ...base,
+    name: 'shop',
+    secret: { id: 'shop/db' },
+    database: { engine: 'aurora-mysql', primaryClusterId: 'shop-east', replicaClusterId: 'shop-west' },
+    dns: { ...base.dns, recordName: 'shop-db.internal.example.com' },
+  };
+  return { ...doc, units: keepInstanceUnit ? [base, global, replica] : [global, replica] };
+}
+
+describe("the Aurora units' permissions", () => {
+  const grants = stepGrants(parsePlan(auroraDocument(true)), RESOURCES);
+  const statement = (step: keyof typeof grants, sid: string) =>
+    grants[step].map((g) => g.statement.toStatementJson()).find((s) => s.Sid === sid);
+
+  it('fails over or switches over only the plan’s global cluster and its two clusters (the global ARN has no Region)', () => {
+    const s = statement('promoteDatabase', 'FailOverAuroraGlobalDatabases');
+    expect(s?.Action).toEqual(['rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster']);
+    expect([s?.Resource].flat().sort()).toEqual(
+      [
+        `arn:aws:rds::${ACCOUNT}:global-cluster:ledger-global`,
+        `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:ledger-east`,
+        `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:ledger-west`,
+      ].sort(),
+    );
+  });
+
+  it('promotes only the replica cluster of a replica cluster unit, and reads only the plan’s clusters', () => {
+    expect(statement('promoteDatabase', 'PromoteAuroraReplicaClusters')).toMatchObject({
+      Action: 'rds:PromoteReadReplicaDBCluster',
+      Resource: `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
+    });
+    for (const [step, sid] of [
+      ['checkDatabasePromotion', 'PollAuroraClusters'],
+      ['updateDns', 'TargetAuroraClusters'],
+      ['verifyConnectivity', 'ReachAuroraClusters'],
+      ['preflight', 'PreflightAuroraClusters'],
+    ] as const) {
+      expect([statement(step, sid)?.Resource].flat().sort(), `${step}`).toEqual([
+        `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:ledger-west`,
+        `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
+      ]);
+    }
+    expect(statement('checkDatabasePromotion', 'PollAuroraGlobalClusters')?.Resource).toBe(
+      `arn:aws:rds::${ACCOUNT}:global-cluster:ledger-global`,
+    );
+    // No Aurora action on anything but a named cluster.
+    const aurora = Object.values(grants)
+      .flat()
+      .map((g) => g.statement.toStatementJson())
+      .filter((s) => [s.Action].flat().some((a: string) => /Cluster/.test(a)));
+    expect(aurora.flatMap((s) => [s.Resource].flat()).filter((r: string) => r.includes('*'))).toEqual([]);
+  });
+
+  it('a plan of Aurora units only synthesizes without empty instance statements, and cdk-nag finds nothing', () => {
+    const only = stepGrants(parsePlan(auroraDocument(false)), RESOURCES);
+    for (const [step, list] of Object.entries(only)) {
+      for (const g of list)
+        expect(g.statement.resources.length, `${step} ${g.statement.sid}`).toBeGreaterThan(0);
+    }
+    // Nothing beyond what the instance plan's stack raises (which test/infra/nag.test.ts holds at nothing).
+    const findings = (document: unknown) =>
+      new AwsSolutionsChecks()
+        .validateScope(synthesize(document).app)
+        .violations.map(
+          (v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+        );
+    const base = new Set(findings(examplePlan('plan.json')));
+    expect(findings(auroraDocument(false)).filter((f) => !base.has(f))).toEqual([]);
+  });
+});
