@@ -34,6 +34,11 @@ describe('a switchover on the proving ground, with an application writing throug
   let facts: Fact[];
   let orders: string;
   let ordersReplicaInRecovery: boolean;
+  let dryRun: RunResult;
+  let drill: RunResult;
+  let drillReport: RunReport;
+  let productionSettingsAfterRehearsals: string;
+  let rehearsalWindow: { from: number; to: number };
 
   beforeAll(async () => {
     const [synthesized, started] = await Promise.allSettled([
@@ -50,6 +55,34 @@ describe('a switchover on the proving ground, with an application writing throug
     if (!ordersUnit) throw new Error('the plan has no PostgreSQL unit');
     orders = ordersUnit.unit.name;
     const replicaId = instanceDatabase(ordersUnit.unit, 'this test').replicaInstanceId;
+
+    // 0. A dry run, then a drill, of the switchover: the fence checked on the real primary and never applied; the
+    // drill's catch-up on a real copy. The writers keep writing to the primary throughout.
+    const rehearsalsFrom = Date.now();
+    dryRun = await runExecution(orchestrator, {
+      input: { mode: 'dry-run', of: 'switchover', trigger: 'cli' },
+      executionName: 'e2e-switchover-dry-run',
+      timeFactor: 0.02,
+      environment: world.environment(),
+    });
+    drill = await runExecution(orchestrator, {
+      input: { mode: 'drill', of: 'switchover', units: [orders], trigger: 'cli' },
+      executionName: 'e2e-switchover-drill',
+      timeFactor: 0.02,
+      environment: world.environment(),
+    });
+    drillReport = ((drill.output as RunReport | undefined) ??
+      (await fetchReport(
+        { ...world.emulator.clientConfig(world.plan.recoveryRegion), forcePathStyle: true },
+        orchestrator,
+        'e2e-switchover-drill',
+      ))) as RunReport;
+    rehearsalWindow = { from: rehearsalsFrom, to: Date.now() };
+    const settings = await world.query(
+      instanceDatabase(ordersUnit.unit, 'this test').primaryInstanceId,
+      "SELECT COALESCE(string_agg(array_to_string(setconfig, ','), ';'), '') AS s FROM pg_db_role_setting",
+    );
+    productionSettingsAfterRehearsals = String(settings[0]?.s ?? '');
 
     // 1. The replica cannot catch up: replay paused, bound 1 s.
     await world.query(replicaId, 'SELECT pg_wal_replay_pause()');
@@ -140,7 +173,34 @@ describe('a switchover on the proving ground, with an application writing throug
     },
   );
 
+  it('a dry run of the switchover checks the fence on every real primary, plans every call and changes nothing', () => {
+    expect(dryRun.status).toBe('SUCCEEDED');
+    const out = dryRun.output as RunReport;
+    expect(out.summary).toMatch(/calls a switchover would make; nothing was changed\.$/);
+    const fences = (out.plannedCalls ?? []).filter((c) => c.step === 'fencePrimary');
+    expect(fences).toHaveLength(world.units.size);
+    for (const f of fences) expect(f.parameters.applied).toBe(false);
+    expect(productionSettingsAfterRehearsals).not.toContain('default_transaction_read_only');
+  });
+
+  it('a drill of the switchover rehearses it on a copy, never fencing production, and says what it did not prove', () => {
+    expect(drill.status).toBe('SUCCEEDED');
+    const unit = drillReport.units.find((u) => u.unit === orders);
+    expect(unit?.switchoverRehearsal).toContain("the copy caught up to the primary's position");
+    expect(unit?.switchoverRehearsal).toContain('not rehearsed: fencing production writes');
+    expect(unit?.switchover).toBeUndefined();
+    expect(drillReport.drill?.cleanup).toBe('clean');
+    expect(drillReport.summary).toContain('the production primary was never fenced');
+    // The application went on writing to the production primary through both rehearsals, none refused.
+    const writer = writers.writers.find((w) => w.unit.unit.name === orders);
+    const during = (at: number) => at >= rehearsalWindow.from && at <= rehearsalWindow.to;
+    expect(writer?.acked.some((a) => a.address === writer.unit.primary.address && during(a.at))).toBe(true);
+    expect(writer?.refused.filter((r) => during(r.at))).toEqual([]);
+  });
+
   it('never shows the password in the reports', () => {
-    expect(JSON.stringify([heldBackReport, report, facts])).not.toContain(PASSWORD);
+    expect(JSON.stringify([heldBackReport, report, facts, dryRun.output, drillReport])).not.toContain(
+      PASSWORD,
+    );
   });
 });
