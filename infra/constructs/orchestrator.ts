@@ -10,11 +10,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type AwsService, stepTimeoutSeconds } from '../../functions/lib/clients.js';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
-import {
-  jsonBytes,
-  MAX_UNITS_PER_RUN,
-  STATE_DATA_LIMIT_BYTES,
-} from '../../functions/lib/state-limits.js';
+import { jsonBytes, MAX_UNITS_PER_RUN, STATE_DATA_LIMIT_BYTES } from '../../functions/lib/state-limits.js';
 import { buildFailoverDefinition } from '../../statemachine/failover.js';
 import {
   connectivityBudgetSeconds,

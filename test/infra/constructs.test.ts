@@ -180,7 +180,10 @@ describe('Orchestrator and the state limit', () => {
     (document as Record<string, unknown>).units = Array.from({ length: MAX_UNITS_PER_RUN }, (_, i) => ({
       ...structuredClone(unit),
       name: `unit-${i}`,
-      dns: { hostedZoneId: 'Z0LIFEBOAT00EXAMPLE', recordName: `unit-${i}.${long}.${long}.internal.example.com` },
+      dns: {
+        hostedZoneId: 'Z0LIFEBOAT00EXAMPLE',
+        recordName: `unit-${i}.${long}.${long}.internal.example.com`,
+      },
     }));
     // Act
     const message = problemsOf(

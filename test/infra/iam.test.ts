@@ -58,14 +58,18 @@ describe('step permissions (examples/plan.json)', () => {
     loadPlan: {
       WriteRunUnits: {
         actions: ['s3:PutObject'],
-        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/*/units.json']] }],
+        resources: [
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/*/units.json']] },
+        ],
       },
     },
     summarizeUnit: {},
     preflight: {
       ReadRunUnits: {
         actions: ['s3:GetObject'],
-        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/*/units.json']] }],
+        resources: [
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/runs/orders-dr/*/units.json']] },
+        ],
       },
       ReadReplicaSecrets: {
         actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
