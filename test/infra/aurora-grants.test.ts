@@ -16,7 +16,7 @@ const RESOURCES = {
 /** examples/plan.json with a global database unit and an Aurora MySQL replica cluster unit (and, optionally, its own unit). */
 function auroraDocument(keepInstanceUnit: boolean) {
   const doc = examplePlan('plan.json');
-  const [base] = doc.units as [Record<string, unknown> & { dns: Record<string, unknown> }];
+  const [base] = doc.units as unknown as [Record<string, unknown> & { dns: Record<string, unknown> }];
   const global = {
     ...base,
     name: 'ledger',

@@ -303,4 +303,20 @@ describe('Aurora preflight', () => {
     // A failover does not compare them: Aurora's failover allows it.
     expect(errors(await checkAuroraReadiness(deps(), { run: run('failover', 'p-fo'), unit }))).toEqual([]);
   });
+  it('reads AuroraGlobalDBReplicationLag in milliseconds and compares it in seconds with maxReplicaLagSeconds', async () => {
+    const unit = seedGlobal();
+    const limited: AuroraUnitPlan = { ...unit, database: { ...unit.database, maxReplicaLagSeconds: 60 } };
+    emulator.seed.metric({
+      region: RECOVERY,
+      namespace: 'AWS/RDS',
+      metricName: 'AuroraGlobalDBReplicationLag',
+      dimensions: { DBClusterIdentifier: unit.database.replicaClusterId },
+      datapoints: [{ timestamp: new Date(Date.now() - 30_000), value: 90_000 }],
+    });
+    const lag = (await checkAuroraReadiness(deps(), { run: run('failover', 'p-lag'), unit: limited })).find(
+      (c) => c.check === 'database.replica-lag',
+    );
+    expect(lag).toMatchObject({ ok: false, severity: 'warning', figures: { replicaLagSeconds: 90 } });
+    expect(lag?.message).toMatch(/lags 90 s behind its primary, over database.maxReplicaLagSeconds 60/);
+  });
 });

@@ -121,7 +121,7 @@ export async function checkAuroraReadiness(
   if (global && exercised(run) === 'switchover' && deps.primaryRds) {
     checks.push(await engineVersionCheck(deps.primaryRds(), unit, replica));
   }
-  checks.push(await lagCheck(deps, unit, global !== undefined));
+  checks.push(await lagCheck(deps, unit, global !== undefined, run.primaryRegion));
   return checks;
 }
 
@@ -225,6 +225,7 @@ async function lagCheck(
   deps: AuroraReadinessDeps,
   unit: AuroraUnitPlan,
   isGlobal: boolean,
+  primaryRegion: string,
 ): Promise<PreflightCheck> {
   const id = unit.database.replicaClusterId;
   const max = unit.database.maxReplicaLagSeconds;
@@ -240,29 +241,39 @@ async function lagCheck(
   const now = (deps.now ?? (() => new Date()))();
   let value: number | undefined;
   try {
+    // The metric's dimension set is not stated in the stored pages (docs/aws/aurora-global-database.md, "Lag"): the
+    // cluster alone, and the cluster with the primary's Region (SourceRegion), are both asked; the newest answer wins.
+    const query = (queryId: string, dimensions: { Name: string; Value: string }[]) => ({
+      Id: queryId,
+      ReturnData: true,
+      MetricStat: {
+        Metric: { Namespace: 'AWS/RDS', MetricName: metric, Dimensions: dimensions },
+        Period: 60,
+        Stat: 'Maximum',
+      },
+    });
+    const byCluster = [{ Name: 'DBClusterIdentifier', Value: id }];
     const out = await deps.cloudwatch.send(
       new GetMetricDataCommand({
         StartTime: new Date(now.getTime() - LAG_WINDOW_MS),
         EndTime: now,
         ScanBy: 'TimestampDescending',
         MetricDataQueries: [
-          {
-            Id: 'lag',
-            ReturnData: true,
-            MetricStat: {
-              Metric: {
-                Namespace: 'AWS/RDS',
-                MetricName: metric,
-                Dimensions: [{ Name: 'DBClusterIdentifier', Value: id }],
-              },
-              Period: 60,
-              Stat: 'Maximum',
-            },
-          },
+          query('lag', byCluster),
+          ...(isGlobal
+            ? [query('lagBySource', [...byCluster, { Name: 'SourceRegion', Value: primaryRegion }])]
+            : []),
         ],
       }),
     );
-    value = out.MetricDataResults?.[0]?.Values?.[0];
+    let newest = 0;
+    for (const r of out.MetricDataResults ?? []) {
+      const t = r.Timestamps?.[0]?.getTime() ?? 0;
+      if (r.Values?.[0] !== undefined && (value === undefined || t > newest)) {
+        value = r.Values[0];
+        newest = t;
+      }
+    }
   } catch (error) {
     if (isTransientAwsError(error)) throw toLifeboatError(error, `GetMetricData ${metric} for ${id}`);
     return result(false, `lag of ${id} unknown: GetMetricData failed (${awsErrorName(error) ?? 'Error'})`);
