@@ -132,7 +132,11 @@ describe('UpdateDns and CheckDnsChange with the zone batch', () => {
     // Act
     const result = await updateDns(deps(), input);
     const polls = await pollAll(inputs, [result]);
-    const again = await updateDns(deps(), input);
+    // A re-run is a new execution: a new run id.
+    const again = await updateDns(deps(), {
+      ...input,
+      run: { ...input.run, runId: `${input.run.runId}-rerun` },
+    });
     // Assess
     expect(result).toMatchObject({
       outcome: 'changed',
@@ -223,7 +227,13 @@ describe('UpdateDns and CheckDnsChange with the zone batch', () => {
         },
       },
     }));
-    for (const item of items) await registerChange(shared, key, item.key, item.change);
+    for (const item of items) {
+      await registerChange(shared, key, item.key, item.change, {
+        previousTarget: null,
+        previousTtl: null,
+        alreadyThere: false,
+      });
+    }
     await batch.dynamodb.send(
       new UpdateItemCommand({
         TableName: TABLE,
@@ -275,6 +285,37 @@ describe('UpdateDns and CheckDnsChange with the zone batch', () => {
     // Assess
     expect(failed).toMatchObject({ name: 'TransientAwsError' });
     expect(retried).toMatchObject({ outcome: 'changed', detail: { batch: 'sent', batchSize: 1 } });
+  });
+
+  it('a retry of UpdateDns that finds its record changed by the zone’s batch still reports the change it made', async () => {
+    // Prepare: the zone's lease held by another sender, so the first attempt leaves its change pending.
+    const { inputs, zoneId, zoneName } = world(1);
+    const [input] = inputs as [UnitStepInput];
+    const lease = (until: number) =>
+      batch.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: {
+            planName: { S: zoneItemKey({ planName: input.run.planName, runId: input.run.runId, zoneId }) },
+          },
+          UpdateExpression: 'SET leaseUntil = :until',
+          ExpressionAttributeValues: { ':until': { N: String(until) } },
+        }),
+      );
+    await lease(Date.now() + 60_000);
+    const first = await updateDns(deps(), input);
+    await lease(0);
+    // A poll sends the zone's batch: the record now holds the target.
+    await poll(input, null, 0);
+    // Act: the step's retry (same run) reads the record already changed.
+    const retried = await updateDns(deps(), input);
+    // Assess: the change this run made, with the record as it was before it (TTL 30, the old target).
+    expect(first).toMatchObject({ outcome: 'changed', detail: { batch: 'pending', changeId: null } });
+    expect(await recordValue(zoneId, `${input.unit.name}.${zoneName}`)).toContain('-replica.');
+    expect(retried).toMatchObject({
+      outcome: 'changed',
+      detail: { previousTtl: 30, previousTarget: `${input.unit.name}-old.example.com`, identical: false },
+    });
   });
 
   it('without the table, GetChange is the unit’s own, as before', async () => {

@@ -103,34 +103,52 @@ function expires(now: number): AttributeValue {
   return { N: String(Math.floor(now / 1000) + ITEM_TTL_SECONDS) };
 }
 
+/** What the record held before the run's first registration of the unit (UpdateDns's report of its change). */
+export interface RecordBefore {
+  readonly previousTarget: string | null;
+  readonly previousTtl: number | null;
+  readonly alreadyThere: boolean;
+}
+
 /**
- * Registers the unit's change for the zone's next batch and returns its nonce. A registration replaces the unit's
- * earlier one and its outcome: a re-run sends its UPSERT again and waits for the new change id
- * (docs/aws/route53-changes.md). Throws what DynamoDB throws: the caller then sends the change on its own.
+ * Registers the unit's change for the zone's next batch. A registration replaces the unit's earlier one and its
+ * outcome: a re-run sends its UPSERT again and waits for the new change id (docs/aws/route53-changes.md). Returns
+ * what the record held before the first registration of this run: a retry of the step may find the record already
+ * changed by another unit's batch, and must still report the change this run made. Throws what DynamoDB throws: the
+ * caller then sends the change on its own.
  */
 export async function registerChange(
   deps: ZoneBatchDeps,
   key: ZoneBatchKey,
   unit: string,
   change: Change,
-): Promise<string> {
+  before: RecordBefore,
+): Promise<RecordBefore> {
   const now = clock(deps);
   const nonce = `${now}-${Math.random().toString(36).slice(2, 10)}`;
-  await deps.dynamodb.send(
+  const out = await deps.dynamodb.send(
     new UpdateItemCommand({
       TableName: deps.tableName,
       Key: keyOf(unitItemKey(key, unit)),
-      UpdateExpression: 'SET #change = :change, nonce = :nonce, expiresAt = :expires REMOVE outcome',
-      ExpressionAttributeNames: { '#change': 'change' },
+      UpdateExpression:
+        'SET #change = :change, nonce = :nonce, expiresAt = :expires, #before = if_not_exists(#before, :before) ' +
+        'REMOVE outcome',
+      ExpressionAttributeNames: { '#change': 'change', '#before': 'before' },
       ExpressionAttributeValues: {
         ':change': { S: JSON.stringify(change) },
         ':nonce': { S: nonce },
         ':expires': expires(now),
+        ':before': { S: JSON.stringify(before) },
       },
+      ReturnValues: 'ALL_NEW',
     }),
   );
   await addPending(deps, key, [unit], now);
-  return nonce;
+  try {
+    return JSON.parse(out.Attributes?.before?.S ?? '') as RecordBefore;
+  } catch {
+    return before;
+  }
 }
 
 async function addPending(deps: ZoneBatchDeps, key: ZoneBatchKey, units: string[], now: number) {

@@ -24,7 +24,7 @@ import { liveTtlCheck } from '../verify/budget.js';
 import { type DnsDeps, route53Error, type ZoneBatchConfig } from './change.js';
 import { checkFlipReadiness, forceDnsFlip } from './flip.js';
 import { bareZoneId, normalizeDnsName } from './names.js';
-import { type BatchState, registerChange, zoneBatchState } from './shared.js';
+import { type BatchState, type RecordBefore, registerChange, zoneBatchState } from './shared.js';
 import '../sdk/route53.js';
 
 /**
@@ -226,8 +226,13 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
       }
 
       if (deps.batch) {
-        const batched = await viaZoneBatch(deps, deps.batch, input, change);
-        if (batched) {
+        const via = await viaZoneBatch(deps, deps.batch, input, change, {
+          previousTarget,
+          previousTtl,
+          alreadyThere,
+        });
+        if (via) {
+          const { state: batched, before } = via;
           if (batched.state === 'rejected') {
             throw new AwsCallFailedError(
               `ChangeResourceRecordSets UPSERT ${unit.dns.recordName} was rejected: ${batched.reason}`,
@@ -241,12 +246,14 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
             runId: run.runId,
           });
           return {
-            outcome: alreadyThere ? 'already-done' : 'changed',
+            // As the run's first attempt found the record: a retry may find it changed by another unit's batch.
+            outcome: before.alreadyThere ? 'already-done' : 'changed',
             detail: {
               ...base,
               ...planned,
-              previousTarget,
-              previousTtl,
+              identical: before.alreadyThere,
+              previousTarget: before.previousTarget,
+              previousTtl: before.previousTtl,
               changeId: sent ? batched.changeId : null,
               changedAt: sent ? batched.changedAt : null,
               // Pending: WaitForDnsInSync sends it with the zone's next batch (functions/lib/dns/shared.ts).
@@ -297,7 +304,8 @@ async function viaZoneBatch(
   batch: ZoneBatchConfig,
   input: UnitStepInput,
   change: Change,
-): Promise<BatchState | undefined> {
+  found: RecordBefore,
+): Promise<{ state: BatchState; before: RecordBefore } | undefined> {
   const { run, unit } = input;
   const shared = {
     route53: deps.route53,
@@ -306,8 +314,9 @@ async function viaZoneBatch(
     ...(deps.now ? { now: deps.now } : {}),
   };
   const key = { planName: run.planName, runId: run.runId, zoneId: unit.dns.hostedZoneId };
+  let before: RecordBefore;
   try {
-    await registerChange(shared, key, unit.name, change);
+    before = await registerChange(shared, key, unit.name, change, found);
   } catch (error) {
     logger.warn('zone batch unavailable, sending the change alone', {
       unit: unit.name,
@@ -316,7 +325,7 @@ async function viaZoneBatch(
     return undefined;
   }
   try {
-    return await zoneBatchState(shared, key, unit.name, batch.intervalSeconds);
+    return { state: await zoneBatchState(shared, key, unit.name, batch.intervalSeconds), before };
   } catch (error) {
     // Registered: the next poll (WaitForDnsInSync) or the step's retry finds it; throttling is retried.
     throw route53Error(error, `ChangeResourceRecordSets batch for ${unit.dns.recordName}`, unit);
