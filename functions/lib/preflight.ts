@@ -57,7 +57,13 @@ const CHECKS: readonly Concern[] = [
     check: (deps, input) =>
       isAuroraUnit(input.unit)
         ? checkAuroraReadiness(
-            { ...deps, primaryRds: () => switchoverDeps(input.run).primaryRds },
+            // Named, not spread: the step's clients are made on first use, and a spread would make every one,
+            // also those its bundle leaves out (functions/lib/sdk/).
+            {
+              rds: deps.rds,
+              cloudwatch: deps.cloudwatch,
+              primaryRds: () => switchoverDeps(input.run).primaryRds,
+            },
             { ...input, unit: input.unit },
           )
         : checkDatabaseReadiness(deps, input),
