@@ -153,12 +153,12 @@ describe('CheckDatabasePromotion with the lock table', () => {
   });
 
   it('40 units checking at once share one DescribeDBInstances per interval, and each sees its own instance done', async () => {
-    // Prepare: the step's environment as the stack gives it (LOCK_TABLE_NAME), at a quarter of real time (a 0.5 s
-    // snapshot interval instead of 2 s), against the emulator.
+    // Prepare: the step's environment as the stack gives it (LOCK_TABLE_NAME), at real time (the 2 s snapshot
+    // interval: a round of 40 handler calls on a loaded machine must fit in it), against the emulator.
     Object.assign(process.env, emulator.env(), {
       LOCK_TABLE_NAME: TABLE,
       LIFEBOAT_AWS_ENDPOINT: emulator.endpoint,
-      [TIME_FACTOR_ENV]: '0.25',
+      [TIME_FACTOR_ENV]: '1',
     });
     resetClients();
     const base = stepInput();
@@ -169,11 +169,14 @@ describe('CheckDatabasePromotion with the lock table', () => {
         unit: withReplica(base.unit, id),
         attempt,
       });
+    // Rounds start 2.2 s apart: each finds the snapshot one interval old, as units polling every 2 s would.
     const round = async (attempt: number) => {
+      const started = Date.now();
       const before = describes();
       const results = await Promise.all(ids.map((id) => check(id, attempt)));
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      return { calls: describes() - before, results };
+      const calls = describes() - before;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 2200 - Date.now())));
+      return { calls, results };
     };
     // Act: two rounds register every instance; from the third, one lease holder describes them all.
     await round(0);
@@ -192,7 +195,7 @@ describe('CheckDatabasePromotion with the lock table', () => {
     expect(done(fourth.results).every((id) => id === 'db-7-replica')).toBe(true);
     expect(done(fifth.results)).toEqual(['db-7-replica']);
     emulator.rds.setStatus(REGION, 'db-7-replica', 'modifying');
-  });
+  }, 30_000);
 
   it('falls back to its own DescribeDBInstances when the table does not answer', async () => {
     // Prepare
