@@ -1,6 +1,6 @@
 import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns/flip.js';
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
-import { instanceDatabase } from '../functions/lib/plan-names.js';
+import { instanceDatabase, isAuroraUnit, isGlobalAuroraUnit } from '../functions/lib/plan-names.js';
 import { countOf, formatDuration, reportKeys } from '../functions/lib/report/index.js';
 import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
 import { connectivityRetryAttempts, POLL_LOOPS } from '../statemachine/steps.js';
@@ -171,14 +171,21 @@ export function describeFailover(plan: FailoverPlan, source: string): FailoverDe
 
 function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
   const { secret, dns, rotation, verify } = unit;
-  const database = instanceDatabase(unit, 'describe-plan');
+  const promotion = promotionOf(plan, unit);
+  const database = { engine: unit.database.engine };
   const dbPolls = POLL_LOOPS.databasePromotion.maxAttempts;
   const dnsPolls = POLL_LOOPS.dnsChange.maxAttempts;
   const flip = flipAlarmSpec(plan, unit);
-  const updateDns =
-    dns.strategy === 'health-check'
+  const updateDns = promotion.recordFollowsWriter
+    ? step('Point DNS at promoted database', {
+        reads: ['rds:DescribeGlobalClusters', 'route53:ListResourceRecordSets'],
+        notes: [
+          `no Route 53 call: ${dns.recordName} names the global database's writer endpoint, which Aurora moves to the new writer itself; the step checks the record names it`,
+        ],
+      })
+    : dns.strategy === 'health-check'
       ? step('Point DNS at promoted database', {
-          reads: ['rds:DescribeDBInstances', `cloudwatch:DescribeAlarms (${flip.alarmName})`],
+          reads: [promotion.describe, `cloudwatch:DescribeAlarms (${flip.alarmName})`],
           calls: [
             {
               api: 'cloudwatch:PutMetricData',
@@ -199,7 +206,7 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
           ],
         })
       : step('Point DNS at promoted database', {
-          reads: ['rds:DescribeDBInstances', 'route53:ListResourceRecordSets'],
+          reads: [promotion.describe, 'route53:ListResourceRecordSets'],
           calls: [
             {
               api: 'route53:ChangeResourceRecordSets',
@@ -209,7 +216,7 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
                 Name: dns.recordName,
                 Type: 'CNAME',
                 TTL: dns.ttl,
-                Value: `<endpoint of ${database.replicaInstanceId}>`,
+                Value: `<endpoint of ${promotion.target}>`,
               },
             },
           ],
@@ -273,20 +280,12 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
         alongside: 'Promote database replica',
       }),
       step('Promote database replica', {
-        reads: ['rds:DescribeDBInstances'],
-        calls: [
-          {
-            api: 'rds:PromoteReadReplica',
-            parameters: {
-              DBInstanceIdentifier: database.replicaInstanceId,
-              BackupRetentionPeriod: "<the replica's, when above 0>",
-            },
-          },
-        ],
-        notes: [
-          `must be a replica of ${database.primaryInstanceId} in ${plan.primaryRegion}; no call when already standalone`,
-          `then polls rds:DescribeDBInstances until available and no longer a replica (at most ${countOf(dbPolls, 'poll')})`,
-        ],
+        reads: promotion.reads,
+        calls: promotion.calls,
+        // The last note is the poll's.
+        notes: promotion.notes.map((note, i, all) =>
+          i === all.length - 1 ? `${note} (at most ${countOf(dbPolls, 'poll')})` : note,
+        ),
         alongside: 'Promote replica secret',
       }),
       updateDns,
@@ -308,7 +307,7 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
           'rds:DescribeDBInstances',
         ],
         notes: [
-          `resolves ${dns.recordName} like an application, checks it leads to ${database.replicaInstanceId}, connects to database ${verify.database ?? "<the secret's dbname>"} (TLS ${verify.requireTls ? 'required' : 'not required'})`,
+          `resolves ${dns.recordName} like an application, checks it leads to ${promotion.target}, connects to database ${verify.database ?? "<the secret's dbname>"} (TLS ${verify.requireTls ? 'required' : 'not required'})`,
           `runs ${JSON.stringify(verify.query)} and a write that is rolled back; ${verify.timeoutSeconds} s per attempt`,
           `retried while DNS caches expire: until the larger of the record's previous TTL and ${dns.ttl} s, plus a margin, has passed since the change was in sync (at most ${countOf(connectivityRetryAttempts(plan), 'retry', 'retries')})`,
         ],
@@ -322,6 +321,82 @@ function describeUnit(plan: FailoverPlan, unit: UnitPlan): UnitFailover {
         ],
       }),
     ],
+  };
+}
+
+/** How a failover promotes a unit's database: an RDS instance pair, or an Aurora unit (docs/design/aurora.md). */
+function promotionOf(
+  plan: FailoverPlan,
+  unit: UnitPlan,
+): {
+  target: string;
+  /** The read that finds the promoted database's endpoint. */
+  describe: string;
+  reads: string[];
+  calls: PlannedCall[];
+  notes: string[];
+  recordFollowsWriter: boolean;
+} {
+  if (!isAuroraUnit(unit)) {
+    const { primaryInstanceId, replicaInstanceId } = instanceDatabase(unit, 'describe-plan');
+    return {
+      target: replicaInstanceId,
+      describe: 'rds:DescribeDBInstances',
+      reads: ['rds:DescribeDBInstances'],
+      calls: [
+        {
+          api: 'rds:PromoteReadReplica',
+          parameters: {
+            DBInstanceIdentifier: replicaInstanceId,
+            BackupRetentionPeriod: "<the replica's, when above 0>",
+          },
+        },
+      ],
+      notes: [
+        `must be a replica of ${primaryInstanceId} in ${plan.primaryRegion}; no call when already standalone`,
+        'then polls rds:DescribeDBInstances until available and no longer a replica',
+      ],
+      recordFollowsWriter: false,
+    };
+  }
+  const { primaryClusterId, replicaClusterId } = unit.database;
+  const target = `cluster ${replicaClusterId}`;
+  if (isGlobalAuroraUnit(unit)) {
+    const { globalClusterId } = unit.database;
+    return {
+      target,
+      describe: 'rds:DescribeDBClusters',
+      reads: ['rds:DescribeGlobalClusters', 'rds:DescribeDBClusters'],
+      calls: [
+        {
+          api: 'rds:FailoverGlobalCluster',
+          parameters: {
+            GlobalClusterIdentifier: globalClusterId,
+            TargetDbClusterIdentifier: `<ARN of ${replicaClusterId} in ${plan.recoveryRegion}>`,
+            AllowDataLoss: true,
+          },
+        },
+      ],
+      notes: [
+        `${replicaClusterId} must be a secondary of global database ${globalClusterId}; no call when it is already the writer or a failover to it is under way`,
+        'a switchover calls rds:SwitchoverGlobalCluster instead (Aurora synchronizes the secondary first: no data lost)',
+        'then polls rds:DescribeGlobalClusters and rds:DescribeDBClusters until no failover is under way, the target is the writer and available',
+      ],
+      recordFollowsWriter: unit.dns.target === 'global-writer-endpoint',
+    };
+  }
+  return {
+    target,
+    describe: 'rds:DescribeDBClusters',
+    reads: ['rds:DescribeDBClusters'],
+    calls: [
+      { api: 'rds:PromoteReadReplicaDBCluster', parameters: { DBClusterIdentifier: replicaClusterId } },
+    ],
+    notes: [
+      `must be a replica cluster of ${primaryClusterId} in ${plan.primaryRegion}; no call when already standalone`,
+      'then polls rds:DescribeDBClusters until available and no longer a replica',
+    ],
+    recordFollowsWriter: false,
   };
 }
 

@@ -129,6 +129,58 @@ describe('lifeboat plan', () => {
     expect(d.triggers).toMatchObject({ approvalOnAlarm: true, approvalTimeoutSeconds: 1800 });
   });
 
+  it('describes Aurora units: a global database failover, a replica cluster promotion, the global writer endpoint left alone', async () => {
+    // Prepare
+    const aurora = JSON.parse(readFileSync('examples/plan-aurora.json', 'utf8')) as EditablePlan;
+    const global = aurora.units.find((u) => u.database.globalClusterId !== undefined);
+    if (!global) throw new Error('examples/plan-aurora.json has no global database unit');
+    const writer = structuredClone(global);
+    writer.dns.target = 'global-writer-endpoint';
+    writer.dns.recordName = 'writer.internal.example.com';
+    (writer as unknown as { name: string }).name = 'writer';
+    const replicaCluster = structuredClone(global);
+    replicaCluster.database = {
+      engine: 'aurora-mysql',
+      primaryClusterId: 'shop-aurora',
+      replicaClusterId: 'shop-aurora-dr',
+    };
+    replicaCluster.dns.recordName = 'shop.internal.example.com';
+    (replicaCluster as unknown as { name: string }).name = 'shop';
+    aurora.units = [global, writer, replicaCluster];
+    const path = join(dir, 'aurora.json');
+    writeFileSync(path, JSON.stringify(aurora));
+    const cli = captureIo();
+
+    // Act
+    const code = await run(['plan', '--plan', path, '--json'], cli.io);
+
+    // Assess
+    expect(cli.stderr()).toBe('');
+    expect(code).toBe(0);
+    const d = JSON.parse(cli.stdout()) as FailoverDescription;
+    const [g, w, r] = d.units;
+    expect(g?.engine).toBe(global.database.engine);
+    expect(g?.steps[1]?.calls).toEqual([
+      {
+        api: 'rds:FailoverGlobalCluster',
+        parameters: {
+          GlobalClusterIdentifier: global.database.globalClusterId,
+          TargetDbClusterIdentifier: `<ARN of ${global.database.replicaClusterId} in us-west-2>`,
+          AllowDataLoss: true,
+        },
+      },
+    ]);
+    expect(g?.steps[2]?.calls[0]?.parameters.Value).toBe(
+      `<endpoint of cluster ${global.database.replicaClusterId}>`,
+    );
+    // The global writer endpoint follows the writer: no Route 53 change.
+    expect(w?.steps[2]?.calls).toEqual([]);
+    expect(w?.steps[2]?.notes.join(' ')).toMatch(/no Route 53 call/);
+    expect(r?.steps[1]?.calls).toEqual([
+      { api: 'rds:PromoteReadReplicaDBCluster', parameters: { DBClusterIdentifier: 'shop-aurora-dr' } },
+    ]);
+  });
+
   it("warns when a cname unit depends on Route 53's control plane in the primary Region us-east-1", async () => {
     // Prepare
     const cname = captureIo();
