@@ -134,12 +134,13 @@ export async function runPreflight(
   deadlineMs: number = PREFLIGHT_CHECK_DEADLINE_MS * timeoutScale(),
 ): Promise<PreflightReport> {
   const started = now();
+  const shared = coalescedReads(deps);
   const perUnit = await Promise.all(
     event.units.map(async (unit) => {
       const results = await Promise.all(
         CHECKS.map(async ({ concern, check, onDeadline, service }) => {
           try {
-            return await withinDeadline(check(deps, { run: event.run, unit }), deadlineMs);
+            return await withinDeadline(check(shared, { run: event.run, unit }), deadlineMs);
           } catch (error) {
             if (error instanceof DeadlinePassed) {
               const what = `${service} did not answer within ${formatSeconds(deadlineMs)} s`;
@@ -257,6 +258,68 @@ export function preflightForState(report: PreflightReport, budgetBytes: number):
     }
   }
   return kept;
+}
+
+/** The reads of an SDK client: the actions preflight makes, none of which changes anything. */
+const READ_ACTION = /^(Get|List|Describe)[A-Za-z]+Command$/;
+
+interface Sender {
+  send(command: { readonly input: unknown }, ...rest: unknown[]): Promise<unknown>;
+}
+
+/**
+ * The preflight's clients, each identical read made once per preflight (docs/design/fleet.md, "Preflight"). The units
+ * of a fleet share hosted zones and rotation functions: without this, every unit asked Route 53 for the same zone and
+ * Lambda for the same function and policy, and 500 units ran into those services' request rates before anything had
+ * changed. Reads only (Get*, List*, Describe*), keyed by the action and its whole input, for the one invocation:
+ * a read that failed is forgotten, so the next unit asks again.
+ */
+export function coalescedReads(deps: PreflightDeps): PreflightDeps {
+  const answers = new Map<string, Promise<unknown>>();
+  const wrap = <C extends object>(client: C): C =>
+    new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== 'send' || typeof value !== 'function') return value;
+        const send = (value as Sender['send']).bind(target);
+        return (command: { readonly input: unknown }, ...rest: unknown[]) => {
+          const action = (command as object).constructor.name;
+          // A call with options (an abort signal, a callback) is its caller's own: not shared.
+          if (!READ_ACTION.test(action) || rest.length > 0) return send(command, ...rest);
+          const key = `${action} ${JSON.stringify(command.input)}`;
+          let answer = answers.get(key);
+          if (answer === undefined) {
+            answer = send(command);
+            answers.set(key, answer);
+            answer.catch(() => answers.delete(key));
+          }
+          return answer;
+        };
+      },
+    });
+  // Made on first use, as the step's own clients are (its bundle holds only the clients it calls: functions/lib/sdk/).
+  const made = new Map<keyof PreflightDeps, unknown>();
+  const client = <K extends keyof PreflightDeps>(name: K): PreflightDeps[K] => {
+    if (!made.has(name)) made.set(name, wrap(deps[name]));
+    return made.get(name) as PreflightDeps[K];
+  };
+  return {
+    get secretsManager() {
+      return client('secretsManager');
+    },
+    get lambda() {
+      return client('lambda');
+    },
+    get rds() {
+      return client('rds');
+    },
+    get route53() {
+      return client('route53');
+    },
+    get cloudwatch() {
+      return client('cloudwatch');
+    },
+  };
 }
 
 function formatSeconds(ms: number): string {

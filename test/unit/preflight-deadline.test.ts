@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TIMEOUT_SCALE_ENV } from '../../functions/lib/env.js';
 import { TransientAwsError } from '../../functions/lib/errors.js';
 import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
-import { PREFLIGHT_CHECK_DEADLINE_MS, runPreflight } from '../../functions/lib/preflight.js';
+import { coalescedReads, PREFLIGHT_CHECK_DEADLINE_MS, runPreflight } from '../../functions/lib/preflight.js';
 import type { PreflightReport, RunContext } from '../../functions/lib/types.js';
 
 /**
@@ -228,5 +228,49 @@ describe('preflight deadline per check', () => {
       'environment variable LIFEBOAT_TIMEOUT_SCALE must be a number above 0 and at most 1, got "2"',
     );
     delete process.env[TIMEOUT_SCALE_ENV];
+  });
+});
+
+describe('preflight reads shared by the units', () => {
+  it('asks once for what the units share (the zone, the rotation function and its policy), each unit for its own', async () => {
+    // Prepare: three units in one zone with one rotation function, as a fleet has them.
+    const units = ['orders', 'billing', 'ledger'].map((name) => ({ ...unit, name }));
+
+    // Act
+    const pending = runPreflight(deps, { run: run('failover'), units });
+    await vi.advanceTimersByTimeAsync(1000);
+    const report = await pending;
+
+    // Assess
+    expect(report.errors).toEqual([]);
+    expect(route53.commandCalls(GetHostedZoneCommand)).toHaveLength(1);
+    expect(lambda.commandCalls(GetFunctionCommand)).toHaveLength(1);
+    expect(lambda.commandCalls(GetPolicyCommand)).toHaveLength(1);
+    // Every unit's checks ran on the answers: three units' findings, not one.
+    expect(new Set(report.checks.map((c) => c.unit))).toEqual(new Set(['orders', 'billing', 'ledger']));
+  });
+
+  it('forgets a read that failed, so the next caller asks again; a call with options is never shared', async () => {
+    // Prepare
+    route53
+      .on(GetHostedZoneCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }))
+      .resolves({
+        HostedZone: { Id: 'Z0LIFEBOAT00EXAMPLE', Name: 'internal.example.com.', CallerReference: 'x' },
+      });
+    const shared = coalescedReads(deps);
+    const ask = () => shared.route53.send(new GetHostedZoneCommand({ Id: 'Z0LIFEBOAT00EXAMPLE' }));
+
+    // Act
+    const first = await ask().catch((error: Error) => error.name);
+    const [second, third] = await Promise.all([ask(), ask()]);
+
+    // Assess
+    expect(first).toBe('Throttling');
+    expect(second).toBe(third);
+    expect(route53.commandCalls(GetHostedZoneCommand)).toHaveLength(2);
+    await shared.lambda.send(new GetFunctionCommand({ FunctionName: 'f' }), { abortSignal: undefined });
+    await shared.lambda.send(new GetFunctionCommand({ FunctionName: 'f' }), { abortSignal: undefined });
+    expect(lambda.commandCalls(GetFunctionCommand)).toHaveLength(2);
   });
 });
