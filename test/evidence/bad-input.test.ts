@@ -91,7 +91,7 @@ const NUMBERS: { path: Path; min: number; max: number }[] = [
   { path: ['approval', 'timeoutSeconds'], min: 60, max: 86_400 },
 ];
 const OPTIONAL_NUMBERS: { path: Path; min: number; max: number }[] = [
-  { path: ['maxConcurrency'], min: 1, max: 40 },
+  { path: ['maxConcurrency'], min: 1, max: 500 },
 ];
 const BOOLEANS: Path[] = [
   [...U, 'rotation', 'rewriteRegionFields'],
@@ -357,7 +357,7 @@ const HAND_PICKED: Case[] = [
   { kind: 'no unit', document: set(RAW_PLAN, ['units'], []), path: 'units' },
   {
     kind: 'bad engine',
-    document: set(RAW_PLAN, [...U, 'database', 'engine'], 'aurora-postgresql'),
+    document: set(RAW_PLAN, [...U, 'database', 'engine'], 'oracle-ee'),
     path: 'units[0].database.engine',
   },
   {

@@ -76,7 +76,7 @@ const planArbitrary = fc
     account,
     regions: fc.uniqueArray(fc.constantFrom(...REGIONS), { minLength: 2, maxLength: 2 }),
     targetRtoSeconds: fc.integer({ min: 1, max: 86_400 }),
-    maxConcurrency: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+    maxConcurrency: fc.option(fc.integer({ min: 1, max: 500 }), { nil: undefined }),
     units: fc.uniqueArray(
       fc.record({
         name: word(1, 40),
