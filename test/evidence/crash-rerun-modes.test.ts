@@ -357,7 +357,7 @@ describe('switchover: a crash between fence and promotion, a refused promotion, 
     { k: 1, service: 'secretsmanager', action: 'StopReplicationToReplica', step: 'promoteSecret' },
     { k: 2, service: 'rds', action: 'PromoteReadReplica', step: 'promoteDatabase' },
   ])(
-    'a refused $action (before): no un-fence, the primary stays fenced; the re-run converges',
+    'a refused $action (before): un-fenced only when RDS refused the promotion itself; the re-run converges',
     async (c) => {
       // Prepare
       const unit = unitOf(c.k);
@@ -390,22 +390,31 @@ describe('switchover: a crash between fence and promotion, a refused promotion, 
         seconds: Math.round((Date.now() - started) / 100) / 10,
       });
 
-      // Assess the refused run: the promotion failed, which does not un-fence (docs/design/switchover.md,
-      // "Stopping before promotion": the other promotion, side by side, may have gone through)
+      // Assess the refused run (docs/design/switchover.md, "Stopping at the promotion"): a refused PromoteReadReplica
+      // with the replica described still a replica un-fences; a refused secret promotion beside an accepted
+      // PromoteReadReplica keeps the fence (never two writers)
+      const refusedDatabase = c.action === 'PromoteReadReplica';
       expect(first.result.status).toBe('FAILED');
       const failure = first.report?.units.find((u) => u.unit === unit)?.failure;
       expect(failure).toMatchObject({ step: c.step, error: 'AwsCallFailedError' });
       expect(applied(first.calls, c.action)).toEqual([]);
       const firstSteps = stepStatuses(first.report, unit);
       expect(firstSteps.fencePrimary).toBe('changed');
-      expect(firstSteps.unfencePrimary ?? 'not-reached').toBe('not-reached');
-      expect(stillFenced).toBe(1);
-      // The other promotion runs side by side and went through: why un-fencing here would be wrong
+      if (refusedDatabase) {
+        expect(firstSteps.unfencePrimary).toBe('changed');
+        expect(stillFenced).toBe(0);
+      } else {
+        expect(firstSteps.unfencePrimary ?? 'not-reached').toBe('not-reached');
+        expect(stillFenced).toBe(1);
+      }
+      // The other promotion runs side by side and went through
       const other = c.action === 'PromoteReadReplica' ? 'StopReplicationToReplica' : 'PromoteReadReplica';
       expect(applied(first.calls, other)).toHaveLength(1);
       // Assess the re-run: converged, the fence found in place, each promotion once, nothing lost
       expect(rerun.result.status).toBe('SUCCEEDED');
-      expect(stepStatuses(rerun.report, unit).fencePrimary).toBe('already-done');
+      expect(stepStatuses(rerun.report, unit).fencePrimary).toBe(
+        refusedDatabase ? 'changed' : 'already-done',
+      );
       expect(w.promotions.get(replicaId)).toBe(1);
       expect(applied(all, 'PromoteReadReplica')).toHaveLength(1);
       expect(applied(all, 'StopReplicationToReplica')).toHaveLength(1);
