@@ -429,9 +429,9 @@ describe('catches', () => {
         expect(catches[0]?.ResultPath).toBe('$.results.cleanUpDrillFailure');
         continue;
       }
-      if (name === STATE_NAMES.unfencePrimary) {
+      if (name === STATE_NAMES.unfencePrimary || name === STATE_NAMES.unfenceIfUnpromoted) {
         // A switchover's un-fence runs after the unit failed: its own failure is kept beside that one
-        // (docs/design/switchover.md, "Stopping before promotion").
+        // (docs/design/switchover.md, "Stopping before promotion", "Stopping at the promotion").
         expect(catches[0]?.ResultPath).toBe('$.results.unfencePrimaryFailure');
         continue;
       }
