@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { UnitPlan } from './plan.js';
 import type { UnitRunRecord } from './report/model.js';
+import './sdk/s3.js';
 
 /**
  * A run's objects in the report bucket: the units the Distributed Map reads (its ItemReader) and the results it

@@ -160,6 +160,8 @@ export class Orchestrator extends Construct {
       // Each step outlasts one call that never answers per service it calls (functions/lib/clients.ts): a hang
       // is then a TransientAwsError the state machine retries, not a Lambda timeout it does not.
       // The holder check reads (and for a drill, stops) the holder's execution: docs/design/lock.md.
+      // LoadPlan writes the run's units for the units Map (functions/lib/run-objects.ts).
+      loadPlan: calling('s3'),
       acquireLock: calling('dynamodb', 'sfn'),
       releaseLock: calling('dynamodb'),
       promoteSecret: calling('secretsManager'),

@@ -76,7 +76,7 @@ describe('the plan JSON Schema', () => {
     if (!unit?.dns) throw new Error('examples/plan.json has no unit');
     plan.targetRtoSecond = 900;
     unit.dns.ttl = 'five';
-    plan.maxConcurrency = 41;
+    plan.maxConcurrency = 501;
     // Act
     const valid = validate(plan);
     // Assess

@@ -33,6 +33,7 @@ import {
   replicationSource,
   sameArn,
 } from './cluster.js';
+import '../sdk/rds.js';
 
 /**
  * PromoteDatabase for an Aurora unit (docs/design/aurora.md, "Promotion"):
