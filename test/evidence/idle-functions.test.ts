@@ -164,11 +164,18 @@ describe('every function Inactive after weeks idle', () => {
 
   it('made each production change once, and nothing while the functions were refused', () => {
     // Assess
-    for (const step of MUTATING_STEPS)
+    for (const step of MUTATING_STEPS) {
+      if (step === 'updateDns') continue;
       expect(applied(o.calls, STEP_ACTIONS[step]), step).toHaveLength(units.length);
+    }
+    // The units' record changes go out as one batch per zone for the units that are ready (functions/lib/dns/shared.ts):
+    // at most one applied change per unit, fewer when a batch carried several; each record is checked by the facts.
+    const batches = applied(o.calls, STEP_ACTIONS.updateDns).length;
+    expect(batches).toBeGreaterThanOrEqual(1);
+    expect(batches).toBeLessThanOrEqual(units.length);
     for (const unit of units) expect(w.promotions.get(`${unit}-db-replica`)).toBe(1);
     expect(productionMutations(o.calls).filter((c) => c.applied)).toHaveLength(
-      MUTATING_STEPS.length * units.length,
+      (MUTATING_STEPS.length - 1) * units.length + batches,
     );
   });
 });
