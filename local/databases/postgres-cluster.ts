@@ -675,9 +675,26 @@ export class PostgresCluster {
   async fence(id: string): Promise<string> {
     const record = this.record(id);
     if (!record.child) throw new PostgresClusterError(`${id} is not running`);
-    return this.withClient(record, 'postgres', async (client) => {
+    await this.withClient(record, 'postgres', async (client) => {
       await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
       await client.query('SELECT pg_reload_conf()');
+    });
+    // pg_reload_conf only signals the postmaster: a session that starts before it has read the file again still
+    // writes. Wait until a new session starts read-only; every session older than that is ended below.
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    for (;;) {
+      const setting = await this.withClient(record, 'postgres', async (client) => {
+        const result = await client.query<{ value: string }>(
+          "SELECT current_setting('default_transaction_read_only') AS value",
+        );
+        return result.rows[0]?.value;
+      });
+      if (setting === 'on') break;
+      if (Date.now() > deadline)
+        throw new PostgresClusterError(`${id} did not turn read-only after its reload`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.withClient(record, 'postgres', async (client) => {
       await client.query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
       );
