@@ -96,7 +96,8 @@ const CALLS: readonly MutatingCall[] = [
     owner: 'attachRotation',
     denial: { code: 'AccessDeniedException', status: 400 },
   },
-  { service: 's3', action: 'PutObject', owner: 'report', denial: { code: 'AccessDenied', status: 403 } },
+  // The first PutObject of a run is LoadPlan's units.json (the units Map reads it), before any change.
+  { service: 's3', action: 'PutObject', owner: 'loadPlan', denial: { code: 'AccessDenied', status: 403 } },
   { service: 'sns', action: 'Publish', owner: 'report', denial: { code: 'AuthorizationError', status: 403 } },
   {
     service: 'dynamodb',
@@ -147,8 +148,9 @@ const unitFailed = (step: string, error = 'AwsCallFailedError'): Ending => ({
 
 /**
  * How the faulted run may end, as observed and explained:
- * - `before`: a refused production change fails the unit; a refused lock fails the run before any change; a refused
- *   report copy or notification is recorded in the report's `delivery` and does not fail a failover that worked; a
+ * - `before`: a refused production change fails the unit; a refused lock or a refused write of the run's units
+ *   (LoadPlan's PutObject) fails the run before any change; a refused notification is recorded in the report's
+ *   `delivery` and does not fail a failover that worked; a
  *   refused lock release is caught (the run succeeded) but leaves the lock behind (see DETOURS).
  * - `after-once`: the SDK's own retry (maxAttempts 3) absorbs the lost answer: every first run succeeds. The retry
  *   finds the effect there (StopReplicationToReplica and DeleteItem are refused, and the step reads the state again)
@@ -170,7 +172,8 @@ const FIRST_RUN: Record<Mode, Record<string, readonly Ending[]>> = {
     UpdateSecretVersionStage: [unitFailed('settleRotation', 'RotationBlockedError')],
     PutSecretValue: [unitFailed('attachRotation')],
     RotateSecret: [unitFailed('attachRotation')],
-    PutObject: [SUCCEEDED],
+    // LoadPlan cannot write the run's units: the run stops before any change.
+    PutObject: [{ status: 'FAILED', error: 'AwsCallFailedError' }],
     Publish: [SUCCEEDED],
     DeleteItem: [SUCCEEDED],
   },
@@ -184,7 +187,8 @@ const FIRST_RUN: Record<Mode, Record<string, readonly Ending[]>> = {
     UpdateSecretVersionStage: [SUCCEEDED],
     PutSecretValue: [SUCCEEDED],
     RotateSecret: [SUCCEEDED],
-    PutObject: [SUCCEEDED],
+    // Every answer of LoadPlan's write lost: retried as transient, then the run stops before any change.
+    PutObject: [{ status: 'FAILED', error: 'TransientAwsError' }],
     Publish: [SUCCEEDED],
     DeleteItem: [SUCCEEDED],
   },
