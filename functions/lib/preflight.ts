@@ -289,7 +289,8 @@ export function coalescedReads(deps: PreflightDeps): PreflightDeps {
           const key = `${action} ${JSON.stringify(command.input)}`;
           let answer = answers.get(key);
           if (answer === undefined) {
-            answer = send(command);
+            // A promise whatever the client returns (a stand-in may answer at once, or throw).
+            answer = Promise.resolve().then(() => send(command));
             answers.set(key, answer);
             answer.catch(() => answers.delete(key));
           }
@@ -297,30 +298,25 @@ export function coalescedReads(deps: PreflightDeps): PreflightDeps {
         };
       },
     });
-  // Made on first use, as the step's own clients are (its bundle holds only the clients it calls: functions/lib/sdk/).
-  const made = new Map<keyof PreflightDeps, unknown>();
-  const client = <K extends keyof PreflightDeps>(name: K): PreflightDeps[K] => {
-    if (!made.has(name)) made.set(name, wrap(deps[name]));
-    return made.get(name) as PreflightDeps[K];
-  };
-  return {
-    get secretsManager() {
-      return client('secretsManager');
+  // Made on first use, as the step's own clients are (its bundle holds only the clients it calls: functions/lib/sdk/);
+  // whatever else the caller passes (a clock) goes through as it is.
+  const made = new Map<PropertyKey, unknown>();
+  return new Proxy(deps, {
+    get(target, property, receiver) {
+      if (!CLIENT_KEYS.has(property)) return Reflect.get(target, property, receiver);
+      if (!made.has(property)) made.set(property, wrap(Reflect.get(target, property, receiver) as object));
+      return made.get(property);
     },
-    get lambda() {
-      return client('lambda');
-    },
-    get rds() {
-      return client('rds');
-    },
-    get route53() {
-      return client('route53');
-    },
-    get cloudwatch() {
-      return client('cloudwatch');
-    },
-  };
+  });
 }
+
+const CLIENT_KEYS: ReadonlySet<PropertyKey> = new Set<keyof PreflightDeps>([
+  'secretsManager',
+  'lambda',
+  'rds',
+  'route53',
+  'cloudwatch',
+]);
 
 function formatSeconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
