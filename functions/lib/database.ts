@@ -21,6 +21,7 @@ import { timedStep } from './step.js';
 import type { DetailValue, PollResult, PreflightCheck, StepResult, UnitStepInput } from './types.js';
 import './sdk/cloudwatch.js';
 import './sdk/rds.js';
+import { unitFindings } from './preflight-findings.js';
 
 /**
  * The RDS steps: promote the cross-Region read replica in the recovery Region, poll until it is a standalone,
@@ -357,14 +358,7 @@ export async function checkDatabaseReadiness(
   const { run } = input;
   const unit = instanceUnit(input.unit, 'checkDatabaseReadiness');
   const replicaId = unit.database.replicaInstanceId;
-  const checks: PreflightCheck[] = [];
-  const add = (
-    check: string,
-    ok: boolean,
-    severity: 'error' | 'warning',
-    message: string,
-    figures?: Record<string, DetailValue>,
-  ) => checks.push({ unit: unit.name, check, ok, severity, message, ...(figures ? { figures } : {}) });
+  const { checks, add } = unitFindings(unit.name);
 
   let instance: DBInstance;
   try {

@@ -31,6 +31,7 @@ import { type StepBody, timedStep } from './step.js';
 import type { DetailValue, PreflightCheck, RunContext, StepResult, UnitStepInput } from './types.js';
 import './sdk/lambda.js';
 import './sdk/secrets-manager.js';
+import { unitFindings } from './preflight-findings.js';
 
 /**
  * The Secrets Manager side of a failover: promote the replica secret in the recovery Region, re-attach rotation
@@ -752,14 +753,7 @@ export async function checkSecretReadiness(
   deps: SecretDeps,
   { run, unit }: UnitStepInput,
 ): Promise<PreflightCheck[]> {
-  const checks: PreflightCheck[] = [];
-  const add = (
-    check: string,
-    ok: boolean,
-    severity: PreflightCheck['severity'],
-    message: string,
-    figures?: Record<string, DetailValue>,
-  ) => checks.push({ unit: unit.name, check, ok, severity, message, ...(figures ? { figures } : {}) });
+  const { checks, add } = unitFindings(unit.name);
   const subject = where(unit, run);
 
   let secret: DescribeSecretResponse;

@@ -3,7 +3,7 @@ import type { DBCluster, GlobalCluster, RDSClient } from '@aws-sdk/client-rds';
 import { awsErrorName, isTransientAwsError, ResourceMissingError, toLifeboatError } from '../errors.js';
 import { exercised } from '../exercised.js';
 import type { AuroraUnitPlan } from '../plan.js';
-import type { DetailValue, PreflightCheck, RunContext } from '../types.js';
+import type { PreflightCheck, RunContext } from '../types.js';
 import {
   CLUSTER_DEAD_ENDS,
   describeCluster,
@@ -15,6 +15,7 @@ import {
   writerOf,
 } from './cluster.js';
 import '../sdk/cloudwatch.js';
+import { unitFindings } from '../preflight-findings.js';
 
 /**
  * Preflight of an Aurora unit (docs/design/aurora.md, "Preflight"), read-only. `error`: a configuration problem (a
@@ -39,14 +40,7 @@ export async function checkAuroraReadiness(
 ): Promise<PreflightCheck[]> {
   const { run, unit } = input;
   const db = unit.database;
-  const checks: PreflightCheck[] = [];
-  const add = (
-    check: string,
-    ok: boolean,
-    severity: 'error' | 'warning',
-    message: string,
-    figures?: Record<string, DetailValue>,
-  ) => checks.push({ unit: unit.name, check, ok, severity, message, ...(figures ? { figures } : {}) });
+  const { checks, add } = unitFindings(unit.name);
 
   let replica: DBCluster;
   let global: GlobalCluster | undefined;
