@@ -276,6 +276,10 @@ export async function runLocalDrill(
     if (prepared) io.out('');
     const runId = options.runId ?? runIdFor(options.scenario ?? options.mode);
     const t = Date.now();
+    // Ctrl-C stops the execution first (the cleanup runs newest first), so that no step starts against servers
+    // being stopped and nothing it would print about them reaches the terminal (docs/design/interrupt.md).
+    const stopRun = new AbortController();
+    const deregisterRun = cleanup.add('the execution', () => stopRun.abort());
     const run = await runExecution(orchestrator, {
       input: {
         mode: options.mode,
@@ -286,8 +290,9 @@ export async function runLocalDrill(
       executionName: runId,
       timeFactor: options.timeFactor,
       environment: world.environment(),
-      onStep: printProgress(io),
-    });
+      onStep: printProgress(io, cleanup),
+      signal: stopRun.signal,
+    }).finally(deregisterRun);
     timings.executionSeconds = (Date.now() - t) / 1000;
     const report =
       (run.output as RunReport | undefined) ??
@@ -384,9 +389,11 @@ export function runIdFor(kind: string, at: Date = new Date()): string {
     .slice(0, 14)}`;
 }
 
-function printProgress(io: Io): (event: StepEvent) => void {
+function printProgress(io: Io, cleanup?: Cleanup): (event: StepEvent) => void {
   const progress = new DrillProgress();
   return (event) => {
+    // After Ctrl-C, a step that was running when the servers stopped fails: the interrupt's doing, not progress.
+    if (cleanup?.closing) return;
     const line = progress.line(event);
     if (line !== undefined) io.out(line);
   };

@@ -134,6 +134,9 @@ export async function runRoundTrip(
         `trip ${trip}: ${mode} (${which === 'plan' ? 'the plan' : 'the reversed plan'}, stack in ${region})`,
       );
       const executionName = `round-trip-${trip}-${mode}-${which}-${Date.now()}`;
+      // Ctrl-C stops the execution before the servers (docs/design/interrupt.md).
+      const stopRun = new AbortController();
+      const deregisterRun = options.cleanup.add('the execution', () => stopRun.abort());
       const result = await runExecution(orchestrator, {
         input: { mode, trigger: 'cli', reason: `round trip ${trip}` },
         executionName,
@@ -142,7 +145,8 @@ export async function runRoundTrip(
           ...world.environment(),
           ...worldEnvironment(world.emulator, region, world.dns.endpoint),
         },
-      });
+        signal: stopRun.signal,
+      }).finally(deregisterRun);
       runs.push({ trip, mode, plan: which, run: result });
       out(
         `trip ${trip}: ${mode} ${result.status}${result.error ? ` (${result.error.name}: ${result.error.cause.slice(0, 300)})` : ''} in ${(result.wallMs / 1000).toFixed(1)} s`,

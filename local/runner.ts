@@ -278,6 +278,11 @@ export interface RunOptions {
   stepFunctions?: { register(execution: EmulatedExecution): void };
   /** The "Step Functions Execution Status Change" event Step Functions sends to EventBridge when the run ends. */
   onStatusChange?: (event: ExecutionStatusChange) => void;
+  /**
+   * Aborting it ends the execution ABORTED at once, as StopExecution does: no further state starts (Ctrl-C during
+   * `npm run drill` stops the run before the world's servers, docs/design/interrupt.md).
+   */
+  signal?: AbortSignal;
 }
 
 /** The EventBridge event of an execution's status change (docs/aws/step-functions-execution-events.md). */
@@ -409,6 +414,9 @@ export async function runExecution(
   const waitTimeOverrides: Record<string, number> = {};
   const started = Date.now();
   let invocations = 0;
+  // Set once the execution was stopped (StopExecution, `signal`, the timeout): aws-local-stepfunctions rejects the
+  // result at once but may still start a retry that was pending; no handler runs after the stop.
+  let stopped = false;
   const faults = new InvokeFaults(options.invokeFaults ?? [], options.timeFactor);
   const scale = (seconds: number) => Math.max(0, Math.round(seconds * 1000 * options.timeFactor));
 
@@ -445,6 +453,7 @@ export async function runExecution(
       if (!step) continue; // e.g. the SNS approval task: not bound, never reached on a console start
       const stepName = step.step;
       taskResourceLocalHandlers[name] = async (event: JSONValue): Promise<JSONValue> => {
+        if (stopped) throw new Error(`runner: the execution was stopped before ${name} ran`);
         const unit = unitOf(event);
         const t0 = Date.now();
         const refusal = faults.refuse(stepName, step.logicalId);
@@ -537,11 +546,15 @@ export async function runExecution(
     stop: (error, cause) => {
       if (ended || record.status !== 'RUNNING') return;
       ended = { status: 'ABORTED', error: error ?? '', cause: cause ?? '' };
+      stopped = true;
       execution.abort();
     },
   };
   const history = topLevelHistory(definition.States, record, mapIo.historyName);
   options.stepFunctions?.register(record);
+  const onAbort = () => record.stop?.('Interrupted', 'the caller aborted the execution');
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   let transitions = 0;
   const counting = (async () => {
     for await (const event of execution.eventLogs) {
@@ -559,6 +572,7 @@ export async function runExecution(
         error: 'States.Timeout',
         cause: `the execution did not end within ${timeoutMs} ms (the runner's timeout)`,
       };
+      stopped = true;
       execution.abort();
       reject(new Error(`runner: the execution did not end within ${timeoutMs} ms`));
     }, timeoutMs);
@@ -589,6 +603,7 @@ export async function runExecution(
     };
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
   record.status = result.status;
   record.stopDate = Date.now();

@@ -27,6 +27,10 @@ async function runTask(options: {
   /** The stand-in fails this many times with `Boom` before it answers. */
   failures?: number;
   invokeFaults?: InvokeFault[];
+  /** Aborts the execution (RunOptions.signal). */
+  signal?: AbortSignal;
+  /** Called after each run of the stand-in, with the number of runs so far. */
+  onRun?: (runs: number) => void;
 }): Promise<{ result: RunResult; ranAt: number[]; events: StepEvent[]; started: number }> {
   const ranAt: number[] = [];
   const events: StepEvent[] = [];
@@ -51,9 +55,11 @@ async function runTask(options: {
       timeoutMs: 20_000,
       onStep: (e) => events.push(e),
       ...(options.invokeFaults ? { invokeFaults: options.invokeFaults } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       replaceSteps: {
         preflight: async () => {
           ranAt.push(Date.now());
+          options.onRun?.(ranAt.length);
           if (ranAt.length <= (options.failures ?? 0)) {
             const error = new Error('stand-in failure');
             error.name = 'Boom';
@@ -241,5 +247,28 @@ describe('Lambda refusing invocations (invokeFaults)', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(result.refusals).toEqual([]);
     await expect(negative).rejects.toThrow(/must not be negative/);
+  });
+
+  it('ends the execution ABORTED when the signal aborts it, and starts no further attempt', async () => {
+    // Arrange: a step that fails every time, retried every 0.5 s of AWS time (5 ms here) up to 99 times
+    const stop = new AbortController();
+
+    // Act
+    const { result, ranAt } = await runTask({
+      retry: [{ ErrorEquals: ['Boom'], IntervalSeconds: 0.5, BackoffRate: 1, MaxAttempts: 99 }],
+      failures: 1_000,
+      signal: stop.signal,
+      onRun: (runs) => {
+        if (runs === 2) stop.abort();
+      },
+    });
+    const runsAtEnd = ranAt.length;
+    await new Promise((r) => setTimeout(r, 100));
+
+    // Assess
+    expect(result.status).toBe('ABORTED');
+    expect(result.error?.name).toBe('Interrupted');
+    expect(runsAtEnd).toBe(2);
+    expect(ranAt).toHaveLength(2);
   });
 });
