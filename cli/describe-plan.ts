@@ -2,7 +2,8 @@ import { controlPlaneWarnings, flipAlarmSpec } from '../functions/lib/dns/flip.j
 import type { FailoverPlan, UnitPlan } from '../functions/lib/plan.js';
 import { instanceDatabase, isAuroraUnit, isGlobalAuroraUnit } from '../functions/lib/plan-names.js';
 import { countOf, formatDuration, reportKeys } from '../functions/lib/report/index.js';
-import { INTERRUPTED_ROTATION_PLAN, rotationRulesFor } from '../functions/lib/secret.js';
+import { INTERRUPTED_ROTATION_PLAN } from '../functions/lib/secret/rotation.js';
+import { rotationRulesFor } from '../functions/lib/secret/state.js';
 import { connectivityRetryAttempts, POLL_LOOPS } from '../statemachine/steps.js';
 import { stateMachineArnFor, stateMachineName } from './aws.js';
 

@@ -2,7 +2,7 @@ import { clientsFor } from './lib/clients.js';
 import { InputInvalidError } from './lib/errors.js';
 import { logger } from './lib/observability.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
-import { attachRotation, settleRotation } from './lib/secret.js';
+import { attachRotation, settleRotation } from './lib/secret/rotation.js';
 import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';
 

@@ -1,7 +1,7 @@
 import { clientsFor } from './lib/clients.js';
 import { logger } from './lib/observability.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
-import { promoteReplicaSecret } from './lib/secret.js';
+import { promoteReplicaSecret } from './lib/secret/promote.js';
 import type { StepResult, UnitStepInput } from './lib/types.js';
 
 /** PromoteSecret: the replica secret in the recovery Region becomes a standalone primary. */

@@ -11,7 +11,7 @@ import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboa
 import type { UnitPlan } from './plan.js';
 import { isAuroraUnit } from './plan-names.js';
 import { checkReprotectReadiness, reprotectDeps } from './reprotect/reprotect.js';
-import { checkRotationReadiness, checkSecretReadiness } from './secret.js';
+import { checkRotationReadiness, checkSecretReadiness } from './secret/preflight.js';
 import { checkSwitchoverReadiness, switchoverDeps } from './switchover/preflight.js';
 import type { DetailValue, PreflightCheck, PreflightReport, RunContext } from './types.js';
 
@@ -213,7 +213,7 @@ const DRILL_NEEDS_A_REPLICA =
  * - the production replica's automated backups: advice for a real failover (its promotion would take a backup
  *   first); a drill promotes a new copy, never the production replica.
  * - the production record's TTL against the target RTO: advice for the operator; a drill measures its own copy.
- * A replication status the replica side does not report is no warning at all (functions/lib/secret.ts,
+ * A replication status the replica side does not report is no warning at all (functions/lib/secret/preflight.ts,
  * checkSecretReadiness, reads what the recovery Region shows instead), so a status the replica side does report as
  * not InSync, or a replica holding no current version, stops a drill as any unhealthy replica does.
  */

@@ -21,7 +21,8 @@ import { loadRun } from '../../functions/lib/load-plan.js';
 import { acquireLock, releaseLock } from '../../functions/lib/lock.js';
 import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { runPreflight } from '../../functions/lib/preflight.js';
-import { attachRotation, promoteReplicaSecret } from '../../functions/lib/secret.js';
+import { promoteReplicaSecret } from '../../functions/lib/secret/promote.js';
+import { attachRotation } from '../../functions/lib/secret/rotation.js';
 import type { LoadedRun, StepResult } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 

@@ -19,16 +19,15 @@ import {
   RotationBlockedError,
   TransientAwsError,
 } from '../../functions/lib/errors.js';
+import { checkRotationReadiness } from '../../functions/lib/secret/preflight.js';
 import {
   type AttachRotationDeps,
   attachRotation,
-  checkRotationReadiness,
   INTERRUPTED_ROTATION_PLAN,
   rewriteRequestToken,
-  rotationRulesFor,
-  rotationRulesMatch,
   settleRotation,
-} from '../../functions/lib/secret.js';
+} from '../../functions/lib/secret/rotation.js';
+import { rotationRulesFor, rotationRulesMatch } from '../../functions/lib/secret/state.js';
 import type { PreflightCheck } from '../../functions/lib/types.js';
 import type { DbConnector } from '../../functions/lib/verify/db.js';
 import {

@@ -13,13 +13,10 @@ import {
   ResourceMissingError,
   TransientAwsError,
 } from '../../functions/lib/errors.js';
-import {
-  checkSecretReadiness,
-  INTERRUPTED_ROTATION_PLAN,
-  promoteReplicaSecret,
-  replicationView,
-  stagingView,
-} from '../../functions/lib/secret.js';
+import { checkSecretReadiness } from '../../functions/lib/secret/preflight.js';
+import { promoteReplicaSecret } from '../../functions/lib/secret/promote.js';
+import { INTERRUPTED_ROTATION_PLAN } from '../../functions/lib/secret/rotation.js';
+import { replicationView, stagingView } from '../../functions/lib/secret/state.js';
 import type { PreflightCheck } from '../../functions/lib/types.js';
 import { handler } from '../../functions/promote-secret.js';
 import {

@@ -4,7 +4,7 @@ import { feedRecordProblem, readFeedRecord, type Tag } from './feed-record.js';
 
 /**
  * Preflight's readiness check of a secret that a feed keeps current (the replicator or the Vault sync), from the tags
- * of the DescribeSecret answer preflight already has (functions/lib/secret.ts, checkSecretReadiness): a warning when
+ * of the DescribeSecret answer preflight already has (functions/lib/secret/preflight.ts, checkSecretReadiness): a warning when
  * the last-sync record (functions/lib/secret-feeds/feed-record.ts) says the last sync failed, is older than the feed's
  * schedule, or cannot be read. A warning in a failover: it promotes what is there, and a feed that stopped is what a
  * disaster may cause; the operator learns that the secret may be behind. A drill treats it as an error, like every

@@ -6,7 +6,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertPreflightPassed, runPreflight } from '../../../functions/lib/preflight.js';
-import { checkSecretReadiness } from '../../../functions/lib/secret.js';
+import { checkSecretReadiness } from '../../../functions/lib/secret/preflight.js';
 import {
   feedRecordProblem,
   feedTags,
