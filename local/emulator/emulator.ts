@@ -106,6 +106,13 @@ export interface Emulator {
     endpointName(region: string, id: string): string;
     /** The endpoint names an Aurora cluster with this id has, or will have, in `region` (for its TLS certificate). */
     clusterEndpointNames(region: string, id: string): { endpoint: string; readerEndpoint: string };
+    /**
+     * Aurora's view of a Region's outage (services/rds-aurora.ts): a global failover that completes meanwhile leaves
+     * the old primary there out of its global cluster. Calls to the Region are `faults.regionDown`'s.
+     */
+    regionOutage(region: string): void;
+    /** The Region is back for Aurora: each old primary left out is snapshotted and rejoins as a secondary. */
+    regionRecovers(region: string): void;
   };
   readonly sns: { readonly messages: readonly PublishedMessage[] };
   /**
@@ -497,6 +504,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       endpoints: () => rds.endpoints(),
       endpointName: (region, id) => rds.endpointName(region, id),
       clusterEndpointNames: (region, id) => rds.aurora.endpointNames(region, id),
+      regionOutage: (region) => rds.aurora.regionOutage(region),
+      regionRecovers: (region) => rds.aurora.regionRecovers(region),
     },
     sns: {
       get messages() {

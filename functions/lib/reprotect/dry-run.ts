@@ -1,7 +1,9 @@
 import { ConfigurationError, ResourceMissingError } from '../errors.js';
+import type { AuroraUnitPlan } from '../plan.js';
 import { recoverySecretId } from '../plan.js';
-import { instanceDatabase } from '../plan-names.js';
-import type { DetailValue } from '../types.js';
+import { instanceDatabase, isAuroraUnit } from '../plan-names.js';
+import type { DetailValue, UnitStepInput } from '../types.js';
+import { missingOldPrimary, readGlobalReturn, replicaClusterRefusal } from './aurora.js';
 import {
   currentPrimary,
   DEFAULT_SECRET_KEY,
@@ -30,6 +32,7 @@ import {
 export async function planReprotect(deps: ReprotectDeps, input: ReprotectPollInput): Promise<ReprotectPass> {
   const { run, unit, attempt } = input;
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  if (isAuroraUnit(unit)) return planAuroraReprotect(deps, { ...input, unit });
   const ids = instanceDatabase(unit, 're-protect');
   const warnings: string[] = [];
   const detail: Record<string, DetailValue> = {
@@ -48,45 +51,7 @@ export async function planReprotect(deps: ReprotectDeps, input: ReprotectPollInp
   };
 
   const primary = await currentPrimary(deps, run, unit);
-
-  // The secret: replicated back over the stale one (docs/aws/secrets-manager-replication.md).
-  const secretId = recoverySecretId(unit);
-  const current = await findSecret(deps.current.secretsManager, secretId, run.recoveryRegion);
-  if (!current || current.DeletedDate) {
-    throw new ResourceMissingError(`secret ${secretId} does not exist in ${run.recoveryRegion} (secret.id)`);
-  }
-  if (current.PrimaryRegion && current.PrimaryRegion !== run.recoveryRegion) {
-    throw new ConfigurationError(
-      `secret ${secretId} in ${run.recoveryRegion} is still a replica of ${current.PrimaryRegion}: re-protect runs after the failover promoted it; nothing was changed`,
-    );
-  }
-  const link = current.ReplicationStatus?.find((r) => r.Region === run.primaryRegion);
-  if (link) {
-    plan(
-      null,
-      { SecretId: current.ARN ?? secretId, Region: run.primaryRegion },
-      `already replicated (${link.Status})`,
-    );
-  } else {
-    const name = current.Name ?? secretId;
-    const stale = await findSecret(deps.old.secretsManager, name, run.primaryRegion);
-    if (stale?.PrimaryRegion && stale.PrimaryRegion !== run.recoveryRegion) {
-      throw new ConfigurationError(
-        `secret ${name} in ${run.primaryRegion} is a replica of ${stale.PrimaryRegion}, not the plan's: lifeboat does not overwrite it`,
-      );
-    }
-    const key = stale?.KmsKeyId && stale.KmsKeyId !== DEFAULT_SECRET_KEY ? stale.KmsKeyId : null;
-    plan(
-      'ReplicateSecretToRegions',
-      {
-        SecretId: current.ARN ?? secretId,
-        'AddReplicaRegions.Region': run.primaryRegion,
-        'AddReplicaRegions.KmsKeyId': key,
-        ForceOverwriteReplicaSecret: true,
-      },
-      stale ? `overwrites the stale secret ${name} in ${run.primaryRegion}` : undefined,
-    );
-  }
+  await planSecret(deps, input, plan);
 
   // The old primary (renamed, never deleted) and the new replica under its name.
   const oldRegion = run.primaryRegion;
@@ -146,4 +111,91 @@ export async function planReprotect(deps: ReprotectDeps, input: ReprotectPollInp
     Tags: `${REPROTECT_TAG}=${owner(run, unit)}, ${OLD_PRIMARY_TAG}=${template ? retiredId : 'none'}`,
   });
   return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings };
+}
+
+type Planner = (call: string | null, parameters: Record<string, DetailValue>, note?: string) => void;
+
+/** The secret: replicated back over the stale one (docs/aws/secrets-manager-replication.md). */
+async function planSecret(deps: ReprotectDeps, input: UnitStepInput, plan: Planner): Promise<void> {
+  const { run, unit } = input;
+  const secretId = recoverySecretId(unit);
+  const current = await findSecret(deps.current.secretsManager, secretId, run.recoveryRegion);
+  if (!current || current.DeletedDate) {
+    throw new ResourceMissingError(`secret ${secretId} does not exist in ${run.recoveryRegion} (secret.id)`);
+  }
+  if (current.PrimaryRegion && current.PrimaryRegion !== run.recoveryRegion) {
+    throw new ConfigurationError(
+      `secret ${secretId} in ${run.recoveryRegion} is still a replica of ${current.PrimaryRegion}: re-protect runs after the failover promoted it; nothing was changed`,
+    );
+  }
+  const link = current.ReplicationStatus?.find((r) => r.Region === run.primaryRegion);
+  if (link) {
+    plan(
+      null,
+      { SecretId: current.ARN ?? secretId, Region: run.primaryRegion },
+      `already replicated (${link.Status})`,
+    );
+  } else {
+    const name = current.Name ?? secretId;
+    const stale = await findSecret(deps.old.secretsManager, name, run.primaryRegion);
+    if (stale?.PrimaryRegion && stale.PrimaryRegion !== run.recoveryRegion) {
+      throw new ConfigurationError(
+        `secret ${name} in ${run.primaryRegion} is a replica of ${stale.PrimaryRegion}, not the plan's: lifeboat does not overwrite it`,
+      );
+    }
+    const key = stale?.KmsKeyId && stale.KmsKeyId !== DEFAULT_SECRET_KEY ? stale.KmsKeyId : null;
+    plan(
+      'ReplicateSecretToRegions',
+      {
+        SecretId: current.ARN ?? secretId,
+        'AddReplicaRegions.Region': run.primaryRegion,
+        'AddReplicaRegions.KmsKeyId': key,
+        ForceOverwriteReplicaSecret: true,
+      },
+      stale ? `overwrites the stale secret ${name} in ${run.primaryRegion}` : undefined,
+    );
+  }
+}
+
+/**
+ * A dry run of an Aurora unit's re-protect (docs/design/aurora.md, "Re-protect"): the secret, then no call for the
+ * database: Aurora adds the old primary back itself. Refused as a pass would refuse (a replica cluster unit, the
+ * promoted cluster not the writer, the old primary not a member).
+ */
+async function planAuroraReprotect(
+  deps: ReprotectDeps,
+  input: ReprotectPollInput & { unit: AuroraUnitPlan },
+): Promise<ReprotectPass> {
+  const { run, unit, attempt } = input;
+  const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  const db = unit.database;
+  if (db.globalClusterId === undefined) throw replicaClusterRefusal(run, unit);
+  const global = unit as AuroraUnitPlan & { database: { globalClusterId: string } };
+  const seen = await readGlobalReturn(deps.current.rds, run, global);
+  if (!seen.operation && !seen.member)
+    throw missingOldPrimary(run, global, `${run.primaryRegion} not read by a dry run`);
+  const detail: Record<string, DetailValue> = {
+    currentRegion: run.recoveryRegion,
+    oldRegion: run.primaryRegion,
+    globalClusterIdentifier: db.globalClusterId,
+    currentPrimary: db.replicaClusterId,
+    secret: recoverySecretId(unit),
+    attempt,
+  };
+  let n = 0;
+  const plan: Planner = (call, parameters, note) => {
+    n += 1;
+    detail[`planned.${n}.call`] = call;
+    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
+    if (note) detail[`planned.${n}.note`] = note;
+  };
+  await planSecret(deps, input, plan);
+  plan(
+    null,
+    { GlobalClusterIdentifier: db.globalClusterId, DBClusterIdentifier: db.primaryClusterId },
+    seen.member
+      ? `the old primary is a member (${seen.member.SynchronizationStatus ?? 'no synchronization status'}): the passes wait until it is connected; nothing is created or deleted`
+      : `the operation toward ${db.replicaClusterId} is ${seen.operation}: the passes wait for it and for the old primary to rejoin`,
+  );
+  return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings: [] };
 }

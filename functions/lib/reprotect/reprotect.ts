@@ -33,7 +33,8 @@ import '../sdk/rds.js';
 import '../sdk/secrets-manager.js';
 import '../sdk/cloudwatch.js';
 import { exercised } from '../exercised.js';
-import { instanceDatabase } from '../plan-names.js';
+import { instanceDatabase, isAuroraUnit } from '../plan-names.js';
+import { checkAuroraReprotectReadiness, reprotectAurora } from './aurora.js';
 import { planReprotect } from './dry-run.js';
 
 /**
@@ -207,6 +208,8 @@ export async function reprotectUnit(deps: ReprotectDeps, input: ReprotectPollInp
 
 async function reprotectPass(deps: ReprotectDeps, input: ReprotectPollInput): Promise<ReprotectPass> {
   const { run, unit, attempt } = input;
+  // An Aurora unit creates nothing: it waits for the old primary cluster to rejoin (aurora.ts).
+  if (isAuroraUnit(unit)) return reprotectAurora(deps, { ...input, unit });
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   const calls: string[] = [];
   const warnings: string[] = [];
@@ -250,8 +253,9 @@ async function reprotectPass(deps: ReprotectDeps, input: ReprotectPollInput): Pr
  * primary, standalone since the failover stopped replication) is overwritten by the replica: that is what
  * ForceOverwriteReplicaSecret is for (docs/aws/secrets-manager-replication.md, "Replicating back after a failover").
  * The replica is encrypted with the key the stale secret used in that Region, when it was not the default key.
+ * Aurora units share it (aurora.ts).
  */
-async function convergeSecret(
+export async function convergeSecret(
   deps: ReprotectDeps,
   run: RunContext,
   unit: UnitPlan,
@@ -588,6 +592,7 @@ export async function checkReprotectReadiness(
 ): Promise<PreflightCheck[]> {
   const { run, unit } = input;
   if (exercised(run) !== 'reprotect') return [];
+  if (isAuroraUnit(unit)) return checkAuroraReprotectReadiness(deps, { ...input, unit });
   const checks: PreflightCheck[] = [];
   const add = (check: string, ok: boolean, severity: 'error' | 'warning', message: string) =>
     checks.push({ unit: unit.name, check: `reprotect.${check}`, ok, severity, message });

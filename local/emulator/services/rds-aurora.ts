@@ -39,8 +39,16 @@
  *   instances; with a backend, a real copy of the source's server (a replica, then promoted).
  * - Tags on global clusters (CreateGlobalCluster Tags, TagList in the answers).
  *
- * Not modelled: write forwarding (always `disabled`), the data-loss snapshot of a failover, the instances' own
- * endpoints inside a cluster (they have the instance endpoint name but no real server).
+ * - A Region's outage as Aurora sees it (`regionOutage` / `regionRecovers`, Emulator.rds): a FailoverGlobalCluster with
+ *   AllowDataLoss that completes while the old primary's Region is out leaves the old primary out of the members.
+ *   When the Region recovers, Aurora snapshots the old primary's volume at the point of failure
+ *   (`rds:unplanned-global-failover-<cluster>-<time>`, listed by DescribeDBClusterSnapshots in its Region) and adds it
+ *   back as a secondary: `pending-resync` for `createInstanceMs`, then `connected`; with a backend its server is
+ *   rebuilt from the new writer's (docs/aws/aurora-global-database.md, "What happens to the old primary"). The API
+ *   calls signed for that Region are the fault controller's (`faults.regionDown`): a test usually sets both.
+ *
+ * Not modelled: write forwarding (always `disabled`), the instances' own endpoints inside a cluster (they have the
+ * instance endpoint name but no real server).
  */
 import { AwsError, type Clock, errorMessage, LOWER_ALNUM, type Rng, UPPER_ALNUM } from '../core.js';
 import type {
@@ -90,7 +98,25 @@ interface Cluster {
   instances: string[];
   promoting: boolean;
   gone: boolean;
+  /** A returning old primary being rebuilt from the new writer: its member's SynchronizationStatus is pending-resync. */
+  resyncing?: boolean;
   readonly tags: Tag[];
+}
+
+/** A cluster snapshot Aurora took itself (the old primary's volume after a global failover). */
+interface ClusterSnapshot {
+  readonly id: string;
+  readonly arn: string;
+  readonly cluster: Cluster;
+  readonly created: number;
+}
+
+/** An old primary left out of its global cluster by a failover during its Region's outage. */
+interface AwaitingReturn {
+  readonly cluster: Cluster;
+  readonly globalId: string;
+  /** When the failover completed: the snapshot's point in time. */
+  readonly failedAt: number;
 }
 
 interface FailoverState {
@@ -113,6 +139,11 @@ interface GlobalCluster {
   members: string[];
   writer?: string;
   failover?: FailoverState;
+}
+
+/** `YYYY-MM-DD-HH-MM` in UTC, the time part of an automated snapshot's name (the emulator's choice of format). */
+function snapshotTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace(/[T:]/g, '-');
 }
 
 function identifierOk(id: string): boolean {
@@ -151,6 +182,10 @@ function invalidCluster(message: string): AwsError {
 export class AuroraClusters {
   private readonly clusters = new Map<string, Map<string, Cluster>>();
   private readonly globals = new Map<string, GlobalCluster>();
+  /** Regions in an outage as Aurora sees it (regionOutage): an old primary there cannot rejoin after a failover. */
+  private readonly outages = new Set<string>();
+  private awaitingReturn: AwaitingReturn[] = [];
+  private readonly snapshots: ClusterSnapshot[] = [];
 
   constructor(
     private readonly account: string,
@@ -197,6 +232,7 @@ export class AuroraClusters {
     SwitchoverGlobalCluster: (_region, tree) => ({
       GlobalCluster: this.renderGlobal(this.changeWriter(tree, false)),
     }),
+    DescribeDBClusterSnapshots: (region, tree) => this.describeSnapshots(region, tree),
   };
 
   /* ------------------------------------------------------------------------------------------ */
@@ -679,11 +715,17 @@ export class AuroraClusters {
           : backend.promote(target.id);
       await Promise.all([promoted, this.clock.sleep(timings.promoteModifyingMs)]);
       if (this.clock.isClosed) return;
-      // The target is the writer; the old primary rejoins as a secondary (docs/aws/aurora-global-database.md).
+      // The target is the writer; the old primary rejoins as a secondary (docs/aws/aurora-global-database.md), at
+      // once, unless a failover finds its Region out: then it leaves the members until the Region recovers.
       global.writer = target.arn;
       target.status = 'available';
       global.status = 'available';
       delete global.failover;
+      if (allowDataLoss && old && old !== target && this.outages.has(old.region)) {
+        global.members = global.members.filter((m) => m !== old.arn);
+        delete old.globalClusterId;
+        this.awaitingReturn.push({ cluster: old, globalId: global.id, failedAt: this.clock.now() });
+      }
       // The other members' servers replicate from the new writer from now on: rebuilt from it (they rejoin). A member
       // that cannot be rebuilt is `failed` itself; the new writer stays as it is.
       const rejoin = backed ? backend.rejoin?.bind(backend) : undefined;
@@ -700,6 +742,102 @@ export class AuroraClusters {
       }
     });
     return global;
+  }
+
+  /* ------------------------------------------------------------------------------------------ */
+  /* A Region's outage and its recovery                                                         */
+  /* ------------------------------------------------------------------------------------------ */
+
+  /** The Region is out for Aurora: a global failover completing now leaves its old primary out of the members. */
+  regionOutage(region: string): void {
+    this.outages.add(region);
+  }
+
+  /**
+   * The Region is back: each old primary a failover left out is snapshotted at the point of failure, then added back
+   * to its global cluster as a secondary, `pending-resync` while it is rebuilt from the new writer
+   * (docs/aws/aurora-global-database.md, "What happens to the old primary").
+   */
+  regionRecovers(region: string): void {
+    this.outages.delete(region);
+    const returning = this.awaitingReturn.filter((r) => r.cluster.region === region);
+    this.awaitingReturn = this.awaitingReturn.filter((r) => r.cluster.region !== region);
+    for (const { cluster, globalId, failedAt } of returning) {
+      const global = this.globals.get(globalId);
+      if (!global || cluster.gone) continue;
+      const id = `rds:unplanned-global-failover-${cluster.id}-${snapshotTime(failedAt)}`;
+      this.snapshots.push({
+        id,
+        arn: `arn:aws:rds:${cluster.region}:${this.account}:cluster-snapshot:${id}`,
+        cluster,
+        created: failedAt,
+      });
+      global.members.push(cluster.arn);
+      cluster.globalClusterId = global.id;
+      cluster.resyncing = true;
+      const writer = global.writer === undefined ? undefined : this.byArn(global.writer);
+      const backend = this.backend;
+      const rejoin =
+        backend?.rejoin && cluster.ip !== undefined && writer?.ip !== undefined
+          ? backend.rejoin(cluster.id, writer.id, this.tlsNames(cluster))
+          : undefined;
+      this.background(cluster, 'return', async () => {
+        const [server] = await Promise.all([rejoin, this.clock.sleep(this.clock.timings.createInstanceMs)]);
+        if (cluster.gone || this.clock.isClosed) return;
+        if (server) {
+          cluster.ip = server.address;
+          cluster.port = server.port;
+        }
+        cluster.resyncing = false;
+      });
+    }
+  }
+
+  /**
+   * DescribeDBClusterSnapshots: the snapshots Aurora took itself, by cluster (id or ARN, in this Region) or snapshot
+   * id; a cluster with none (or no such cluster) answers an empty list. `SnapshotType: automated` is the emulator's
+   * choice for the failover snapshot (AWS calls it a system snapshot).
+   */
+  private describeSnapshots(region: string, tree: QueryTree): XmlObject {
+    const clusterId = qString(tree, 'DBClusterIdentifier');
+    const snapshotId = qString(tree, 'DBClusterSnapshotIdentifier');
+    const type = qString(tree, 'SnapshotType');
+    const cluster = clusterId === undefined ? undefined : this.lookup(region, clusterId);
+    const found = this.snapshots.filter(
+      (s) =>
+        s.cluster.region === region &&
+        (clusterId === undefined || s.cluster === cluster) &&
+        (snapshotId === undefined || s.id === snapshotId || s.arn === snapshotId) &&
+        (type === undefined || type === 'automated'),
+    );
+    if (snapshotId !== undefined && found.length === 0) {
+      throw new AwsError('DBClusterSnapshotNotFoundFault', 404, `DBClusterSnapshot ${snapshotId} not found.`);
+    }
+    return {
+      DBClusterSnapshots: xmlList(
+        'DBClusterSnapshot',
+        found.map((s) => ({
+          AvailabilityZones: xmlList('AvailabilityZone', [`${region}a`, `${region}b`, `${region}c`]),
+          DBClusterSnapshotIdentifier: s.id,
+          DBClusterIdentifier: s.cluster.id,
+          SnapshotCreateTime: new Date(s.created),
+          Engine: s.cluster.engine,
+          EngineMode: 'provisioned',
+          AllocatedStorage: 1,
+          Status: 'available',
+          Port: s.cluster.port,
+          ClusterCreateTime: s.cluster.created === undefined ? undefined : new Date(s.cluster.created),
+          MasterUsername: s.cluster.masterUsername,
+          EngineVersion: s.cluster.engineVersion,
+          SnapshotType: 'automated',
+          PercentProgress: 100,
+          StorageEncrypted: false,
+          DBClusterSnapshotArn: s.arn,
+          IAMDatabaseAuthenticationEnabled: false,
+          TagList: '',
+        })),
+      ),
+    };
   }
 
   /* ------------------------------------------------------------------------------------------ */
@@ -783,7 +921,7 @@ export class AuroraClusters {
                 Readers: '',
                 IsWriter: false,
                 GlobalWriteForwardingStatus: 'disabled',
-                SynchronizationStatus: 'connected',
+                SynchronizationStatus: this.byArn(m)?.resyncing ? 'pending-resync' : 'connected',
               },
         ),
       ),
