@@ -1,0 +1,334 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeGlobalClustersCommand,
+  FailoverGlobalClusterCommand,
+  RDSClient,
+  SwitchoverGlobalClusterCommand,
+} from '@aws-sdk/client-rds';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  SecretsManagerClient,
+  StopReplicationToReplicaCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigurationError, NotSupportedError, ResourceMissingError } from '../../functions/lib/errors.js';
+import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
+import {
+  checkReprotectReadiness,
+  type ReprotectDeps,
+  type ReprotectPass,
+  reprotectUnit,
+} from '../../functions/lib/reprotect/reprotect.js';
+import type { RunContext } from '../../functions/lib/types.js';
+import { type Emulator, startEmulator } from '../../local/emulator/index.js';
+
+/**
+ * Re-protect of Aurora units against the emulated RDS and Secrets Manager (docs/design/aurora.md, "Re-protect"): a
+ * global unit after a failover fails while the old Region is out, with the manual step and nothing changed; once the
+ * Region recovers, the passes replicate the secret back and wait until the old primary cluster is a connected
+ * secondary, reporting Aurora's data-loss snapshot, and create nothing. After a switchover only the secret is left.
+ * A replica cluster unit is refused before anything changes.
+ */
+
+const P = 'eu-west-1';
+const R = 'eu-central-1';
+const ACCOUNT = '123456789012';
+let emulator: Emulator;
+let deps: ReprotectDeps;
+let n = 0;
+
+const run: RunContext = {
+  runId: 'reprotect-aurora-1',
+  executionArn: `arn:aws:states:${R}:${ACCOUNT}:execution:lifeboat-orders-dr:reprotect-aurora-1`,
+  planName: 'orders-dr',
+  mode: 'reprotect',
+  trigger: 'cli',
+  startedAt: '2030-05-01T10:00:00.000Z',
+  account: ACCOUNT,
+  primaryRegion: P,
+  recoveryRegion: R,
+  targetRtoSeconds: 900,
+};
+
+const clients = (region: string) => {
+  const config = { ...emulator.clientConfig(region), maxAttempts: 1 };
+  return {
+    rds: new RDSClient(config),
+    secretsManager: new SecretsManagerClient(config),
+    cloudwatch: new CloudWatchClient(config),
+  };
+};
+
+async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function auroraUnit(database: Record<string, unknown>, secret: string): UnitPlan {
+  return parsePlan({
+    name: 'orders-dr',
+    account: ACCOUNT,
+    primaryRegion: P,
+    recoveryRegion: R,
+    targetRtoSeconds: 900,
+    units: [
+      {
+        name: 'orders',
+        secret: { id: secret },
+        database,
+        dns: { hostedZoneId: 'Z0123456789ABC', recordName: 'orders.db.example.com', ttl: 5 },
+        rotation: { lambdaArn: `arn:aws:lambda:${R}:${ACCOUNT}:function:rotate`, schedule: 30 },
+      },
+    ],
+  }).units[0] as UnitPlan;
+}
+
+/** The secret's replica in R promoted (as PromoteSecret leaves it). */
+async function promotedSecret(name: string): Promise<void> {
+  const p = clients(P);
+  const r = clients(R);
+  await p.secretsManager.send(
+    new CreateSecretCommand({
+      Name: name,
+      SecretString: '{"password":"not-logged"}',
+      AddReplicaRegions: [{ Region: R }],
+    }),
+  );
+  await until('the secret replica', async () => {
+    const out = await r.secretsManager
+      .send(new DescribeSecretCommand({ SecretId: name }))
+      .catch(() => undefined);
+    return out?.PrimaryRegion ? out : undefined;
+  });
+  await r.secretsManager.send(new StopReplicationToReplicaCommand({ SecretId: name }));
+}
+
+/** A global database east (P) → west (R), its secret promoted, and the writer moved to west by `how`. */
+async function globalWorld(how: 'failover-during-outage' | 'switchover' | 'none') {
+  n += 1;
+  const ids = { global: `orders-global-${n}`, east: `orders-east-${n}`, west: `orders-west-${n}` };
+  emulator.seed.globalCluster({ id: ids.global, engine: 'aurora-postgresql' });
+  emulator.seed.dbCluster({
+    region: P,
+    id: ids.east,
+    engine: 'aurora-postgresql',
+    globalClusterId: ids.global,
+  });
+  const west = emulator.seed.dbCluster({
+    region: R,
+    id: ids.west,
+    engine: 'aurora-postgresql',
+    globalClusterId: ids.global,
+  });
+  const secret = `orders/aurora-${n}`;
+  await promotedSecret(secret);
+  const unit = auroraUnit(
+    {
+      engine: 'aurora-postgresql',
+      globalClusterId: ids.global,
+      primaryClusterId: ids.east,
+      replicaClusterId: ids.west,
+    },
+    secret,
+  );
+  let outage: { remove(): void } | undefined;
+  if (how === 'failover-during-outage') {
+    emulator.rds.regionOutage(P);
+    outage = emulator.faults.regionDown(P);
+  }
+  if (how !== 'none') {
+    const r = clients(R).rds;
+    await r.send(
+      how === 'switchover'
+        ? new SwitchoverGlobalClusterCommand({
+            GlobalClusterIdentifier: ids.global,
+            TargetDbClusterIdentifier: west.arn,
+          })
+        : new FailoverGlobalClusterCommand({
+            GlobalClusterIdentifier: ids.global,
+            TargetDbClusterIdentifier: west.arn,
+            AllowDataLoss: true,
+          }),
+    );
+    await until('the new writer', async () => {
+      const g = (await r.send(new DescribeGlobalClustersCommand({ GlobalClusterIdentifier: ids.global })))
+        .GlobalClusters?.[0];
+      return !g?.FailoverState && g?.GlobalClusterMembers?.find((m) => m.IsWriter)?.DBClusterArn === west.arn
+        ? g
+        : undefined;
+    });
+  }
+  const recover = () => {
+    outage?.remove();
+    emulator.rds.regionRecovers(P);
+  };
+  return { ids, unit, secret, recover };
+}
+
+/** Passes until done (at most 200), each right after the other: the emulated durations are short. */
+async function converge(unit: UnitPlan): Promise<ReprotectPass[]> {
+  const passes: ReprotectPass[] = [];
+  for (let attempt = 1; attempt <= 200; attempt += 1) {
+    const pass = await reprotectUnit(deps, { run, unit, attempt });
+    passes.push(pass);
+    if (pass.done) return passes;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`not re-protected after 200 passes: ${passes.at(-1)?.status}`);
+}
+
+const mutatingSince = (seq: number) =>
+  emulator.calls.filter((c) => c.seq > seq && c.mutating && c.service !== 'cloudwatch');
+const lastSeq = () => emulator.calls.at(-1)?.seq ?? 0;
+
+async function rejected(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a refusal');
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator({
+    timeFactor: 0.001,
+    timings: {
+      secretReplicationMs: 30_000,
+      promoteStartMs: 20_000,
+      promoteModifyingMs: 30_000,
+      // The returning old primary is pending-resync this long (services/rds-aurora.ts).
+      createInstanceMs: 300_000,
+    },
+  });
+  deps = { current: clients(R), old: clients(P) };
+});
+afterAll(() => emulator?.close());
+
+describe('re-protect of an Aurora global unit after a failover', () => {
+  it('before the old Region recovers: fails with what is missing and the manual step, and changes nothing', async () => {
+    // Prepare
+    const { ids, unit, secret, recover } = await globalWorld('failover-during-outage');
+    const mark = lastSeq();
+
+    // Act
+    const error = await rejected(reprotectUnit(deps, { run, unit, attempt: 1 }));
+    const checks = await checkReprotectReadiness(deps, { run, unit });
+
+    // Assess
+    expect(error).toBeInstanceOf(ResourceMissingError);
+    expect(error.message).toContain(`the old primary cluster ${ids.east}`);
+    expect(error.message).toContain(`is not a member of global cluster ${ids.global}`);
+    expect(error.message).toContain(`RDS in ${P} did not answer`);
+    expect(error.message).toContain(`--global-cluster-identifier ${ids.global}`);
+    expect(mutatingSince(mark)).toEqual([]);
+    const current = await deps.current.secretsManager.send(new DescribeSecretCommand({ SecretId: secret }));
+    expect(current.ReplicationStatus ?? []).toEqual([]);
+    expect(checks.find((c) => c.check === 'reprotect.old-region')).toMatchObject({
+      ok: false,
+      severity: 'error',
+    });
+    recover();
+  });
+
+  it('once the Region recovers: waits while the old primary resyncs, reports the snapshot, creates nothing', async () => {
+    // Prepare
+    const { ids, unit, recover } = await globalWorld('failover-during-outage');
+    recover();
+    const mark = lastSeq();
+
+    // Act
+    const checks = await checkReprotectReadiness(deps, { run, unit });
+    const passes = await converge(unit);
+    const again = await reprotectUnit(deps, { run, unit, attempt: passes.length + 1 });
+
+    // Assess
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+    expect(passes.length).toBeGreaterThan(1);
+    expect(passes.some((p) => p.detail.oldPrimarySynchronization === 'pending-resync')).toBe(true);
+    const last = passes.at(-1) as ReprotectPass;
+    expect(last.detail).toMatchObject({
+      oldPrimary: ids.east,
+      oldPrimaryIsWriter: false,
+      oldPrimarySynchronization: 'connected',
+      oldPrimaryStatus: 'available',
+      secretReplicationStatus: 'InSync',
+    });
+    expect(String(last.detail.dataLossSnapshot)).toMatch(
+      new RegExp(`^rds:unplanned-global-failover-${ids.east}-\\d{4}-\\d{2}-\\d{2}-\\d{2}-\\d{2}$`),
+    );
+    expect(last.warnings.join('\n')).toMatch(/copy-db-cluster-snapshot/);
+    // Only the secret was changed: Aurora brought the old primary back, lifeboat created and deleted nothing.
+    expect(mutatingSince(mark).map((c) => c.action)).toEqual(['ReplicateSecretToRegions']);
+    expect(again.done).toBe(true);
+    expect(again.detail.calls).toBeNull();
+  });
+
+  it('a dry run plans the secret and no database call', async () => {
+    // Prepare
+    const { unit, recover } = await globalWorld('failover-during-outage');
+    recover();
+    const mark = lastSeq();
+
+    // Act
+    const pass = await reprotectUnit(deps, {
+      run: { ...run, mode: 'dry-run', of: 'reprotect' },
+      unit,
+      attempt: 1,
+    });
+
+    // Assess
+    expect(pass.detail['planned.1.call']).toBe('ReplicateSecretToRegions');
+    expect(pass.detail['planned.2.call']).toBeNull();
+    expect(String(pass.detail['planned.2.note'])).toMatch(/nothing is created or deleted/);
+    expect(mutatingSince(mark)).toEqual([]);
+  });
+});
+
+describe('re-protect of other Aurora units', () => {
+  it('after a switchover the old primary is a secondary at once: only the secret is replicated back', async () => {
+    const { unit } = await globalWorld('switchover');
+    const mark = lastSeq();
+    const passes = await converge(unit);
+    const last = passes.at(-1) as ReprotectPass;
+    expect(last.detail).toMatchObject({ oldPrimarySynchronization: 'connected', dataLossSnapshot: null });
+    expect(mutatingSince(mark).map((c) => c.action)).toEqual(['ReplicateSecretToRegions']);
+  });
+
+  it('before any failover (the replica not the writer): a ConfigurationError, nothing changed', async () => {
+    const { unit } = await globalWorld('none');
+    const mark = lastSeq();
+    const error = await rejected(reprotectUnit(deps, { run, unit, attempt: 1 }));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toMatch(/is not the writer of global cluster .*: re-protect runs after a failover/);
+    expect(mutatingSince(mark)).toEqual([]);
+  });
+
+  it('a cross-Region replica cluster unit is refused before anything changes, with the steps by hand', async () => {
+    n += 1;
+    const secret = `billing/aurora-${n}`;
+    await promotedSecret(secret);
+    const unit = auroraUnit(
+      {
+        engine: 'aurora-mysql',
+        primaryClusterId: `billing-east-${n}`,
+        replicaClusterId: `billing-west-${n}`,
+      },
+      secret,
+    );
+    const mark = lastSeq();
+    const error = await rejected(reprotectUnit(deps, { run, unit, attempt: 1 }));
+    const checks = await checkReprotectReadiness(deps, { run, unit });
+    expect(error).toBeInstanceOf(NotSupportedError);
+    expect(error.message).toContain('--replication-source-identifier');
+    expect(error.message).toContain(`--new-db-cluster-identifier billing-east-${n}-old`);
+    expect(checks).toEqual([expect.objectContaining({ check: 'reprotect.replica-cluster', ok: false })]);
+    expect(mutatingSince(mark)).toEqual([]);
+  });
+});
