@@ -6,6 +6,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { checkAuroraReadiness } from './aurora/preflight.js';
 import { checkDatabaseReadiness } from './database.js';
 import { checkDnsReadiness } from './dns/update.js';
+import { type ZoneRecordReader, zoneRecordReader } from './dns/zone-records.js';
 import { timeoutScale } from './env.js';
 import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboatError } from './errors.js';
 import type { UnitPlan } from './plan.js';
@@ -28,7 +29,16 @@ export interface PreflightEvent {
   units: UnitPlan[];
 }
 
-type Check = (deps: PreflightDeps, input: { run: RunContext; unit: UnitPlan }) => Promise<PreflightCheck[]>;
+/** What the preflight reads once for every unit, beside the coalesced clients (docs/design/fleet.md, "Preflight"). */
+interface SharedReads {
+  readonly zoneRecords: ZoneRecordReader;
+}
+
+type Check = (
+  deps: PreflightDeps,
+  input: { run: RunContext; unit: UnitPlan },
+  reads: SharedReads,
+) => Promise<PreflightCheck[]>;
 
 /**
  * What a concern's check does when it has not answered by its deadline:
@@ -70,7 +80,20 @@ const CHECKS: readonly Concern[] = [
     onDeadline: 'retry',
     service: 'RDS or CloudWatch',
   },
-  { concern: 'dns', check: checkDnsReadiness, onDeadline: 'warning', service: 'the Route 53 control plane' },
+  {
+    concern: 'dns',
+    // The units' records from one listing of their zone when they share it (functions/lib/dns/zone-records.ts).
+    check: (deps, input, reads) =>
+      checkDnsReadiness(
+        new Proxy(deps, {
+          get: (target, property, receiver) =>
+            property === 'zoneRecords' ? reads.zoneRecords : Reflect.get(target, property, receiver),
+        }) as PreflightDeps & { zoneRecords: ZoneRecordReader },
+        input,
+      ),
+    onDeadline: 'warning',
+    service: 'the Route 53 control plane',
+  },
   // Mode reprotect only (none otherwise): the old Region must answer, the old primary be renamable (docs/design/reprotect.md).
   {
     concern: 'reprotect',
@@ -135,12 +158,18 @@ export async function runPreflight(
 ): Promise<PreflightReport> {
   const started = now();
   const shared = coalescedReads(deps);
+  const reads: SharedReads = {
+    zoneRecords: zoneRecordReader(
+      () => shared.route53,
+      event.units.map((u) => u.dns.hostedZoneId),
+    ),
+  };
   const perUnit = await Promise.all(
     event.units.map(async (unit) => {
       const results = await Promise.all(
         CHECKS.map(async ({ concern, check, onDeadline, service }) => {
           try {
-            return await withinDeadline(check(shared, { run: event.run, unit }), deadlineMs);
+            return await withinDeadline(check(shared, { run: event.run, unit }, reads), deadlineMs);
           } catch (error) {
             if (error instanceof DeadlinePassed) {
               const what = `${service} did not answer within ${formatSeconds(deadlineMs)} s`;

@@ -25,6 +25,7 @@ import { type DnsDeps, route53Error, type ZoneBatchConfig } from './change.js';
 import { checkFlipReadiness, forceDnsFlip } from './flip.js';
 import { bareZoneId, normalizeDnsName } from './names.js';
 import { type BatchState, type RecordBefore, registerChange, zoneBatchState } from './shared.js';
+import type { ZoneRecordReader } from './zone-records.js';
 import '../sdk/route53.js';
 
 /**
@@ -53,6 +54,8 @@ export interface UpdateDnsDeps extends DnsDeps {
 export interface DnsReadinessDeps extends DnsDeps {
   /** When given, the health-check strategy also checks that the SECONDARY record names the replica's endpoint. */
   readonly rds?: RDSClient;
+  /** The preflight's reads of the units' records by zone (functions/lib/dns/zone-records.ts); else each unit reads its own. */
+  readonly zoneRecords?: ZoneRecordReader;
 }
 
 /** Route 53's `Comment` on a change batch is at most 256 characters. */
@@ -376,9 +379,11 @@ export async function checkDnsReadiness(
   };
 
   let zoneName: string;
+  let recordSetCount: number | undefined;
   try {
     const out = await deps.route53.send(new GetHostedZoneCommand({ Id: zoneId }));
     zoneName = normalizeDnsName(out.HostedZone?.Name ?? '');
+    recordSetCount = out.HostedZone?.ResourceRecordSetCount;
   } catch (error) {
     if (awsErrorName(error) === 'NoSuchHostedZone') {
       add('dns.zone', false, 'error', `hosted zone ${zoneId} (dns.hostedZoneId) does not exist`);
@@ -398,15 +403,20 @@ export async function checkDnsReadiness(
 
   let sets: ResourceRecordSet[];
   try {
-    // Every type under the name: an A record where the plan expects a CNAME must show up too.
-    const out = await deps.route53.send(
-      new ListResourceRecordSetsCommand({
-        HostedZoneId: zoneId,
-        StartRecordName: unit.dns.recordName,
-        MaxItems: 20,
-      }),
-    );
-    sets = (out.ResourceRecordSets ?? []).filter((r) => normalizeDnsName(r.Name ?? '') === record);
+    // Every type under the name: an A record where the plan expects a CNAME must show up too. From the zone's one
+    // listing when its units share it (fewer calls than one a unit), else from the unit's own read.
+    const listed = await deps.zoneRecords?.recordSetsNamed(zoneId, unit.dns.recordName, recordSetCount);
+    const own = async () =>
+      (
+        await deps.route53.send(
+          new ListResourceRecordSetsCommand({
+            HostedZoneId: zoneId,
+            StartRecordName: unit.dns.recordName,
+            MaxItems: 20,
+          }),
+        )
+      ).ResourceRecordSets ?? [];
+    sets = (listed ?? (await own())).filter((r) => normalizeDnsName(r.Name ?? '') === record);
   } catch (error) {
     unreachable('dns.record', `ListResourceRecordSets ${record}`, error);
     return checks;
