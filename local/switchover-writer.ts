@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { instanceDatabase } from '../functions/lib/plan-names.js';
+import { isAuroraUnit } from '../functions/lib/plan-names.js';
 import type { RunReport } from '../functions/lib/report/index.js';
 import { connectMysql, connectPostgres, type DbSession, sortDbError } from '../functions/lib/verify/db.js';
 import {
@@ -19,7 +19,9 @@ import type { ProvingGround, UnitWorld } from './proving-ground.js';
  * records every row the server acknowledged, where it was, and every refusal with its code.
  *
  * Afterwards (`after`): every acknowledged row is on the new primary, the old primary acknowledged no row after the
- * fence, and writes between the fence and the DNS change were refused.
+ * fence, and writes between the fence and the DNS change were refused. An Aurora unit has no lifeboat fence (Aurora's
+ * SwitchoverGlobalCluster fences the old writer itself, docs/design/aurora.md, "Promotion"): its old writer must have
+ * acknowledged no row once the promotion was seen done, and the writes refused in between are counted, not required.
  */
 
 export const WRITER_TABLE = 'switchover_writes';
@@ -45,7 +47,8 @@ export interface UnitWriter {
 }
 
 async function createAppAccount(world: ProvingGround, u: UnitWorld, password: string): Promise<void> {
-  const id = instanceDatabase(u.unit, 'the proving ground').primaryInstanceId;
+  // The server behind the primary instance, or the primary cluster of an Aurora unit (local/aurora-world.ts).
+  const id = u.primary.id;
   if (u.family === 'postgres') {
     await world.query(
       id,
@@ -117,12 +120,17 @@ function startWriter(world: ProvingGround, u: UnitWorld, password: string): Unit
   };
 }
 
-/** Starts a writer per unit; its facts are checked against the run's report once the switchover has ended. */
+/**
+ * Starts a writer per unit (or per unit named in `units`, for a world whose other units run something else); its facts
+ * are checked against the run's report once the switchover has ended.
+ */
 export async function prepareSwitchoverWriters(
   world: ProvingGround,
+  options: { units?: readonly string[] } = {},
 ): Promise<Prepared & { writers: UnitWriter[] }> {
   const writers: UnitWriter[] = [];
   for (const u of world.units.values()) {
+    if (options.units && !options.units.includes(u.unit.name)) continue;
     const password = randomBytes(12).toString('hex');
     await createAppAccount(world, u, password);
     writers.push(startWriter(world, u, password));
@@ -165,10 +173,8 @@ export async function writerFacts(
       ? Date.parse(unitReport.switchover.fencedAt)
       : undefined;
     const dnsAt = unitReport?.dns?.changedAt ? Date.parse(unitReport.dns.changedAt) : undefined;
-    const rows = await world.query(
-      instanceDatabase(w.unit.unit, 'the proving ground').replicaInstanceId,
-      `SELECT n FROM ${WRITER_TABLE}`,
-    );
+    const newId = w.unit.replica.id;
+    const rows = await world.query(newId, `SELECT n FROM ${WRITER_TABLE}`);
     const onNew = new Set(rows.map((r) => Number(r.n)));
     const missing = w.acked.filter((a) => !onNew.has(a.n)).map((a) => a.n);
     facts.push({
@@ -176,34 +182,67 @@ export async function writerFacts(
       ok: w.acked.length > 0 && missing.length === 0,
       detail:
         missing.length === 0
-          ? `${w.acked.length} rows acknowledged, all ${w.acked.length} on ${instanceDatabase(w.unit.unit, 'the proving ground').replicaInstanceId}`
+          ? `${w.acked.length} rows acknowledged, all ${w.acked.length} on ${newId}`
           : `missing: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''}`,
     });
-    if (fencedAt === undefined || dnsAt === undefined) {
+    const oldAddress = w.unit.primary.address;
+    if (isAuroraUnit(w.unit.unit)) {
+      facts.push(auroraWindowFact(w, unitReport, dnsAt));
+    } else if (fencedAt === undefined || dnsAt === undefined) {
       facts.push({
         fact: `${name}: writes between fence and DNS change were refused`,
         ok: false,
         detail: 'the report has no fence or DNS change time',
       });
       continue;
+    } else {
+      const lateOnOld = w.acked.filter((a) => a.address === oldAddress && a.at > fencedAt);
+      const refusedInWindow = w.refused.filter((r) => r.at >= fencedAt && r.at <= dnsAt);
+      const codes = [...new Set(refusedInWindow.map((r) => r.code))].join(', ');
+      facts.push({
+        fact: `${name}: writes between fence and DNS change were refused, not silently lost`,
+        ok: lateOnOld.length === 0 && refusedInWindow.length > 0,
+        detail:
+          `${refusedInWindow.length} refused in the ${((dnsAt - fencedAt) / 1000).toFixed(2)} s from fence to DNS change (${codes || 'none'}); ` +
+          `${lateOnOld.length} acknowledged by the old primary after the fence`,
+      });
     }
-    const oldAddress = w.unit.primary.address;
-    const lateOnOld = w.acked.filter((a) => a.address === oldAddress && a.at > fencedAt);
-    const refusedInWindow = w.refused.filter((r) => r.at >= fencedAt && r.at <= dnsAt);
-    const codes = [...new Set(refusedInWindow.map((r) => r.code))].join(', ');
-    facts.push({
-      fact: `${name}: writes between fence and DNS change were refused, not silently lost`,
-      ok: lateOnOld.length === 0 && refusedInWindow.length > 0,
-      detail:
-        `${refusedInWindow.length} refused in the ${((dnsAt - fencedAt) / 1000).toFixed(2)} s from fence to DNS change (${codes || 'none'}); ` +
-        `${lateOnOld.length} acknowledged by the old primary after the fence`,
-    });
     const resumed = w.acked.filter((a) => a.address === w.unit.replica.address).length;
     facts.push({
       fact: `${name}: writes resumed on the new primary through the CNAME`,
       ok: resumed > 0,
-      detail: `${resumed} rows acknowledged by ${instanceDatabase(w.unit.unit, 'the proving ground').replicaInstanceId} after the switchover`,
+      detail: `${resumed} rows acknowledged by ${newId} after the switchover`,
     });
   }
   return facts;
+}
+
+/**
+ * An Aurora unit's window: Aurora fences the old writer inside SwitchoverGlobalCluster, so the report has no fence
+ * time. Once lifeboat saw the promotion done (the end of waitForDatabasePromotion: the target is the writer), the old
+ * writer is a read-only secondary: it must acknowledge no row after that; the refusals until the DNS change are counted.
+ */
+function auroraWindowFact(
+  w: UnitWriter,
+  unitReport: RunReport['units'][number] | undefined,
+  dnsAt?: number,
+): Fact {
+  const name = w.unit.unit.name;
+  const ended = unitReport?.steps.find((s) => s.step === 'waitForDatabasePromotion')?.endedAt;
+  const promotedAt = ended ? Date.parse(ended) : undefined;
+  if (promotedAt === undefined || dnsAt === undefined) {
+    return {
+      fact: `${name}: the old writer acknowledged no row after the switchover`,
+      ok: false,
+      detail: 'the report has no promotion end or DNS change time',
+    };
+  }
+  const lateOnOld = w.acked.filter((a) => a.address === w.unit.primary.address && a.at > promotedAt);
+  const refused = w.refused.filter((r) => r.at <= dnsAt);
+  const codes = [...new Set(refused.map((r) => r.code))].join(', ');
+  return {
+    fact: `${name}: the old writer acknowledged no row after the switchover`,
+    ok: lateOnOld.length === 0,
+    detail: `${lateOnOld.length} acknowledged by the old writer after the promotion was seen done; ${refused.length} refused before the DNS change (${codes || 'none'})`,
+  };
 }
