@@ -511,7 +511,44 @@ function auroraGrants(plan: FailoverPlan, at: PlanArns): Partial<Record<StepFunc
       ),
     });
   }
+  // Re-protect of a global unit (functions/lib/reprotect/aurora.ts) reads the global cluster, the promoted cluster and
+  // the old primary, and lists the snapshot Aurora took of the old primary after a failover; it changes no cluster.
+  // A replica cluster unit's re-protect is refused before any call (docs/design/aurora.md, "Re-protect").
+  const reprotect: StepGrant[] = [];
+  if (globals.length) {
+    const olds = globalUnits.map((u) => u.database.primaryClusterId);
+    reprotect.push(
+      {
+        statement: allow(
+          'ReadAuroraClustersToReprotect',
+          ['rds:DescribeDBClusters'],
+          unique(
+            globalUnits.flatMap((u) => [
+              clusterArn(at, u.database.replicaClusterId),
+              clusterArn(primaryAt, u.database.primaryClusterId),
+            ]),
+          ),
+        ),
+      },
+      { statement: allow('ReadGlobalClustersToReprotect', ['rds:DescribeGlobalClusters'], globals) },
+      {
+        statement: allow(
+          'ListFailoverSnapshots',
+          ['rds:DescribeDBClusterSnapshots'],
+          unique(
+            olds.flatMap((id) => [
+              clusterArn(primaryAt, id),
+              `arn:${primaryAt.partition}:rds:${primaryAt.region}:${primaryAt.account}:cluster-snapshot:rds:unplanned-global-failover-${id}-*`,
+            ]),
+          ),
+        ),
+        wildcardReason:
+          "Aurora names the old primary's snapshot rds:unplanned-global-failover-<cluster>-<time> when it takes it; the grant is held to that prefix and only lists",
+      },
+    );
+  }
   return {
+    reprotectUnit: reprotect,
     preflight: [
       ...read('PreflightAurora'),
       // A switchover's preflight compares the two clusters' engine versions (functions/lib/aurora/preflight.ts).

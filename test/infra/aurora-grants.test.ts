@@ -75,12 +75,45 @@ describe("the Aurora units' permissions", () => {
     expect(statement('checkDatabasePromotion', 'PollAuroraGlobalClusters')?.Resource).toBe(
       `arn:aws:rds::${ACCOUNT}:global-cluster:ledger-global`,
     );
-    // No Aurora action on anything but a named cluster.
+    // No Aurora action on anything but a named cluster (the failover snapshot's time-stamped name is the one pattern).
     const aurora = Object.values(grants)
       .flat()
       .map((g) => g.statement.toStatementJson())
+      .filter((s) => s.Sid !== 'ListFailoverSnapshots')
       .filter((s) => [s.Action].flat().some((a: string) => /Cluster/.test(a)));
     expect(aurora.flatMap((s) => [s.Resource].flat()).filter((r: string) => r.includes('*'))).toEqual([]);
+  });
+
+  it("re-protect of a global unit reads its clusters and lists only the old primary's failover snapshots; it changes no cluster", () => {
+    expect(statement('reprotectUnit', 'ReadAuroraClustersToReprotect')).toMatchObject({
+      Action: 'rds:DescribeDBClusters',
+      Resource: [
+        `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:ledger-west`,
+        `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:ledger-east`,
+      ],
+    });
+    expect(statement('reprotectUnit', 'ReadGlobalClustersToReprotect')).toMatchObject({
+      Action: 'rds:DescribeGlobalClusters',
+      Resource: `arn:aws:rds::${ACCOUNT}:global-cluster:ledger-global`,
+    });
+    expect(statement('reprotectUnit', 'ListFailoverSnapshots')).toMatchObject({
+      Action: 'rds:DescribeDBClusterSnapshots',
+      Resource: [
+        `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:ledger-east`,
+        `arn:aws:rds:us-east-1:${ACCOUNT}:cluster-snapshot:rds:unplanned-global-failover-ledger-east-*`,
+      ],
+    });
+    // The replica cluster unit (shop) is refused before any call: nothing of it is granted to re-protect.
+    const reprotectResources = grants.reprotectUnit
+      .map((g) => g.statement.toStatementJson())
+      .filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:')))
+      .flatMap((s) => [s.Resource].flat());
+    expect(reprotectResources.filter((r: string) => r.includes('shop-'))).toEqual([]);
+    const clusterChanges = grants.reprotectUnit
+      .map((g) => g.statement.toStatementJson())
+      .flatMap((s) => [s.Action].flat())
+      .filter((a: string) => /Cluster/.test(a) && !/^rds:Describe/.test(a));
+    expect(clusterChanges).toEqual([]);
   });
 
   it('a plan of Aurora units only synthesizes without empty instance statements, and cdk-nag finds nothing', () => {
