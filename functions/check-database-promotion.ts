@@ -1,6 +1,6 @@
 import { checkAuroraPromotion } from './lib/aurora/check.js';
 import { clientsFor } from './lib/clients.js';
-import { checkDatabasePromotion } from './lib/database.js';
+import { checkDatabasePromotion } from './lib/database-promotion.js';
 import { optionalEnv } from './lib/env.js';
 import { isAuroraUnit } from './lib/plan-names.js';
 import { answersWarmPing } from './lib/readiness/warm.js';

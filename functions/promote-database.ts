@@ -1,6 +1,6 @@
 import { promoteAurora } from './lib/aurora/promote.js';
 import { clientsFor } from './lib/clients.js';
-import { promoteDatabase } from './lib/database.js';
+import { promoteDatabase } from './lib/database-promotion.js';
 import { isAuroraUnit } from './lib/plan-names.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
 import { assertUnitStepInput } from './lib/step-input.js';

@@ -20,7 +20,8 @@ import {
   REPLICATOR_ENTRY,
   SecretReplicator,
 } from '../infra/constructs/secret-replicator.js';
-import { BUNDLING } from '../infra/constructs/step-function.js';
+import { BUNDLING, PROJECT_ROOT } from '../infra/constructs/step-function.js';
+import { esbuildOptions } from '../scripts/esbuild-options.js';
 import type { Cleanup } from './cleanup.js';
 import { type BusDelivery, eventBus } from './event-bus.js';
 import type { Pattern } from './event-pattern.js';
@@ -380,20 +381,9 @@ async function waitForVersion(
 async function bundleReplicator(dir: string): Promise<string> {
   const outfile = join(dir, 'replicate-secret', 'index.mjs');
   await build({
+    ...esbuildOptions(PROJECT_ROOT),
     entryPoints: [REPLICATOR_ENTRY],
     outfile,
-    bundle: true,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    platform: BUNDLING.platform,
-    mainFields: [...BUNDLING.mainFields],
-    minify: BUNDLING.minify,
-    keepNames: BUNDLING.keepNames,
-    sourcemap: BUNDLING.sourceMap,
-    sourcesContent: BUNDLING.sourcesContent,
-    banner: { js: BUNDLING.banner },
-    external: [...BUNDLING.externalModules],
-    logLevel: 'warning',
   });
   return outfile;
 }

@@ -1,12 +1,14 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING, PREBUILT_DIR, prebuiltBundleDir } from '../infra/constructs/step-function.js';
+import { PREBUILT_DIR, prebuiltBundleDir } from '../infra/constructs/step-function.js';
+import { esbuildOptions } from './esbuild-options.js';
 
 /**
  * `npm run build` (and so `npm pack`): bundles every handler (each top-level file of functions/) into
  * `dist/lambda/<name>/index.mjs` with the options NodejsFunction is given in a checkout (BUNDLING in
- * infra/constructs/step-function.ts, turned into the esbuild arguments aws-cdk-lib's NodejsFunction passes for them).
+ * infra/constructs/step-function.ts, turned into the esbuild arguments aws-cdk-lib's NodejsFunction passes for them:
+ * scripts/esbuild-options.ts).
  * The installed package's StepFunction uses these instead of sources it does not ship: a team's `cdk synth` runs no
  * esbuild and needs no TypeScript (docs/design/packaging.md).
  */
@@ -28,22 +30,9 @@ async function main(): Promise<void> {
     const dir = prebuiltBundleDir(outRoot, entry);
     mkdirSync(dir, { recursive: true });
     await build({
-      absWorkingDir: root,
+      ...esbuildOptions(root),
       entryPoints: [join(root, entry)],
       outfile: join(dir, 'index.mjs'),
-      bundle: true,
-      format: BUNDLING.format,
-      target: BUNDLING.target,
-      platform: BUNDLING.platform,
-      mainFields: [...BUNDLING.mainFields],
-      minify: BUNDLING.minify,
-      keepNames: BUNDLING.keepNames,
-      sourcemap: BUNDLING.sourceMap,
-      sourcesContent: BUNDLING.sourcesContent,
-      banner: { js: BUNDLING.banner },
-      // bundleAwsSDK: the SDK is bundled, so nothing is external but what BUNDLING names.
-      external: [...BUNDLING.externalModules],
-      logLevel: 'warning',
     });
   }
   process.stdout.write(

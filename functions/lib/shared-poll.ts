@@ -5,7 +5,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { DBInstance, RDSClient } from '@aws-sdk/client-rds';
-import { describeInstance } from './database.js';
+import { describeInstance } from './database-promotion.js';
 import { timeFactor } from './env.js';
 import { awsErrorName, toLifeboatError } from './errors.js';
 import { logger } from './observability.js';

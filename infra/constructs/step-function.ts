@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { AssetStaging, Duration, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -28,9 +28,22 @@ export function prebuiltBundleDir(projectRoot: string, entry: string): string {
 }
 
 /**
+ * Modules every bundle takes in place of a package (esbuild's `alias`; the path is resolved in esbuild's working
+ * directory, the project root). The SDK's default credential chain (`@aws-sdk/credential-provider-node`, which every
+ * client's runtime config imports) becomes lifeboat's own reader of the credentials the Lambda runtime puts in the
+ * environment: the chain's SSO, STS, ini-file, process, web-identity, container and instance-metadata providers, with
+ * their nested clients, are some 140 KiB of every bundle that a Lambda never uses (docs/aws/lambda-credentials.md,
+ * docs/design/packaging.md "Bundle size").
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': './functions/lib/sdk/credentials.ts',
+};
+
+/**
  * How every step is bundled: one minified ES module for Node.js 22 with names kept (the error classes' names are
  * what the state machine's `ErrorEquals` matches) and source maps. The package's pre-built bundles
- * (scripts/bundle-functions.ts) are made with these same options.
+ * (scripts/bundle-functions.ts) are made with these same options (scripts/esbuild-options.ts turns them into
+ * esbuild's).
  */
 export const BUNDLING = {
   format: nodejs.OutputFormat.ESM,
@@ -47,6 +60,11 @@ export const BUNDLING = {
   bundleAwsSDK: true,
   // pg loads its optional native binding only when asked to (`pg.native`); lifeboat never asks.
   externalModules: ['pg-native'],
+  // NodejsFunction passes `--alias:<package>=<path>` to esbuild for each entry (aws-cdk-lib BundlingOptions
+  // `esbuildArgs`); local bundling runs esbuild in the project root, where the alias paths are resolved.
+  esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([pkg, path]) => `${pkg}=${path}`) },
+  // Docker bundling (when esbuild is not installed) runs there too: the project root is mounted as the input directory.
+  workingDirectory: AssetStaging.BUNDLING_INPUT_DIR,
 } as const satisfies nodejs.BundlingOptions;
 
 /** Where the function runs inside a VPC. Subnets and groups are imported by id: no lookups at synth. */

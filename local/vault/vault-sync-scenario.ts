@@ -17,8 +17,9 @@ import {
   parseVaultSyncConfig,
   VAULT_SYNC_CONFIG_ENV,
 } from '../../functions/lib/secret-feeds/vault-sync-config.js';
-import { BUNDLING } from '../../infra/constructs/step-function.js';
+import { BUNDLING, PROJECT_ROOT } from '../../infra/constructs/step-function.js';
 import { VAULT_SYNC_ENTRY } from '../../infra/constructs/vault-sync.js';
+import { esbuildOptions } from '../../scripts/esbuild-options.js';
 import type { Cleanup } from '../cleanup.js';
 import { EMULATOR_CREDENTIALS, type Emulator, startEmulator } from '../emulator/index.js';
 import { startKv2Server } from './kv2-server.js';
@@ -192,20 +193,9 @@ function pw(): string {
 async function bundleHandler(dir: string): Promise<string> {
   const outfile = join(dir, 'sync-vault', 'index.mjs');
   await build({
+    ...esbuildOptions(PROJECT_ROOT),
     entryPoints: [VAULT_SYNC_ENTRY],
     outfile,
-    bundle: true,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    platform: BUNDLING.platform,
-    mainFields: [...BUNDLING.mainFields],
-    minify: BUNDLING.minify,
-    keepNames: BUNDLING.keepNames,
-    sourcemap: BUNDLING.sourceMap,
-    sourcesContent: BUNDLING.sourcesContent,
-    banner: { js: BUNDLING.banner },
-    external: [...BUNDLING.externalModules],
-    logLevel: 'warning',
   });
   return outfile;
 }
