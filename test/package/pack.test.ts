@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
+import { credentialChainMarkers } from '../infra/credential-chain.js';
 
 /**
  * The package as a team gets it: `npm pack` (which builds: the CLI compiled to dist/, every handler pre-bundled into
@@ -147,7 +148,14 @@ describe.skipIf(!npmRuns)(
         expect(fn.Properties.Handler).toBe('index.handler');
         expect(fn.Properties.Runtime).toBe('nodejs22.x');
         const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
-        expect(existsSync(join(out, `asset.${key}`, 'index.mjs')), `${step}'s bundle`).toBe(true);
+        const bundle = join(out, `asset.${key}`, 'index.mjs');
+        expect(existsSync(bundle), `${step}'s bundle`).toBe(true);
+        // Built with BUNDLING's alias too (scripts/esbuild-options.ts): no SDK credential chain, the environment reader.
+        const code = readFileSync(bundle, 'utf8');
+        expect(credentialChainMarkers(code), step).toEqual([]);
+        if (code.includes('credentialDefaultProvider')) {
+          expect(code.includes('no AWS credentials in the environment'), step).toBe(true);
+        }
       }
       expect(forwarderRegion).toBe('us-east-1');
       // Nothing to build at synthesis: neither esbuild nor tsx came with the package.
