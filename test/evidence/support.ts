@@ -1,6 +1,6 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
+import type { AuroraUnitPlan, FailoverPlan, UnitPlan } from '../../functions/lib/plan.js';
 import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import type { RunReport } from '../../functions/lib/report/index.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
@@ -69,6 +69,47 @@ export function plannedUnits(count: number, prefix = 'u'): FailoverPlan {
       dns: { ...template.dns, recordName: `${name}-db.internal.example.com` },
     };
   });
+  return { ...base, units };
+}
+
+/** A group of Aurora units for `plannedAuroraUnits`. */
+export interface AuroraGroup {
+  prefix: string;
+  count: number;
+  /** `global`: a global database unit; `replica-cluster`: a cross-Region read replica cluster unit (Aurora MySQL). */
+  kind: 'global' | 'replica-cluster';
+  /** @default aurora-postgresql for a global unit; a replica cluster unit is always aurora-mysql */
+  engine?: 'aurora-postgresql' | 'aurora-mysql';
+}
+
+/**
+ * The example plan with Aurora units in place of its unit (docs/design/aurora.md, "The plan shape"), on the same
+ * zone, rotation Lambda, TTL and verify settings (so `withPlan` fits): each `<prefix><n>` has its own secret, record,
+ * primary cluster `<name>-aurora`, recovery-Region cluster `<name>-aurora-dr` and, for a global unit, global cluster
+ * `<name>-global`; the CNAME targets the promoted cluster's endpoint.
+ */
+export function plannedAuroraUnits(groups: readonly AuroraGroup[]): FailoverPlan {
+  const base = examplePlan();
+  const template = base.units[0] as UnitPlan;
+  const units = groups.flatMap((g) =>
+    Array.from({ length: g.count }, (_, i): AuroraUnitPlan => {
+      const name = `${g.prefix}${i + 1}`;
+      const engine = g.kind === 'replica-cluster' ? 'aurora-mysql' : (g.engine ?? 'aurora-postgresql');
+      return {
+        ...structuredClone(template),
+        name,
+        secret: { id: `${name}/db` },
+        database: {
+          engine,
+          ...(g.kind === 'global' ? { globalClusterId: `${name}-global` } : {}),
+          primaryClusterId: `${name}-aurora`,
+          replicaClusterId: `${name}-aurora-dr`,
+          maxReplicaLagSeconds: instanceDatabase(template, 'this test').maxReplicaLagSeconds,
+        },
+        dns: { ...template.dns, recordName: `${name}-db.internal.example.com`, target: 'cluster-endpoint' },
+      };
+    }),
+  );
   return { ...base, units };
 }
 

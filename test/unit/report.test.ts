@@ -967,6 +967,38 @@ describe('preflightForState', () => {
   });
 });
 
+describe('switchover reports of Aurora units', () => {
+  const switchoverRun: RunContext = { ...run, mode: 'switchover', trigger: 'cli', reason: 'planned' };
+
+  it('an Aurora unit stopped at its refused promotion is reported there, with no fence steps it never had', () => {
+    // Prepare: SwitchoverGlobalCluster denied; the secret promoted beside it (statemachine/failover.ts, AURORA_UNIT)
+    const ledger: UnitRunRecord = {
+      unit: 'ledger',
+      engine: 'aurora-postgresql',
+      dns: { recordName: 'ledger-db.internal.example.com', ttl: 5, strategy: 'cname' },
+      status: 'failed',
+      failure: {
+        Error: 'AwsCallFailedError',
+        Cause: 'SwitchoverGlobalCluster on ledger-global: AccessDenied',
+      },
+      results: { promoteSecret: step('promoteSecret', 'ledger', 5, 6) },
+    };
+    const orders: UnitRunRecord = { ...ledger, unit: 'orders', engine: 'postgres' };
+
+    // Act
+    const report = buildRunReport({ run: switchoverRun, preflight, units: [ledger, orders] }, END);
+
+    // Assess: the Aurora unit on the failover's steps; an instance unit keeps the switchover's (fence first)
+    const aurora = report.units.find((u) => u.unit === 'ledger');
+    expect(aurora?.failure).toMatchObject({ step: 'promoteDatabase', error: 'AwsCallFailedError' });
+    expect(aurora?.stoppedAt).toBe('promoteDatabase');
+    expect(aurora?.steps.map((s) => s.step)).not.toContain('fencePrimary');
+    expect(aurora?.steps.find((s) => s.step === 'promoteSecret')?.status).toBe('changed');
+    const instance = report.units.find((u) => u.unit === 'orders');
+    expect(instance?.steps.map((s) => s.step)).toContain('fencePrimary');
+  });
+});
+
 describe('drill reports', () => {
   const drillRun: RunContext = { ...run, mode: 'drill', trigger: 'schedule', reason: undefined as never };
   const resource = (

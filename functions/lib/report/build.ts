@@ -337,10 +337,13 @@ function unitReport(
 ): UnitReport {
   const results: UnitResults = record.results ?? {};
   const drill = mode === 'drill';
+  // An Aurora unit's switchover is SwitchoverGlobalCluster on the failover's steps, with no lifeboat fence, catch-up
+  // or lift (docs/design/aurora.md, "Promotion"): listing those as not-reached would name the fence as where it stopped.
+  const aurora = record.engine?.startsWith('aurora-') === true;
   const core =
     shape === 'reprotect'
       ? REPROTECT_STEPS
-      : shape === 'switchover'
+      : shape === 'switchover' && !aurora
         ? [
             ...SWITCHOVER_STEPS,
             // Shown only when the switchover stopped before promotion and un-fenced (or tried to).
