@@ -301,6 +301,53 @@ describe('re-protect of other Aurora units', () => {
     expect(mutatingSince(mark).map((c) => c.action)).toEqual(['ReplicateSecretToRegions']);
   });
 
+  it('while the failover toward the promoted cluster is still under way: not yet, and nothing changed', async () => {
+    // Prepare: an emulator of its own whose failover stays pending for 2 s.
+    const slow = await startEmulator({ timeFactor: 0.001, timings: { promoteStartMs: 2_000_000 } });
+    try {
+      const config = (region: string) => ({ ...slow.clientConfig(region), maxAttempts: 1 });
+      const at = (region: string) => ({
+        rds: new RDSClient(config(region)),
+        secretsManager: new SecretsManagerClient(config(region)),
+        cloudwatch: new CloudWatchClient(config(region)),
+      });
+      slow.seed.globalCluster({ id: 'g', engine: 'aurora-postgresql' });
+      slow.seed.dbCluster({ region: P, id: 'east', engine: 'aurora-postgresql', globalClusterId: 'g' });
+      const west = slow.seed.dbCluster({
+        region: R,
+        id: 'west',
+        engine: 'aurora-postgresql',
+        globalClusterId: 'g',
+      });
+      await at(R).rds.send(
+        new FailoverGlobalClusterCommand({
+          GlobalClusterIdentifier: 'g',
+          TargetDbClusterIdentifier: west.arn,
+          AllowDataLoss: true,
+        }),
+      );
+      const unit = auroraUnit(
+        {
+          engine: 'aurora-postgresql',
+          globalClusterId: 'g',
+          primaryClusterId: 'east',
+          replicaClusterId: 'west',
+        },
+        'orders/slow',
+      );
+      const mark = slow.calls.at(-1)?.seq ?? 0;
+
+      // Act
+      const pass = await reprotectUnit({ current: at(R), old: at(P) }, { run, unit, attempt: 1 });
+
+      // Assess
+      expect(pass).toMatchObject({ done: false, status: 'global cluster pending' });
+      expect(slow.calls.filter((c) => c.seq > mark && c.mutating)).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('before any failover (the replica not the writer): a ConfigurationError, nothing changed', async () => {
     const { unit } = await globalWorld('none');
     const mark = lastSeq();
