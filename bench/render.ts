@@ -45,7 +45,7 @@ export interface ScaleRow {
   /** API calls of the run over its units, per run. */
   callsPerUnit: number[];
   /** Per asynchronous operation, over every unit of every run: emulated seconds (bench/scenario.ts). */
-  detectionLag: { promotion: LagFigures; dns: LagFigures };
+  detectionLag: { promotion: LagFigures; dns: LagFigures; dnsQueue?: LagFigures };
 }
 
 export interface LagFigures {
@@ -414,6 +414,7 @@ export function renderMarkdown(r: BenchResults): string {
           'event loop busy',
           'API calls per unit',
           'detection lag max / p95 (emulated s): promotion; DNS',
+          'DNS wait for the zone max / p95 (emulated s)',
         ],
         sc.rows.map((row) => [
           `${row.units}${row.whatIf ? ' (what-if)' : ''}`,
@@ -443,12 +444,15 @@ export function renderMarkdown(r: BenchResults): string {
           row.detectionLag
             ? `${row.detectionLag.promotion.max} / ${row.detectionLag.promotion.p95}; ${row.detectionLag.dns.max} / ${row.detectionLag.dns.p95}`
             : 'n/a',
+          row.detectionLag?.dnsQueue
+            ? `${row.detectionLag.dnsQueue.max} / ${row.detectionLag.dnsQueue.p95}`
+            : 'n/a',
         ]),
       ),
     );
     p();
     p(
-      '"Throttled calls" are call-log entries answered with a throttling error; the SDK retried each (standard mode, 3 attempts) and a call that failed 3 times surfaced as TransientAwsError, which the state machine retried ("step retries"). "API calls per unit" counts every call the emulator answered (AWS APIs, the lock table, the report bucket) over the run\'s units. "Detection lag" is, per unit, the emulated seconds from the operation\'s true completion (its step\'s end plus the emulated duration) to the end of the wait step that saw it done, from the stored report (max and 95th percentile over every unit of every run).',
+      "\"Throttled calls\" are call-log entries answered with a throttling error; the SDK retried each (standard mode, 3 attempts) and a call that failed 3 times surfaced as TransientAwsError, which the state machine retried (\"step retries\"). \"API calls per unit\" counts every call the emulator answered (AWS APIs, the lock table, the report bucket) over the run's units. \"Detection lag\" is, per unit, the emulated seconds from the operation's completion in the emulator to the end of the poll step that returned it done (the runner's step event: when the state machine knows it), max and 95th percentile over every unit of every run. The promotion completes at the arrival of the PromoteReadReplica call that started it plus the emulated promotion; the record change at its change's SubmittedAt plus the emulated PENDING period (the change id the unit's last poll saw, GetChange after the run). The emulator's timers fire no earlier, so the lag is never below the truth; local compute between polls counts 1/f times. \"DNS wait for the zone\" is from UpdateDns's end to the SubmittedAt of the batch that carried the unit's record: the zone takes one change at a time, so units that were ready while a batch was PENDING go in the next one. (Before this run the lags came from the report: PromoteDatabase's end plus the duration, and the poll's `observedAt`, which is taken before its read; PromoteDatabase ends after its call, by a throttled retry's seconds at 100 units, so the figures went negative.)",
     );
     p();
     for (const row of sc.rows) {

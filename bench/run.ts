@@ -31,7 +31,8 @@ import { measureSwitchover, type SwitchoverEngine, switchoverTarget } from './sw
  */
 
 const USAGE = `usage: tsx bench/run.ts [--reps N] [--scale-reps N] [--scale100-reps N] [--drill-runs N] [--uncached-drill-runs N]
-  [--import-runs N] [--switchover-runs N] [--switchover-engines postgres,mariadb]
+  [--import-runs N] [--switchover-runs N] [--switchover-engines postgres,mariadb] [--scale-factor F]
+  [--scale-units 1,10,100,500]
   [--skip drill,scale,bundles,overhead,switchover] [--only SECTION] [--out DIR] [--render-only]
   --render-only: no runs; recomputes the targets of DIR/results.json and writes DIR/results.md again
   --only SECTION: runs that section alone (e.g. --only switchover) and puts it into DIR/results.json, keeping the
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
       'import-runs': { type: 'string', default: '5' },
       'switchover-runs': { type: 'string', default: '3' },
       'switchover-engines': { type: 'string', default: 'postgres,mariadb' },
+      'scale-factor': { type: 'string', default: String(SCALE_FACTOR) },
+      'scale-units': { type: 'string', default: SCALE_UNITS.join(',') },
       skip: { type: 'string', default: '' },
       only: { type: 'string' },
       out: { type: 'string', default: 'bench' },
@@ -123,6 +126,14 @@ async function main(): Promise<void> {
   const importRuns = count('import-runs');
   const switchoverRuns = count('switchover-runs');
   const switchoverEngines = String(values['switchover-engines']).split(',').filter(Boolean);
+  const scaleFactor = Number(values['scale-factor']);
+  if (!(scaleFactor > 0 && scaleFactor <= 1))
+    throw new Error('--scale-factor: expected a number above 0, at most 1');
+  const scaleUnits = String(values['scale-units'])
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 1 && n <= 500);
+  if (!scaleUnits.includes(1)) throw new Error('--scale-units: must include 1 (the baseline of the ratios)');
   for (const engine of switchoverEngines) {
     if (engine !== 'postgres' && engine !== 'mariadb')
       throw new Error(`--switchover-engines: ${engine} is not postgres or mariadb`);
@@ -150,7 +161,7 @@ async function main(): Promise<void> {
     settings: {
       plan: PLAN_PATH,
       oneUnitTimeFactor: ONE_UNIT_FACTOR,
-      scaleTimeFactor: SCALE_FACTOR,
+      scaleTimeFactor: scaleFactor,
       slowSecretSeconds: SLOW_SECRET_SECONDS,
       reps,
       scaleReps,
@@ -283,7 +294,7 @@ async function main(): Promise<void> {
     const rows: ScaleRow[] = [];
     const runsOf = new Map<number, ScaleResult[]>();
     for (let i = 0; i < Math.max(scaleReps, scale100Reps); i += 1) {
-      for (const units of SCALE_UNITS) {
+      for (const units of scaleUnits) {
         const of = units >= 100 ? scale100Reps : scaleReps;
         if (i >= of) continue;
         log(`scale: ${units} unit(s), run ${i + 1}/${of}`);
@@ -291,7 +302,7 @@ async function main(): Promise<void> {
           kind: 'scale',
           orchestratorPath: synthesized.orchestratorPath,
           units,
-          timeFactor: SCALE_FACTOR,
+          timeFactor: scaleFactor,
           rateLimits: true,
           warmup: true,
         });
@@ -301,10 +312,10 @@ async function main(): Promise<void> {
     const baseline = median(
       (runsOf.get(1) ?? []).filter((r) => r.status === 'SUCCEEDED').map((r) => r.wallMs),
     );
-    for (const units of SCALE_UNITS)
+    for (const units of scaleUnits)
       rows.push(scaleRow(units, runsOf.get(units) ?? [], baseline, PLAN_MAX_CONCURRENCY));
     results.scale = {
-      timeFactor: SCALE_FACTOR,
+      timeFactor: scaleFactor,
       rows,
       limits: documentedRateLimits(examplePlan.recoveryRegion).map((l) => ({
         name: l.name,
@@ -346,6 +357,15 @@ async function main(): Promise<void> {
     ) as BenchResults;
     const measured = results[only as keyof BenchResults];
     Object.assign(results, previous, { [only]: measured });
+    // The scale section's own settings are this run's.
+    if (only === 'scale' && results.scale) {
+      results.settings = {
+        ...results.settings,
+        scaleTimeFactor: results.scale.timeFactor,
+        scaleReps,
+        scale100Reps,
+      };
+    }
   } else {
     results.benchSeconds = round((Date.now() - started) / 1000, 0);
   }
@@ -411,6 +431,7 @@ function scaleRow(
     detectionLag: {
       promotion: lagFigures(runs.flatMap((r) => r.detectionLagSeconds?.promotion ?? [])),
       dns: lagFigures(runs.flatMap((r) => r.detectionLagSeconds?.dns ?? [])),
+      dnsQueue: lagFigures(runs.flatMap((r) => r.detectionLagSeconds?.dnsQueue ?? [])),
     },
   };
 }
@@ -494,7 +515,7 @@ function targets(r: BenchResults): Target[] {
               `${x.units}: promotion max ${x.detectionLag.promotion.max} s / p95 ${x.detectionLag.promotion.p95} s, DNS max ${x.detectionLag.dns.max} s / p95 ${x.detectionLag.dns.p95} s`,
           )
           .join('; '),
-        why: "emulated seconds from the operation's true completion (the step's end + the emulated duration) to the end of the wait step that saw it done, from the stored report; local compute between polls counts 1/f times",
+        why: "emulated seconds from the operation's completion in the emulator (the PromoteReadReplica call's arrival + the emulated promotion; the change's SubmittedAt + the emulated PENDING period) to the end of the poll step that returned it done; local compute between polls counts 1/f times. The wait of a record change for its zone's earlier batch is not detection: it is reported beside it (section 2)",
       });
     }
   }

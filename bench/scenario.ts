@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { instanceDatabase } from '../functions/lib/plan-names.js';
+import { instanceDatabase, isAuroraUnit } from '../functions/lib/plan-names.js';
 import type { RunReport } from '../functions/lib/report/index.js';
 import type { CallLogEntry, Emulator } from '../local/emulator/index.js';
 import { startProvingGround } from '../local/proving-ground.js';
@@ -136,11 +137,15 @@ export interface ScaleResult {
   eventLoopUtilization: number;
   worldSeconds: number;
   /**
-   * Per unit, emulated seconds from the operation's true completion to the step that saw it done: the promotion
-   * (PromoteReadReplica's step end + the emulated promotion, to WaitForDatabasePromotion's end) and the record change
-   * (the change accepted + the emulated PENDING period, to WaitForDnsInSync's end), from the stored report.
+   * Per unit, emulated seconds from the operation's completion in the emulator to the end of the poll step that
+   * returned it done (the runner's step event: when the state machine knows). The promotion completes at the arrival
+   * of the PromoteReadReplica call that started it + the emulated promotion (start, modifying, rebooting) x f; the
+   * record change at its change's SubmittedAt (GetChange after the run, for the change id the unit's last poll saw) +
+   * the emulated PENDING period x f. Both are the earliest the emulator can complete them (its timers fire no
+   * earlier), so a lag is never below the truth. `dnsQueue`: from UpdateDns's end to the SubmittedAt of the batch
+   * that carried the unit's record (the wait for its zone: Route 53 takes one change at a time), not detection.
    */
-  detectionLagSeconds: { promotion: number[]; dns: number[] };
+  detectionLagSeconds: { promotion: number[]; dns: number[]; dnsQueue: number[] };
 }
 
 type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
@@ -453,8 +458,13 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
       ? applyRateLimits(world.emulator.faults, documentedRateLimits(plan.recoveryRegion), config.timeFactor)
       : () => [];
     const events: StepEvent[] = [];
+    // Per unit: the end of the poll that returned done, and of UpdateDns (absolute ms).
+    const promotionSeen = new Map<string, number>();
+    const dnsSeen = new Map<string, number>();
+    const dnsHandedOver = new Map<string, number>();
     const runId = `bench-scale-${config.units}`;
     const elu0 = performance.eventLoopUtilization();
+    const t0 = Date.now();
     const run = await runExecution(orchestrator, {
       input: {
         trigger: 'cli',
@@ -466,6 +476,11 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
       environment: world.environment(),
       onStep: (event) => {
         if (event.phase === 'error') events.push(event);
+        if (event.phase !== 'end' || !event.unit) return;
+        const at = t0 + event.atMs;
+        if (event.step === 'checkDatabasePromotion' && event.poll?.done) promotionSeen.set(event.unit, at);
+        if (event.step === 'checkDnsChange' && event.poll?.done) dnsSeen.set(event.unit, at);
+        if (event.step === 'updateDns') dnsHandedOver.set(event.unit, at);
       },
       timeoutMs: 15 * 60_000,
     });
@@ -484,29 +499,11 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
       const key = `${e.step}:${e.result ?? 'Error'}`;
       stepErrors[key] = (stepErrors[key] ?? 0) + 1;
     }
-    const timings = world.emulator.timings;
-    const promotionMs = timings.promoteStartMs + timings.promoteModifyingMs + timings.promoteRebootingMs;
-    const at = (iso: string | null | undefined) => (iso ? Date.parse(iso) : Number.NaN);
-    const stepOf = (u: (typeof units)[number], step: string) => u.steps.find((x) => x.step === step);
-    const lag = (
-      doneIso: string | null | undefined,
-      fromIso: string | null | undefined,
-      durationMs: number,
-    ) => (at(doneIso) - at(fromIso) - durationMs * config.timeFactor) / 1000 / config.timeFactor;
-    const detectionLagSeconds = {
-      promotion: units
-        .map((u) =>
-          lag(
-            stepOf(u, 'waitForDatabasePromotion')?.endedAt,
-            stepOf(u, 'promoteDatabase')?.endedAt,
-            promotionMs,
-          ),
-        )
-        .filter(Number.isFinite),
-      dns: units
-        .map((u) => lag(u.dns?.inSyncAt, u.dns?.changedAt, timings.route53ChangeMs))
-        .filter(Number.isFinite),
-    };
+    const detectionLagSeconds = await detectionLags(world.emulator, orchestrator, units, config.timeFactor, {
+      promotionSeen,
+      dnsSeen,
+      dnsHandedOver,
+    });
     const recovery = units
       .map((u) => u.recoveryTimeSeconds)
       .filter((s): s is number => typeof s === 'number')
@@ -540,6 +537,73 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
   } finally {
     await world.close();
   }
+}
+
+/**
+ * The units' detection lags (ScaleResult.detectionLagSeconds). The report's own timestamps do not measure it: a
+ * poll's `observedAt` is taken before its read, and PromoteDatabase's end comes after its PromoteReadReplica call
+ * (by a throttled retry's seconds at 100 units), so "step end + duration" put the completion late and the
+ * detection early, and lags came out negative.
+ */
+async function detectionLags(
+  emulator: Emulator,
+  orchestrator: SynthesizedOrchestrator,
+  units: RunReport['units'],
+  timeFactor: number,
+  seen: {
+    promotionSeen: Map<string, number>;
+    dnsSeen: Map<string, number>;
+    dnsHandedOver: Map<string, number>;
+  },
+): Promise<ScaleResult['detectionLagSeconds']> {
+  const timings = emulator.timings;
+  const promotionMs = timings.promoteStartMs + timings.promoteModifyingMs + timings.promoteRebootingMs;
+  const emulatedSeconds = (realMs: number) => realMs / 1000 / timeFactor;
+  const byUnit = new Map(orchestrator.plan.units.map((u) => [u.name, u]));
+  // The first PromoteReadReplica that took effect on each replica.
+  const promoted = new Map<string, number>();
+  for (const c of emulator.calls) {
+    if (c.action !== 'PromoteReadReplica' || !c.applied || !c.resource || promoted.has(c.resource)) continue;
+    promoted.set(c.resource, Date.parse(c.time));
+  }
+  // Each change's SubmittedAt, asked once the run is over (the rate limits no longer matter).
+  emulator.faults.clear();
+  const route53 = new Route53Client(emulator.clientConfig('us-east-1'));
+  const submitted = new Map<string, number>();
+  const changeOf = (u: RunReport['units'][number]) =>
+    u.steps.find((x) => x.step === 'waitForDnsInSync')?.detail.changeId;
+  try {
+    for (const id of new Set(units.map(changeOf))) {
+      if (typeof id !== 'string' || !id) continue;
+      const out = await route53.send(new GetChangeCommand({ Id: id }));
+      const at = out.ChangeInfo?.SubmittedAt?.getTime();
+      if (at !== undefined) submitted.set(id, at);
+    }
+  } finally {
+    route53.destroy();
+  }
+  const promotion: number[] = [];
+  const dns: number[] = [];
+  const dnsQueue: number[] = [];
+  for (const u of units) {
+    const plan = byUnit.get(u.unit);
+    const started =
+      plan && !isAuroraUnit(plan)
+        ? promoted.get(instanceDatabase(plan, 'the bench').replicaInstanceId)
+        : undefined;
+    const promotionSeen = seen.promotionSeen.get(u.unit);
+    if (started !== undefined && promotionSeen !== undefined)
+      promotion.push(emulatedSeconds(promotionSeen - (started + promotionMs * timeFactor)));
+    const id = changeOf(u);
+    const sent = typeof id === 'string' ? submitted.get(id) : undefined;
+    const dnsSeen = seen.dnsSeen.get(u.unit);
+    if (sent !== undefined && dnsSeen !== undefined)
+      dns.push(emulatedSeconds(dnsSeen - (sent + timings.route53ChangeMs * timeFactor)));
+    const handedOver = seen.dnsHandedOver.get(u.unit);
+    if (sent !== undefined && handedOver !== undefined)
+      dnsQueue.push(Math.max(0, emulatedSeconds(sent - handedOver)));
+  }
+  return { promotion, dns, dnsQueue };
 }
 
 export async function runScenario(config: ScenarioConfig): Promise<OneUnitResult | ScaleResult> {

@@ -238,6 +238,14 @@ async function checkBatchedChange(
       batch: 'sent',
       changedAt: state.changedAt,
       batchSize: state.batchSize,
+      // What the record held, as the batch's sender read the zone: UpdateDns did not read it (functions/lib/dns/shared.ts).
+      ...(state.before
+        ? {
+            previousTarget: state.before.previousTarget,
+            previousTtl: state.before.previousTtl,
+            identical: state.before.alreadyThere,
+          }
+        : {}),
     },
   };
 }

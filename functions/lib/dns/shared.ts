@@ -17,6 +17,7 @@ import { awsErrorName } from '../errors.js';
 import { logger } from '../observability.js';
 import { changeZoneRecords, type RecordChange } from './batch.js';
 import { bareZoneId, normalizeDnsName } from './names.js';
+import { RECORD_SETS_PAGE } from './zone-records.js';
 import '../sdk/dynamodb.js';
 import '../sdk/route53.js';
 
@@ -61,6 +62,8 @@ export type BatchState =
       readonly changeId: string;
       readonly changedAt: string;
       readonly batchSize: number;
+      /** What the record held before the run's first change of it, as the batch's sender read the zone. */
+      readonly before?: RecordBefore;
     }
   | { readonly state: 'rejected'; readonly reason: string }
   | { readonly state: 'pending' };
@@ -91,6 +94,7 @@ interface Outcome {
   reason?: string;
   at: string;
   batchSize?: number;
+  before?: RecordBefore;
 }
 
 const keyOf = (planName: string) => ({ planName: { S: planName } });
@@ -116,39 +120,79 @@ export interface RecordBefore {
  * what the record held before the first registration of this run: a retry of the step may find the record already
  * changed by another unit's batch, and must still report the change this run made. Throws what DynamoDB throws: the
  * caller then sends the change on its own.
+ *
+ * `before` undefined: the caller did not read the record (UpdateDns with the table: 500 units reading their own
+ * record were 500 ListResourceRecordSets against Route 53's 10 per second). The batch's sender reads the zone anyway
+ * before it sends, and keeps what it found as the unit's `before` (sendZoneBatch); undefined is returned until then.
  */
 export async function registerChange(
   deps: ZoneBatchDeps,
   key: ZoneBatchKey,
   unit: string,
   change: Change,
-  before: RecordBefore,
-): Promise<RecordBefore> {
+  before: RecordBefore | undefined,
+): Promise<RecordBefore | undefined> {
   const now = clock(deps);
   const nonce = `${now}-${Math.random().toString(36).slice(2, 10)}`;
   const out = await deps.dynamodb.send(
     new UpdateItemCommand({
       TableName: deps.tableName,
       Key: keyOf(unitItemKey(key, unit)),
-      UpdateExpression:
-        'SET #change = :change, nonce = :nonce, expiresAt = :expires, #before = if_not_exists(#before, :before) ' +
-        'REMOVE outcome',
-      ExpressionAttributeNames: { '#change': 'change', '#before': 'before' },
+      UpdateExpression: `SET #change = :change, nonce = :nonce, expiresAt = :expires${
+        before ? ', #before = if_not_exists(#before, :before)' : ''
+      } REMOVE outcome`,
+      ExpressionAttributeNames: { '#change': 'change', ...(before ? { '#before': 'before' } : {}) },
       ExpressionAttributeValues: {
         ':change': { S: JSON.stringify(change) },
         ':nonce': { S: nonce },
         ':expires': expires(now),
-        ':before': { S: JSON.stringify(before) },
+        ...(before ? { ':before': { S: JSON.stringify(before) } } : {}),
       },
       ReturnValues: 'ALL_NEW',
     }),
   );
   await addPending(deps, key, [unit], now);
+  return parseBefore(out.Attributes) ?? before;
+}
+
+function parseBefore(item: Record<string, AttributeValue> | undefined): RecordBefore | undefined {
   try {
-    return JSON.parse(out.Attributes?.before?.S ?? '') as RecordBefore;
+    return item?.before?.S ? (JSON.parse(item.before.S) as RecordBefore) : undefined;
   } catch {
-    return before;
+    return undefined;
   }
+}
+
+/**
+ * What the zone's records, as the batch's sender read them, say the unit's record held: its CNAME's target and TTL,
+ * and whether it already points where the change points it (docs/design/fleet.md, "DNS: one batch per zone").
+ */
+export function recordBeforeIn(records: readonly ResourceRecordSet[], change: Change): RecordBefore {
+  const name = normalizeDnsName(change.ResourceRecordSet?.Name ?? '');
+  const current = records.find(
+    (r) => r.Type === 'CNAME' && !r.SetIdentifier && normalizeDnsName(r.Name ?? '') === name,
+  );
+  const value = current?.ResourceRecords?.[0]?.Value ?? current?.AliasTarget?.DNSName;
+  const previousTarget = value === undefined ? null : normalizeDnsName(value);
+  const previousTtl = current?.TTL ?? null;
+  const target = change.ResourceRecordSet?.ResourceRecords?.[0]?.Value;
+  return {
+    previousTarget,
+    previousTtl,
+    alreadyThere:
+      target !== undefined &&
+      previousTarget === normalizeDnsName(target) &&
+      previousTtl === (change.ResourceRecordSet?.TTL ?? null) &&
+      !current?.AliasTarget,
+  };
+}
+
+/** A CNAME with a routing policy at the change's name: a simple CNAME cannot replace it (strategy "health-check"). */
+function routedRecord(records: readonly ResourceRecordSet[], change: Change): ResourceRecordSet | undefined {
+  const name = normalizeDnsName(change.ResourceRecordSet?.Name ?? '');
+  return records.find(
+    (r) => r.Type === 'CNAME' && r.SetIdentifier !== undefined && normalizeDnsName(r.Name ?? '') === name,
+  );
 }
 
 async function addPending(deps: ZoneBatchDeps, key: ZoneBatchKey, units: string[], now: number) {
@@ -182,6 +226,7 @@ function stateOf(outcome: Outcome | undefined): BatchState {
       changeId: outcome.changeId,
       changedAt: outcome.at,
       batchSize: outcome.batchSize ?? 1,
+      ...(outcome.before ? { before: outcome.before } : {}),
     };
   }
   if (outcome?.outcome === 'rejected') return { state: 'rejected', reason: outcome.reason ?? 'rejected' };
@@ -224,13 +269,21 @@ export async function zoneBatchState(
   return { ...stateOf(sent?.get(unit)), registered: true };
 }
 
+interface Registration {
+  nonce: string;
+  change: Change;
+  outcome: Outcome | undefined;
+  /** Kept from the run's first registration or batch (undefined until then). */
+  before: RecordBefore | undefined;
+}
+
 /** The units' changes as registered: one consistent BatchGetItem per 100 units. */
 async function readRegistrations(
   deps: ZoneBatchDeps,
   key: ZoneBatchKey,
   units: readonly string[],
-): Promise<Map<string, { nonce: string; change: Change; outcome: Outcome | undefined }>> {
-  const found = new Map<string, { nonce: string; change: Change; outcome: Outcome | undefined }>();
+): Promise<Map<string, Registration>> {
+  const found = new Map<string, Registration>();
   const byKey = new Map(units.map((u) => [unitItemKey(key, u), u]));
   for (let start = 0; start < units.length; start += BATCH_GET_MAX) {
     let keys: Record<string, AttributeValue>[] = units
@@ -246,7 +299,12 @@ async function readRegistrations(
         const unit = byKey.get(item.planName?.S ?? '');
         const nonce = item.nonce?.S;
         if (!unit || !nonce || !item.change?.S) continue;
-        found.set(unit, { nonce, change: JSON.parse(item.change.S) as Change, outcome: parseOutcome(item) });
+        found.set(unit, {
+          nonce,
+          change: JSON.parse(item.change.S) as Change,
+          outcome: parseOutcome(item),
+          before: parseBefore(item),
+        });
       }
       // Unprocessed keys (throttled) are asked again; those left after a few rounds wait for the next batch.
       keys = out.UnprocessedKeys?.[deps.tableName]?.Keys ?? [];
@@ -269,6 +327,7 @@ async function readZone(
     const out = await route53.send(
       new ListResourceRecordSetsCommand({
         HostedZoneId: zoneId,
+        MaxItems: RECORD_SETS_PAGE,
         ...(next.NextRecordName ? { StartRecordName: next.NextRecordName } : {}),
         ...(next.NextRecordType ? { StartRecordType: next.NextRecordType } : {}),
         ...(next.NextRecordIdentifier ? { StartRecordIdentifier: next.NextRecordIdentifier } : {}),
@@ -321,7 +380,23 @@ async function sendZoneBatch(
   const outcomes = new Map<string, Outcome>();
   if (waiting.length) {
     const zone = await readZone(deps.route53, bareZoneId(key.zoneId));
-    const items: RecordChange[] = waiting.map(([unit, r]) => ({ key: unit, change: r.change }));
+    // What each record held before this run changed it: the run's first reading, else the zone as read now.
+    const before = new Map(
+      waiting.map(([unit, r]) => [unit, r.before ?? recordBeforeIn(zone.records, r.change)]),
+    );
+    const at0 = new Date(now).toISOString();
+    const sendable = waiting.filter(([unit, r]) => {
+      const routed = routedRecord(zone.records, r.change);
+      if (!routed) return true;
+      outcomes.set(unit, {
+        nonce: r.nonce,
+        outcome: 'rejected',
+        reason: `${normalizeDnsName(routed.Name ?? '')} is a routing-policy record set (SetIdentifier ${routed.SetIdentifier}); dns.strategy "cname" needs a simple CNAME (use "health-check" for a failover pair)`,
+        at: at0,
+      });
+      return false;
+    });
+    const items: RecordChange[] = sendable.map(([unit, r]) => ({ key: unit, change: r.change }));
     const results = await changeZoneRecords(
       deps.route53,
       zone,
@@ -339,12 +414,14 @@ async function sendZoneBatch(
     for (const r of results) {
       const nonce = registered.get(r.key)?.nonce ?? '';
       if (r.outcome === 'changed') {
+        const was = before.get(r.key);
         outcomes.set(r.key, {
           nonce,
           outcome: 'changed',
           changeId: r.changeId,
           at,
           batchSize: sentTogether.get(r.changeId) ?? 1,
+          ...(was ? { before: was } : {}),
         });
       } else if (r.outcome === 'rejected') {
         outcomes.set(r.key, { nonce, outcome: 'rejected', reason: r.reason, at });
@@ -407,12 +484,17 @@ async function writeOutcomes(
             new UpdateItemCommand({
               TableName: deps.tableName,
               Key: keyOf(unitItemKey(key, unit)),
-              UpdateExpression: 'SET outcome = :outcome, expiresAt = :expires',
+              // The record's `before` stays the run's first: a retry of UpdateDns registers again without reading.
+              UpdateExpression: `SET outcome = :outcome, expiresAt = :expires${
+                outcome.before ? ', #before = if_not_exists(#before, :before)' : ''
+              }`,
               ConditionExpression: 'nonce = :nonce',
+              ...(outcome.before ? { ExpressionAttributeNames: { '#before': 'before' } } : {}),
               ExpressionAttributeValues: {
                 ':outcome': { S: JSON.stringify(outcome) },
                 ':nonce': { S: outcome.nonce },
                 ':expires': expires(now),
+                ...(outcome.before ? { ':before': { S: JSON.stringify(outcome.before) } } : {}),
               },
             }),
           );

@@ -182,24 +182,31 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
         );
       }
 
-      const current = await readCname(deps.route53, unit);
-      if (current?.SetIdentifier !== undefined) {
-        throw new ConfigurationError(
-          `${unit.dns.recordName} is a routing-policy record set (SetIdentifier ${current.SetIdentifier}); ` +
-            'dns.strategy "cname" needs a simple CNAME (use "health-check" for a failover pair)',
-        );
-      }
-      const previousTarget = current ? (recordValue(current) ?? null) : null;
-      const previousTtl = current?.TTL ?? null;
-      const alreadyThere =
-        previousTarget === base.target && previousTtl === unit.dns.ttl && !current?.AliasTarget;
-      if (alreadyThere) {
-        // Submitted anyway: an earlier run's change may still be PENDING (docs/aws/route53-changes.md).
-        logger.info('record already points at the target; resubmitting it for a change id', {
-          unit: unit.name,
-          record: base.recordName,
-        });
-      }
+      // The record as it is now, read by the unit itself: in a dry run, and when its change is sent alone. With the
+      // zone batch the unit does not read it: the batch's sender reads the zone anyway and keeps what each record
+      // held (functions/lib/dns/shared.ts; 500 units reading their own were 500 ListResourceRecordSets against
+      // Route 53's 10 per second, docs/design/fleet.md).
+      const readBefore = async (): Promise<RecordBefore> => {
+        const current = await readCname(deps.route53, unit);
+        if (current?.SetIdentifier !== undefined) {
+          throw new ConfigurationError(
+            `${unit.dns.recordName} is a routing-policy record set (SetIdentifier ${current.SetIdentifier}); ` +
+              'dns.strategy "cname" needs a simple CNAME (use "health-check" for a failover pair)',
+          );
+        }
+        const previousTarget = current ? (recordValue(current) ?? null) : null;
+        const previousTtl = current?.TTL ?? null;
+        const alreadyThere =
+          previousTarget === base.target && previousTtl === unit.dns.ttl && !current?.AliasTarget;
+        if (alreadyThere) {
+          // Submitted anyway: an earlier run's change may still be PENDING (docs/aws/route53-changes.md).
+          logger.info('record already points at the target; resubmitting it for a change id', {
+            unit: unit.name,
+            record: base.recordName,
+          });
+        }
+        return { previousTarget, previousTtl, alreadyThere };
+      };
 
       const change: Change = {
         Action: 'UPSERT',
@@ -219,29 +226,36 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
         action: 'UPSERT',
         type: 'CNAME',
         ttl: unit.dns.ttl,
-        identical: alreadyThere,
       };
       if (run.mode === 'dry-run') {
+        const { previousTarget, previousTtl, alreadyThere } = await readBefore();
         return {
           outcome: 'planned',
-          detail: { ...base, ...planned, previousTarget, previousTtl, changeId: null, changedAt: null },
+          detail: {
+            ...base,
+            ...planned,
+            identical: alreadyThere,
+            previousTarget,
+            previousTtl,
+            changeId: null,
+            changedAt: null,
+          },
         };
       }
 
       if (deps.batch) {
-        const via = await viaZoneBatch(deps, deps.batch, input, change, {
-          previousTarget,
-          previousTtl,
-          alreadyThere,
-        });
+        const via = await viaZoneBatch(deps, deps.batch, input, change);
         if (via) {
-          const { state: batched, before } = via;
+          const { state: batched } = via;
           if (batched.state === 'rejected') {
             throw new AwsCallFailedError(
               `ChangeResourceRecordSets UPSERT ${unit.dns.recordName} was rejected: ${batched.reason}`,
             );
           }
           const sent = batched.state === 'changed';
+          // As the run's first batch found the record: a retry may find it changed by another unit's batch. Not
+          // known yet while the change waits for its batch: WaitForDnsInSync's detail then has it.
+          const before = (sent ? batched.before : undefined) ?? via.before;
           logger.info(sent ? 'record changed' : 'record change registered for its zone batch', {
             unit: unit.name,
             record: base.recordName,
@@ -249,14 +263,13 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
             runId: run.runId,
           });
           return {
-            // As the run's first attempt found the record: a retry may find it changed by another unit's batch.
-            outcome: before.alreadyThere ? 'already-done' : 'changed',
+            outcome: before?.alreadyThere ? 'already-done' : 'changed',
             detail: {
               ...base,
               ...planned,
-              identical: before.alreadyThere,
-              previousTarget: before.previousTarget,
-              previousTtl: before.previousTtl,
+              identical: before?.alreadyThere ?? null,
+              previousTarget: before?.previousTarget ?? null,
+              previousTtl: before?.previousTtl ?? null,
               changeId: sent ? batched.changeId : null,
               changedAt: sent ? batched.changedAt : null,
               // Pending: WaitForDnsInSync sends it with the zone's next batch (functions/lib/dns/shared.ts).
@@ -267,6 +280,7 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
         }
       }
 
+      const { previousTarget, previousTtl, alreadyThere } = await readBefore();
       let changeId: string | undefined;
       let submittedAt: Date | undefined;
       try {
@@ -290,7 +304,15 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
       logger.info('record changed', { unit: unit.name, record: base.recordName, changeId, runId: run.runId });
       return {
         outcome: alreadyThere ? 'already-done' : 'changed',
-        detail: { ...base, ...planned, previousTarget, previousTtl, changeId, changedAt },
+        detail: {
+          ...base,
+          ...planned,
+          identical: alreadyThere,
+          previousTarget,
+          previousTtl,
+          changeId,
+          changedAt,
+        },
       };
     },
     now,
@@ -307,8 +329,7 @@ async function viaZoneBatch(
   batch: ZoneBatchConfig,
   input: UnitStepInput,
   change: Change,
-  found: RecordBefore,
-): Promise<{ state: BatchState; before: RecordBefore } | undefined> {
+): Promise<{ state: BatchState; before: RecordBefore | undefined } | undefined> {
   const { run, unit } = input;
   const shared = {
     route53: deps.route53,
@@ -317,9 +338,9 @@ async function viaZoneBatch(
     ...(deps.now ? { now: deps.now } : {}),
   };
   const key = { planName: run.planName, runId: run.runId, zoneId: unit.dns.hostedZoneId };
-  let before: RecordBefore;
+  let before: RecordBefore | undefined;
   try {
-    before = await registerChange(shared, key, unit.name, change, found);
+    before = await registerChange(shared, key, unit.name, change, undefined);
   } catch (error) {
     logger.warn('zone batch unavailable, sending the change alone', {
       unit: unit.name,

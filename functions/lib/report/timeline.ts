@@ -56,7 +56,10 @@ export function buildTimeline(report: RunReport): Timeline {
     const from = u.dns?.inSyncAt ?? u.dns?.changedAt;
     // A record already in place gave no client a new answer: no cache window follows.
     if (!u.dns?.recordName || !from || u.dns.alreadyInPlace) continue;
-    const previous = u.steps.find((s) => s.step === 'updateDns')?.detail.previousTtl;
+    // A change sent in its zone's batch: the previous TTL is in the DNS poll's detail (functions/lib/dns/change.ts).
+    const previous =
+      u.steps.find((s) => s.step === 'updateDns')?.detail.previousTtl ??
+      u.steps.find((s) => s.step === 'waitForDnsInSync')?.detail.previousTtl;
     dnsWindows.push({
       unit: u.unit,
       recordName: u.dns.recordName,

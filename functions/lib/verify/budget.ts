@@ -82,7 +82,14 @@ export function verifyBudget(unit: UnitPlan, dns: DnsSettlement | undefined): Ve
   const inSync = dns?.inSync?.done === true ? isoTime(dns.inSync.observedAt) : undefined;
   const from = inSync ?? isoTime(dns?.change?.changedAt);
   if (from === undefined) return undefined;
-  const previousTtl = seconds(dns?.change?.previousTtl) ?? 0;
+  // A change sent in its zone's batch has the previous TTL in the poll's detail (UpdateDns did not read the record).
+  const polled = dns?.inSync?.detail;
+  const previousTtl =
+    seconds(dns?.change?.previousTtl) ??
+    seconds(
+      polled && typeof polled === 'object' ? (polled as Record<string, unknown>).previousTtl : undefined,
+    ) ??
+    0;
   // The plan's own TTL is always waited out; a previous TTL only up to the ceiling the static retrier covers.
   const cacheSeconds = Math.min(
     Math.max(previousTtl, unit.dns.ttl),
