@@ -379,11 +379,16 @@ async function sendZoneBatch(
   const waiting = [...registered].filter(([, r]) => !r.outcome);
   const outcomes = new Map<string, Outcome>();
   if (waiting.length) {
-    const zone = await readZone(deps.route53, bareZoneId(key.zoneId));
+    // A read that fails gives the lease back as a failed send does: the step's retry reads and sends at once.
+    const zone = await readZone(deps.route53, bareZoneId(key.zoneId)).catch(async (error: unknown) => {
+      await releaseLease(deps, key, now + intervalMs);
+      throw error;
+    });
     // What each record held before this run changed it: the run's first reading, else the zone as read now.
-    const before = new Map(
-      waiting.map(([unit, r]) => [unit, r.before ?? recordBeforeIn(zone.records, r.change)]),
-    );
+    const before = await keepBefore(deps, key, waiting, zone.records).catch(async (error: unknown) => {
+      await releaseLease(deps, key, now + intervalMs);
+      throw error;
+    });
     const at0 = new Date(now).toISOString();
     const sendable = waiting.filter(([unit, r]) => {
       const routed = routedRecord(zone.records, r.change);
@@ -451,6 +456,44 @@ async function sendZoneBatch(
   return outcomes;
 }
 
+/**
+ * What each waiting unit's record held before this run changed it, kept on the unit's item before the batch is sent
+ * (`if_not_exists`: the first reading wins). A sender that outlasts its lease can overlap the next one, whose read of
+ * the zone may already show this batch's change; since this write comes before the change is sent, the later sender's
+ * reading never replaces it. The item's value is the answer (ReturnValues).
+ */
+async function keepBefore(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  waiting: readonly [string, Registration][],
+  records: readonly ResourceRecordSet[],
+): Promise<Map<string, RecordBefore>> {
+  const kept = new Map<string, RecordBefore>();
+  const unread: [string, RecordBefore][] = [];
+  for (const [unit, r] of waiting) {
+    if (r.before) kept.set(unit, r.before);
+    else unread.push([unit, recordBeforeIn(records, r.change)]);
+  }
+  for (let start = 0; start < unread.length; start += WRITE_CONCURRENCY) {
+    await Promise.all(
+      unread.slice(start, start + WRITE_CONCURRENCY).map(async ([unit, read]) => {
+        const out = await deps.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: deps.tableName,
+            Key: keyOf(unitItemKey(key, unit)),
+            UpdateExpression: 'SET #before = if_not_exists(#before, :before)',
+            ExpressionAttributeNames: { '#before': 'before' },
+            ExpressionAttributeValues: { ':before': { S: JSON.stringify(read) } },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        kept.set(unit, parseBefore(out.Attributes) ?? read);
+      }),
+    );
+  }
+  return kept;
+}
+
 /** Gives the zone's lease back, if it is still the one this sender took (best effort: else it runs out). */
 async function releaseLease(deps: ZoneBatchDeps, key: ZoneBatchKey, until: number): Promise<void> {
   try {
@@ -484,17 +527,12 @@ async function writeOutcomes(
             new UpdateItemCommand({
               TableName: deps.tableName,
               Key: keyOf(unitItemKey(key, unit)),
-              // The record's `before` stays the run's first: a retry of UpdateDns registers again without reading.
-              UpdateExpression: `SET outcome = :outcome, expiresAt = :expires${
-                outcome.before ? ', #before = if_not_exists(#before, :before)' : ''
-              }`,
+              UpdateExpression: 'SET outcome = :outcome, expiresAt = :expires',
               ConditionExpression: 'nonce = :nonce',
-              ...(outcome.before ? { ExpressionAttributeNames: { '#before': 'before' } } : {}),
               ExpressionAttributeValues: {
                 ':outcome': { S: JSON.stringify(outcome) },
                 ':nonce': { S: outcome.nonce },
                 ':expires': expires(now),
-                ...(outcome.before ? { ':before': { S: JSON.stringify(outcome.before) } } : {}),
               },
             }),
           );
