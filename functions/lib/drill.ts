@@ -34,9 +34,14 @@ import {
   auroraDrillSource,
   cleanUpAuroraDrillCopies,
 } from './aurora/drill.js';
+import {
+  advanceReplicaClusterDrillCopy,
+  cleanUpReplicaClusterDrillCopy,
+  replicaClusterDrillNames,
+} from './aurora/drill-replica.js';
 import { clientsFor } from './clients.js';
-import { DEAD_END_STATUSES, describeInstance } from './database.js';
-import { normalizeDnsName } from './dns/update.js';
+import { DEAD_END_STATUSES, describeInstance } from './database-promotion.js';
+import { normalizeDnsName } from './dns/names.js';
 import {
   AwsCallFailedError,
   awsErrorName,
@@ -334,9 +339,10 @@ export interface PrepareDrillResult extends StepResult {
  * read to write the drill secret and never leaves this function.
  */
 export async function prepareDrillCopies(deps: DrillDeps, input: UnitStepInput): Promise<PrepareDrillResult> {
-  if (isGlobalAuroraUnit(input.unit)) return prepareAuroraDrill(deps, input);
+  // An Aurora unit's drill copy is a drill global database of its own, or a new replica cluster
+  // (docs/design/aurora-drill.md): functions/lib/aurora/.
+  if (isAuroraUnit(input.unit)) return prepareAuroraDrill(deps, input);
   const { run } = input;
-  // An Aurora unit's drill copy is a drill global database of its own (docs/design/aurora-drill.md): not built here.
   const unit = instanceUnit(input.unit, 'the drill copy');
   assertDrill(run, 'prepareDrill');
   const names = drillNames(run.runId, unit.name);
@@ -421,19 +427,24 @@ function auroraContext(run: RunContext, unit: UnitPlan): AuroraDrillContext {
 }
 
 /**
- * An Aurora global database unit's copies: the drill secret and CNAME as for instances (the CNAME at production's
- * primary cluster endpoint, as production's is before a failover), and the first of the drill clusters (a clone of the
- * production primary); the wait loop makes the rest (checkAuroraDrill). The drill unit names the copies: the failover
- * steps then run FailoverGlobalCluster / SwitchoverGlobalCluster on the drill global cluster.
+ * An Aurora unit's copies: the drill secret and CNAME as for instances (the CNAME at production's primary cluster
+ * endpoint, as production's is before a failover), and the first of the drill clusters; the wait loop makes the rest
+ * (checkAuroraDrill). The drill unit names the copies.
+ * - A global database unit: a clone of the production primary first; the failover steps then run
+ *   FailoverGlobalCluster / SwitchoverGlobalCluster on the drill global cluster.
+ * - A cross-Region replica cluster unit: a new read replica cluster of the production primary in the recovery Region;
+ *   the drill unit keeps production's primary (the copy's source, which PromoteDatabase checks) and names the copy as
+ *   its replica, so the failover steps run PromoteReadReplicaDBCluster on the copy.
  */
 async function prepareAuroraDrill(deps: DrillDeps, input: UnitStepInput): Promise<PrepareDrillResult> {
   const { run } = input;
   const unit = input.unit;
-  if (!isGlobalAuroraUnit(unit))
-    throw new AwsCallFailedError('prepareAuroraDrill needs a global database unit');
+  if (!isAuroraUnit(unit)) throw new AwsCallFailedError('prepareAuroraDrill needs an Aurora unit');
   assertDrill(run, 'prepareDrill');
   const names = drillNames(run.runId, unit.name);
+  const global = isGlobalAuroraUnit(unit);
   const clusters = auroraDrillNames(names.instanceId);
+  const replicaCopy = replicaClusterDrillNames(names.instanceId);
   let drillUnit: UnitPlan | undefined;
   let resources: DrillResource[] = [];
   const result = await timedStep(
@@ -454,24 +465,33 @@ async function prepareAuroraDrill(deps: DrillDeps, input: UnitStepInput): Promis
           `primary Aurora DB cluster ${unit.database.primaryClusterId} has no endpoint (status ${primary.DBClusters?.[0]?.Status})`,
         );
       }
-      const progress = await advanceAuroraDrillCopies(
-        auroraClients(deps),
-        auroraContext(run, unit),
-        unit.database,
-        clusters,
-      );
+      const progress = global
+        ? await advanceAuroraDrillCopies(
+            auroraClients(deps),
+            auroraContext(run, unit),
+            unit.database,
+            clusters,
+          )
+        : await advanceReplicaClusterDrillCopy(
+            auroraClients(deps),
+            auroraContext(run, unit),
+            unit.database,
+            replicaCopy,
+          );
       const dns = await ensureDrillRecords(deps, run, unit, records, endpoint);
       const secrets = await ensureDrillSecret(deps, run, unit, names, records.cname);
       resources = [...progress.resources, dns, ...secrets];
       drillUnit = {
         ...unit,
         secret: { id: names.secretName },
-        database: {
-          ...unit.database,
-          globalClusterId: clusters.globalClusterId,
-          primaryClusterId: clusters.primaryClusterId,
-          replicaClusterId: clusters.secondaryClusterId,
-        },
+        database: global
+          ? {
+              ...unit.database,
+              globalClusterId: clusters.globalClusterId,
+              primaryClusterId: clusters.primaryClusterId,
+              replicaClusterId: clusters.secondaryClusterId,
+            }
+          : { ...unit.database, replicaClusterId: replicaCopy.clusterId },
         // lifeboat made a simple CNAME at a cluster endpoint: the drill changes it whatever production's DNS is.
         dns: { ...unit.dns, recordName: records.cname, strategy: 'cname', target: 'cluster-endpoint' },
       };
@@ -486,9 +506,13 @@ async function prepareAuroraDrill(deps: DrillDeps, input: UnitStepInput): Promis
         outcome: made.length ? 'changed' : 'already-done',
         detail: {
           call: made.length ? made.join(', ') : null,
-          drillGlobalCluster: clusters.globalClusterId,
-          drillPrimaryCluster: clusters.primaryClusterId,
-          drillSecondaryCluster: clusters.secondaryClusterId,
+          ...(global
+            ? {
+                drillGlobalCluster: clusters.globalClusterId,
+                drillPrimaryCluster: clusters.primaryClusterId,
+                drillSecondaryCluster: clusters.secondaryClusterId,
+              }
+            : { drillReplicaCluster: replicaCopy.clusterId, sourceCluster: unit.database.primaryClusterId }),
           drillSecret: names.secretName,
           drillRecord: records.cname,
           primaryEndpoint: normalizeDnsName(endpoint),
@@ -504,8 +528,9 @@ async function prepareAuroraDrill(deps: DrillDeps, input: UnitStepInput): Promis
 
 /**
  * One look at an Aurora unit's copies: makes the next drill cluster or instance when its predecessor is ready
- * (functions/lib/aurora/drill.ts); done when all are ready and the drill secret is InSync in the recovery Region.
- * Runs on the drill unit: the production clusters it copies are read from the clone's tags.
+ * (functions/lib/aurora/drill.ts, drill-replica.ts); done when all are ready and the drill secret is InSync in the
+ * recovery Region. Runs on the drill unit: a global unit's production clusters are read from the clone's tags; a
+ * replica cluster unit's copy is made by PrepareDrill and only its instance is left to make here.
  */
 async function checkAuroraDrill(deps: DrillDeps, input: DrillPollInput): Promise<PollResult> {
   const { run, unit, attempt } = input;
@@ -513,18 +538,24 @@ async function checkAuroraDrill(deps: DrillDeps, input: DrillPollInput): Promise
   assertDrill(run, 'checkDrillCopies');
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   const ctx = auroraContext(run, unit);
-  const source = await auroraDrillSource(auroraClients(deps), ctx, unit);
-  if (!source) {
-    throw new ResourceMissingError(
-      `drill Aurora DB cluster ${unit.database.primaryClusterId} of this run does not exist in ${run.primaryRegion} (or has lost its lifeboat tags)`,
+  const base = drillNames(run.runId, unit.name).instanceId;
+  let progress: Awaited<ReturnType<typeof advanceAuroraDrillCopies>>;
+  if (isGlobalAuroraUnit(unit)) {
+    const source = await auroraDrillSource(auroraClients(deps), ctx, unit);
+    if (!source) {
+      throw new ResourceMissingError(
+        `drill Aurora DB cluster ${unit.database.primaryClusterId} of this run does not exist in ${run.primaryRegion} (or has lost its lifeboat tags)`,
+      );
+    }
+    progress = await advanceAuroraDrillCopies(auroraClients(deps), ctx, source, auroraDrillNames(base));
+  } else {
+    progress = await advanceReplicaClusterDrillCopy(
+      auroraClients(deps),
+      ctx,
+      { primaryClusterId: unit.database.primaryClusterId },
+      replicaClusterDrillNames(base),
     );
   }
-  const progress = await advanceAuroraDrillCopies(
-    auroraClients(deps),
-    ctx,
-    source,
-    auroraDrillNames(drillNames(run.runId, unit.name).instanceId),
-  );
   const secretName = recoverySecretId(unit);
   const secret = await findSecret(deps.primary.secretsManager, secretName, run.primaryRegion);
   if (!secret)
@@ -546,7 +577,11 @@ async function checkAuroraDrill(deps: DrillDeps, input: DrillPollInput): Promise
     observedAt,
     detail: {
       copies: progress.status,
-      made: progress.resources.map((r) => `${r.kind} ${r.id}`).join(', ') || null,
+      made:
+        progress.resources
+          .filter((r) => r.status === 'created')
+          .map((r) => `${r.kind} ${r.id}`)
+          .join(', ') || null,
       endpoint: progress.secondaryEndpoint,
       secret: secretName,
       secretReplicationStatus: replication?.Status ?? null,
@@ -864,7 +899,7 @@ export function drillCopiesPollSeconds(dbStatus: string | undefined, dbReady: bo
  * primary Region is up in a drill: the copies come from there).
  */
 export async function checkDrillCopies(deps: DrillDeps, input: DrillPollInput): Promise<PollResult> {
-  if (isGlobalAuroraUnit(input.unit)) return checkAuroraDrill(deps, input);
+  if (isAuroraUnit(input.unit)) return checkAuroraDrill(deps, input);
   const { run, attempt } = input;
   const unit = instanceUnit(input.unit, 'the drill copy');
   assertDrill(run, 'checkDrillCopies');
@@ -949,14 +984,21 @@ export async function cleanUpDrillCopies(
   const records = await drillRecords(deps.recovery.route53, unit, names);
   const dns = await cleanUpRecords(deps, run, records);
   const secrets = await cleanUpSecrets(deps, run, names);
-  // An Aurora unit's database copies are clusters and a global cluster (functions/lib/aurora/drill.ts).
-  const databases: DrillResource[] = isAuroraUnit(unit)
+  // An Aurora unit's database copies are clusters and a global cluster (functions/lib/aurora/drill.ts), or one
+  // replica cluster (functions/lib/aurora/drill-replica.ts).
+  const databases: DrillResource[] = isGlobalAuroraUnit(unit)
     ? await cleanUpAuroraDrillCopies(
         auroraClients(deps),
         auroraContext(run, unit),
         auroraDrillNames(names.instanceId),
       )
-    : [await cleanUpInstance(deps, run, names)];
+    : isAuroraUnit(unit)
+      ? await cleanUpReplicaClusterDrillCopy(
+          auroraClients(deps),
+          auroraContext(run, unit),
+          replicaClusterDrillNames(names.instanceId),
+        )
+      : [await cleanUpInstance(deps, run, names)];
   const resources = [...databases, dns, ...secrets];
   const remaining = resources.filter((r) => r.status === 'pending' || r.status === 'refused');
   const done = !resources.some((r) => r.status === 'pending');

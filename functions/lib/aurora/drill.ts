@@ -15,7 +15,7 @@ import {
   RemoveFromGlobalClusterCommand,
   RestoreDBClusterToPointInTimeCommand,
 } from '@aws-sdk/client-rds';
-import { DEAD_END_STATUSES } from '../database.js';
+import { DEAD_END_STATUSES } from '../database-promotion.js';
 import { awsErrorName, ConfigurationError, ResourceMissingError, toLifeboatError } from '../errors.js';
 import type { AuroraUnitPlan } from '../plan.js';
 import '../sdk/rds.js';
@@ -134,14 +134,14 @@ const INVALID_STATE = new Set([
   'InvalidGlobalClusterState',
 ]);
 
-function tagOf(
+export function tagOf(
   tags: readonly { Key?: string; Value?: string }[] | undefined,
   key: string,
 ): string | undefined {
   return tags?.find((t) => t.Key === key)?.Value;
 }
 
-async function send<T>(what: string, call: () => Promise<T>): Promise<T> {
+export async function send<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -149,7 +149,7 @@ async function send<T>(what: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function findCluster(rds: RDSClient, id: string): Promise<DBCluster | undefined> {
+export async function findCluster(rds: RDSClient, id: string): Promise<DBCluster | undefined> {
   try {
     const out = await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
     return out.DBClusters?.[0];
@@ -179,27 +179,31 @@ async function findGlobal(rds: RDSClient, id: string): Promise<GlobalCluster | u
   }
 }
 
-function notOurs(ctx: AuroraDrillContext, what: string, found: string | undefined): ConfigurationError {
+export function notOurs(
+  ctx: AuroraDrillContext,
+  what: string,
+  found: string | undefined,
+): ConfigurationError {
   return new ConfigurationError(
     `${what} already exists and is not tagged ${ctx.drillTag}=${ctx.runId}${found ? ` (it is tagged ${ctx.drillTag}=${found})` : ' (no drill tag)'}; lifeboat never adopts or deletes what it did not make: remove or rename it, then run the drill again`,
   );
 }
 
-function deadEnd(what: string, status: string): ConfigurationError {
+export function deadEnd(what: string, status: string): ConfigurationError {
   return new ConfigurationError(
     `${what} is "${status}", a status RDS does not leave on its own; the drill cannot go on (see its Recent events)`,
   );
 }
 
 /** Production's cluster, which must exist: the drill copies it. */
-async function production(rds: RDSClient, id: string, region: string): Promise<DBCluster> {
+export async function production(rds: RDSClient, id: string, region: string): Promise<DBCluster> {
   const cluster = await findCluster(rds, id);
   if (!cluster) throw new ResourceMissingError(`Aurora DB cluster ${id} does not exist in ${region}`);
   return cluster;
 }
 
 /** The instance class of a production cluster's writer (or first) instance: the copies get the same. */
-async function instanceClassOf(rds: RDSClient, cluster: DBCluster): Promise<string> {
+export async function instanceClassOf(rds: RDSClient, cluster: DBCluster): Promise<string> {
   const members = cluster.DBClusterMembers ?? [];
   const member = members.find((m) => m.IsClusterWriter) ?? members[0];
   const instance = member?.DBInstanceIdentifier
@@ -209,7 +213,7 @@ async function instanceClassOf(rds: RDSClient, cluster: DBCluster): Promise<stri
   return instance?.DBInstanceClass ?? 'db.r6g.large';
 }
 
-function networkOf(cluster: DBCluster) {
+export function networkOf(cluster: DBCluster) {
   const groups = (cluster.VpcSecurityGroups ?? [])
     .map((g) => g.VpcSecurityGroupId)
     .filter((id): id is string => Boolean(id));
@@ -368,7 +372,7 @@ export async function advanceAuroraDrillCopies(
 }
 
 /** The cluster's one drill instance: made when missing; answers its status. */
-async function ensureInstance(
+export async function ensureInstance(
   rds: RDSClient,
   ctx: AuroraDrillContext,
   cluster: DBCluster,
@@ -484,7 +488,7 @@ async function detach(rds: RDSClient, globalId: string, arn: string): Promise<vo
   }
 }
 
-async function cleanUpCluster(
+export async function cleanUpCluster(
   rds: RDSClient,
   ctx: AuroraDrillContext,
   clusterId: string,
