@@ -42,9 +42,9 @@ const BUNDLE_CEILING_KIB: Partial<Record<string, number>> = {
   loadPlan: 465, // zod for the plan schema, S3 (the run's units.json for the units Map)
   report: 465, // S3, SNS, CloudWatch
   updateDns: 495, // Route 53, RDS (the replica's endpoint), CloudWatch, DynamoDB (the zone batch)
-  prepareDrill: 510, // RDS, Secrets Manager, Route 53, CloudWatch, DynamoDB; the Aurora drill copy
-  checkDrillCopies: 500, // as prepareDrill
-  cleanUpDrill: 500,
+  prepareDrill: 450, // RDS, Secrets Manager, Route 53; the Aurora drill copy
+  checkDrillCopies: 440, // as prepareDrill
+  cleanUpDrill: 440,
   reprotectUnit: 500, // RDS, Secrets Manager, CloudWatch, in two Regions
   // The ended-run handler (not a step): Step Functions, DynamoDB (the lock), S3, SNS, CloudWatch (its report), and
   // the drill's cleanup (RDS, Route 53, Secrets Manager).
