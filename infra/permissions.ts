@@ -451,6 +451,9 @@ export function stepGrants(
   for (const [step, extra] of Object.entries(auroraGrants(plan, at))) {
     grants[step as StepFunctionName].push(...extra);
   }
+  for (const [step, extra] of Object.entries(replicaClusterDrillGrants(plan, at, drill))) {
+    grants[step as StepFunctionName].push(...extra);
+  }
   // A plan of Aurora units only has no instances: a statement that names nothing grants nothing and IAM refuses it.
   for (const step of Object.keys(grants) as StepFunctionName[]) {
     grants[step] = grants[step].filter((g) => g.statement.resources.length > 0);
@@ -560,6 +563,95 @@ function auroraGrants(plan: FailoverPlan, at: PlanArns): Partial<Record<StepFunc
     updateDns: read('TargetAurora'),
     verifyConnectivity: read('ReachAurora'),
     attachRotation: read('SettleAurora'),
+  };
+}
+
+/**
+ * The drill of a cross-Region replica cluster unit (functions/lib/aurora/drill-replica.ts, docs/design/aurora-drill.md):
+ * a new replica cluster `lifeboat-drill-*` of the production primary in the recovery Region and one instance in it,
+ * created only with this plan's tag; promoted and deleted only when tagged with this plan (the code checks the run's own
+ * tag first). Production's clusters are only read, and the primary is named by CreateDBCluster's PreSignedUrl, which
+ * the SDK signs in the primary Region (@aws-sdk/middleware-sdk-rds): CreateDBCluster is also authorized there, on the
+ * source. Nothing for global database units here.
+ */
+function replicaClusterDrillGrants(
+  plan: FailoverPlan,
+  at: PlanArns,
+  drill: ReturnType<typeof drillArns>,
+): Partial<Record<StepFunctionName, StepGrant[]>> {
+  const units = plan.units.filter(isAuroraUnit).filter((u) => u.database.globalClusterId === undefined);
+  if (units.length === 0) return {};
+  const primaryAt = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const clusterArn = (p: PlanArns, id: string) =>
+    `arn:${p.partition}:rds:${p.region}:${p.account}:cluster:${id}`;
+  const sources = unique(units.map((u) => clusterArn(primaryAt, u.database.primaryClusterId)));
+  const replicas = unique(units.map((u) => clusterArn(at, u.database.replicaClusterId)));
+  const describe = (sid: string): StepGrant => ({
+    statement: allow(sid, ['rds:DescribeDBClusters'], [drill.clusters]),
+    wildcardReason: drill.clusterReason,
+  });
+  const createInstances: StepGrant = {
+    // The copy's one instance, made once the cluster is available (by PrepareDrill or a later CheckDrillCopies).
+    statement: allow(
+      'CreateDrillClusterInstances',
+      ['rds:CreateDBInstance', 'rds:AddTagsToResource'],
+      [drill.instances, drill.clusters],
+      { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } },
+    ),
+    wildcardReason: `${drill.instanceReason}; only requests tagged with this plan`,
+  };
+  const onTaggedClusters = (sid: string, actions: string[]): StepGrant => ({
+    statement: allow(sid, actions, [drill.clusters], {
+      StringEquals: { [`rds:cluster-tag/${PLAN_TAG}`]: plan.name },
+    }),
+    wildcardReason: `${drill.clusterReason}, and to clusters tagged ${PLAN_TAG}=${plan.name}`,
+  });
+  return {
+    prepareDrill: [
+      {
+        statement: allow(
+          'ReadProductionClustersForDrill',
+          ['rds:DescribeDBClusters'],
+          [...sources, ...replicas, drill.clusters],
+        ),
+        wildcardReason: drill.clusterReason,
+      },
+      {
+        // The instance class of the production replica cluster's writer: its instances are not in the plan.
+        statement: allow(
+          'ReadProductionClusterInstancesForDrill',
+          ['rds:DescribeDBInstances'],
+          [`arn:${at.partition}:rds:${at.region}:${at.account}:db:*`],
+        ),
+        wildcardReason:
+          "the production replica cluster's instances are not named in the plan; read-only, for the instance class the drill copy gets",
+      },
+      { statement: allow('ReplicateProductionClusters', ['rds:CreateDBCluster'], sources) },
+      {
+        statement: allow(
+          'CreateDrillReplicaClusters',
+          ['rds:CreateDBCluster', 'rds:AddTagsToResource'],
+          [drill.clusters, `arn:${at.partition}:rds:${at.region}:${at.account}:subgrp:*`],
+          { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } },
+        ),
+        wildcardReason:
+          'the drill replica cluster uses the subnet group of the production replica cluster, known only at run time (subgrp:*); clusters are held to the lifeboat-drill-* names and to requests tagged with this plan',
+      },
+      createInstances,
+    ],
+    checkDrillCopies: [describe('DescribeDrillClusters'), createInstances],
+    promoteDatabase: [
+      describe('DescribeDrillClusters'),
+      onTaggedClusters('PromoteDrillReplicaClusters', ['rds:PromoteReadReplicaDBCluster']),
+    ],
+    checkDatabasePromotion: [describe('DescribeDrillClusters')],
+    updateDns: [describe('DescribeDrillClusters')],
+    verifyConnectivity: [describe('DescribeDrillClusters')],
+    attachRotation: [describe('DescribeDrillClusters')],
+    cleanUpDrill: [
+      describe('DescribeDrillClusters'),
+      onTaggedClusters('DeleteDrillReplicaClusters', ['rds:DeleteDBCluster']),
+    ],
   };
 }
 
@@ -680,10 +772,13 @@ function drillArns(plan: FailoverPlan, at: PlanArns) {
   const secretPattern = (p: PlanArns) =>
     `arn:${p.partition}:secretsmanager:${p.region}:${p.account}:secret:${DRILL_PREFIX}/*`;
   const instances = `arn:${at.partition}:rds:${at.region}:${at.account}:db:${DRILL_PREFIX}-*`;
+  const clusters = `arn:${at.partition}:rds:${at.region}:${at.account}:cluster:${DRILL_PREFIX}-*`;
   const secretReason = `drill secrets get their names at run time (${DRILL_PREFIX}/<run>-<unit>); the grant is held to that prefix`;
   const instanceReason = `drill instances get their names at run time (${DRILL_PREFIX}-<run>-<unit>); the grant is held to that prefix`;
   return {
     instances,
+    clusters,
+    clusterReason: `drill clusters get their names at run time (${DRILL_PREFIX}-<run>-<unit>-dr); the grant is held to that prefix`,
     primaries: unique(instanceUnitsOf(plan).map((u) => primaryInstanceArn(plan, u))),
     recoverySecrets: secretPattern(at),
     primarySecrets: secretPattern(primary),

@@ -39,6 +39,16 @@ function auroraDocument(keepInstanceUnit: boolean) {
   return { ...doc, units: keepInstanceUnit ? [base, global, replica] : [global, replica] };
 }
 
+/** The drill statements of replica cluster units: they name the drill copies' lifeboat-drill-* pattern. */
+const DRILL_CLUSTER_SIDS = new Set([
+  'ReadProductionClustersForDrill',
+  'CreateDrillReplicaClusters',
+  'CreateDrillClusterInstances',
+  'DescribeDrillClusters',
+  'PromoteDrillReplicaClusters',
+  'DeleteDrillReplicaClusters',
+]);
+
 describe("the Aurora units' permissions", () => {
   const grants = stepGrants(parsePlan(auroraDocument(true)), RESOURCES);
   const statement = (step: keyof typeof grants, sid: string) =>
@@ -75,11 +85,12 @@ describe("the Aurora units' permissions", () => {
     expect(statement('checkDatabasePromotion', 'PollAuroraGlobalClusters')?.Resource).toBe(
       `arn:aws:rds::${ACCOUNT}:global-cluster:ledger-global`,
     );
-    // No Aurora action on anything but a named cluster (the failover snapshot's time-stamped name is the one pattern).
+    // No Aurora action on anything but a named cluster (the failover snapshot's time-stamped name is the one pattern;
+    // the drill copies' lifeboat-drill-* names are the drill's, asserted below).
     const aurora = Object.values(grants)
       .flat()
       .map((g) => g.statement.toStatementJson())
-      .filter((s) => s.Sid !== 'ListFailoverSnapshots')
+      .filter((s) => s.Sid !== 'ListFailoverSnapshots' && !DRILL_CLUSTER_SIDS.has(s.Sid))
       .filter((s) => [s.Action].flat().some((a: string) => /Cluster/.test(a)));
     expect(aurora.flatMap((s) => [s.Resource].flat()).filter((r: string) => r.includes('*'))).toEqual([]);
   });
@@ -114,6 +125,89 @@ describe("the Aurora units' permissions", () => {
       .flatMap((s) => [s.Action].flat())
       .filter((a: string) => /Cluster/.test(a) && !/^rds:Describe/.test(a));
     expect(clusterChanges).toEqual([]);
+  });
+
+  it('the drill of a replica cluster unit creates, promotes and deletes only lifeboat-drill-* clusters with this plan’s tag, and only reads production', () => {
+    const drillClusters = `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:lifeboat-drill-*`;
+    const drillInstances = `arn:aws:rds:us-west-2:${ACCOUNT}:db:lifeboat-drill-*`;
+    const planTag = { StringEquals: { 'aws:RequestTag/lifeboat:plan': 'orders-dr' } };
+    const taggedClusters = { StringEquals: { 'rds:cluster-tag/lifeboat:plan': 'orders-dr' } };
+    expect(statement('prepareDrill', 'ReadProductionClustersForDrill')).toMatchObject({
+      Action: 'rds:DescribeDBClusters',
+      Resource: [
+        `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:shop-east`,
+        `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
+        drillClusters,
+      ],
+    });
+    expect(statement('prepareDrill', 'ReadProductionClusterInstancesForDrill')).toMatchObject({
+      Action: 'rds:DescribeDBInstances',
+      Resource: `arn:aws:rds:us-west-2:${ACCOUNT}:db:*`,
+    });
+    // The source is named in the PreSignedUrl the SDK signs in the primary Region: CreateDBCluster there, on it only.
+    expect(statement('prepareDrill', 'ReplicateProductionClusters')).toEqual({
+      Sid: 'ReplicateProductionClusters',
+      Effect: 'Allow',
+      Action: 'rds:CreateDBCluster',
+      Resource: `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:shop-east`,
+    });
+    expect(statement('prepareDrill', 'CreateDrillReplicaClusters')).toMatchObject({
+      Action: ['rds:CreateDBCluster', 'rds:AddTagsToResource'],
+      Resource: [drillClusters, `arn:aws:rds:us-west-2:${ACCOUNT}:subgrp:*`],
+      Condition: planTag,
+    });
+    for (const step of ['prepareDrill', 'checkDrillCopies'] as const) {
+      expect(statement(step, 'CreateDrillClusterInstances'), step).toMatchObject({
+        Action: ['rds:CreateDBInstance', 'rds:AddTagsToResource'],
+        Resource: [drillInstances, drillClusters],
+        Condition: planTag,
+      });
+    }
+    expect(statement('promoteDatabase', 'PromoteDrillReplicaClusters')).toMatchObject({
+      Action: 'rds:PromoteReadReplicaDBCluster',
+      Resource: drillClusters,
+      Condition: taggedClusters,
+    });
+    expect(statement('cleanUpDrill', 'DeleteDrillReplicaClusters')).toMatchObject({
+      Action: 'rds:DeleteDBCluster',
+      Resource: drillClusters,
+      Condition: taggedClusters,
+    });
+    for (const step of [
+      'checkDrillCopies',
+      'promoteDatabase',
+      'checkDatabasePromotion',
+      'updateDns',
+      'verifyConnectivity',
+      'attachRotation',
+      'cleanUpDrill',
+    ] as const) {
+      expect(statement(step, 'DescribeDrillClusters'), step).toMatchObject({
+        Action: 'rds:DescribeDBClusters',
+        Resource: drillClusters,
+      });
+    }
+    // No cluster is changed outside the drill's names, except the source the PreSignedUrl names (create, never change).
+    const changes = Object.values(grants)
+      .flat()
+      .map((g) => g.statement.toStatementJson())
+      .filter((s) =>
+        [s.Action]
+          .flat()
+          .some((a: string) =>
+            /^rds:(Create|Delete|Promote)DBCluster|^rds:PromoteReadReplicaDBCluster/.test(a),
+          ),
+      );
+    expect(
+      changes
+        .flatMap((s) => [s.Resource].flat())
+        .filter((r: string) => /:cluster:/.test(r) && !r.endsWith(':cluster:lifeboat-drill-*'))
+        .sort(),
+    ).toEqual([
+      // The source named by the PreSignedUrl (CreateDBCluster), and production's own promotion in a failover.
+      `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:shop-east`,
+      `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
+    ]);
   });
 
   it('a plan of Aurora units only synthesizes without empty instance statements, and cdk-nag finds nothing', () => {
