@@ -13,7 +13,7 @@ import type { UnitPlan } from './plan.js';
 import { isAuroraUnit } from './plan-names.js';
 import { checkReprotectReadiness, reprotectDeps } from './reprotect/reprotect.js';
 import { checkRotationReadiness, checkSecretReadiness } from './secret/preflight.js';
-import { checkSwitchoverReadiness, switchoverDeps } from './switchover/preflight.js';
+import { auroraSwitchoverChecks, checkSwitchoverReadiness, switchoverDeps } from './switchover/preflight.js';
 import type { DetailValue, PreflightCheck, PreflightReport, RunContext } from './types.js';
 
 export interface PreflightDeps {
@@ -104,10 +104,11 @@ const CHECKS: readonly Concern[] = [
   // Mode switchover only (none otherwise): the primary healthy, reachable and writable (docs/design/switchover.md).
   {
     concern: 'switchover',
-    // Aurora switches over with its own managed call: its checks are the database concern's.
+    // Aurora: a global database switches over with its own managed call (its checks are the database concern's); a
+    // replica cluster unit's switchover is refused (functions/lib/switchover/preflight.ts, auroraSwitchoverChecks).
     check: (_deps, input) =>
       isAuroraUnit(input.unit)
-        ? Promise.resolve([])
+        ? Promise.resolve(auroraSwitchoverChecks(input))
         : checkSwitchoverReadiness(switchoverDeps(input.run), input),
     onDeadline: 'retry',
     service: 'RDS or the database in the primary Region',

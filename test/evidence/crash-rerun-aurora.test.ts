@@ -103,7 +103,8 @@ beforeAll(async () => {
     plannedAuroraUnits([
       { prefix: 'gf', count: MODES.length, kind: 'global' },
       { prefix: 'gs', count: MODES.length, kind: 'global' },
-      { prefix: 'rc', count: MODES.length, kind: 'replica-cluster' },
+      // One more: the refused switchover of a replica cluster unit (last describe).
+      { prefix: 'rc', count: MODES.length + 1, kind: 'replica-cluster' },
     ]),
   );
   rds = new RDSClient({ ...w.world.emulator.clientConfig(w.plan.recoveryRegion), maxAttempts: 1 });
@@ -294,4 +295,35 @@ describe.each(CALLS.map((c) => ({ ...c })))('$action: a fault, then re-runs', (c
     },
     120_000,
   );
+});
+
+describe('a switchover of a cross-Region read replica cluster unit', () => {
+  // docs/design/switchover.md, "Preflight": Aurora has no zero-loss switchover for a replica cluster, and
+  // PromoteReadReplicaDBCluster alone would leave the primary taking writes beside the promoted cluster.
+  it('is refused at preflight, before any change: nothing promoted, the primary still its source', async () => {
+    // Prepare
+    const unit = `rc${MODES.length + 1}`;
+    const replicaId = `${unit}-aurora-dr`;
+
+    // Act
+    const run = await execute('switchover-replica-cluster', {
+      mode: 'switchover',
+      units: [unit],
+      trigger: 'cli',
+      reason: 'a switchover of a replica cluster unit',
+    });
+
+    // Assess
+    expect(run.result.status).toBe('FAILED');
+    expect(run.result.error?.name).toBe('PreflightFailedError');
+    expect(run.result.error?.cause).toMatch(
+      new RegExp(`${replicaId} is a cross-Region read replica cluster: Aurora has no zero-loss switchover`),
+    );
+    expect(productionMutations(run.calls)).toEqual([]);
+    expect(w.promotions.get(replicaId)).toBeUndefined();
+    const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: replicaId })))
+      .DBClusters?.[0];
+    expect(cluster?.ReplicationSourceIdentifier).toMatch(new RegExp(`:cluster:${unit}-aurora$`));
+    expect(await w.lockHolder()).toBeUndefined();
+  });
 });

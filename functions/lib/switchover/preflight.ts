@@ -3,7 +3,7 @@ import { clientsFor } from '../clients.js';
 import { describeInstance } from '../database.js';
 import { isTransientAwsError, ResourceMissingError, toLifeboatError } from '../errors.js';
 import { exercised } from '../exercised.js';
-import { instanceDatabase } from '../plan-names.js';
+import { instanceDatabase, isAuroraUnit } from '../plan-names.js';
 import type { PreflightCheck, UnitStepInput } from '../types.js';
 import type { SwitchoverDeps } from './switchover.js';
 
@@ -28,6 +28,28 @@ export function switchoverDeps(run: UnitStepInput['run']): SwitchoverDeps {
 
 function replicationStatus(instance: DBInstance): string | undefined {
   return instance.StatusInfos?.find((s) => s.StatusType === 'read replication')?.Status;
+}
+
+/**
+ * The switchover checks of an Aurora unit (docs/design/switchover.md, "Preflight"). A global database switches over
+ * with Aurora's own SwitchoverGlobalCluster: its checks are the database concern's (functions/lib/aurora/preflight.ts).
+ * A cross-Region read replica cluster has no managed switchover, and lifeboat's fence is built for RDS instances: its
+ * promotion (PromoteReadReplicaDBCluster) would leave the primary taking writes beside the promoted cluster and lose
+ * what it had not replicated yet, so the switchover is refused, before any change.
+ */
+export function auroraSwitchoverChecks(input: UnitStepInput): PreflightCheck[] {
+  const { run, unit } = input;
+  if (exercised(run) !== 'switchover' || !isAuroraUnit(unit) || unit.database.globalClusterId !== undefined)
+    return [];
+  return [
+    {
+      unit: unit.name,
+      check: 'switchover.aurora-replica-cluster',
+      ok: false,
+      severity: 'error',
+      message: `DB cluster ${unit.database.replicaClusterId} is a cross-Region read replica cluster: Aurora has no zero-loss switchover for it (SwitchoverGlobalCluster is for global databases) and promoting it would leave ${unit.database.primaryClusterId} taking writes; run a failover (mode "failover") once writes to the primary have stopped, or make the unit a global database (database.globalClusterId)`,
+    },
+  ];
 }
 
 export async function checkSwitchoverReadiness(
