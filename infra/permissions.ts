@@ -650,7 +650,11 @@ function replicaClusterDrillGrants(
     attachRotation: [describe('DescribeDrillClusters')],
     cleanUpDrill: [
       describe('DescribeDrillClusters'),
-      onTaggedClusters('DeleteDrillReplicaClusters', ['rds:DeleteDBCluster']),
+      // An unpromoted copy is promoted first: Aurora MySQL keeps the last instance of a read replica cluster.
+      onTaggedClusters('DeleteDrillReplicaClusters', [
+        'rds:PromoteReadReplicaDBCluster',
+        'rds:DeleteDBCluster',
+      ]),
     ],
   };
 }

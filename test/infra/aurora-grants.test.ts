@@ -169,7 +169,7 @@ describe("the Aurora units' permissions", () => {
       Condition: taggedClusters,
     });
     expect(statement('cleanUpDrill', 'DeleteDrillReplicaClusters')).toMatchObject({
-      Action: 'rds:DeleteDBCluster',
+      Action: ['rds:PromoteReadReplicaDBCluster', 'rds:DeleteDBCluster'],
       Resource: drillClusters,
       Condition: taggedClusters,
     });

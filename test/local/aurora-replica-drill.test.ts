@@ -302,6 +302,41 @@ describe.skipIf(missing !== undefined)(
       expect(await cluster(recovery, 'sessions-aurora-dr')).toBeDefined();
     });
 
+    it('clean-up of a copy the drill never promoted promotes it first (Aurora MySQL keeps a replica cluster’s last instance), then deletes it', async () => {
+      // Prepare: a drill stopped once its copies were ready, before PromoteDatabase.
+      const run = runOf('drill-2030-05-29-1000');
+      const copy = replicaClusterDrillNames(drillNames(run.runId, unit.name).instanceId);
+      const prepared = await prepareDrillCopies(deps, { run, unit });
+      await until(
+        'drill copies',
+        () => checkDrillCopies(deps, { run, unit: prepared.drillUnit, attempt: 1 }),
+        (p) => p.done,
+      );
+      emulator.clearCalls();
+
+      // Act
+      const cleaned = await until(
+        'drill clean-up',
+        () => cleanUpDrillCopies(deps, { run, unit: prepared.drillUnit, attempt: 1 }),
+        (c) => c.done && c.remaining.length === 0 && c.resources.every((r) => r.status === 'absent'),
+      );
+
+      // Assess
+      const rdsChanges = emulator.calls
+        .filter((c) => c.mutating && c.service === 'rds')
+        .map((c) => `${c.action} ${c.resource}`);
+      expect(rdsChanges).toEqual([
+        `PromoteReadReplicaDBCluster ${copy.clusterId}`,
+        `DeleteDBInstance ${copy.instanceId}`,
+        `DeleteDBCluster ${copy.clusterId}`,
+      ]);
+      expect(cleaned.done).toBe(true);
+      expect((await cluster(recovery, 'sessions-aurora-dr'))?.ReplicationSourceIdentifier).toBe(
+        `arn:aws:rds:${PRIMARY}:${ACCOUNT}:cluster:sessions-aurora`,
+      );
+      expect(await readOnly('sessions-aurora-dr')).toBe(true);
+    });
+
     it('refuses a replica cluster of the drill’s name that this run did not tag, before changing anything, and clean-up leaves it', async () => {
       // Prepare: a cluster under the drill's name, tagged by another run.
       const run = runOf('drill-2030-05-22-1000');

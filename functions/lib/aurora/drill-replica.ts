@@ -2,6 +2,7 @@ import {
   CreateDBClusterCommand,
   type CreateDBClusterCommandInput,
   type DBCluster,
+  PromoteReadReplicaDBClusterCommand,
 } from '@aws-sdk/client-rds';
 import { DEAD_END_STATUSES } from '../database-promotion.js';
 import { awsErrorName, ConfigurationError, ResourceMissingError, toLifeboatError } from '../errors.js';
@@ -188,16 +189,52 @@ export async function advanceReplicaClusterDrillCopy(
   return { done: true, status: 'ready', resources, secondaryEndpoint: found.Endpoint ?? null };
 }
 
+const INVALID_CLUSTER_STATE = new Set(['InvalidDBClusterStateFault', 'InvalidDBClusterState']);
+
 /**
  * One clean-up pass (docs/design/aurora-drill.md, "Clean-up"): the instance, then the cluster once it has no instance
- * left, each read again and deleted only when tagged by this run. Works from the run and the unit's name alone, so it
- * never reaches production's replica cluster. What is gone is `absent`; what must wait is `pending`.
+ * left, each read again and deleted only when tagged by this run. Aurora MySQL does not delete the only instance of a
+ * cluster that is still a read replica (docs/aws/aurora-global-database.md, "Deleting a read replica cluster"): a copy
+ * the drill did not get to promote (it failed or was stopped before) is promoted here first, which only detaches the
+ * copy from production's primary. Works from the run and the unit's name alone, so it never reaches production's
+ * replica cluster. What is gone is `absent`; what must wait is `pending`.
  */
-export function cleanUpReplicaClusterDrillCopy(
+export async function cleanUpReplicaClusterDrillCopy(
   clients: AuroraDrillClients,
   ctx: AuroraDrillContext,
   names: ReplicaClusterDrillNames,
 ): Promise<AuroraDrillResource[]> {
+  const region = ctx.recoveryRegion;
+  const cluster = await findCluster(clients.recovery, names.clusterId);
+  const ours = cluster !== undefined && tagOf(cluster.TagList, ctx.drillTag) === ctx.runId;
+  if (cluster && ours && cluster.ReplicationSourceIdentifier && cluster.DBClusterMembers?.length) {
+    const clusterRes = { kind: 'db-cluster' as const, id: names.clusterId, region };
+    const instanceRes = { kind: 'db-instance' as const, id: names.instanceId, region };
+    const waitingForPromotion = {
+      ...instanceRes,
+      status: 'pending' as const,
+      note: 'its cluster is being promoted',
+    };
+    if (cluster.Status !== 'available') {
+      return [
+        waitingForPromotion,
+        { ...clusterRes, status: 'pending', note: `cluster is ${cluster.Status}` },
+      ];
+    }
+    try {
+      await clients.recovery.send(
+        new PromoteReadReplicaDBClusterCommand({ DBClusterIdentifier: names.clusterId }),
+      );
+    } catch (error) {
+      if (!INVALID_CLUSTER_STATE.has(awsErrorName(error) ?? '')) {
+        throw toLifeboatError(error, `PromoteReadReplicaDBCluster ${names.clusterId}`);
+      }
+    }
+    return [
+      waitingForPromotion,
+      { ...clusterRes, status: 'pending', note: 'promoted so that its last instance can be deleted' },
+    ];
+  }
   return cleanUpCluster(
     clients.recovery,
     ctx,

@@ -33,7 +33,9 @@
  * (they rejoin as secondaries); DeleteDBCluster removes the server.
  *
  * - DB instances in a cluster (CreateDBInstance with DBClusterIdentifier, services/rds.ts): DBClusterMembers lists
- *   them (the first is the writer); DeleteDBCluster is refused with InvalidDBClusterStateFault while any remains.
+ *   them (the first is the writer); DeleteDBCluster is refused with InvalidDBClusterStateFault while any remains;
+ *   DeleteDBInstance of the only instance of an Aurora MySQL read replica cluster is refused (InvalidDBClusterStateFault)
+ *   until the cluster is promoted.
  * - RestoreDBClusterToPointInTime (a clone, `RestoreType: copy-on-write`, or a full copy) of a cluster in the same
  *   Region: a new standalone cluster, `creating` then `available`, of the source's engine and version, with no
  *   instances; with a backend, a real copy of the source's server (a replica, then promoted).
@@ -524,6 +526,27 @@ export class AuroraClusters {
     }
     if (cluster.status === 'deleting') throw invalidCluster(`DB cluster ${cluster.id} is being deleted.`);
     cluster.instances.push(instanceId);
+  }
+
+  /**
+   * DeleteDBInstance of a cluster member: Aurora MySQL refuses to delete the only instance of a cluster that is a read
+   * replica of another cluster; the cluster must be promoted first (docs/aws/aurora-global-database.md, "Deleting a
+   * read replica cluster"). The error code is the emulator's choice (InvalidDBClusterStateFault).
+   */
+  assertMemberDeletable(region: string, clusterId: string, instanceId: string): void {
+    const cluster = this.store(region).get(clusterId.toLowerCase());
+    if (
+      cluster &&
+      !cluster.gone &&
+      cluster.engine === 'aurora-mysql' &&
+      cluster.replicationSource !== undefined &&
+      cluster.instances.length === 1 &&
+      cluster.instances[0] === instanceId
+    ) {
+      throw invalidCluster(
+        `Cannot delete the last instance of the read replica DB cluster ${cluster.id}. Promote the DB cluster to a standalone DB cluster in order to delete it.`,
+      );
+    }
   }
 
   /** An instance of the cluster is gone (DeleteDBInstance done). */

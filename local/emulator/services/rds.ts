@@ -606,6 +606,8 @@ export class RdsService implements ServiceHandler {
     if (instance.status === 'deleting') {
       throw new AwsError('InvalidDBInstanceState', 400, `Instance ${instance.id} is already being deleted.`);
     }
+    if (instance.clusterId !== undefined)
+      this.aurora.assertMemberDeletable(region, instance.clusterId, instance.id);
     instance.status = 'deleting';
     this.background(instance, 'delete', async () => {
       await this.clock.sleep(this.clock.timings.deleteInstanceMs);
