@@ -123,6 +123,41 @@ const CHECKS: readonly Concern[] = [
  */
 export const PREFLIGHT_CHECK_DEADLINE_MS = 45_000;
 
+/**
+ * Units checked at once. Each unit's concerns make about ten calls together; 500 units at once were thousands of
+ * requests in flight from one Lambda, queued behind the SDK's sockets (50 per client by default) until their own
+ * client timeouts ran out: the bench's 500-unit preflight stopped on TimeoutErrors of DescribeSecret with no call
+ * throttled (docs/design/fleet.md, "Preflight"). 25 units keep each client under its sockets; the shared reads
+ * (coalescedReads) make the later units' zone and function reads free. A unit's deadline starts when its checks do.
+ */
+export const PREFLIGHT_UNIT_CONCURRENCY = 25;
+
+/** `work` over `items`, at most `limit` at once, results in the items' order; the first failure rejects. */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    // After a failure (the preflight is retried whole) no further unit starts.
+    while (next < items.length && !failed) {
+      const index = next;
+      next += 1;
+      try {
+        results[index] = await work(items[index] as T);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 class DeadlinePassed extends Error {
   override readonly name = 'DeadlinePassed';
 }
@@ -165,46 +200,44 @@ export async function runPreflight(
       event.units.map((u) => u.dns.hostedZoneId),
     ),
   };
-  const perUnit = await Promise.all(
-    event.units.map(async (unit) => {
-      const results = await Promise.all(
-        CHECKS.map(async ({ concern, check, onDeadline, service }) => {
-          try {
-            return await withinDeadline(check(shared, { run: event.run, unit }, reads), deadlineMs);
-          } catch (error) {
-            if (error instanceof DeadlinePassed) {
-              const what = `${service} did not answer within ${formatSeconds(deadlineMs)} s`;
-              if (onDeadline === 'retry') {
-                throw new TransientAwsError(`preflight ${concern} check of ${unit.name}: ${what}`);
-              }
-              return [
-                {
-                  unit: unit.name,
-                  check: `${concern}.deadline`,
-                  ok: false,
-                  severity: 'warning',
-                  message: `${what}; could not check ${concern} (a disaster can cause this: the failover goes on, and the step that needs it retries within a bounded time)`,
-                },
-              ] satisfies PreflightCheck[];
+  const perUnit = await mapBounded(event.units, PREFLIGHT_UNIT_CONCURRENCY, async (unit) => {
+    const results = await Promise.all(
+      CHECKS.map(async ({ concern, check, onDeadline, service }) => {
+        try {
+          return await withinDeadline(check(shared, { run: event.run, unit }, reads), deadlineMs);
+        } catch (error) {
+          if (error instanceof DeadlinePassed) {
+            const what = `${service} did not answer within ${formatSeconds(deadlineMs)} s`;
+            if (onDeadline === 'retry') {
+              throw new TransientAwsError(`preflight ${concern} check of ${unit.name}: ${what}`);
             }
-            if (isTransientAwsError(error))
-              throw toLifeboatError(error, `preflight ${concern} check of ${unit.name}`);
-            const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
             return [
               {
                 unit: unit.name,
-                check: concern,
+                check: `${concern}.deadline`,
                 ok: false,
-                severity: 'error',
-                message: `could not check: ${message}`,
+                severity: 'warning',
+                message: `${what}; could not check ${concern} (a disaster can cause this: the failover goes on, and the step that needs it retries within a bounded time)`,
               },
             ] satisfies PreflightCheck[];
           }
-        }),
-      );
-      return results.flat();
-    }),
-  );
+          if (isTransientAwsError(error))
+            throw toLifeboatError(error, `preflight ${concern} check of ${unit.name}`);
+          const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          return [
+            {
+              unit: unit.name,
+              check: concern,
+              ok: false,
+              severity: 'error',
+              message: `could not check: ${message}`,
+            },
+          ] satisfies PreflightCheck[];
+        }
+      }),
+    );
+    return results.flat();
+  });
   const checks = perUnit.flat();
   const strict = event.run.mode === 'drill';
   const errors: string[] = [];

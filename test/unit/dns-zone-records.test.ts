@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDnsReadiness } from '../../functions/lib/dns/update.js';
 import { worthListing, zoneRecordReader } from '../../functions/lib/dns/zone-records.js';
 import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
-import { runPreflight } from '../../functions/lib/preflight.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
+import { PREFLIGHT_UNIT_CONCURRENCY, runPreflight } from '../../functions/lib/preflight.js';
 import type { PreflightCheck, RunContext } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 
@@ -23,6 +24,7 @@ const RECOVERY = 'us-west-2';
 let emulator: Emulator;
 let route53: Route53Client;
 let zones = 0;
+let rotationSeeded = false;
 
 beforeAll(async () => {
   emulator = await startEmulator({ timeFactor: 0.05, accountId: ACCOUNT });
@@ -171,64 +173,113 @@ describe('zoneRecordReader', () => {
   });
 });
 
+/** Seeds each unit's secret and replica, and the shared rotation function. */
+function seedUnits(units: UnitPlan[]): void {
+  if (!rotationSeeded) emulator.seed.lambdaFunction({ region: RECOVERY, name: 'fleet-rotation' });
+  rotationSeeded = true;
+  for (const u of units) {
+    const primary = emulator.seed.dbInstance({
+      region: PRIMARY,
+      id: instanceDatabase(u, 'the test').primaryInstanceId,
+      engine: 'postgres',
+      port: 5432,
+      address: '127.0.0.9',
+      masterUsername: 'app',
+      dbName: 'app',
+    });
+    emulator.seed.dbInstance({
+      region: RECOVERY,
+      id: instanceDatabase(u, 'the test').replicaInstanceId,
+      engine: 'postgres',
+      port: 5432,
+      address: '127.0.0.9',
+      masterUsername: 'app',
+      dbName: 'app',
+      replicaOf: primary.arn,
+      replicaLagSeconds: 0,
+    });
+    emulator.seed.secret({
+      region: PRIMARY,
+      name: u.secret.id,
+      value: {
+        engine: 'postgres',
+        host: u.dns.recordName,
+        port: 5432,
+        username: 'app',
+        password: 'not-a-real-one',
+        dbname: 'app',
+      },
+      replicaRegions: [RECOVERY],
+    });
+  }
+}
+
+function preflightDeps() {
+  const config = emulator.clientConfig(RECOVERY);
+  return {
+    secretsManager: new SecretsManagerClient(config),
+    lambda: new LambdaClient(config),
+    rds: new RDSClient(config),
+    route53,
+    cloudwatch: new CloudWatchClient(config),
+  };
+}
+
 describe('preflight of units that share a zone', () => {
   it('reads their records with one ListResourceRecordSets, not one a unit', async () => {
     // Prepare: four units of one zone, each with its secret, replica and the shared rotation function.
     const zone = newZone(4);
     const units = plan(zone.id, zone.name, ['u001', 'u002', 'u003', 'u004']);
-    emulator.seed.lambdaFunction({ region: RECOVERY, name: 'fleet-rotation' });
-    for (const u of units) {
-      const primary = emulator.seed.dbInstance({
-        region: PRIMARY,
-        id: `${u.name}-db`,
-        engine: 'postgres',
-        port: 5432,
-        address: '127.0.0.9',
-        masterUsername: 'app',
-        dbName: 'app',
-      });
-      emulator.seed.dbInstance({
-        region: RECOVERY,
-        id: `${u.name}-db-r`,
-        engine: 'postgres',
-        port: 5432,
-        address: '127.0.0.9',
-        masterUsername: 'app',
-        dbName: 'app',
-        replicaOf: primary.arn,
-        replicaLagSeconds: 0,
-      });
-      emulator.seed.secret({
-        region: PRIMARY,
-        name: u.secret.id,
-        value: {
-          engine: 'postgres',
-          host: u.dns.recordName,
-          port: 5432,
-          username: 'app',
-          password: 'not-a-real-one',
-          dbname: 'app',
-        },
-        replicaRegions: [RECOVERY],
-      });
-    }
-    const config = emulator.clientConfig(RECOVERY);
+    seedUnits(units);
     emulator.clearCalls();
 
     // Act
-    const report = await runPreflight(
-      {
-        secretsManager: new SecretsManagerClient(config),
-        lambda: new LambdaClient(config),
-        rds: new RDSClient(config),
-        route53,
-        cloudwatch: new CloudWatchClient(config),
-      },
-      { run, units },
-    );
+    const report = await runPreflight(preflightDeps(), { run, units });
 
     // Assess
     expect(listCalls()).toHaveLength(1);
     for (const u of units) expect(recordFinding(report.checks, u.name)).toMatchObject({ ok: true });
+  });
+
+  it(`checks at most ${PREFLIGHT_UNIT_CONCURRENCY} units at once, and every unit`, async () => {
+    // Prepare: 60 units; each DescribeSecret (one a unit) answers after 2 emulated s, so the units overlap.
+    const zone = newZone(60);
+    const names = Array.from({ length: 60 }, (_, i) => `u${String(i + 1).padStart(3, '0')}`);
+    const units = plan(zone.id, zone.name, names).map((u) => ({
+      ...u,
+      secret: { id: `${u.name}/bound` },
+      database: {
+        ...instanceDatabase(u, 'the test'),
+        primaryInstanceId: `${u.name}-b`,
+        replicaInstanceId: `${u.name}-b-r`,
+      },
+    })) as UnitPlan[];
+    seedUnits(units);
+    const latency = emulator.faults.add({
+      match: { service: 'secretsmanager', action: 'DescribeSecret' },
+      latencyMs: 2000,
+    });
+    const deps = preflightDeps();
+    let inFlight = 0;
+    let most = 0;
+    const send = deps.secretsManager.send.bind(deps.secretsManager);
+    deps.secretsManager.send = (async (command: { constructor: { name: string } }) => {
+      const counted = command.constructor.name === 'DescribeSecretCommand';
+      if (counted) most = Math.max(most, ++inFlight);
+      try {
+        return await send(command as never);
+      } finally {
+        if (counted) inFlight -= 1;
+      }
+    }) as never;
+
+    // Act
+    const report = await runPreflight(deps, { run, units });
+    latency.remove();
+
+    // Assess
+    expect(most).toBeLessThanOrEqual(PREFLIGHT_UNIT_CONCURRENCY);
+    expect(most).toBeGreaterThan(1);
+    expect(new Set(report.checks.map((c) => c.unit)).size).toBe(60);
   });
 });
