@@ -1,8 +1,20 @@
-import { RDSClient } from '@aws-sdk/client-rds';
+import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAuroraPromotion } from '../../functions/lib/aurora/check.js';
+import { replicaClusterDrillNames } from '../../functions/lib/aurora/drill-replica.js';
 import { type AuroraStepInput, promoteAurora } from '../../functions/lib/aurora/promote.js';
+import {
+  checkDrillCopies,
+  cleanUpDrillCopies,
+  type DrillDeps,
+  type DrillPollInput,
+  drillNames,
+  prepareDrillCopies,
+} from '../../functions/lib/drill.js';
 import type { PlanDocument } from '../../functions/lib/plan.js';
+import type { UnitStepInput } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import { STATE_NAMES as N } from '../../statemachine/failover.js';
 import { lambdaError, planWith, runFlow, type Stub, statesCalled } from '../helpers/flow-harness.js';
@@ -12,7 +24,8 @@ import { lambdaError, planWith, runFlow, type Stub, statesCalled } from '../help
  * real Aurora code against the emulator's clusters and global clusters; the other steps are the harness's stubs. A
  * global database unit fails over (FailoverGlobalCluster) or switches over (SwitchoverGlobalCluster, without
  * lifeboat's fence, catch-up or lift); a replica cluster unit is promoted (PromoteReadReplicaDBCluster); a promote step
- * that dies after its call converges on its retry without a second call.
+ * that dies after its call converges on its retry without a second call; a drill of a replica cluster unit runs the real
+ * drill steps (functions/lib/drill.ts) on a new replica cluster.
  */
 
 const PRIMARY = 'us-east-1';
@@ -156,5 +169,75 @@ describe('Aurora units through the state machine', () => {
     expect(deaths).toBe(2);
     expect(rdsMutations(globalId).map((c) => c.action)).toEqual(['FailoverGlobalCluster']);
     expect(await writerOf(globalId)).toMatch(new RegExp(`:cluster:${ids.west}$`));
+  });
+
+  it("a drill of a replica cluster unit promotes a new replica cluster of production's primary, cleans it up, and never changes production", async () => {
+    // Prepare: the billing unit alone, with its production secret and zone.
+    const { plan, ids } = auroraWorld();
+    const billing = { ...plan, units: [plan.units[1]] } as PlanDocument;
+    emulator.seed.secret({
+      region: PRIMARY,
+      name: 'billing/db',
+      value: {
+        engine: 'mysql',
+        host: 'billing-db.internal.example.com',
+        port: 3306,
+        username: 'admin',
+        password: 'x',
+      },
+      replicaRegions: [RECOVERY],
+    });
+    emulator.seed.hostedZone({ id: 'Z0LIFEBOAT00EXAMPLE', name: 'internal.example.com' });
+    const client = <T>(make: new (config: object) => T, region: string) =>
+      new make({ ...emulator.clientConfig(region), maxAttempts: 1 });
+    const deps: DrillDeps = {
+      primary: { rds: client(RDSClient, PRIMARY), secretsManager: client(SecretsManagerClient, PRIMARY) },
+      recovery: {
+        rds,
+        secretsManager: client(SecretsManagerClient, RECOVERY),
+        route53: client(Route53Client, RECOVERY),
+      },
+    };
+    const runId = 'aurora-replica-drill';
+    const copy = replicaClusterDrillNames(drillNames(runId, 'billing').instanceId);
+    emulator.clearCalls();
+
+    // Act
+    const run = await runFlow({
+      plan: billing,
+      input: { mode: 'drill', trigger: 'cli' },
+      runId,
+      stubs: auroraStubs({
+        [N.prepareDrill]: (input) => prepareDrillCopies(deps, input as unknown as UnitStepInput),
+        [N.checkDrillCopies]: (input) => checkDrillCopies(deps, input as unknown as DrillPollInput),
+        [N.cleanUpDrill]: (input) => cleanUpDrillCopies(deps, input as unknown as DrillPollInput),
+      }),
+    });
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('succeeded');
+    expect(rdsMutations(copy.clusterId).map((c) => c.action)).toEqual([
+      'CreateDBCluster',
+      'CreateDBInstance',
+      'PromoteReadReplicaDBCluster',
+      'DeleteDBInstance',
+      'DeleteDBCluster',
+    ]);
+    expect(rdsMutations(ids.billingWest)).toEqual([]);
+    expect(rdsMutations(ids.billingEast)).toEqual([]);
+    const production = await rds.send(
+      new DescribeDBClustersCommand({ DBClusterIdentifier: ids.billingWest }),
+    );
+    expect(production.DBClusters?.[0]?.ReplicationSourceIdentifier).toMatch(
+      new RegExp(`:cluster:${ids.billingEast}$`),
+    );
+    for (const c of [
+      deps.primary.rds,
+      deps.primary.secretsManager,
+      deps.recovery.secretsManager,
+      deps.recovery.route53,
+    ])
+      c.destroy();
   });
 });
