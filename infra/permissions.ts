@@ -451,8 +451,8 @@ export function stepGrants(
   for (const [step, extra] of Object.entries(auroraGrants(plan, at))) {
     grants[step as StepFunctionName].push(...extra);
   }
-  for (const [step, extra] of Object.entries(replicaClusterDrillGrants(plan, at, drill))) {
-    grants[step as StepFunctionName].push(...extra);
+  for (const more of [replicaClusterDrillGrants(plan, at, drill), globalDrillGrants(plan, at, drill)]) {
+    for (const [step, extra] of Object.entries(more)) grants[step as StepFunctionName].push(...extra);
   }
   // A plan of Aurora units only has no instances: a statement that names nothing grants nothing and IAM refuses it.
   for (const step of Object.keys(grants) as StepFunctionName[]) {
@@ -655,6 +655,139 @@ function replicaClusterDrillGrants(
         'rds:PromoteReadReplicaDBCluster',
         'rds:DeleteDBCluster',
       ]),
+    ],
+  };
+}
+
+/**
+ * The drill of an Aurora global database unit (functions/lib/aurora/drill.ts, docs/design/aurora-drill.md): a clone of
+ * the production primary (primary Region), a drill global cluster from it and a drill secondary in the recovery Region,
+ * each with one instance; every copy named `lifeboat-drill-*` and created only with this plan's tag. The drill's run
+ * fails over (or switches over) the drill global cluster; clean-up detaches and deletes the copies, the instances and
+ * clusters only when tagged with this plan (the code checks the run's own tag first). Production's clusters are only
+ * read, and the primary is the clone's source. Which resource types IAM evaluates for the global-cluster calls is
+ * unconfirmed (docs/aws/aurora-global-database.md, "IAM"): the drill global clusters and both Regions' drill clusters
+ * are named, as for production's failover. Any pass of the wait loop may make the next copy: CheckDrillCopies gets the
+ * same create grants as PrepareDrill, except the clone (made by PrepareDrill only).
+ */
+function globalDrillGrants(
+  plan: FailoverPlan,
+  at: PlanArns,
+  drill: ReturnType<typeof drillArns>,
+): Partial<Record<StepFunctionName, StepGrant[]>> {
+  const units = plan.units.filter(isAuroraUnit).filter((u) => u.database.globalClusterId !== undefined);
+  if (units.length === 0) return {};
+  const p = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const clusterArn = (where: PlanArns, id: string) =>
+    `arn:${where.partition}:rds:${where.region}:${where.account}:cluster:${id}`;
+  const sources = unique(units.map((u) => clusterArn(p, u.database.primaryClusterId)));
+  const secondaries = unique(units.map((u) => clusterArn(at, u.database.replicaClusterId)));
+  const clusters = [clusterArn(p, `${DRILL_PREFIX}-*`), drill.clusters];
+  const instances = [`arn:${p.partition}:rds:${p.region}:${p.account}:db:${DRILL_PREFIX}-*`, drill.instances];
+  const globals = `arn:${at.partition}:rds::${at.account}:global-cluster:${DRILL_PREFIX}-*`;
+  const reason = `drill clusters and global clusters get their names at run time (${DRILL_PREFIX}-<run>-<unit>, -dr, -g); the grant is held to that prefix`;
+  const read = (sid: string): StepGrant[] => [
+    { statement: allow(`${sid}Clusters`, ['rds:DescribeDBClusters'], clusters), wildcardReason: reason },
+    {
+      statement: allow(`${sid}GlobalClusters`, ['rds:DescribeGlobalClusters'], [globals]),
+      wildcardReason: reason,
+    },
+  ];
+  const tagged = { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } };
+  const subnetGroups = [p, at].map((w) => `arn:${w.partition}:rds:${w.region}:${w.account}:subgrp:*`);
+  const create = (actions: string[]): StepGrant => ({
+    statement: allow(
+      'CreateAuroraDrillCopies',
+      [
+        ...actions,
+        'rds:CreateGlobalCluster',
+        'rds:CreateDBCluster',
+        'rds:CreateDBInstance',
+        'rds:AddTagsToResource',
+      ],
+      [...clusters, ...instances, globals, ...subnetGroups],
+      tagged,
+    ),
+    wildcardReason: `${reason}; the copies use the production clusters' subnet groups, read at run time (subgrp:*); only requests tagged with this plan`,
+  });
+  const copies: StepGrant[] = [
+    ...read('ReadAuroraDrillCopies'),
+    {
+      // Production's clusters are copied (network, key, version) and never changed.
+      statement: allow(
+        'ReadProductionForAuroraDrill',
+        ['rds:DescribeDBClusters'],
+        [...sources, ...secondaries],
+      ),
+    },
+    {
+      // The instance class of production's writers: their instances are not named in the plan.
+      statement: allow(
+        'ReadInstanceClassesForAuroraDrill',
+        ['rds:DescribeDBInstances'],
+        [p, at].map((w) => `arn:${w.partition}:rds:${w.region}:${w.account}:db:*`),
+      ),
+      wildcardReason:
+        "production's cluster instances are not named in the plan; read-only, for the instance class the drill copies get",
+    },
+    {
+      // The clone is encrypted with the production primary's key, in the primary Region.
+      statement: allow(
+        'EncryptAuroraDrillClones',
+        ['kms:CreateGrant', 'kms:DescribeKey'],
+        [`arn:${p.partition}:kms:${p.region}:${p.account}:key/*`],
+        { StringEquals: { 'kms:ViaService': `rds.${p.region}.amazonaws.com` } },
+      ),
+      wildcardReason:
+        "the production primary's KMS key is read at run time; the grant is held to RDS in the primary Region (kms:ViaService)",
+    },
+  ];
+  const onTagged = (sid: string, actions: string[], resources: string[], key: string): StepGrant => ({
+    statement: allow(sid, actions, resources, {
+      StringEquals: { [`rds:${key}-tag/${PLAN_TAG}`]: plan.name },
+    }),
+    wildcardReason: `${reason}, and to copies tagged ${PLAN_TAG}=${plan.name}`,
+  });
+  return {
+    prepareDrill: [
+      ...copies,
+      // The clone's source: production's primary, only read by the copy-on-write restore.
+      { statement: allow('CloneProductionPrimaries', ['rds:RestoreDBClusterToPointInTime'], sources) },
+      create(['rds:RestoreDBClusterToPointInTime']),
+    ],
+    checkDrillCopies: [...copies, create([])],
+    promoteDatabase: [
+      ...read('DescribeAuroraDrill'),
+      {
+        statement: allow(
+          'FailOverDrillGlobalDatabases',
+          ['rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster'],
+          [globals, ...clusters],
+        ),
+        wildcardReason: reason,
+      },
+    ],
+    checkDatabasePromotion: read('PollAuroraDrill'),
+    updateDns: read('TargetAuroraDrill'),
+    verifyConnectivity: read('ReachAuroraDrill'),
+    attachRotation: read('SettleAuroraDrill'),
+    cleanUpDrill: [
+      ...read('CleanUpAuroraDrill'),
+      {
+        statement: allow('DescribeAuroraDrillInstances', ['rds:DescribeDBInstances'], instances),
+        wildcardReason: reason,
+      },
+      {
+        // Detaching and deleting the drill global cluster: its members are drill clusters (checked by tag first).
+        statement: allow(
+          'TakeApartDrillGlobalClusters',
+          ['rds:RemoveFromGlobalCluster', 'rds:DeleteGlobalCluster'],
+          [globals, ...clusters],
+        ),
+        wildcardReason: reason,
+      },
+      onTagged('DeleteAuroraDrillInstances', ['rds:DeleteDBInstance'], instances, 'db'),
+      onTagged('DeleteAuroraDrillClusters', ['rds:DeleteDBCluster'], clusters, 'cluster'),
     ],
   };
 }

@@ -41,6 +41,24 @@ function auroraDocument(keepInstanceUnit: boolean) {
 
 /** The drill statements of replica cluster units: they name the drill copies' lifeboat-drill-* pattern. */
 const DRILL_CLUSTER_SIDS = new Set([
+  'ReadAuroraDrillCopiesClusters',
+  'ReadAuroraDrillCopiesGlobalClusters',
+  'CreateAuroraDrillCopies',
+  'DescribeAuroraDrillClusters',
+  'DescribeAuroraDrillGlobalClusters',
+  'FailOverDrillGlobalDatabases',
+  'PollAuroraDrillClusters',
+  'PollAuroraDrillGlobalClusters',
+  'TargetAuroraDrillClusters',
+  'TargetAuroraDrillGlobalClusters',
+  'ReachAuroraDrillClusters',
+  'ReachAuroraDrillGlobalClusters',
+  'SettleAuroraDrillClusters',
+  'SettleAuroraDrillGlobalClusters',
+  'CleanUpAuroraDrillClusters',
+  'CleanUpAuroraDrillGlobalClusters',
+  'TakeApartDrillGlobalClusters',
+  'DeleteAuroraDrillClusters',
   'ReadProductionClustersForDrill',
   'CreateDrillReplicaClusters',
   'CreateDrillClusterInstances',
@@ -208,6 +226,92 @@ describe("the Aurora units' permissions", () => {
       `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:shop-east`,
       `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
     ]);
+  });
+
+  it('the drill of a global unit makes, fails over and takes apart only lifeboat-drill-* copies, and only reads production', () => {
+    const drillClusters = [
+      `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:lifeboat-drill-*`,
+      `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:lifeboat-drill-*`,
+    ];
+    const drillInstances = [
+      `arn:aws:rds:us-east-1:${ACCOUNT}:db:lifeboat-drill-*`,
+      `arn:aws:rds:us-west-2:${ACCOUNT}:db:lifeboat-drill-*`,
+    ];
+    const drillGlobals = `arn:aws:rds::${ACCOUNT}:global-cluster:lifeboat-drill-*`;
+    const planTag = { StringEquals: { 'aws:RequestTag/lifeboat:plan': 'orders-dr' } };
+    expect(statement('prepareDrill', 'CloneProductionPrimaries')).toEqual({
+      Sid: 'CloneProductionPrimaries',
+      Effect: 'Allow',
+      Action: 'rds:RestoreDBClusterToPointInTime',
+      Resource: `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:ledger-east`,
+    });
+    expect(statement('prepareDrill', 'CreateAuroraDrillCopies')).toMatchObject({
+      Action: [
+        'rds:RestoreDBClusterToPointInTime',
+        'rds:CreateGlobalCluster',
+        'rds:CreateDBCluster',
+        'rds:CreateDBInstance',
+        'rds:AddTagsToResource',
+      ],
+      Resource: [
+        ...drillClusters,
+        ...drillInstances,
+        drillGlobals,
+        `arn:aws:rds:us-east-1:${ACCOUNT}:subgrp:*`,
+        `arn:aws:rds:us-west-2:${ACCOUNT}:subgrp:*`,
+      ],
+      Condition: planTag,
+    });
+    // A later pass makes the next copy, never the clone.
+    expect(statement('checkDrillCopies', 'CreateAuroraDrillCopies')?.Action).not.toContain(
+      'rds:RestoreDBClusterToPointInTime',
+    );
+    expect(statement('prepareDrill', 'ReadProductionForAuroraDrill')).toMatchObject({
+      Action: 'rds:DescribeDBClusters',
+      Resource: [
+        `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:ledger-east`,
+        `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:ledger-west`,
+      ],
+    });
+    expect(statement('promoteDatabase', 'FailOverDrillGlobalDatabases')).toMatchObject({
+      Action: ['rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster'],
+      Resource: [drillGlobals, ...drillClusters],
+    });
+    expect(statement('cleanUpDrill', 'TakeApartDrillGlobalClusters')).toMatchObject({
+      Action: ['rds:RemoveFromGlobalCluster', 'rds:DeleteGlobalCluster'],
+      Resource: [drillGlobals, ...drillClusters],
+    });
+    expect(statement('cleanUpDrill', 'DeleteAuroraDrillInstances')).toMatchObject({
+      Action: 'rds:DeleteDBInstance',
+      Resource: drillInstances,
+      Condition: { StringEquals: { 'rds:db-tag/lifeboat:plan': 'orders-dr' } },
+    });
+    expect(statement('cleanUpDrill', 'DeleteAuroraDrillClusters')).toMatchObject({
+      Action: 'rds:DeleteDBCluster',
+      Resource: drillClusters,
+      Condition: { StringEquals: { 'rds:cluster-tag/lifeboat:plan': 'orders-dr' } },
+    });
+    for (const [step, sid] of [
+      ['checkDatabasePromotion', 'PollAuroraDrill'],
+      ['updateDns', 'TargetAuroraDrill'],
+      ['verifyConnectivity', 'ReachAuroraDrill'],
+      ['attachRotation', 'SettleAuroraDrill'],
+    ] as const) {
+      expect(statement(step, `${sid}Clusters`)?.Resource, step).toEqual(drillClusters);
+      expect(statement(step, `${sid}GlobalClusters`)?.Resource, step).toBe(drillGlobals);
+    }
+    // Nothing of production's global database is changed by a drill statement.
+    const drillChanges = Object.entries(grants)
+      .filter(([step]) => ['prepareDrill', 'checkDrillCopies', 'cleanUpDrill'].includes(step))
+      .flatMap(([, list]) => list.map((g) => g.statement.toStatementJson()))
+      .filter((s) =>
+        [s.Action]
+          .flat()
+          .some((a: string) => !/^rds:(Describe|List)|^kms:|^secretsmanager:|^route53:/.test(a)),
+      );
+    expect(drillChanges.flatMap((s) => [s.Resource].flat()).filter((r: string) => /ledger-/.test(r))).toEqual(
+      [`arn:aws:rds:us-east-1:${ACCOUNT}:cluster:ledger-east`],
+    );
   });
 
   it('a plan of Aurora units only synthesizes without empty instance statements, and cdk-nag finds nothing', () => {
