@@ -167,6 +167,13 @@ async function promoteReplicaCluster(deps: AuroraDeps, input: AuroraStepInput) {
   }
   if (CLUSTER_DEAD_ENDS.has(status)) throw deadEnd(unit, replicaId, status);
   const planned = { call: 'PromoteReadReplicaDBCluster', dbClusterIdentifier: replicaId };
+  // A cluster `promoting` is being promoted: an earlier attempt whose answer was lost (or a re-run) started it. Calling
+  // again only earns a refusal per retry (the crash matrix counted 10 to 24); the poll waits for the end instead.
+  // `promoting` is the emulator's reading (docs/aws/aurora-global-database.md); another status is refused and retried.
+  if (status === 'promoting' && run.mode !== 'dry-run') {
+    logger.info('replica cluster promotion already under way', { unit: unit.name, cluster: replicaId });
+    return { outcome: 'already-done' as const, detail: { ...clusterDetail(replica), call: null } };
+  }
   if (run.mode === 'dry-run') {
     const warnings =
       status === 'available'
