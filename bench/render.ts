@@ -113,6 +113,8 @@ export interface BenchResults {
   scale?: {
     timeFactor: number;
     rows: ScaleRow[];
+    /** The machine's 1-minute load average when the scale section started and ended (other work included). */
+    loadAverage?: { start: number; end: number };
     limits: { name: string; capacity: number; refillPerSecond: number; source: string }[];
     synthesisSeconds: number;
   };
@@ -455,6 +457,19 @@ export function renderMarkdown(r: BenchResults): string {
       "\"Throttled calls\" are call-log entries answered with a throttling error; the SDK retried each (standard mode, 3 attempts) and a call that failed 3 times surfaced as TransientAwsError, which the state machine retried (\"step retries\"). \"API calls per unit\" counts every call the emulator answered (AWS APIs, the lock table, the report bucket) over the run's units. \"Detection lag\" is, per unit, the emulated seconds from the operation's completion in the emulator to the end of the poll step that returned it done (the runner's step event: when the state machine knows it), max and 95th percentile over every unit of every run. The promotion completes at the arrival of the PromoteReadReplica call that started it plus the emulated promotion; the record change at its change's SubmittedAt plus the emulated PENDING period (the change id the unit's last poll saw, GetChange after the run). The emulator's timers fire no earlier, so the lag is never below the truth; local compute between polls counts 1/f times. \"DNS wait for the zone\" is from UpdateDns's end to the SubmittedAt of the batch that carried the unit's record: the zone takes one change at a time, so units that were ready while a batch was PENDING go in the next one. (Before this run the lags came from the report: PromoteDatabase's end plus the duration, and the poll's `observedAt`, which is taken before its read; PromoteDatabase ends after its call, by a throttled retry's seconds at 100 units, so the figures went negative.)",
     );
     p();
+    const largest = sc.rows.filter((x) => !x.whatIf).at(-1);
+    if (largest && (Number.isNaN(largest.ratioToOneUnit) || largest.ratioToOneUnit > 1.5)) {
+      const throttled = Object.values(largest.throttledByAction).reduce((a, b) => a + b, 0);
+      const retries = Object.values(largest.stepErrorsByKind).reduce((a, b) => a + b, 0);
+      p(
+        `**Why ${largest.units} units miss 1.5x here.** Every unit's handlers, the emulator, the Step Functions engine, the DNS server and PostgreSQL share one 2-core machine${sc.loadAverage ? ` (load average ${sc.loadAverage.start.toFixed(1)} at the section's start, ${sc.loadAverage.end.toFixed(1)} at its end: other work ran beside it)` : ''}; the event loop of the process that runs the handlers was ${spread(
+          largest.eventLoopUtilization.map((x) => x * 100),
+          0,
+          '%',
+        )} busy. At f = ${sc.timeFactor} a real second is ${round(1 / sc.timeFactor, 0)} emulated seconds, so local compute counts ${round(1 / sc.timeFactor, 0)} times against AWS's durations, and the SDK's real-time request timeouts end calls the starved event loop has not answered: of ${retries} step retries, only ${throttled} calls were throttled at all, the rest are transient errors with no throttling behind them (TransientAwsError on steps whose calls found their buckets full, such as PromoteSecret: client timeouts of the starved event loop, as the TimeoutErrors of DescribeSecret that stopped the 500-unit preflight before it checked at most 25 units at once). The throttled calls that remain are the zone batch's: a sender's lease lasts one DNS poll interval (2 emulated s = ${round(2 * sc.timeFactor, 2)} real s), which a starved sender outlasts, so several units send batches, each reading the zone and sending its change, against Route 53's 10 requests per second. In AWS each unit's steps run in their own Lambda execution environments, and time is not compressed: the same work is seconds of compute spread over the promotion's minutes.`,
+      );
+      p();
+    }
     for (const row of sc.rows) {
       const actions = Object.entries(row.throttledByAction)
         .map(([k, v]) => `${k} ${v}`)

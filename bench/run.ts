@@ -288,6 +288,7 @@ async function main(): Promise<void> {
 
   // 2. Scale: 1, 10, 100, 500 units in the reduced world, with the documented rate limits as token buckets.
   if (!skip.has('scale')) {
+    const scaleLoadStart = loadavg()[0] ?? 0;
     const plan = scalePlan(examplePlan, 500, PLAN_MAX_CONCURRENCY);
     log('scale: synthesizing the 500-unit plan (cached in bench/.cache)');
     const synthesized = await synthesizePlan(plan, 'scale-500');
@@ -324,6 +325,7 @@ async function main(): Promise<void> {
         source: l.source,
       })),
       synthesisSeconds: round(synthesized.seconds, 1),
+      loadAverage: { start: round(scaleLoadStart, 2), end: round(loadavg()[0] ?? 0, 2) },
     };
   }
 
