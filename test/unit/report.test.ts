@@ -997,6 +997,42 @@ describe('switchover reports of Aurora units', () => {
     const instance = report.units.find((u) => u.unit === 'orders');
     expect(instance?.steps.map((s) => s.step)).toContain('fencePrimary');
   });
+
+  it("a succeeded Aurora switchover is Aurora's own: its window from the call to verified, and no lifeboat proof claimed or missed", () => {
+    // Prepare: SwitchoverGlobalCluster called at 5 s, the unit verified at 200 s
+    const base = succeededUnit('ledger');
+    const ledger: UnitRunRecord = {
+      ...base,
+      engine: 'aurora-postgresql',
+      results: {
+        ...base.results,
+        promoteDatabase: step('promoteDatabase', 'ledger', 5, 7, {
+          detail: { call: 'SwitchoverGlobalCluster', globalClusterId: 'ledger-global' },
+        }),
+      },
+    };
+
+    // Act
+    const report = buildRunReport({ run: switchoverRun, preflight, units: [ledger] }, END);
+    const text = renderReportText(report);
+
+    // Assess
+    const unit = report.units[0];
+    expect(unit?.switchover).toMatchObject({
+      managedBy: 'aurora',
+      switchoverStartedAt: at(5),
+      writeUnavailableSeconds: 195,
+      fencedAt: null,
+      dataLossTransactions: null,
+      proof: null,
+    });
+    expect(report.summary).toContain(
+      "1 Aurora unit switched over by Aurora's SwitchoverGlobalCluster (no data loss by Aurora's design; not measured by lifeboat)",
+    );
+    expect(report.summary).not.toMatch(/proven for|not proven/);
+    expect(text).toContain("Aurora's managed switchover: writes unavailable at most 3m 15s");
+    expect(text).not.toMatch(/fenced never|data loss not proven/);
+  });
 });
 
 describe('drill reports', () => {

@@ -422,7 +422,7 @@ function unitReport(
     verifiedAt,
     recoveryTimeSeconds: verifiedAt && from !== null ? seconds(Date.parse(verifiedAt) - from) : null,
     ...(drillReport ? { drill: drillReport } : {}),
-    ...(mode === 'switchover' ? { switchover: switchoverReport(results, verifiedAt) } : {}),
+    ...(mode === 'switchover' ? { switchover: switchoverReport(results, verifiedAt, aurora) } : {}),
     ...(drill && shape === 'switchover' ? { switchoverRehearsal: switchoverRehearsal(results) } : {}),
   };
 }
@@ -654,16 +654,25 @@ function summarize(report: RunReport): string {
   }
   if (report.mode === 'switchover') {
     const proven = report.units.filter((u) => u.switchover?.dataLossTransactions === 0).length;
+    // Aurora units switched over by Aurora itself: no lifeboat proof, and no claim of one (report/switchover.ts).
+    const managed = report.units.filter((u) => u.switchover?.managedBy === 'aurora').length;
     const windows = report.units
       .map((u) => u.switchover?.writeUnavailableSeconds)
       .filter((w): w is number => typeof w === 'number');
     const window = windows.length
       ? `; writes unavailable for at most ${formatDuration(Math.max(...windows) * 1000)}`
       : '';
-    const loss =
-      proven === total
-        ? '0 transactions lost, proven for every unit'
-        : `0 transactions lost proven for ${proven} of ${total} units`;
+    const fenced = total - managed;
+    const provenPart =
+      fenced === 0
+        ? ''
+        : proven === fenced
+          ? `0 transactions lost, proven for every ${managed ? 'instance ' : ''}unit`
+          : `0 transactions lost proven for ${proven} of ${fenced} ${managed ? 'instance ' : ''}units`;
+    const managedPart = managed
+      ? `${countOf(managed, 'Aurora unit')} switched over by Aurora's SwitchoverGlobalCluster (no data loss by Aurora's design; not measured by lifeboat)`
+      : '';
+    const loss = [provenPart, managedPart].filter(Boolean).join('; ');
     return `Switchover of ${report.planName} succeeded: ${ok} of ${total} units switched over and verified${rto}${window}; ${loss}.`;
   }
   if (report.mode === 'reprotect') {

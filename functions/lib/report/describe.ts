@@ -19,6 +19,15 @@ export function describeReplicaLag(unit: UnitReport): string {
 export function describeSwitchover(unit: UnitReport): string | null {
   const so = unit.switchover;
   if (!so) return null;
+  if (so.managedBy === 'aurora') {
+    const window =
+      so.writeUnavailableSeconds !== null
+        ? `writes unavailable at most ${formatDuration(so.writeUnavailableSeconds * 1000)} (SwitchoverGlobalCluster called ${so.switchoverStartedAt}, verified ${so.verifiedAt})`
+        : so.verifiedAt
+          ? `verified ${so.verifiedAt} (the switchover was started by an earlier run)`
+          : 'not verified';
+    return `Aurora's managed switchover: ${window}; no lifeboat fence, Aurora synchronizes the secondary before it promotes it (no data loss by Aurora's design, not measured by lifeboat)`;
+  }
   const window =
     so.writeUnavailableSeconds !== null
       ? `writes unavailable ${formatDuration(so.writeUnavailableSeconds * 1000)} (fenced ${so.fencedAt}, verified ${so.verifiedAt})`

@@ -185,6 +185,13 @@ export interface UnitSwitchoverReport {
    * promoted`, or why the primary stays fenced. Null otherwise.
    */
   afterPromotionFailure: string | null;
+  /**
+   * `aurora`: the switchover was Aurora's own SwitchoverGlobalCluster (docs/design/aurora.md, "Promotion"). lifeboat
+   * fenced nothing and compared no positions: `fencedAt`, the positions and `dataLossTransactions` are null, and the
+   * window is measured from the call (`switchoverStartedAt`) to verified, an upper bound of Aurora's own.
+   */
+  managedBy?: 'aurora';
+  switchoverStartedAt?: string | null;
 }
 
 export interface UnitDrillReport {

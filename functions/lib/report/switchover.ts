@@ -7,7 +7,12 @@ import type { PollRecord, UnitResults, UnitSwitchoverReport } from './model.js';
  * the database verified through the CNAME, and the data-loss figure. Zero is reported only when proven: the catch-up
  * poll saw the replica's applied position cover the primary's position read after the fence, before the promotion.
  */
-export function switchoverReport(results: UnitResults, verifiedAt: string | null): UnitSwitchoverReport {
+export function switchoverReport(
+  results: UnitResults,
+  verifiedAt: string | null,
+  aurora = false,
+): UnitSwitchoverReport {
+  if (aurora) return auroraSwitchoverReport(results, verifiedAt);
   const fence: StepResult | undefined = results.fencePrimary;
   const catchUp: PollRecord | undefined = results.waitForCatchUp;
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
@@ -48,6 +53,33 @@ export function switchoverReport(results: UnitResults, verifiedAt: string | null
       ? results.unfencePrimary !== undefined && !results.unfencePrimaryFailure
       : null,
     afterPromotionFailure,
+  };
+}
+
+/**
+ * An Aurora unit's switchover is SwitchoverGlobalCluster: Aurora synchronizes the secondary before it swaps the roles
+ * (RPO 0 by AWS's design, docs/aws/aurora-global-database.md). lifeboat has no fence and no positions of its own, so it
+ * reports no proof and no data-loss figure, and the window from its call to the unit verified.
+ */
+function auroraSwitchoverReport(results: UnitResults, verifiedAt: string | null): UnitSwitchoverReport {
+  const promote = results.promoteDatabase;
+  const call = promote?.detail?.call;
+  // A re-run finds the switchover under way or done (call null): the first run's call is not in this run's results.
+  const startedAt = call === 'SwitchoverGlobalCluster' ? (promote?.startedAt ?? null) : null;
+  return {
+    fencedAt: null,
+    verifiedAt,
+    writeUnavailableSeconds:
+      startedAt && verifiedAt ? seconds(Date.parse(verifiedAt) - Date.parse(startedAt)) : null,
+    positionKind: null,
+    fencePosition: null,
+    replicaPosition: null,
+    dataLossTransactions: null,
+    proof: null,
+    unfenced: null,
+    afterPromotionFailure: null,
+    managedBy: 'aurora',
+    switchoverStartedAt: startedAt,
   };
 }
 
