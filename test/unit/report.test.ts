@@ -1035,6 +1035,48 @@ describe('switchover reports of Aurora units', () => {
   });
 });
 
+describe('re-protect summaries', () => {
+  const reprotectRun: RunContext = { ...run, mode: 'reprotect', trigger: 'cli', reason: 'old Region back' };
+  const unitOf = (unit: string, engine: string): UnitRunRecord => ({
+    unit,
+    engine,
+    dns: { recordName: `${unit}-db.internal.example.com`, ttl: 5, strategy: 'cname' },
+    status: 'succeeded',
+    results: { reprotectUnit: step('reprotectUnit', unit, 5, 60) },
+  });
+
+  it('say what re-protect did for each kind of unit: a new replica for instances, the old cluster back for Aurora', () => {
+    // Act
+    const instances = buildRunReport(
+      { run: reprotectRun, preflight, units: [unitOf('orders', 'postgres')] },
+      END,
+    );
+    const aurora = buildRunReport(
+      { run: reprotectRun, preflight, units: [unitOf('ledger', 'aurora-postgresql')] },
+      END,
+    );
+    const mixed = buildRunReport(
+      {
+        run: reprotectRun,
+        preflight,
+        units: [unitOf('orders', 'postgres'), unitOf('ledger', 'aurora-mysql')],
+      },
+      END,
+    );
+
+    // Assess
+    expect(instances.summary).toContain(
+      '(a read replica and the secret replicated in the old Region; the old primary kept, renamed)',
+    );
+    expect(aurora.summary).toContain(
+      '(the secret replicated to the old Region; the old primary cluster back as a secondary)',
+    );
+    expect(aurora.summary).not.toContain('read replica');
+    expect(mixed.summary).toContain('instance units: a read replica');
+    expect(mixed.summary).toContain('Aurora units: the secret replicated to the old Region');
+  });
+});
+
 describe('drill reports', () => {
   const drillRun: RunContext = { ...run, mode: 'drill', trigger: 'schedule', reason: undefined as never };
   const resource = (

@@ -676,7 +676,18 @@ function summarize(report: RunReport): string {
     return `Switchover of ${report.planName} succeeded: ${ok} of ${total} units switched over and verified${rto}${window}; ${loss}.`;
   }
   if (report.mode === 'reprotect') {
-    return `Re-protect of ${report.planName} succeeded: ${ok} of ${total} units protected again (a read replica and the secret replicated in the old Region; the old primary kept, renamed).`;
+    // An Aurora global unit gets no new replica: Aurora brings the old primary cluster back (docs/design/aurora.md).
+    const aurora = report.units.filter((u) => u.engine?.startsWith('aurora-') === true).length;
+    const instanceWay =
+      'a read replica and the secret replicated in the old Region; the old primary kept, renamed';
+    const auroraWay = 'the secret replicated to the old Region; the old primary cluster back as a secondary';
+    const how =
+      aurora === 0
+        ? instanceWay
+        : aurora === total
+          ? auroraWay
+          : `instance units: ${instanceWay}; Aurora units: ${auroraWay}`;
+    return `Re-protect of ${report.planName} succeeded: ${ok} of ${total} units protected again (${how}).`;
   }
   return `Failover of ${report.planName} succeeded: ${ok} of ${total} units recovered and verified${rto}.`;
 }
