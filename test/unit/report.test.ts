@@ -1037,12 +1037,12 @@ describe('switchover reports of Aurora units', () => {
 
 describe('re-protect summaries', () => {
   const reprotectRun: RunContext = { ...run, mode: 'reprotect', trigger: 'cli', reason: 'old Region back' };
-  const unitOf = (unit: string, engine: string): UnitRunRecord => ({
+  const unitOf = (unit: string, engine: UnitRunRecord['engine']): UnitRunRecord => ({
     unit,
     engine,
     dns: { recordName: `${unit}-db.internal.example.com`, ttl: 5, strategy: 'cname' },
     status: 'succeeded',
-    results: { reprotectUnit: step('reprotectUnit', unit, 5, 60) },
+    results: { reprotect: { done: true, status: 'protected', observedAt: at(60), detail: {}, attempts: 3 } },
   });
 
   it('say what re-protect did for each kind of unit: a new replica for instances, the old cluster back for Aurora', () => {
