@@ -544,7 +544,7 @@ function targets(r: BenchResults): Target[] {
           .map((b) => `${b.step} ${kib(b)}`)
           .join(', ') || 'none'
       }; over: ${over.map((b) => `${b.step} ${kib(b)}`).join(', ') || 'none'}; slowest import ${slowest?.step} ${slowest?.medianImportMs.toFixed(0)} ms (median)`,
-      why: 'no bundle carries the SDK\'s credential chain any more (the role\'s credentials come from the environment: docs/aws/lambda-credentials.md); what is left of one SDK v3 client with its runtime is about 200 KiB minified and RDS\'s client about 100 KiB more, so a step that calls one service fits and a step that calls two or more does not (docs/design/packaging.md, "Bundle size")',
+      why: "no bundle carries the SDK's credential chain any more (the role's credentials come from the environment: docs/aws/lambda-credentials.md); what is left of one SDK v3 client with its runtime is about 200 KiB minified and RDS's client about 100 KiB more, so a step that calls one service fits and a step that calls two or more does not (docs/design/packaging.md, \"Bundle size\")",
     });
   }
   if (r.switchover) list.push(switchoverTarget(r.switchover));
