@@ -210,7 +210,10 @@ describe('Aurora cross-Region replica cluster unit (Aurora MySQL)', () => {
     const first = await promoteAurora({ rds }, input);
     expect(first).toMatchObject({ outcome: 'changed', detail: { call: 'PromoteReadReplicaDBCluster' } });
     // A retry while the cluster is promoting (the first answer lost) calls nothing.
-    expect(await promoteAurora({ rds }, input)).toMatchObject({ outcome: 'already-done', detail: { call: null } });
+    expect(await promoteAurora({ rds }, input)).toMatchObject({
+      outcome: 'already-done',
+      detail: { call: null },
+    });
     await pollUntilDone(input);
     expect((await promoteAurora({ rds }, input)).outcome).toBe('already-done');
     expect(mutations(`shop-west-${n}`).map((c) => c.action)).toEqual(['PromoteReadReplicaDBCluster']);
