@@ -6,6 +6,7 @@ import {
   PutSecretValueCommand,
   RotateSecretCommand,
   UpdateSecretVersionStageCommand,
+  type UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import { type CredentialCheckDeps, type LoginVerdict, tryLogin } from '../credential-check.js';
 import {
@@ -381,6 +382,32 @@ async function attachBody(deps: AttachRotationDeps, run: RunContext, unit: UnitP
 }
 
 /**
+ * Moves or removes a staging label (UpdateSecretVersionStage). A call that fails is judged by a fresh read: a retried
+ * call whose first attempt worked is refused (the label is already where it should be), so `settled` decides whether
+ * the failure matters. Transient errors are thrown for the step's retry when `transient` says so. Answers the error
+ * that was not settled, or undefined.
+ */
+async function changeStage(
+  deps: SecretDeps,
+  run: RunContext,
+  unit: UnitPlan,
+  request: UpdateSecretVersionStageCommandInput,
+  settled: (again: DescribeSecretResponse) => boolean,
+  transient: 'throw' | 'judge',
+): Promise<unknown> {
+  try {
+    await deps.secretsManager.send(new UpdateSecretVersionStageCommand(request));
+    return undefined;
+  } catch (error) {
+    if (transient === 'throw' && isTransientAwsError(error)) {
+      throw secretCallError(error, 'UpdateSecretVersionStage', unit, run);
+    }
+    const again = await describeSecret(deps, unit, run).catch(() => undefined);
+    return again && settled(again) ? undefined : error;
+  }
+}
+
+/**
  * After finishing: AWSPENDING off the version that is now AWSCURRENT, as a completed rotation may leave it
  * (API_RotateSecret: "might not be attached to any version"). Best effort: where it stays it blocks nothing
  * (RotateSecret accepts AWSPENDING on the AWSCURRENT version), so a failure is a warning, not an error.
@@ -392,20 +419,17 @@ async function dropFinishedPending(
   secretId: string,
   versionId: string,
 ): Promise<string | undefined> {
-  try {
-    await deps.secretsManager.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: AWSPENDING,
-        RemoveFromVersionId: versionId,
-      }),
-    );
-    return undefined;
-  } catch (error) {
-    const again = await describeSecret(deps, unit, run).catch(() => undefined);
-    if (again && !(again.VersionIdsToStages?.[versionId] ?? []).includes(AWSPENDING)) return undefined;
-    return `AWSPENDING stays on version ${versionId}, now AWSCURRENT (${awsErrorName(error) ?? 'error'} removing it); it blocks nothing`;
-  }
+  const error = await changeStage(
+    deps,
+    run,
+    unit,
+    { SecretId: secretId, VersionStage: AWSPENDING, RemoveFromVersionId: versionId },
+    (again) => !(again.VersionIdsToStages?.[versionId] ?? []).includes(AWSPENDING),
+    'judge',
+  );
+  return error === undefined
+    ? undefined
+    : `AWSPENDING stays on version ${versionId}, now AWSCURRENT (${awsErrorName(error) ?? 'error'} removing it); it blocks nothing`;
 }
 
 /**
@@ -420,26 +444,27 @@ async function finishRotation(
   currentVersionId: string,
   pendingVersionId: string,
 ): Promise<void> {
-  try {
-    await deps.secretsManager.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: AWSCURRENT,
-        MoveToVersionId: pendingVersionId,
-        RemoveFromVersionId: currentVersionId,
-      }),
-    );
-  } catch (error) {
-    if (isTransientAwsError(error)) throw secretCallError(error, 'UpdateSecretVersionStage', unit, run);
-    const again = await describeSecret(deps, unit, run).catch(() => undefined);
-    if (again && stagingView(again).currentVersionId === pendingVersionId) return;
-    throw new RotationBlockedError(
-      `an interrupted rotation on ${where(unit, run)} holds the working credentials in version ${pendingVersionId}, and moving AWSCURRENT there failed (${awsErrorName(error) ?? 'error'}). Finish it with: aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSCURRENT --move-to-version-id ${pendingVersionId} --remove-from-version-id ${currentVersionId} --region ${run.recoveryRegion}`,
-      { cause: error },
-    );
-  }
+  const error = await changeStage(
+    deps,
+    run,
+    unit,
+    {
+      SecretId: secretId,
+      VersionStage: AWSCURRENT,
+      MoveToVersionId: pendingVersionId,
+      RemoveFromVersionId: currentVersionId,
+    },
+    (again) => stagingView(again).currentVersionId === pendingVersionId,
+    'throw',
+  );
+  if (error === undefined) return;
+  throw new RotationBlockedError(
+    `an interrupted rotation on ${where(unit, run)} holds the working credentials in version ${pendingVersionId}, and moving AWSCURRENT there failed (${awsErrorName(error) ?? 'error'}). Finish it with: aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSCURRENT --move-to-version-id ${pendingVersionId} --remove-from-version-id ${currentVersionId} --region ${run.recoveryRegion}`,
+    { cause: error },
+  );
 }
 
+/** AWSPENDING off a version that is not AWSCURRENT (an interrupted rotation that blocks RotateSecret). */
 async function clearStalePending(
   deps: SecretDeps,
   run: RunContext,
@@ -447,22 +472,17 @@ async function clearStalePending(
   secretId: string,
   versionId: string,
 ): Promise<void> {
-  try {
-    await deps.secretsManager.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: AWSPENDING,
-        RemoveFromVersionId: versionId,
-      }),
-    );
-  } catch (error) {
-    if (isTransientAwsError(error)) throw secretCallError(error, 'UpdateSecretVersionStage', unit, run);
-    // A retried call whose first attempt worked is refused (the label is gone): check before giving up.
-    const again = await describeSecret(deps, unit, run).catch(() => undefined);
-    if (again && stagingView(again).stalePendingVersionId === undefined) return;
-    throw new RotationBlockedError(
-      `an interrupted rotation blocks RotateSecret on ${where(unit, run)}: AWSPENDING is on version ${versionId}, not on AWSCURRENT, and removing it failed (${awsErrorName(error) ?? 'error'}). Clear it with: aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSPENDING --remove-from-version-id ${versionId} --region ${run.recoveryRegion}`,
-      { cause: error },
-    );
-  }
+  const error = await changeStage(
+    deps,
+    run,
+    unit,
+    { SecretId: secretId, VersionStage: AWSPENDING, RemoveFromVersionId: versionId },
+    (again) => stagingView(again).stalePendingVersionId === undefined,
+    'throw',
+  );
+  if (error === undefined) return;
+  throw new RotationBlockedError(
+    `an interrupted rotation blocks RotateSecret on ${where(unit, run)}: AWSPENDING is on version ${versionId}, not on AWSCURRENT, and removing it failed (${awsErrorName(error) ?? 'error'}). Clear it with: aws secretsmanager update-secret-version-stage --secret-id ${secretId} --version-stage AWSPENDING --remove-from-version-id ${versionId} --region ${run.recoveryRegion}`,
+    { cause: error },
+  );
 }
