@@ -341,6 +341,62 @@ describe('UpdateDns and CheckDnsChange with the zone batch', () => {
     });
   });
 
+  it('a sender slower than the poll interval keeps the zone: a unit that polls meanwhile sends no second batch, and its change goes in the next one', async () => {
+    // Prepare: Route 53 answers ChangeResourceRecordSets after 40 emulated seconds (2 real seconds: twenty poll
+    // intervals), as a throttled sender's SDK retries would; unit B counts the batches it sends itself.
+    const { inputs, zoneId, zoneName } = world(2);
+    const [a, b] = inputs as [UnitStepInput, UnitStepInput];
+    const slowAnswer = emulator.faults.add({
+      match: { service: 'route53', action: 'ChangeResourceRecordSets' },
+      latencyMs: 40_000,
+    });
+    const route53B = new Route53Client({ ...emulator.clientConfig('us-east-1'), maxAttempts: 1 });
+    const sentByB: number[] = [];
+    route53B.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ChangeResourceRecordSetsCommand') sentByB.push(Date.now());
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const depsB = { rds, route53: route53B, batch };
+    const since = lastSeq();
+    // Act: A takes the lease and sends; once A has read the zone and two intervals have passed (a lease of one
+    // interval would have run out), B registers its change and polls every interval while A's answer is late.
+    const sendingA = updateDns(deps(), a);
+    while (count('ListResourceRecordSets', since) === 0) await sleep(10);
+    await sleep(2 * INTERVAL * 1000);
+    const updateB = await updateDns(depsB, b);
+    // Until Route 53 answers A's batch (the emulator logs a call when it answers it).
+    const whileA: PollResult[] = [];
+    while (count('ChangeResourceRecordSets', since) === 0) {
+      whileA.push(await checkDnsChange(depsB, { ...b, changeId: null, attempt: whileA.length }));
+      await sleep(INTERVAL * 1000);
+    }
+    const answeredA = Date.now();
+    const changedA = await sendingA;
+    slowAnswer.remove();
+    const sentWhileA = sentByB.filter((t) => t < answeredA).length;
+    // Then B polls on: the lease is back, its change goes out in the zone's next batch.
+    let polledB: PollResult | undefined;
+    for (let attempt = 0; attempt < 200 && !polledB?.done; attempt += 1) {
+      polledB = await checkDnsChange(depsB, { ...b, changeId: null, attempt });
+      await sleep(INTERVAL * 1000);
+    }
+    // Assess: A's batch held the lease until its outcome was written; B sent nothing meanwhile.
+    expect(changedA).toMatchObject({ outcome: 'changed', detail: { batch: 'sent', batchSize: 1 } });
+    expect(sentWhileA).toBe(0);
+    expect(updateB).toMatchObject({ detail: { batch: 'pending', changeId: null } });
+    expect(whileA.length).toBeGreaterThan(0);
+    expect(whileA.map((p) => p.detail.status)).toEqual(whileA.map(() => 'BATCH_PENDING'));
+    // B's change went in a batch of its own after A's, and is in sync.
+    expect(polledB).toMatchObject({ done: true, status: 'INSYNC', detail: { batch: 'sent', batchSize: 1 } });
+    expect(polledB?.detail.changeId).not.toBe(changedA.detail.changeId);
+    expect(await recordValue(zoneId, `${b.unit.name}.${zoneName}`)).toMatch(
+      new RegExp(`^${b.unit.name}-replica\\.`),
+    );
+  });
+
   it('a retry of UpdateDns that finds its record changed by the zone’s batch still reports the change it made', async () => {
     // Prepare: the zone's lease held by another sender, so the first attempt leaves its change pending.
     const { inputs, zoneId, zoneName } = world(1);

@@ -14,7 +14,7 @@ import { logger } from '../observability.js';
 import type { UnitPlan } from '../plan.js';
 import type { PollResult, UnitStepInput } from '../types.js';
 import { checkDnsFlip, type DnsFlipDeps } from './flip.js';
-import { sharedChangeStatus, zoneBatchState } from './shared.js';
+import { senderLeaseSeconds, sharedChangeStatus, zoneBatchState } from './shared.js';
 import '../sdk/route53.js';
 
 /**
@@ -28,6 +28,8 @@ export interface ZoneBatchConfig {
   readonly tableName: string;
   /** Seconds between two batches of a zone, and two GetChange of a change: one DNS poll (scaled locally). */
   readonly intervalSeconds: number;
+  /** Seconds a sender holds its zone's lease while it works. @default senderLeaseSeconds() (./shared.ts) */
+  readonly leaseSeconds?: number;
 }
 
 export interface DnsDeps extends DnsFlipDeps {
@@ -89,7 +91,12 @@ export const DNS_POLL_SECONDS = 2;
 export function zoneBatchConfig(clients: Pick<AwsClients, 'dynamodb'>): ZoneBatchConfig | undefined {
   const tableName = optionalEnv('LOCK_TABLE_NAME');
   if (!tableName) return undefined;
-  return { dynamodb: clients.dynamodb, tableName, intervalSeconds: DNS_POLL_SECONDS * timeFactor() };
+  return {
+    dynamodb: clients.dynamodb,
+    tableName,
+    intervalSeconds: DNS_POLL_SECONDS * timeFactor(),
+    leaseSeconds: senderLeaseSeconds(),
+  };
 }
 
 /** One poll of the record change (WaitForDnsInSync loop): done at once when there was no change, else at INSYNC. */
@@ -193,7 +200,13 @@ async function checkBatchedChange(
   const { unit, attempt } = input;
   let state: Awaited<ReturnType<typeof zoneBatchState>>;
   try {
-    state = await zoneBatchState(batchDeps(deps, batch), batchKey(input), unit.name, batch.intervalSeconds);
+    state = await zoneBatchState(
+      batchDeps(deps, batch),
+      batchKey(input),
+      unit.name,
+      batch.intervalSeconds,
+      batch.leaseSeconds,
+    );
   } catch (error) {
     // The change is registered in the table only: retried (throttling, a table that does not answer).
     throw route53Error(error, `ChangeResourceRecordSets batch for ${unit.dns.recordName}`, unit);

@@ -13,6 +13,8 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
+import { stepTimeoutSeconds } from '../clients.js';
+import { timeoutScale } from '../env.js';
 import { awsErrorName } from '../errors.js';
 import { logger } from '../observability.js';
 import { changeZoneRecords, type RecordChange } from './batch.js';
@@ -74,6 +76,18 @@ const ITEM_TTL_SECONDS = 24 * 60 * 60;
 const BATCH_GET_MAX = 100;
 /** Outcome writes in flight at once by the lease holder. */
 const WRITE_CONCURRENCY = 25;
+
+/**
+ * How long a sender holds its zone's lease (docs/design/fleet.md, "DNS: one batch per zone"): the Lambda timeout of
+ * UpdateDns, the longer of the two steps that send (infra/constructs/orchestrator.ts: one call to each of RDS, Route 53
+ * and DynamoDB that never answers, each within the SDK's 3 attempts and back-off, plus 15 s; 123 s). The sender cannot
+ * live longer than its Lambda, so a live sender never outlasts its lease, however long Route 53 throttles it; it
+ * gives the lease back as soon as the outcomes are written, and one that dies loses it at this expiry. Scaled as the
+ * SDK timeouts are (LIFEBOAT_TIMEOUT_SCALE, functions/lib/env.ts).
+ */
+export function senderLeaseSeconds(scale = timeoutScale()): number {
+  return stepTimeoutSeconds(['rds', 'route53', 'dynamodb']) * scale;
+}
 
 export function zoneItemKey(key: ZoneBatchKey): string {
   return `dns#${key.planName}#${key.runId}#${bareZoneId(key.zoneId)}`;
@@ -235,7 +249,8 @@ function stateOf(outcome: Outcome | undefined): BatchState {
 
 /**
  * The unit's batch state; when its change is not sent yet and nobody holds the zone's lease, takes it and sends the
- * zone's batch. `registered` is false when the unit has no registration in this run (nothing to wait for). Throws
+ * zone's batch. Batches of a zone are `intervalSeconds` apart at least; the lease lasts `leaseSeconds` while the
+ * sender works (senderLeaseSeconds). `registered` is false when the unit has no registration in this run (nothing to wait for). Throws
  * what DynamoDB throws, and what Route 53 throws that is not about a record (throttling, a missing zone): the step's
  * retry asks again, and sending the batch again is safe, every change being an UPSERT.
  */
@@ -244,6 +259,7 @@ export async function zoneBatchState(
   key: ZoneBatchKey,
   unit: string,
   intervalSeconds: number,
+  leaseSeconds: number = senderLeaseSeconds(),
 ): Promise<BatchState & { registered: boolean }> {
   const own = await deps.dynamodb.send(
     new GetItemCommand({
@@ -265,7 +281,13 @@ export async function zoneBatchState(
   if (!pending.has(unit)) await addPending(deps, key, [unit], now);
   const leaseUntil = Number(zone.Item?.leaseUntil?.N ?? 0);
   if (leaseUntil >= now) return { state: 'pending', registered: true };
-  const sent = await sendZoneBatch(deps, key, intervalSeconds * 1000, now);
+  const sent = await sendZoneBatch(
+    deps,
+    key,
+    intervalSeconds * 1000,
+    Math.max(leaseSeconds, intervalSeconds) * 1000,
+    now,
+  );
   return { ...stateOf(sent?.get(unit)), registered: true };
 }
 
@@ -341,16 +363,20 @@ async function readZone(
 }
 
 /**
- * Takes the zone's lease (when free) and sends the changes of every pending unit as one batch; writes each unit's
- * outcome (changed with the batch's change id, or rejected with the reason). Deferred ones (the zone busy) stay
- * pending. Undefined when another poll holds the lease.
+ * Takes the zone's lease (when free) for the sender's whole work (`leaseMs`), sends the changes of every pending unit
+ * as one batch and writes each unit's outcome (changed with the batch's change id, or rejected with the reason);
+ * deferred ones (the zone busy) stay pending. Then gives the lease back, only if it is still its own (`leaseHolder`):
+ * free at one interval after it was taken, so that a zone gets one batch an interval at most; free at once when the
+ * work failed, so that the step's retry sends at once. Undefined when another poll holds the lease.
  */
 async function sendZoneBatch(
   deps: ZoneBatchDeps,
   key: ZoneBatchKey,
   intervalMs: number,
+  leaseMs: number,
   now: number,
 ): Promise<Map<string, Outcome> | undefined> {
+  const holder = `${now}-${Math.random().toString(36).slice(2, 10)}`;
   let lease: Record<string, AttributeValue> | undefined;
   try {
     lease = (
@@ -358,10 +384,11 @@ async function sendZoneBatch(
         new UpdateItemCommand({
           TableName: deps.tableName,
           Key: keyOf(zoneItemKey(key)),
-          UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires',
+          UpdateExpression: 'SET leaseUntil = :until, leaseHolder = :holder, expiresAt = :expires',
           ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
           ExpressionAttributeValues: {
-            ':until': { N: String(now + intervalMs) },
+            ':until': { N: String(now + leaseMs) },
+            ':holder': { S: holder },
             ':now': { N: String(now) },
             ':expires': expires(now),
           },
@@ -373,22 +400,34 @@ async function sendZoneBatch(
     if (awsErrorName(error) === 'ConditionalCheckFailedException') return undefined;
     throw error;
   }
-  const units = lease?.pending?.SS ?? [];
+  let outcomes: Map<string, Outcome>;
+  try {
+    outcomes = await sendLeased(deps, key, lease?.pending?.SS ?? [], now);
+  } catch (error) {
+    // The step's retry (or the next poll) reads and sends at once instead of waiting out the lease.
+    await releaseLease(deps, key, holder, 0);
+    throw error;
+  }
+  await releaseLease(deps, key, holder, now + intervalMs);
+  return outcomes;
+}
+
+/** The lease holder's work: the registrations read, the zone read, the batch sent, the outcomes written. */
+async function sendLeased(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  units: readonly string[],
+  now: number,
+): Promise<Map<string, Outcome>> {
   if (units.length === 0) return new Map();
   const registered = await readRegistrations(deps, key, units);
   const waiting = [...registered].filter(([, r]) => !r.outcome);
   const outcomes = new Map<string, Outcome>();
   if (waiting.length) {
-    // A read that fails gives the lease back as a failed send does: the step's retry reads and sends at once.
-    const zone = await readZone(deps.route53, bareZoneId(key.zoneId)).catch(async (error: unknown) => {
-      await releaseLease(deps, key, now + intervalMs);
-      throw error;
-    });
+    // A read that fails gives the lease back as a failed send does (sendZoneBatch).
+    const zone = await readZone(deps.route53, bareZoneId(key.zoneId));
     // What each record held before this run changed it: the run's first reading, else the zone as read now.
-    const before = await keepBefore(deps, key, waiting, zone.records).catch(async (error: unknown) => {
-      await releaseLease(deps, key, now + intervalMs);
-      throw error;
-    });
+    const before = await keepBefore(deps, key, waiting, zone.records);
     const at0 = new Date(now).toISOString();
     const sendable = waiting.filter(([unit, r]) => {
       const routed = routedRecord(zone.records, r.change);
@@ -407,11 +446,7 @@ async function sendZoneBatch(
       zone,
       items,
       `lifeboat run ${key.runId}: fail over ${items.length} unit(s) in one batch`,
-    ).catch(async (error: unknown) => {
-      // The step's retry (or the next poll) sends the batch again at once instead of waiting out the lease.
-      await releaseLease(deps, key, now + intervalMs);
-      throw error;
-    });
+    );
     const at = new Date(now).toISOString();
     const sentTogether = new Map<string, number>();
     for (const r of results)
@@ -494,20 +529,28 @@ async function keepBefore(
   return kept;
 }
 
-/** Gives the zone's lease back, if it is still the one this sender took (best effort: else it runs out). */
-async function releaseLease(deps: ZoneBatchDeps, key: ZoneBatchKey, until: number): Promise<void> {
+/**
+ * Gives the zone's lease back, free from `freeAt` on, if it is still the one this sender took (its `holder`: a sender
+ * whose lease ran out never frees its successor's). Best effort: else it runs out at its expiry.
+ */
+async function releaseLease(
+  deps: ZoneBatchDeps,
+  key: ZoneBatchKey,
+  holder: string,
+  freeAt: number,
+): Promise<void> {
   try {
     await deps.dynamodb.send(
       new UpdateItemCommand({
         TableName: deps.tableName,
         Key: keyOf(zoneItemKey(key)),
         UpdateExpression: 'SET leaseUntil = :free',
-        ConditionExpression: 'leaseUntil = :mine',
-        ExpressionAttributeValues: { ':free': { N: '0' }, ':mine': { N: String(until) } },
+        ConditionExpression: 'leaseHolder = :holder',
+        ExpressionAttributeValues: { ':free': { N: String(freeAt) }, ':holder': { S: holder } },
       }),
     );
   } catch {
-    // Taken again, or the table does not answer: the lease runs out after one interval.
+    // Taken again, or the table does not answer: the lease runs out at its expiry.
   }
 }
 

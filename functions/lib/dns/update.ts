@@ -349,7 +349,8 @@ async function viaZoneBatch(
     return undefined;
   }
   try {
-    return { state: await zoneBatchState(shared, key, unit.name, batch.intervalSeconds), before };
+    const state = await zoneBatchState(shared, key, unit.name, batch.intervalSeconds, batch.leaseSeconds);
+    return { state, before };
   } catch (error) {
     // Registered: the next poll (WaitForDnsInSync) or the step's retry finds it; throttling is retried.
     throw route53Error(error, `ChangeResourceRecordSets batch for ${unit.dns.recordName}`, unit);
