@@ -1,7 +1,12 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
+  CreateDBClusterCommand,
+  CreateDBInstanceCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
+  PromoteReadReplicaDBClusterCommand,
   RDSClient,
   SwitchoverGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
@@ -12,10 +17,18 @@ import {
   StopReplicationToReplicaCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigurationError, NotSupportedError, ResourceMissingError } from '../../functions/lib/errors.js';
-import { parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
+import { ConfigurationError, ResourceMissingError } from '../../functions/lib/errors.js';
+import { type AuroraUnitPlan, parsePlan, type UnitPlan } from '../../functions/lib/plan.js';
+import {
+  readReplicaClusterReturn,
+  replicaClusterParameters,
+  replicaClusterReprotectNames,
+} from '../../functions/lib/reprotect/aurora-replica.js';
 import {
   checkReprotectReadiness,
+  REPROTECT_TAG,
+  RETIRED_FROM_TAG,
+  RETIRED_TAG,
   type ReprotectDeps,
   type ReprotectPass,
   reprotectUnit,
@@ -28,7 +41,8 @@ import { type Emulator, startEmulator } from '../../local/emulator/index.js';
  * global unit after a failover fails while the old Region is out, with the manual step and nothing changed; once the
  * Region recovers, the passes replicate the secret back and wait until the old primary cluster is a connected
  * secondary, reporting Aurora's data-loss snapshot, and create nothing. After a switchover only the secret is left.
- * A replica cluster unit is refused before anything changes.
+ * A replica cluster unit (Aurora MySQL, no global cluster) is re-protected like an instance unit: the old primary
+ * cluster tagged and renamed, a new replica cluster of the promoted one made under its id, with its instance.
  */
 
 const P = 'eu-west-1';
@@ -356,26 +370,222 @@ describe('re-protect of other Aurora units', () => {
     expect(error.message).toMatch(/is not the writer of global cluster .*: re-protect runs after a failover/);
     expect(mutatingSince(mark)).toEqual([]);
   });
+});
 
-  it('a cross-Region replica cluster unit is refused before anything changes, with the steps by hand', async () => {
+/** A replica cluster unit east (P) → west (R), failed over: west promoted, its secret promoted. */
+async function replicaClusterWorld() {
+  n += 1;
+  const ids = { east: `billing-east-${n}`, west: `billing-west-${n}` };
+  const east = emulator.seed.dbCluster({ region: P, id: ids.east, engine: 'aurora-mysql' });
+  await clients(P).rds.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: `${ids.east}-1`,
+      DBClusterIdentifier: ids.east,
+      Engine: 'aurora-mysql',
+      DBInstanceClass: 'db.r6g.xlarge',
+    }),
+  );
+  emulator.seed.dbCluster({
+    region: R,
+    id: ids.west,
+    engine: 'aurora-mysql',
+    replicationSourceArn: east.arn,
+  });
+  const r = clients(R).rds;
+  await r.send(new PromoteReadReplicaDBClusterCommand({ DBClusterIdentifier: ids.west }));
+  await until('the promoted cluster', async () => {
+    const c = (await r.send(new DescribeDBClustersCommand({ DBClusterIdentifier: ids.west })))
+      .DBClusters?.[0];
+    return c?.Status === 'available' && !c.ReplicationSourceIdentifier ? c : undefined;
+  });
+  const secret = `billing/aurora-${n}`;
+  await promotedSecret(secret);
+  const unit = auroraUnit(
+    { engine: 'aurora-mysql', primaryClusterId: ids.east, replicaClusterId: ids.west },
+    secret,
+  ) as AuroraUnitPlan;
+  return { ids, unit, secret };
+}
+
+const clusterIn = async (region: string, id: string) =>
+  (await clients(region).rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id })))
+    .DBClusters?.[0];
+const tag = (tags: { Key?: string; Value?: string }[] | undefined, key: string) =>
+  tags?.find((t) => t.Key === key)?.Value;
+
+describe('re-protect of an Aurora cross-Region replica cluster unit', () => {
+  it('renames the old primary cluster (tagged, never deleted), makes a replica cluster of the promoted one under its id, then its instance', async () => {
+    const { ids, unit } = await replicaClusterWorld();
+    const passes = await converge(unit);
+    const calls = passes.flatMap((p) => String(p.detail.calls ?? '').split(', ')).filter(Boolean);
+    expect(calls).toEqual([
+      'ReplicateSecretToRegions',
+      'AddTagsToResource',
+      'ModifyDBCluster',
+      'CreateDBCluster',
+      'CreateDBInstance',
+    ]);
+    const last = passes.at(-1) as ReprotectPass;
+    const retiredId = String(last.detail.oldPrimaryNowNamed);
+    expect(retiredId).toMatch(new RegExp(`^${ids.east}-old-[0-9a-f]{8}$`));
+    // The old primary, renamed with its instance and tagged with what it was.
+    const retired = await clusterIn(P, retiredId);
+    expect(tag(retired?.TagList, RETIRED_TAG)).toBe('orders-dr/orders');
+    expect(tag(retired?.TagList, RETIRED_FROM_TAG)).toBe(ids.east);
+    expect(retired?.DBClusterMembers?.map((m) => m.DBInstanceIdentifier)).toEqual([`${ids.east}-1`]);
+    // The new replica cluster under the old primary's id, replicating from the promoted cluster.
+    const west = await clusterIn(R, ids.west);
+    const replica = await clusterIn(P, ids.east);
+    expect(replica?.ReplicationSourceIdentifier).toBe(west?.DBClusterArn);
+    expect(west?.ReadReplicaIdentifiers).toEqual([replica?.DBClusterArn]);
+    expect(tag(replica?.TagList, REPROTECT_TAG)).toBe('orders-dr/orders');
+    const instanceId = String(last.detail.replicaInstance);
+    expect(replica?.DBClusterMembers?.map((m) => m.DBInstanceIdentifier)).toEqual([instanceId]);
+    const instance = (
+      await clients(P).rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceId }))
+    ).DBInstances?.[0];
+    // The class the old primary's writer had.
+    expect(instance?.DBInstanceClass).toBe('db.r6g.xlarge');
+    expect(last.detail).toMatchObject({
+      oldPrimary: ids.east,
+      replica: ids.east,
+      replicaStatus: 'available',
+      replicaInstanceStatus: 'available',
+      secretReplicationStatus: 'InSync',
+    });
+    // A pass after success changes nothing.
+    const mark = lastSeq();
+    const again = await reprotectUnit(deps, { run, unit, attempt: passes.length + 1 });
+    expect(again.done).toBe(true);
+    expect(mutatingSince(mark)).toEqual([]);
+  });
+
+  it('a re-run after a crash converges: finds its rename under way, and the replica cluster it made', async () => {
+    const { ids, unit } = await replicaClusterWorld();
+    const first = await reprotectUnit(deps, { run, unit, attempt: 1 });
+    expect(String(first.detail.calls)).toContain('ModifyDBCluster');
+    // Crashed right after the rename call: the next pass sees the rename under way and makes no call.
+    const mark = lastSeq();
+    const second = await reprotectUnit(deps, { run, unit, attempt: 2 });
+    expect(second.status).toMatch(/old primary cluster renaming to/);
+    expect(mutatingSince(mark).filter((c) => c.service === 'rds')).toEqual([]);
+    await until('the rename', async () =>
+      (await clusterIn(P, ids.east).catch(() => undefined)) ? undefined : true,
+    );
+    // Crashed after CreateDBCluster went through but before the pass returned: made here, as that call would have.
+    const seen = await readReplicaClusterReturn(deps, run, unit);
+    expect(seen.step.kind).toBe('create-cluster');
+    if (seen.step.kind !== 'create-cluster') throw new Error('unreachable');
+    await clients(P).rds.send(new CreateDBClusterCommand(seen.step.params));
+    const passes = await converge(unit);
+    const calls = passes.flatMap((p) => String(p.detail.calls ?? '').split(', ')).filter(Boolean);
+    expect(calls).not.toContain('CreateDBCluster');
+    expect(calls).not.toContain('ModifyDBCluster');
+    expect(calls).toContain('CreateDBInstance');
+  });
+
+  it('refuses a replica cluster under the old id that lifeboat did not make, before anything changes', async () => {
+    const { ids, unit } = await replicaClusterWorld();
+    // Someone made their own replica cluster of the promoted one, under the id the plan names as the old primary.
+    const p = clients(P).rds;
+    const west = await clusterIn(R, ids.west);
+    const theirs = `${ids.east}-rr`;
+    await p.send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: theirs,
+        Engine: 'aurora-mysql',
+        ReplicationSourceIdentifier: west?.DBClusterArn,
+      }),
+    );
+    const other = auroraUnit(
+      { engine: 'aurora-mysql', primaryClusterId: theirs, replicaClusterId: ids.west },
+      String(unit.secret.id),
+    );
+    const mark = lastSeq();
+    const error = await rejected(reprotectUnit(deps, { run, unit: other, attempt: 1 }));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toMatch(/was not made by lifeboat .*neither adopts nor deletes it/);
+    expect(mutatingSince(mark).filter((c) => c.service === 'rds')).toEqual([]);
+    const checks = await checkReprotectReadiness(deps, { run, unit: other });
+    expect(checks).toContainEqual(expect.objectContaining({ check: 'reprotect.old-primary', ok: false }));
+  });
+
+  it('before the failover (the replica cluster still replicating): a ConfigurationError, nothing changed', async () => {
     n += 1;
-    const secret = `billing/aurora-${n}`;
-    await promotedSecret(secret);
+    const east = emulator.seed.dbCluster({ region: P, id: `pay-east-${n}`, engine: 'aurora-mysql' });
+    emulator.seed.dbCluster({
+      region: R,
+      id: `pay-west-${n}`,
+      engine: 'aurora-mysql',
+      replicationSourceArn: east.arn,
+    });
     const unit = auroraUnit(
-      {
-        engine: 'aurora-mysql',
-        primaryClusterId: `billing-east-${n}`,
-        replicaClusterId: `billing-west-${n}`,
-      },
-      secret,
+      { engine: 'aurora-mysql', primaryClusterId: `pay-east-${n}`, replicaClusterId: `pay-west-${n}` },
+      `pay/aurora-${n}`,
     );
     const mark = lastSeq();
     const error = await rejected(reprotectUnit(deps, { run, unit, attempt: 1 }));
-    const checks = await checkReprotectReadiness(deps, { run, unit });
-    expect(error).toBeInstanceOf(NotSupportedError);
-    expect(error.message).toContain('--replication-source-identifier');
-    expect(error.message).toContain(`--new-db-cluster-identifier billing-east-${n}-old`);
-    expect(checks).toEqual([expect.objectContaining({ check: 'reprotect.replica-cluster', ok: false })]);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toMatch(/still a read replica cluster of .*re-protect runs after a failover/);
     expect(mutatingSince(mark)).toEqual([]);
+    const checks = await checkReprotectReadiness(deps, { run, unit });
+    expect(checks).toEqual([expect.objectContaining({ check: 'reprotect.current-primary', ok: false })]);
+  });
+
+  it('preflight and a dry run name the calls the passes will make, and change nothing', async () => {
+    const { ids, unit } = await replicaClusterWorld();
+    const mark = lastSeq();
+    const checks = await checkReprotectReadiness(deps, { run, unit });
+    expect(checks.every((c) => c.ok)).toBe(true);
+    expect(checks.find((c) => c.check === 'reprotect.old-primary')?.message).toMatch(
+      /next: AddTagsToResource, ModifyDBCluster, CreateDBCluster, CreateDBInstance/,
+    );
+    const pass = await reprotectUnit(deps, {
+      run: { ...run, mode: 'dry-run', of: 'reprotect' },
+      unit,
+      attempt: 1,
+    });
+    const planned = Object.entries(pass.detail)
+      .filter(([k]) => /^planned\.\d+\.call$/.test(k))
+      .map(([, v]) => v);
+    expect(planned).toEqual([
+      'ReplicateSecretToRegions',
+      'AddTagsToResource',
+      'ModifyDBCluster',
+      'CreateDBCluster',
+      'CreateDBInstance',
+    ]);
+    expect(Object.values(pass.detail)).toContain(ids.east);
+    expect(mutatingSince(mark)).toEqual([]);
+  });
+
+  it('an encrypted promoted cluster with no KMS key of the old Region is refused, not guessed', async () => {
+    const { unit } = await replicaClusterWorld();
+    const promoted = {
+      DBClusterArn: 'arn:aws:rds:eu-central-1:123456789012:cluster:x',
+      StorageEncrypted: true,
+    };
+    const names = replicaClusterReprotectNames(run, unit, promoted);
+    expect(() => replicaClusterParameters(run, unit, promoted, names, undefined, 'db.r6g.large')).toThrow(
+      /encrypted and no KMS key of eu-west-1 is known/,
+    );
+    const params = replicaClusterParameters(
+      run,
+      unit,
+      promoted,
+      names,
+      {
+        StorageEncrypted: true,
+        KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/old',
+        DBSubnetGroup: 'db-private',
+      },
+      'db.r6g.large',
+    );
+    expect(params).toMatchObject({
+      ReplicationSourceIdentifier: promoted.DBClusterArn,
+      KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/old',
+      StorageEncrypted: true,
+      DBSubnetGroupName: 'db-private',
+    });
   });
 });

@@ -15,17 +15,12 @@ import {
   sameArn,
   writerOf,
 } from '../aurora/cluster.js';
-import {
-  awsErrorName,
-  ConfigurationError,
-  NotSupportedError,
-  ResourceMissingError,
-  toLifeboatError,
-} from '../errors.js';
+import { awsErrorName, ConfigurationError, ResourceMissingError, toLifeboatError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuroraUnitPlan } from '../plan.js';
-import { partitionOf, recoverySecretId } from '../plan-names.js';
+import { recoverySecretId } from '../plan-names.js';
 import type { DetailValue, PreflightCheck, RunContext, UnitStepInput } from '../types.js';
+import { checkReplicaClusterReprotectReadiness, reprotectReplicaCluster } from './aurora-replica.js';
 import {
   convergeSecret,
   type ReprotectDeps,
@@ -43,8 +38,8 @@ import '../sdk/rds.js';
  * reports the data-loss snapshot when Aurora made one. An old primary that is not a member fails the unit before
  * anything is changed, with what is missing and the manual step. Nothing is ever deleted.
  *
- * A cross-Region replica cluster unit (Aurora MySQL, binlog replication) is refused before anything is changed, with
- * the steps to make the new replica cluster by hand: building it is not done yet.
+ * A cross-Region replica cluster unit (Aurora MySQL, binlog replication) is re-protected like an instance unit: its old
+ * primary cluster renamed, a new replica cluster made under its id (aurora-replica.ts).
  */
 
 /** The name prefix of the snapshot Aurora takes of the old primary's volume after a global failover. */
@@ -65,20 +60,6 @@ export interface GlobalReturn {
 }
 
 type GlobalUnit = AuroraUnitPlan & { database: { globalClusterId: string } };
-
-/** The refusal for a replica cluster unit: what to do by hand instead (nothing was changed). */
-export function replicaClusterRefusal(run: RunContext, unit: AuroraUnitPlan): NotSupportedError {
-  const db = unit.database;
-  const promotedArn = `arn:${partitionOf(run.recoveryRegion)}:rds:${run.recoveryRegion}:${run.account}:cluster:${db.replicaClusterId}`;
-  return new NotSupportedError(
-    `unit ${unit.name}: re-protect of a cross-Region replica cluster unit (${db.engine}, no globalClusterId) is not built yet; nothing was changed. By hand: keep the old primary cluster ${db.primaryClusterId} in ${run.primaryRegion} (it may hold writes that never replicated; rename it with aws rds modify-db-cluster --region ${run.primaryRegion} --db-cluster-identifier ${db.primaryClusterId} --new-db-cluster-identifier ${db.primaryClusterId}-old --apply-immediately), then create the replica cluster: aws rds create-db-cluster --region ${run.primaryRegion} --db-cluster-identifier ${db.primaryClusterId} --engine ${db.engine} --replication-source-identifier ${promotedArn} (with --kms-key-id <a key of ${run.primaryRegion}> when encrypted), then its instance: aws rds create-db-instance --region ${run.primaryRegion} --db-cluster-identifier ${db.primaryClusterId} --db-instance-identifier ${db.primaryClusterId}-1 --db-instance-class <class> --engine ${db.engine} (docs/design/aurora.md, "Re-protect")`,
-  );
-}
-
-function assertGlobal(run: RunContext, unit: AuroraUnitPlan): GlobalUnit {
-  if (unit.database.globalClusterId === undefined) throw replicaClusterRefusal(run, unit);
-  return unit as GlobalUnit;
-}
 
 /**
  * The global cluster as re-protect needs it: the promoted cluster its writer (or an operation toward it under way),
@@ -174,7 +155,9 @@ export async function reprotectAurora(
   input: ReprotectPollInput & { unit: AuroraUnitPlan },
 ): Promise<ReprotectPass> {
   const { run, attempt } = input;
-  const unit = assertGlobal(run, input.unit);
+  // A cross-Region replica cluster unit: a new replica cluster in the old Region (aurora-replica.ts).
+  if (input.unit.database.globalClusterId === undefined) return reprotectReplicaCluster(deps, input);
+  const unit = input.unit as GlobalUnit;
   const db = unit.database;
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   const calls: string[] = [];
@@ -249,7 +232,7 @@ export async function reprotectAurora(
 
 /**
  * Re-protect's preflight of an Aurora unit (mode reprotect): the promoted cluster is the global cluster's writer, the
- * old Region answers, and the old primary is back as a member. A replica cluster unit is refused. Read-only.
+ * old Region answers, and the old primary is back as a member. A replica cluster unit: aurora-replica.ts. Read-only.
  */
 export async function checkAuroraReprotectReadiness(
   deps: ReprotectDeps,
@@ -260,8 +243,7 @@ export async function checkAuroraReprotectReadiness(
   const add = (check: string, ok: boolean, severity: 'error' | 'warning', message: string) =>
     checks.push({ unit: input.unit.name, check: `reprotect.${check}`, ok, severity, message });
   if (input.unit.database.globalClusterId === undefined) {
-    add('replica-cluster', false, 'error', replicaClusterRefusal(run, input.unit).message);
-    return checks;
+    return checkReplicaClusterReprotectReadiness(deps, input);
   }
   const unit = input.unit as GlobalUnit;
   let seen: GlobalReturn;

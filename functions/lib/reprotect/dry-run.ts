@@ -3,7 +3,8 @@ import type { AuroraUnitPlan } from '../plan.js';
 import { recoverySecretId } from '../plan.js';
 import { instanceDatabase, isAuroraUnit } from '../plan-names.js';
 import type { DetailValue, UnitStepInput } from '../types.js';
-import { missingOldPrimary, readGlobalReturn, replicaClusterRefusal } from './aurora.js';
+import { missingOldPrimary, readGlobalReturn } from './aurora.js';
+import { plannedCall, readReplicaClusterReturn } from './aurora-replica.js';
 import {
   currentPrimary,
   DEFAULT_SECRET_KEY,
@@ -169,7 +170,7 @@ async function planAuroraReprotect(
   const { run, unit, attempt } = input;
   const observedAt = (deps.now ?? (() => new Date()))().toISOString();
   const db = unit.database;
-  if (db.globalClusterId === undefined) throw replicaClusterRefusal(run, unit);
+  if (db.globalClusterId === undefined) return planReplicaClusterReprotect(deps, input);
   const global = unit as AuroraUnitPlan & { database: { globalClusterId: string } };
   const seen = await readGlobalReturn(deps.current.rds, run, global);
   if (!seen.operation && !seen.member)
@@ -198,4 +199,35 @@ async function planAuroraReprotect(
       : `the operation toward ${db.replicaClusterId} is ${seen.operation}: the passes wait for it and for the old primary to rejoin`,
   );
   return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings: [] };
+}
+
+/**
+ * A dry run of a replica cluster unit's re-protect (docs/design/aurora.md, "Re-protect of a replica cluster unit"): the
+ * secret, then the calls the passes would make from what the old Region shows now (the rename, the replica cluster,
+ * its instance). Refused as a pass would refuse.
+ */
+async function planReplicaClusterReprotect(
+  deps: ReprotectDeps,
+  input: ReprotectPollInput & { unit: AuroraUnitPlan },
+): Promise<ReprotectPass> {
+  const { run, unit, attempt } = input;
+  const observedAt = (deps.now ?? (() => new Date()))().toISOString();
+  const seen = await readReplicaClusterReturn(deps, run, unit);
+  const detail: Record<string, DetailValue> = {
+    currentRegion: run.recoveryRegion,
+    oldRegion: run.primaryRegion,
+    currentPrimary: unit.database.replicaClusterId,
+    secret: recoverySecretId(unit),
+    attempt,
+  };
+  let n = 0;
+  const plan: Planner = (call, parameters, note) => {
+    n += 1;
+    detail[`planned.${n}.call`] = call;
+    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
+    if (note) detail[`planned.${n}.note`] = note;
+  };
+  await planSecret(deps, input, plan);
+  for (const p of plannedCall(seen, unit)) plan(p.call, p.parameters, p.note);
+  return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings: seen.warnings };
 }

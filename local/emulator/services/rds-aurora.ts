@@ -74,17 +74,18 @@ interface Tag {
 }
 
 interface Cluster {
-  readonly id: string;
+  /** Mutable: ModifyDBCluster renames (NewDBClusterIdentifier). */
+  id: string;
   readonly region: string;
-  readonly arn: string;
+  arn: string;
   readonly engine: string;
   readonly engineVersion: string;
   status: string;
   port: number;
   /** The address of the real server behind the cluster's endpoints (named by the cluster id), when backed. */
   ip?: string;
-  readonly endpoint: string;
-  readonly readerEndpoint: string;
+  endpoint: string;
+  readerEndpoint: string;
   readonly masterUsername?: string;
   readonly databaseName?: string;
   readonly resourceId: string;
@@ -102,6 +103,8 @@ interface Cluster {
   gone: boolean;
   /** A returning old primary being rebuilt from the new writer: its member's SynchronizationStatus is pending-resync. */
   resyncing?: boolean;
+  /** ModifyDBCluster NewDBClusterIdentifier not applied yet (PendingModifiedValues.DBClusterIdentifier). */
+  pendingRename?: string;
   readonly tags: Tag[];
 }
 
@@ -207,6 +210,7 @@ export class AuroraClusters {
       DBCluster: this.render(this.promoteReplica(region, tree)),
     }),
     DeleteDBCluster: (region, tree) => ({ DBCluster: this.render(this.deleteCluster(region, tree)) }),
+    ModifyDBCluster: (region, tree) => ({ DBCluster: this.render(this.modifyCluster(region, tree)) }),
     CreateGlobalCluster: (region, tree) => ({
       GlobalCluster: this.renderGlobal(this.createGlobal(region, tree)),
     }),
@@ -441,6 +445,80 @@ export class AuroraClusters {
     return cluster;
   }
 
+  /**
+   * ModifyDBCluster, the rename only (NewDBClusterIdentifier; docs/aws/aurora-global-database.md, "Renaming a DB
+   * cluster"). With ApplyImmediately the cluster is `renaming` under its old name (PendingModifiedValues names the new
+   * one) for `renameInstanceMs`, then found only under the new name, with new endpoints, and `available`. Its tags,
+   * resource id, instances and replication links stay (a read replica cluster of it follows the new ARN); with a
+   * backend the real server follows the new name, as a renamed instance's does. Without ApplyImmediately the rename
+   * waits for the maintenance window, which is not emulated: it stays pending. Refused unless `available`
+   * (InvalidDBClusterStateFault), and when the new name is taken (DBClusterAlreadyExistsFault).
+   */
+  private modifyCluster(region: string, tree: QueryTree): Cluster {
+    const cluster = this.find(region, required(tree, 'DBClusterIdentifier'));
+    const known = ['Action', 'Version', 'DBClusterIdentifier', 'NewDBClusterIdentifier', 'ApplyImmediately'];
+    const others = Object.keys(tree).filter((k) => !known.includes(k));
+    if (others.length) {
+      throw new AwsError(
+        'InvalidParameterCombination',
+        400,
+        `The emulator models only the rename: ${others.join(', ')}`,
+      );
+    }
+    const newId = qString(tree, 'NewDBClusterIdentifier');
+    if (newId === undefined) return cluster;
+    if (!identifierOk(newId)) {
+      throw new AwsError(
+        'InvalidParameterValue',
+        400,
+        'The parameter NewDBClusterIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.',
+      );
+    }
+    if (cluster.status !== 'available') {
+      throw invalidCluster(`DB cluster ${cluster.id} is not in available state; it is ${cluster.status}.`);
+    }
+    const target = newId.toLowerCase();
+    const store = this.store(region);
+    if (store.get(target) && !store.get(target)?.gone) {
+      throw new AwsError('DBClusterAlreadyExistsFault', 400, 'DB Cluster already exists');
+    }
+    cluster.pendingRename = target;
+    if (qBool(tree, 'ApplyImmediately') !== true) return cluster;
+    cluster.status = 'renaming';
+    this.background(cluster, 'rename', async () => {
+      await this.clock.sleep(this.clock.timings.renameInstanceMs);
+      if (cluster.gone || this.clock.isClosed) return;
+      if (store.get(target) && !store.get(target)?.gone) {
+        throw new Error(`rename target ${target} appeared while renaming`);
+      }
+      const [oldId, oldArn] = [cluster.id, cluster.arn];
+      store.delete(oldId);
+      cluster.id = target;
+      cluster.arn = oldArn.replace(/:cluster:[^:]+$/, `:cluster:${target}`);
+      const names = this.endpointNames(region, target);
+      cluster.endpoint = names.endpoint;
+      cluster.readerEndpoint = names.readerEndpoint;
+      delete cluster.pendingRename;
+      store.set(target, cluster);
+      const follow = (arn: string) => (arn === oldArn ? cluster.arn : arn);
+      for (const arn of cluster.readReplicas) {
+        const replica = this.byArn(arn);
+        if (replica) replica.replicationSource = cluster.arn;
+      }
+      const source = cluster.replicationSource ? this.byArn(cluster.replicationSource) : undefined;
+      if (source) source.readReplicas = source.readReplicas.map(follow);
+      const global = cluster.globalClusterId ? this.globals.get(cluster.globalClusterId) : undefined;
+      if (global) {
+        global.members = global.members.map(follow);
+        if (global.writer === oldArn) global.writer = cluster.arn;
+      }
+      if (this.backend?.rename && cluster.ip !== undefined) await this.backend.rename(oldId, target);
+      if (cluster.gone || this.clock.isClosed) return;
+      cluster.status = 'available';
+    });
+    return cluster;
+  }
+
   private deleteCluster(region: string, tree: QueryTree): Cluster {
     const cluster = this.find(region, required(tree, 'DBClusterIdentifier'));
     if (
@@ -512,6 +590,20 @@ export class AuroraClusters {
       undefined,
       source,
     );
+  }
+
+  isClusterArn(name: string): boolean {
+    return parseClusterArn(name) !== undefined;
+  }
+
+  /** AddTagsToResource on a DB cluster's ARN (services/rds.ts): a tag of the same key is overwritten. */
+  addTags(region: string, arn: string, tags: readonly Tag[]): void {
+    const cluster = this.find(region, arn);
+    for (const tag of tags) {
+      const existing = cluster.tags.find((t) => t.Key === tag.Key);
+      if (existing) existing.Value = tag.Value;
+      else cluster.tags.push({ ...tag });
+    }
   }
 
   /** CreateDBInstance with DBClusterIdentifier (services/rds.ts): the instance joins the cluster. */
@@ -878,6 +970,8 @@ export class AuroraClusters {
       DBClusterParameterGroup: `default.${c.engine}${c.engineVersion.split('.')[0]}`,
       DBSubnetGroup: 'default',
       Status: c.status,
+      PendingModifiedValues:
+        c.pendingRename === undefined ? undefined : { DBClusterIdentifier: c.pendingRename },
       // Aurora has no endpoint names to hand out until the cluster is created.
       Endpoint: creating ? undefined : c.endpoint,
       ReaderEndpoint: creating ? undefined : c.readerEndpoint,

@@ -213,6 +213,11 @@ export class RdsService implements ServiceHandler {
     DeleteDBInstance: (region, tree) => ({ DBInstance: this.render(this.deleteDbInstance(region, tree)) }),
     ModifyDBInstance: (region, tree) => ({ DBInstance: this.render(this.modifyDbInstance(region, tree)) }),
     AddTagsToResource: (region, tree) => {
+      // A DB cluster's ARN (re-protect tags a retired Aurora primary cluster): services/rds-aurora.ts.
+      if (this.aurora.isClusterArn(required(tree, 'ResourceName'))) {
+        this.aurora.addTags(region, required(tree, 'ResourceName'), tagsOf(tree));
+        return undefined;
+      }
       const instance = this.byResourceName(region, required(tree, 'ResourceName'));
       for (const tag of tagsOf(tree)) {
         const existing = instance.tags.find((t) => t.Key === tag.Key);
