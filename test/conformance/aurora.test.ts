@@ -5,6 +5,7 @@
  * SwitchoverGlobalCluster: those tests assert moto's refusal, so the table says what it lacks.
  */
 import {
+  AddTagsToResourceCommand,
   CreateDBClusterCommand,
   CreateGlobalClusterCommand,
   type DBCluster,
@@ -17,6 +18,7 @@ import {
   GlobalClusterNotFoundFault,
   InvalidDBClusterStateFault,
   InvalidGlobalClusterStateFault,
+  ModifyDBClusterCommand,
   PromoteReadReplicaDBClusterCommand,
   RDSClient,
   RemoveFromGlobalClusterCommand,
@@ -53,6 +55,12 @@ const MOTO_DIVERGENCES: DivergenceTable = {
     'moto fails with an internal error (HTTP 500, an HTML page) instead of the fault',
   'PromoteReadReplicaDBCluster: promoting, then available without ReplicationSourceIdentifier':
     'moto refuses a read replica cluster without MasterUsername (InvalidParameterValue), so there is nothing to promote',
+  'ModifyDBCluster with ApplyImmediately answers under the old name; the rename follows':
+    'moto renames at once: the answer already names the new identifier',
+  'ModifyDBCluster to a name that is taken is DBClusterAlreadyExistsFault':
+    'moto accepts the rename onto a name that is taken',
+  'a read replica cluster of a renamed source follows the new ARN':
+    'moto refuses a read replica cluster without MasterUsername (InvalidParameterValue), so there is nothing to follow',
   'FailoverGlobalCluster with AllowDataLoss: FailoverState pending, failing-over, then the target is the writer and the old primary a secondary':
     'moto does not implement FailoverGlobalCluster (HTTP 500 with an HTML page)',
   'SwitchoverGlobalCluster: FailoverState pending, switching-over without data loss, then the roles are swapped':
@@ -334,6 +342,113 @@ conformance('RDS Aurora', MOTO_DIVERGENCES, (suite) => {
           moto: () => motoRefusesReplicaClusters(target),
         },
       );
+    });
+  });
+
+  describe('renaming a DB cluster (ModifyDBCluster NewDBClusterIdentifier)', () => {
+    /** Renames `id` to a new name with ApplyImmediately; answers the new name and every read until it is found. */
+    async function rename(target: Target, region: string, id: string) {
+      const client = rdsIn(target, region);
+      const to = unique('renamed-aurora');
+      const answer = await client.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: id,
+          NewDBClusterIdentifier: to,
+          ApplyImmediately: true,
+        }),
+      );
+      const seen = await pollUntil(
+        target,
+        () => describeCluster(client, to).catch(() => undefined),
+        (c) => c?.Status === 'available',
+      );
+      return { to, answer, seen };
+    }
+
+    it('with ApplyImmediately: then found only under the new name, with its resource id, tags and new endpoint', async () => {
+      // Prepare
+      const target = suite.target();
+      const client = rdsIn(target, PRIMARY);
+      const cluster = await createCluster(target, PRIMARY);
+      const before = await describeCluster(client, cluster.id);
+      await client.send(
+        new AddTagsToResourceCommand({
+          ResourceName: cluster.arn,
+          Tags: [{ Key: 'lifeboat:retired-primary', Value: 'orders-dr/orders' }],
+        }),
+      );
+
+      // Act
+      const { to, answer } = await rename(target, PRIMARY, cluster.id);
+
+      // Assess
+      await suite.behaves(
+        'ModifyDBCluster with ApplyImmediately answers under the old name; the rename follows',
+        {
+          aws: async () => expect(answer.DBCluster?.DBClusterArn).toBe(cluster.arn),
+          moto: async () => expect(answer.DBCluster?.DBClusterIdentifier).toBe(to),
+        },
+      );
+      const after = await describeCluster(client, to);
+      expect(after.DBClusterArn).toBe(`arn:aws:rds:${PRIMARY}:123456789012:cluster:${to}`);
+      expect(after.DbClusterResourceId).toBe(before.DbClusterResourceId);
+      expect(after.Endpoint?.startsWith(`${to}.cluster-`)).toBe(true);
+      expect(after.TagList).toContainEqual({ Key: 'lifeboat:retired-primary', Value: 'orders-dr/orders' });
+      const gone = await rejection(
+        client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: cluster.id })),
+      );
+      expect(gone).toBeInstanceOf(DBClusterNotFoundFault);
+    });
+
+    it('to a name that is taken is DBClusterAlreadyExistsFault, and nothing changes', async () => {
+      // Prepare
+      const target = suite.target();
+      const client = rdsIn(target, PRIMARY);
+      const [a, b] = [await createCluster(target, PRIMARY), await createCluster(target, PRIMARY)];
+
+      // Act
+      const sent = client.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: a.id,
+          NewDBClusterIdentifier: b.id,
+          ApplyImmediately: true,
+        }),
+      );
+
+      // Assess
+      await suite.behaves('ModifyDBCluster to a name that is taken is DBClusterAlreadyExistsFault', {
+        aws: async () => {
+          const error = await rejection(sent);
+          expect(error.name).toMatch(/^DBClusterAlreadyExists(Fault)?$/);
+          expect((await describeCluster(client, a.id)).Status).toBe('available');
+        },
+        moto: async () => {
+          expect((await sent).DBCluster?.DBClusterIdentifier).toBe(b.id);
+        },
+      });
+    });
+
+    it('a read replica cluster of a renamed source follows the new ARN', async () => {
+      // Prepare
+      const target = suite.target();
+
+      await suite.behaves('a read replica cluster of a renamed source follows the new ARN', {
+        aws: async () => {
+          const { source, replica } = await createReplicaPair(target);
+
+          // Act
+          const { to } = await rename(target, PRIMARY, source.id);
+
+          // Assess
+          const replicaView = await describeCluster(rdsIn(target, RECOVERY), replica.id);
+          expect(replicaView.ReplicationSourceIdentifier).toBe(
+            `arn:aws:rds:${PRIMARY}:123456789012:cluster:${to}`,
+          );
+          const sourceView = await describeCluster(rdsIn(target, PRIMARY), to);
+          expect(sourceView.ReadReplicaIdentifiers).toEqual([replica.arn]);
+        },
+        moto: () => motoRefusesReplicaClusters(target),
+      });
     });
   });
 
