@@ -2,6 +2,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { FLIP_NAMESPACE, flipAlarmName } from '../functions/lib/dns/flip.js';
 import { DRILL_PREFIX, PLAN_TAG } from '../functions/lib/drill.js';
 import {
+  type AuroraUnitPlan,
   type FailoverPlan,
   type InstanceUnitPlan,
   isAuroraUnit,
@@ -9,6 +10,7 @@ import {
   type UnitPlan,
 } from '../functions/lib/plan.js';
 import { METRIC_NAMESPACE } from '../functions/lib/report/index.js';
+import { reprotectInstancePrefix } from '../functions/lib/reprotect/aurora-replica.js';
 import { retiredName } from '../functions/lib/reprotect/reprotect.js';
 import { reverseUnit } from '../functions/lib/reprotect/reverse-plan.js';
 import { mapResultsPrefix } from '../functions/lib/run-objects.js';
@@ -516,8 +518,8 @@ function auroraGrants(plan: FailoverPlan, at: PlanArns): Partial<Record<StepFunc
   }
   // Re-protect of a global unit (functions/lib/reprotect/aurora.ts) reads the global cluster, the promoted cluster and
   // the old primary, and lists the snapshot Aurora took of the old primary after a failover; it changes no cluster.
-  // A replica cluster unit's re-protect is refused before any call (docs/design/aurora.md, "Re-protect").
   const reprotect: StepGrant[] = [];
+  const reprotectPreflight: StepGrant[] = [];
   if (globals.length) {
     const olds = globalUnits.map((u) => u.database.primaryClusterId);
     reprotect.push(
@@ -550,9 +552,15 @@ function auroraGrants(plan: FailoverPlan, at: PlanArns): Partial<Record<StepFunc
       },
     );
   }
+  if (replicaClusterUnits.length) {
+    const more = replicaClusterReprotectGrants(plan, at, replicaClusterUnits);
+    reprotect.push(...more.reprotectUnit);
+    reprotectPreflight.push(...more.preflight);
+  }
   return {
     reprotectUnit: reprotect,
     preflight: [
+      ...reprotectPreflight,
       ...read('PreflightAurora'),
       // A switchover's preflight compares the two clusters' engine versions (functions/lib/aurora/preflight.ts).
       { statement: allow('DescribeAuroraPrimaries', ['rds:DescribeDBClusters'], primaries) },
@@ -563,6 +571,89 @@ function auroraGrants(plan: FailoverPlan, at: PlanArns): Partial<Record<StepFunc
     updateDns: read('TargetAurora'),
     verifyConnectivity: read('ReachAurora'),
     attachRotation: read('SettleAurora'),
+  };
+}
+
+/**
+ * Re-protect of a replica cluster unit (functions/lib/reprotect/aurora-replica.ts; docs/design/aurora.md, "Re-protect
+ * of a replica cluster unit"). In the current Region: the promoted cluster read, and the source of the new replica
+ * cluster (the SDK signs the PreSignedUrl here, so CreateDBCluster on it). In the old Region: the old primary cluster
+ * tagged and renamed (`<id>-old-*`, never deleted), a read replica cluster created under the old primary's id and its
+ * one instance (`<id>-rp-*`), both only with this plan's tag. The instances of the old and the promoted clusters are
+ * read for the instance class only. Preflight (mode reprotect) and the dry run read the same.
+ */
+function replicaClusterReprotectGrants(
+  plan: FailoverPlan,
+  at: PlanArns,
+  units: readonly AuroraUnitPlan[],
+): { reprotectUnit: StepGrant[]; preflight: StepGrant[] } {
+  const old = planArns({ account: plan.account, recoveryRegion: plan.primaryRegion });
+  const arn = (p: PlanArns, kind: string, id: string) =>
+    `arn:${p.partition}:rds:${p.region}:${p.account}:${kind}:${id}`;
+  const promoted = unique(units.map((u) => arn(at, 'cluster', u.database.replicaClusterId)));
+  const originals = unique(units.map((u) => arn(old, 'cluster', u.database.primaryClusterId)));
+  const retiredPatterns = unique(
+    units.map((u) =>
+      arn(old, 'cluster', retiredName(u.database.primaryClusterId, '').replace(/-[0-9a-f]{8}$/, '-*')),
+    ),
+  );
+  const instancePatterns = unique(
+    units.map((u) => arn(old, 'db', `${reprotectInstancePrefix(u.database.primaryClusterId)}*`)),
+  );
+  const reads = (sid: string): StepGrant[] => [
+    {
+      statement: allow(
+        `${sid}Clusters`,
+        ['rds:DescribeDBClusters'],
+        [...promoted, ...originals, ...retiredPatterns],
+      ),
+      wildcardReason:
+        'a retired old primary cluster is named <id>-old-<8 hex of the promoted cluster>, known at run time; read-only',
+    },
+    {
+      statement: allow(
+        `${sid}Instances`,
+        ['rds:DescribeDBInstances'],
+        [arn(old, 'db', '*'), arn(at, 'db', '*')],
+      ),
+      wildcardReason:
+        "the old primary's and the promoted cluster's instances are not named in the plan; read-only, for the new instance's class and the re-protect instance's status",
+    },
+  ];
+  const planTag = { StringEquals: { [`aws:RequestTag/${PLAN_TAG}`]: plan.name } };
+  return {
+    preflight: reads('PreflightReprotectReplica'),
+    reprotectUnit: [
+      ...reads('ReadReplicaClusterReprotect'),
+      {
+        statement: allow(
+          'RetireOldPrimaryClusters',
+          ['rds:AddTagsToResource', 'rds:ModifyDBCluster'],
+          originals,
+        ),
+      },
+      { statement: allow('ReplicatePromotedClusters', ['rds:CreateDBCluster'], promoted) },
+      {
+        statement: allow(
+          'CreateReplicaClustersInOldRegion',
+          ['rds:CreateDBCluster', 'rds:AddTagsToResource'],
+          [...originals, arn(old, 'subgrp', '*')],
+          planTag,
+        ),
+        wildcardReason:
+          "the new replica cluster uses the old primary's subnet group, known only at run time (subgrp:*); requests are held to this plan's tag",
+      },
+      {
+        statement: allow(
+          'CreateReplicaClusterInstancesInOldRegion',
+          ['rds:CreateDBInstance', 'rds:AddTagsToResource'],
+          [...instancePatterns, ...originals],
+          planTag,
+        ),
+        wildcardReason:
+          "the instance is named <id>-rp-<8 hex of the promoted cluster>, known at run time; requests are held to this plan's tag",
+      },
+    ],
   };
 }
 

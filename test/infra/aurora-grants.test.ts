@@ -67,6 +67,13 @@ const DRILL_CLUSTER_SIDS = new Set([
   'DeleteDrillReplicaClusters',
 ]);
 
+/** Re-protect of a replica cluster unit: the retired cluster's and the subnet group's run-time names (asserted below). */
+const REPROTECT_PATTERN_SIDS = new Set([
+  'ReadReplicaClusterReprotectClusters',
+  'PreflightReprotectReplicaClusters',
+  'CreateReplicaClustersInOldRegion',
+]);
+
 describe("the Aurora units' permissions", () => {
   const grants = stepGrants(parsePlan(auroraDocument(true)), RESOURCES);
   const statement = (step: keyof typeof grants, sid: string) =>
@@ -108,7 +115,12 @@ describe("the Aurora units' permissions", () => {
     const aurora = Object.values(grants)
       .flat()
       .map((g) => g.statement.toStatementJson())
-      .filter((s) => s.Sid !== 'ListFailoverSnapshots' && !DRILL_CLUSTER_SIDS.has(s.Sid))
+      .filter(
+        (s) =>
+          s.Sid !== 'ListFailoverSnapshots' &&
+          !DRILL_CLUSTER_SIDS.has(s.Sid) &&
+          !REPROTECT_PATTERN_SIDS.has(s.Sid),
+      )
       .filter((s) => [s.Action].flat().some((a: string) => /Cluster/.test(a)));
     expect(aurora.flatMap((s) => [s.Resource].flat()).filter((r: string) => r.includes('*'))).toEqual([]);
   });
@@ -132,17 +144,54 @@ describe("the Aurora units' permissions", () => {
         `arn:aws:rds:us-east-1:${ACCOUNT}:cluster-snapshot:rds:unplanned-global-failover-ledger-east-*`,
       ],
     });
-    // The replica cluster unit (shop) is refused before any call: nothing of it is granted to re-protect.
-    const reprotectResources = grants.reprotectUnit
-      .map((g) => g.statement.toStatementJson())
-      .filter((s) => [s.Action].flat().some((a: string) => a.startsWith('rds:')))
-      .flatMap((s) => [s.Resource].flat());
-    expect(reprotectResources.filter((r: string) => r.includes('shop-'))).toEqual([]);
+    // No cluster of the global unit (ledger) is changed by re-protect: only the replica cluster unit's (shop) are.
     const clusterChanges = grants.reprotectUnit
       .map((g) => g.statement.toStatementJson())
-      .flatMap((s) => [s.Action].flat())
-      .filter((a: string) => /Cluster/.test(a) && !/^rds:Describe/.test(a));
-    expect(clusterChanges).toEqual([]);
+      .filter((s) => [s.Action].flat().some((a: string) => /Cluster/.test(a) && !/^rds:Describe/.test(a)));
+    expect(
+      clusterChanges.flatMap((s) => [s.Resource].flat()).filter((r: string) => r.includes('ledger')),
+    ).toEqual([]);
+  });
+
+  it('re-protect of a replica cluster unit renames only its old primary cluster, creates only the replica cluster under its id and its -rp- instance, with this plan’s tag, from the promoted cluster', () => {
+    const planTag = { StringEquals: { 'aws:RequestTag/lifeboat:plan': 'orders-dr' } };
+    const old = `arn:aws:rds:us-east-1:${ACCOUNT}`;
+    expect(statement('reprotectUnit', 'RetireOldPrimaryClusters')).toEqual({
+      Sid: 'RetireOldPrimaryClusters',
+      Effect: 'Allow',
+      Action: ['rds:AddTagsToResource', 'rds:ModifyDBCluster'],
+      Resource: `${old}:cluster:shop-east`,
+    });
+    expect(statement('reprotectUnit', 'ReplicatePromotedClusters')).toMatchObject({
+      Action: 'rds:CreateDBCluster',
+      Resource: `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
+    });
+    expect(statement('reprotectUnit', 'CreateReplicaClustersInOldRegion')).toMatchObject({
+      Action: ['rds:CreateDBCluster', 'rds:AddTagsToResource'],
+      Resource: [`${old}:cluster:shop-east`, `${old}:subgrp:*`],
+      Condition: planTag,
+    });
+    expect(statement('reprotectUnit', 'CreateReplicaClusterInstancesInOldRegion')).toMatchObject({
+      Action: ['rds:CreateDBInstance', 'rds:AddTagsToResource'],
+      Resource: [`${old}:db:shop-east-rp-*`, `${old}:cluster:shop-east`],
+      Condition: planTag,
+    });
+    for (const [step, sid] of [
+      ['reprotectUnit', 'ReadReplicaClusterReprotectClusters'],
+      ['preflight', 'PreflightReprotectReplicaClusters'],
+    ] as const) {
+      expect(statement(step, sid), sid).toMatchObject({
+        Action: 'rds:DescribeDBClusters',
+        Resource: [
+          `arn:aws:rds:us-west-2:${ACCOUNT}:cluster:shop-west`,
+          `${old}:cluster:shop-east`,
+          `${old}:cluster:shop-east-old-*`,
+        ],
+      });
+    }
+    // Nothing deletes a cluster or an instance in re-protect.
+    const actions = grants.reprotectUnit.flatMap((g) => [g.statement.toStatementJson().Action].flat());
+    expect(actions.filter((a: string) => /Delete|Promote|Failover|Switchover/.test(a))).toEqual([]);
   });
 
   it('the drill of a replica cluster unit creates, promotes and deletes only lifeboat-drill-* clusters with this plan’s tag, and only reads production', () => {
@@ -206,8 +255,10 @@ describe("the Aurora units' permissions", () => {
       });
     }
     // No cluster is changed outside the drill's names, except the source the PreSignedUrl names (create, never change).
-    const changes = Object.values(grants)
-      .flat()
+    // Re-protect's own creates (the replica cluster under the old primary's id) are asserted in their test above.
+    const changes = Object.entries(grants)
+      .filter(([step]) => step !== 'reprotectUnit')
+      .flatMap(([, g]) => g)
       .map((g) => g.statement.toStatementJson())
       .filter((s) =>
         [s.Action]

@@ -93,12 +93,20 @@ export function replicaClusterReprotectNames(
     promoted.DBClusterArn ??
     `arn:${partitionOf(run.recoveryRegion)}:rds:${run.recoveryRegion}:${run.account}:cluster:${db.replicaClusterId.toLowerCase()}`;
   const retiredId = retiredName(db.primaryClusterId, promoted.DbClusterResourceId ?? sourceArn);
-  const hex = retiredId.slice(-8);
-  const head = db.primaryClusterId
+  return {
+    sourceArn,
+    retiredId,
+    instanceId: `${reprotectInstancePrefix(db.primaryClusterId)}${retiredId.slice(-8)}`,
+  };
+}
+
+/** `<cluster id>-rp-`, within RDS's 63 characters with the 8 hex after it, with no double hyphen (IAM names it too). */
+export function reprotectInstancePrefix(primaryClusterId: string): string {
+  const head = primaryClusterId
     .toLowerCase()
     .slice(0, 63 - 12)
     .replace(/-+$/, '');
-  return { sourceArn, retiredId, instanceId: `${head}-rp-${hex}` };
+  return `${head}-rp-`;
 }
 
 /** What is due next, as read (nothing is changed by reading). */
