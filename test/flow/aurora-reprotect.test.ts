@@ -1,5 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -9,12 +9,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAuroraPromotion } from '../../functions/lib/aurora/check.js';
 import { type AuroraStepInput, promoteAurora } from '../../functions/lib/aurora/promote.js';
-import type { PlanDocument } from '../../functions/lib/plan.js';
+import { type PlanDocument, parsePlan } from '../../functions/lib/plan.js';
 import {
   type ReprotectDeps,
   type ReprotectPollInput,
   reprotectUnit,
 } from '../../functions/lib/reprotect/reprotect.js';
+import { reversePlan } from '../../functions/lib/reprotect/reverse-plan.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import { STATE_NAMES as N } from '../../statemachine/failover.js';
 import { fakeLockTable } from '../helpers/fake-lock-table.js';
@@ -25,6 +26,8 @@ import { planWith, runFlow, type Stub } from '../helpers/flow-harness.js';
  * failover while the primary Region is out (FailoverGlobalCluster with AllowDataLoss; the old primary is left out of
  * the global cluster), a re-protect before the Region recovers that fails the unit with nothing changed, then the
  * Region recovers (Aurora snapshots the old primary and adds it back as a secondary) and the re-protect converges.
+ * A cross-Region replica cluster unit (Aurora MySQL): a failover promotes the replica cluster, re-protect renames the
+ * old primary cluster and makes a replica cluster of the promoted one under its id, and the reversed plan names it.
  * The promotion and re-protect steps run the real code against the emulator; the other steps are the harness's stubs.
  */
 
@@ -174,6 +177,79 @@ describe('an Aurora global unit: failover, the Region recovers, re-protect', () 
     });
     expect(String(step?.detail.dataLossSnapshot)).toMatch(/^rds:unplanned-global-failover-orders-east-/);
     expect(mutatingSince(after).map((c) => c.action)).toEqual(['ReplicateSecretToRegions']);
+    expect(lock.holderOf('orders-dr')).toBeUndefined();
+  });
+});
+
+describe('an Aurora replica cluster unit: failover, re-protect, the reversed plan', () => {
+  it('re-protect renames the old primary cluster and makes the replica cluster the reversed plan names', async () => {
+    // Prepare: billing-east (primary Region, one instance) → its read replica cluster billing-west, and its secret.
+    const east = emulator.seed.dbCluster({ region: PRIMARY, id: 'billing-east', engine: 'aurora-mysql' });
+    await clients(PRIMARY).rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'billing-east-1',
+        DBClusterIdentifier: 'billing-east',
+        Engine: 'aurora-mysql',
+        DBInstanceClass: 'db.r6g.large',
+      }),
+    );
+    emulator.seed.dbCluster({
+      region: RECOVERY,
+      id: 'billing-west',
+      engine: 'aurora-mysql',
+      replicationSourceArn: east.arn,
+    });
+    await promotedSecret('billing/db');
+    const plan = planWith(1);
+    (plan.units[0] as unknown as Record<string, unknown>).database = {
+      engine: 'aurora-mysql',
+      primaryClusterId: 'billing-east',
+      replicaClusterId: 'billing-west',
+    };
+    (plan.units[0] as unknown as Record<string, unknown>).secret = { id: 'billing/db' };
+    const lock = fakeLockTable();
+
+    // Act
+    const failover = await runFlow({ plan, stubs, lock, runId: 'aurora-replica-failover' });
+    const reprotect = await runFlow({
+      plan: plan as PlanDocument,
+      input: { mode: 'reprotect', trigger: 'cli' },
+      stubs,
+      lock,
+      runId: 'aurora-replica-reprotect',
+    });
+    const reversed = reversePlan(parsePlan(plan)).document;
+
+    // Assess
+    expect(failover.status).toBe('succeeded');
+    expect(reprotect.error).toBeUndefined();
+    expect(reprotect.status).toBe('succeeded');
+    const step = reprotect.report?.units[0]?.steps.find((s) => s.step === 'reprotect');
+    expect(step?.detail).toMatchObject({
+      oldPrimary: 'billing-east',
+      replica: 'billing-east',
+      replicaStatus: 'available',
+      secretReplicationStatus: 'InSync',
+    });
+    const retiredId = String(step?.detail.oldPrimaryNowNamed);
+    expect(retiredId).toMatch(/^billing-east-old-[0-9a-f]{8}$/);
+    const primary = clients(PRIMARY).rds;
+    const replica = (
+      await primary.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'billing-east' }))
+    ).DBClusters?.[0];
+    const retired = (await primary.send(new DescribeDBClustersCommand({ DBClusterIdentifier: retiredId })))
+      .DBClusters?.[0];
+    expect(replica?.ReplicationSourceIdentifier).toBe(
+      `arn:aws:rds:${RECOVERY}:123456789012:cluster:billing-west`,
+    );
+    expect(retired?.DBClusterMembers?.map((m) => m.DBInstanceIdentifier)).toEqual(['billing-east-1']);
+    // The reversed plan: the promoted cluster is the primary, the new replica cluster (under the old id) the replica.
+    expect(reversed.primaryRegion).toBe(RECOVERY);
+    expect(reversed.units[0]?.database).toMatchObject({
+      engine: 'aurora-mysql',
+      primaryClusterId: 'billing-west',
+      replicaClusterId: 'billing-east',
+    });
     expect(lock.holderOf('orders-dr')).toBeUndefined();
   });
 });
