@@ -9,7 +9,9 @@ import { GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateDBInstanceReadReplicaCommand,
   DeleteDBInstanceCommand,
+  DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
+  ModifyDBClusterCommand,
   PromoteReadReplicaCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
@@ -118,6 +120,9 @@ function fakeBackend(options: { promoteMs?: number; failPromote?: boolean } = {}
     },
     async remove(instanceId) {
       calls.push(`remove ${instanceId}`);
+    },
+    async rename(fromId, toId) {
+      calls.push(`rename ${fromId} ${toId}`);
     },
   };
   return { backend, calls };
@@ -638,6 +643,50 @@ describe('RDS with a database backend', () => {
 
     // Assess
     expect(calls).toEqual(['remove orders-db-drill']);
+  });
+});
+
+describe('Aurora with a database backend', () => {
+  it('ModifyDBCluster renames a backed cluster: its server follows the new id, and the new endpoints resolve to it', async () => {
+    // Prepare
+    const { backend, calls } = fakeBackend();
+    const e = await emulator({ databaseBackend: backend });
+    const seeded = e.seed.dbCluster({
+      region: PRIMARY,
+      id: 'billing-east',
+      engine: 'aurora-mysql',
+      address: '127.0.0.7',
+    });
+    const client = rds(e, PRIMARY);
+
+    // Act
+    const answer = await client.send(
+      new ModifyDBClusterCommand({
+        DBClusterIdentifier: 'billing-east',
+        NewDBClusterIdentifier: 'billing-east-old-0a1b2c3d',
+        ApplyImmediately: true,
+      }),
+    );
+    const seen = await until(
+      () =>
+        client
+          .send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'billing-east-old-0a1b2c3d' }))
+          .then((out) => out.DBClusters?.[0])
+          .catch(() => undefined),
+      (c) => c?.Status === 'available',
+    );
+
+    // Assess
+    expect(answer.DBCluster).toMatchObject({
+      Status: 'renaming',
+      PendingModifiedValues: { DBClusterIdentifier: 'billing-east-old-0a1b2c3d' },
+    });
+    expect(calls).toEqual(['rename billing-east billing-east-old-0a1b2c3d']);
+    const renamed = seen.at(-1);
+    expect(e.dns.lookup(renamed?.Endpoint as string, 'A')).toEqual([
+      { type: 'A', value: '127.0.0.7', ttl: 5 },
+    ]);
+    expect(e.dns.lookup(seeded.endpoint, 'A')).toEqual([]);
   });
 });
 

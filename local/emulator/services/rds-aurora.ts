@@ -39,7 +39,11 @@
  * - RestoreDBClusterToPointInTime (a clone, `RestoreType: copy-on-write`, or a full copy) of a cluster in the same
  *   Region: a new standalone cluster, `creating` then `available`, of the source's engine and version, with no
  *   instances; with a backend, a real copy of the source's server (a replica, then promoted).
- * - Tags on global clusters (CreateGlobalCluster Tags, TagList in the answers).
+ * - Tags on global clusters (CreateGlobalCluster Tags, TagList in the answers), and AddTagsToResource on a DB
+ *   cluster's ARN (services/rds.ts sends it here).
+ * - ModifyDBCluster, the rename only (NewDBClusterIdentifier with ApplyImmediately): `renaming` under the old id, then
+ *   only under the new one with new endpoints; tags, instances and replication links stay; with a backend the real
+ *   server follows the new id (re-protect of a replica cluster unit renames the old primary cluster).
  *
  * - A Region's outage as Aurora sees it (`regionOutage` / `regionRecovers`, Emulator.rds): a FailoverGlobalCluster with
  *   AllowDataLoss that completes while the old primary's Region is out leaves the old primary out of the members.
