@@ -57,7 +57,7 @@ import '../sdk/rds.js';
  *   encrypted), then, once it is `available`, its one instance (`<id>-rp-<8 hex>`: the old primary's instances keep
  *   their names through the rename, so the old names are taken).
  *
- * `nextStep` reads everything and says what is due; a pass makes that call, preflight and the dry run only report it.
+ * `readReplicaClusterReturn` reads everything and says what is due; a pass makes that call, preflight and the dry run only report it.
  * Each pass decides from what it reads: a crash anywhere converges (the tagged rename is found under its new name, the
  * replica cluster and instance by their tags), and what lifeboat did not make is refused, never adopted or deleted.
  */
