@@ -8,8 +8,6 @@ import {
 import {
   type Change,
   GetChangeCommand,
-  ListResourceRecordSetsCommand,
-  type ListResourceRecordSetsCommandOutput,
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
@@ -19,7 +17,7 @@ import { awsErrorName } from '../errors.js';
 import { logger } from '../observability.js';
 import { changeZoneRecords, type RecordChange } from './batch.js';
 import { bareZoneId, normalizeDnsName } from './names.js';
-import { RECORD_SETS_PAGE } from './zone-records.js';
+import { listZoneRecords } from './zone-records.js';
 import '../sdk/dynamodb.js';
 import '../sdk/route53.js';
 
@@ -340,24 +338,7 @@ async function readZone(
   route53: Route53Client,
   zoneId: string,
 ): Promise<{ id: string; name: string; records: ResourceRecordSet[] }> {
-  const records: ResourceRecordSet[] = [];
-  let next: Pick<
-    ListResourceRecordSetsCommandOutput,
-    'NextRecordName' | 'NextRecordType' | 'NextRecordIdentifier'
-  > = {};
-  do {
-    const out = await route53.send(
-      new ListResourceRecordSetsCommand({
-        HostedZoneId: zoneId,
-        MaxItems: RECORD_SETS_PAGE,
-        ...(next.NextRecordName ? { StartRecordName: next.NextRecordName } : {}),
-        ...(next.NextRecordType ? { StartRecordType: next.NextRecordType } : {}),
-        ...(next.NextRecordIdentifier ? { StartRecordIdentifier: next.NextRecordIdentifier } : {}),
-      }),
-    );
-    records.push(...(out.ResourceRecordSets ?? []));
-    next = out.IsTruncated ? out : {};
-  } while (next.NextRecordName);
+  const records = await listZoneRecords(route53, zoneId);
   const apex = records.find((r) => r.Type === 'SOA')?.Name ?? records[0]?.Name ?? '';
   return { id: zoneId, name: normalizeDnsName(apex), records };
 }

@@ -60,9 +60,13 @@ export function worthListing(recordSetCount: number, units: number): boolean {
   return Math.max(1, Math.ceil(recordSetCount / RECORD_SETS_PAGE)) < units;
 }
 
-/** Every record set of the zone, by name (paged, 300 a page). */
-async function listZone(route53: Route53Client, zoneId: string): Promise<Map<string, ResourceRecordSet[]>> {
-  const byName = new Map<string, ResourceRecordSet[]>();
+/**
+ * Every record set of the zone, in Route 53's order, 300 a page (the SDK has no paginator for ListResourceRecordSets:
+ * its next page starts at NextRecordName, NextRecordType and NextRecordIdentifier, docs/aws/route53-records.md). The
+ * preflight's zone reader and the batch's sender (functions/lib/dns/shared.ts) both list a zone with it.
+ */
+export async function listZoneRecords(route53: Route53Client, zoneId: string): Promise<ResourceRecordSet[]> {
+  const records: ResourceRecordSet[] = [];
   let next: Pick<
     ListResourceRecordSetsCommandOutput,
     'NextRecordName' | 'NextRecordType' | 'NextRecordIdentifier'
@@ -77,11 +81,18 @@ async function listZone(route53: Route53Client, zoneId: string): Promise<Map<str
         ...(next.NextRecordIdentifier ? { StartRecordIdentifier: next.NextRecordIdentifier } : {}),
       }),
     );
-    for (const set of out.ResourceRecordSets ?? []) {
-      const name = normalizeDnsName(set.Name ?? '');
-      byName.set(name, [...(byName.get(name) ?? []), set]);
-    }
+    records.push(...(out.ResourceRecordSets ?? []));
     next = out.IsTruncated ? out : {};
   } while (next.NextRecordName);
+  return records;
+}
+
+/** Every record set of the zone, by name. */
+async function listZone(route53: Route53Client, zoneId: string): Promise<Map<string, ResourceRecordSet[]>> {
+  const byName = new Map<string, ResourceRecordSet[]>();
+  for (const set of await listZoneRecords(route53, zoneId)) {
+    const name = normalizeDnsName(set.Name ?? '');
+    byName.set(name, [...(byName.get(name) ?? []), set]);
+  }
   return byName;
 }
