@@ -484,6 +484,39 @@ describe('re-protect of an Aurora cross-Region replica cluster unit', () => {
     expect(calls).toContain('CreateDBInstance');
   });
 
+  it.each(['ModifyDBCluster', 'CreateDBCluster', 'CreateDBInstance'])(
+    '%s takes effect and its answer is lost: the passes after it converge, and it is applied once',
+    async (action) => {
+      const { unit } = await replicaClusterWorld();
+      const mark = lastSeq();
+      const fault = emulator.faults.add({
+        match: { service: 'rds', action },
+        failCalls: [1],
+        failWith: 'lose-response',
+      });
+      const errors: string[] = [];
+      let last: ReprotectPass | undefined;
+      try {
+        for (let attempt = 1; attempt <= 200 && !last?.done; attempt += 1) {
+          try {
+            last = await reprotectUnit(deps, { run, unit, attempt });
+          } catch (error) {
+            errors.push((error as Error).name);
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      } finally {
+        fault.remove();
+      }
+      expect(last?.done).toBe(true);
+      expect(errors.length).toBe(1);
+      const applied = emulator.calls.filter(
+        (c) => c.seq > mark && c.action === action && c.applied !== false,
+      );
+      expect(applied.map((c) => c.fault ?? 'answered')).toEqual(['lose-response']);
+    },
+  );
+
   it('refuses a replica cluster under the old id that lifeboat did not make, before anything changes', async () => {
     const { ids, unit } = await replicaClusterWorld();
     // Someone made their own replica cluster of the promoted one, under the id the plan names as the old primary.
