@@ -620,5 +620,21 @@ describe('re-protect of an Aurora cross-Region replica cluster unit', () => {
       StorageEncrypted: true,
       DBSubnetGroupName: 'db-private',
     });
+    // An unencrypted promoted cluster gets an unencrypted replica, whatever the old primary was.
+    const plain = replicaClusterParameters(
+      run,
+      unit,
+      { ...promoted, StorageEncrypted: false },
+      names,
+      {
+        StorageEncrypted: true,
+        KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/old',
+        DBSubnetGroup: 'db-private',
+      },
+      'db.r6g.large',
+    );
+    expect(plain).not.toHaveProperty('KmsKeyId');
+    expect(plain).not.toHaveProperty('StorageEncrypted');
+    expect(plain.DBSubnetGroupName).toBe('db-private');
   });
 });

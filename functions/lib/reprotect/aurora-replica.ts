@@ -332,7 +332,9 @@ export function replicaClusterParameters(
   instanceClass: string,
 ): CreateDBClusterCommandInput {
   const db = unit.database;
-  const network = template ? networkOf(template) : {};
+  // The old primary's key only for an encrypted source: a replica of an unencrypted cluster is unencrypted.
+  const { KmsKeyId, ...placement } = template ? networkOf(template) : { KmsKeyId: undefined };
+  const network = promoted.StorageEncrypted && KmsKeyId ? { ...placement, KmsKeyId } : placement;
   if (promoted.StorageEncrypted && !('KmsKeyId' in network && network.KmsKeyId)) {
     throw new ConfigurationError(
       `the promoted cluster ${db.replicaClusterId} is encrypted and no KMS key of ${run.primaryRegion} is known (the old primary cluster is gone or was not encrypted): create the replica cluster by hand with a key of that Region, tagged ${REPROTECT_TAG}=${owner(run, unit)}, then re-run`,
