@@ -45,7 +45,7 @@ const BUNDLE_CEILING_KIB: Partial<Record<string, number>> = {
   prepareDrill: 450, // RDS, Secrets Manager, Route 53; the Aurora drill copy
   checkDrillCopies: 440, // as prepareDrill
   cleanUpDrill: 440,
-  reprotectUnit: 500, // RDS, Secrets Manager, CloudWatch, in two Regions
+  reprotectUnit: 515, // RDS, Secrets Manager, CloudWatch, in two Regions; the Aurora replica cluster pass (500 KiB)
   // The ended-run handler (not a step): Step Functions, DynamoDB (the lock), S3, SNS, CloudWatch (its report), and
   // the drill's cleanup (RDS, Route 53, Secrets Manager).
   'closeEndedRun handler': 750,
