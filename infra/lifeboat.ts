@@ -20,7 +20,7 @@ import { RETAINED } from './constructs/retention.js';
 import { Triggers } from './constructs/triggers.js';
 import { VerifyNetwork } from './constructs/verify-network.js';
 import { acknowledge } from './nag.js';
-import { reportPrefix } from './permissions.js';
+import { reportPrefix } from './permissions/index.js';
 import { loadPlanFile } from './plan-file.js';
 
 export interface LifeboatProps {

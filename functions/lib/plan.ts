@@ -67,7 +67,7 @@ const SecretSchema = z.strictObject({
   id: z.string().min(1, 'expected a secret name or ARN'),
   /**
    * ARN of the customer managed KMS key that encrypts the secret's replica in the recovery Region. When given, the
-   * steps may use only that key for the secret; when absent, any key, through Secrets Manager only (infra/permissions.ts).
+   * steps may use only that key for the secret; when absent, any key, through Secrets Manager only (infra/permissions/).
    */
   kmsKeyArn: z
     .string()

@@ -19,7 +19,7 @@ import {
 import { lockLifetimeSeconds } from '../../functions/lib/lock.js';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
 import { acknowledge, acknowledgeWildcards, wildcardFindings } from '../nag.js';
-import { stepGrants } from '../permissions.js';
+import { stepGrants } from '../permissions/index.js';
 import { PropsProblems } from './props.js';
 import { StepFunction } from './step-function.js';
 

@@ -20,7 +20,7 @@ import {
   type StepFunctionName,
 } from '../../statemachine/steps.js';
 import { acknowledge, acknowledgePolicyWildcards, acknowledgeWildcards, wildcardFindings } from '../nag.js';
-import { stepGrants } from '../permissions.js';
+import { stepGrants } from '../permissions/index.js';
 import { PropsProblems } from './props.js';
 import { RETAINED, stackInstanceId } from './retention.js';
 import { StepFunction, type StepFunctionVpcPlacement } from './step-function.js';

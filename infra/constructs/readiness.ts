@@ -19,7 +19,7 @@ import {
   readinessScheduleProblem,
 } from '../../functions/lib/readiness/schedule.js';
 import { acknowledgeWildcards, wildcardFindings } from '../nag.js';
-import { stepGrants } from '../permissions.js';
+import { stepGrants } from '../permissions/index.js';
 import { stateMachineArns } from './lock-recovery.js';
 import { PropsProblems } from './props.js';
 import { StepFunction } from './step-function.js';

@@ -1,7 +1,7 @@
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { parsePlan } from '../../functions/lib/plan.js';
-import { stepGrants } from '../../infra/permissions.js';
+import { stepGrants } from '../../infra/permissions/index.js';
 import { examplePlan, synthesize } from './support.js';
 
 /** The Aurora units' permissions (docs/design/aurora.md, "Permissions"): their clusters and global clusters only. */

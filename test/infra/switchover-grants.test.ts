@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { loadPlanFile } from '../../infra/lifeboat-app.js';
-import { stepGrants } from '../../infra/permissions.js';
+import { stepGrants } from '../../infra/permissions/index.js';
 
 /** What infra adds for the switchover (docs/design/switchover.md, "Network and permissions"). */
 describe("the switchover steps' permissions", () => {

@@ -65,7 +65,7 @@ export const SNS_SUBJECT_LIMIT = 100;
 /**
  * Where a run's report is stored: the JSON (for machines) and, next to it, the HTML page and the Markdown for
  * people, each under the run's name, plus `latest.json` and `latest.html`. All under `reports/<plan>/`, the prefix
- * the report function may write (infra/permissions.ts, reportPrefix).
+ * the report function may write (infra/permissions/statement.ts, reportPrefix).
  */
 export function reportKeys(report: Pick<RunReport, 'planName' | 'runId'>): {
   run: string;
