@@ -219,6 +219,9 @@ beforeAll(async () => {
       promoteModifyingMs: 30_000,
       // The returning old primary is pending-resync this long (services/rds-aurora.ts).
       createInstanceMs: 300_000,
+      // A cluster is `renaming` for 1 s: the crash case's second pass must find the rename still under way, which a
+      // shorter rename did not leave it time for on a loaded machine (a clean-clone CI run).
+      renameInstanceMs: 1_000_000,
     },
   });
   deps = { current: clients(R), old: clients(P) };
