@@ -85,14 +85,17 @@ describe('a fleet sharing one zone: a crash in the middle of its batch', () => {
     fault.remove();
     const second = await execute('lost-always-2', units);
     const facts = await unitFacts(w.world, units);
-    // Assess: the first run's batches took effect but no sender learnt it; each unit stopped at the DNS steps with a
-    // transient error (retried until its budget ran out), never with a wrong record.
+    // Assess: the first run's batches took effect but no sender learnt it; each unit stopped at the DNS steps, never
+    // with a wrong record: a sender with the transient error of its lost answer (retried until its budget ran out), a
+    // unit whose change only ever waited in others' batches with the DNS poll's bound (the lease covers a sender's
+    // whole work, so such a unit may not get a send of its own before its polls run out; docs/design/fleet.md).
     expect(faulted(first.calls).every((c) => c.action === 'ChangeResourceRecordSets')).toBe(true);
     expect(applied(first.calls, 'ChangeResourceRecordSets').length).toBeGreaterThan(0);
     expect(first.result.status).toBe('FAILED');
+    expect(first.report?.units).toHaveLength(units.length);
     for (const unit of first.report?.units ?? []) {
       expect(['updateDns', 'waitForDnsInSync', 'checkDnsChange']).toContain(unit.failure?.step);
-      expect(unit.failure?.error).toBe('TransientAwsError');
+      expect(['TransientAwsError', 'DnsChangeTimeoutError']).toContain(unit.failure?.error);
     }
     // Assess: the re-run converged to the end state of an uninterrupted run.
     expect(second.result.status, JSON.stringify(second.result.error)).toBe('SUCCEEDED');
