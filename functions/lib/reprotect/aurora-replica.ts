@@ -35,13 +35,12 @@ import {
   OLD_PRIMARY_TAG,
   owner,
   REPROTECT_TAG,
-  RETIRED_BY_TAG,
-  RETIRED_FROM_TAG,
   RETIRED_TAG,
   type ReprotectDeps,
   type ReprotectPass,
   type ReprotectPollInput,
   retiredName,
+  retiredTags,
 } from './reprotect.js';
 import '../sdk/rds.js';
 
@@ -371,11 +370,7 @@ async function retireOldPrimaryCluster(
     await rds.send(
       new AddTagsToResourceCommand({
         ResourceName: arn,
-        Tags: [
-          { Key: RETIRED_TAG, Value: owner(run, unit) },
-          { Key: RETIRED_FROM_TAG, Value: id },
-          { Key: RETIRED_BY_TAG, Value: run.runId.slice(0, 256) },
-        ],
+        Tags: retiredTags(run, unit, id),
       }),
     );
     // ApplyImmediately: without it the rename waits for the maintenance window (docs/aws/aurora-global-database.md,

@@ -60,6 +60,15 @@ export const RETIRED_TAG = 'lifeboat:retired-primary';
 export const RETIRED_FROM_TAG = 'lifeboat:retired-from';
 /** Tag on the retired old primary: the run that retired it. */
 export const RETIRED_BY_TAG = 'lifeboat:retired-by';
+
+/** The tags a renamed old primary (instance or cluster) carries: whose it is, its name before, the run that renamed it. */
+export function retiredTags(run: RunContext, unit: UnitPlan, id: string): { Key: string; Value: string }[] {
+  return [
+    { Key: RETIRED_TAG, Value: owner(run, unit) },
+    { Key: RETIRED_FROM_TAG, Value: id },
+    { Key: RETIRED_BY_TAG, Value: run.runId.slice(0, 256) },
+  ];
+}
 /** Tag on the replica re-protect makes: `<plan>/<unit>`; the only instances it waits on. */
 export const REPROTECT_TAG = 'lifeboat:reprotect-replica';
 /** Tag on that replica: where the old primary went (its new identifier, or `none`). */
@@ -438,11 +447,7 @@ async function retireOldPrimary(
     await rds.send(
       new AddTagsToResourceCommand({
         ResourceName: arn,
-        Tags: [
-          { Key: RETIRED_TAG, Value: owner(run, unit) },
-          { Key: RETIRED_FROM_TAG, Value: id },
-          { Key: RETIRED_BY_TAG, Value: run.runId.slice(0, 256) },
-        ],
+        Tags: retiredTags(run, unit, id),
       }),
     );
     await rds.send(
