@@ -43,13 +43,7 @@ export async function planReprotect(deps: ReprotectDeps, input: ReprotectPollInp
     secret: recoverySecretId(unit),
     attempt,
   };
-  let n = 0;
-  const plan = (call: string | null, parameters: Record<string, DetailValue>, note?: string) => {
-    n += 1;
-    detail[`planned.${n}.call`] = call;
-    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
-    if (note) detail[`planned.${n}.note`] = note;
-  };
+  const plan = plannerInto(detail);
 
   const primary = await currentPrimary(deps, run, unit);
   await planSecret(deps, input, plan);
@@ -115,6 +109,17 @@ export async function planReprotect(deps: ReprotectDeps, input: ReprotectPollInp
 }
 
 type Planner = (call: string | null, parameters: Record<string, DetailValue>, note?: string) => void;
+
+/** A planner that numbers each planned call into `detail` (`planned.<n>.call`, its parameters, its note). */
+function plannerInto(detail: Record<string, DetailValue>): Planner {
+  let n = 0;
+  return (call, parameters, note) => {
+    n += 1;
+    detail[`planned.${n}.call`] = call;
+    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
+    if (note) detail[`planned.${n}.note`] = note;
+  };
+}
 
 /** The secret: replicated back over the stale one (docs/aws/secrets-manager-replication.md). */
 async function planSecret(deps: ReprotectDeps, input: UnitStepInput, plan: Planner): Promise<void> {
@@ -183,13 +188,7 @@ async function planAuroraReprotect(
     secret: recoverySecretId(unit),
     attempt,
   };
-  let n = 0;
-  const plan: Planner = (call, parameters, note) => {
-    n += 1;
-    detail[`planned.${n}.call`] = call;
-    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
-    if (note) detail[`planned.${n}.note`] = note;
-  };
+  const plan = plannerInto(detail);
   await planSecret(deps, input, plan);
   plan(
     null,
@@ -220,13 +219,7 @@ async function planReplicaClusterReprotect(
     secret: recoverySecretId(unit),
     attempt,
   };
-  let n = 0;
-  const plan: Planner = (call, parameters, note) => {
-    n += 1;
-    detail[`planned.${n}.call`] = call;
-    for (const [k, v] of Object.entries(parameters)) detail[`planned.${n}.${k}`] = v;
-    if (note) detail[`planned.${n}.note`] = note;
-  };
+  const plan = plannerInto(detail);
   await planSecret(deps, input, plan);
   for (const p of plannedCall(seen, unit)) plan(p.call, p.parameters, p.note);
   return { done: true, status: 'planned', waitSeconds: 0, observedAt, detail, warnings: seen.warnings };
