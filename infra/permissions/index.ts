@@ -13,7 +13,14 @@ import {
 } from '../arns.js';
 import { auroraGrants, globalDrillGrants, replicaClusterDrillGrants } from './aurora.js';
 import { drillArns, reprotectDescribeOld, reprotectGrants, switchoverGrants } from './modes.js';
-import { dnsChangeGrants, dnsFlipGrants, kmsForSecrets, lockGrant, sharedItemGrant } from './resources.js';
+import {
+  dnsChangeGrants,
+  dnsFlipGrants,
+  kmsForSecrets,
+  lockGrant,
+  promotionSnapshotReadGrant,
+  sharedItemGrant,
+} from './resources.js';
 import {
   allow,
   instanceUnitsOf,
@@ -170,6 +177,8 @@ export function stepGrants(
       ...flip.force,
       // The zone's batch (functions/lib/dns/shared.ts): UpdateDns registers its change and may send the batch.
       sharedItemGrant(plan, resources, 'ShareZoneBatches', 'dns'),
+      // The shared promotion poll's snapshot: an instance unit's promoted endpoint, when fresh.
+      promotionSnapshotReadGrant(plan, resources),
     ],
     // Also with every unit on the health-check strategy: a drill's copy is a simple CNAME that UpdateDns changes.
     checkDnsChange: [

@@ -74,15 +74,32 @@ export function sharedItemGrant(
   sid: string,
   kind: 'poll' | 'dns',
 ): StepGrant {
-  // The batch's sender reads the registered units' items at once (BatchGetItem; the leading keys hold it too).
+  // The batch's sender reads the registered units' items at once (BatchGetItem; the leading keys hold it too). A poll
+  // reads the snapshot's meta item and its instance's item in one BatchGetItem, and the lease holder writes one item
+  // per instance with BatchWriteItem (functions/lib/promotion-snapshot.ts).
   const actions =
     kind === 'dns'
       ? ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem']
-      : ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
+      : ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
   return {
     statement: allow(sid, actions, [resources.lockTableArn], {
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${kind}#${plan.name}#*`] },
     }),
+  };
+}
+
+/**
+ * UpdateDns reads its instance's item of the promotion poll's snapshot (functions/lib/promotion-snapshot.ts): read
+ * only, held to this plan's `poll#` items as the poll's grant is.
+ */
+export function promotionSnapshotReadGrant(plan: FailoverPlan, resources: StepResources): StepGrant {
+  return {
+    statement: allow(
+      'ReadPromotionPoll',
+      ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+      [resources.lockTableArn],
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`poll#${plan.name}#*`] } },
+    ),
   };
 }
 

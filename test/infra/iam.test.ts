@@ -136,8 +136,14 @@ describe('step permissions (examples/plan.json)', () => {
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
       DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
       // The shared poll (functions/lib/shared-poll.ts): its snapshot item, and the filtered describe (db:*).
+      // One BatchGetItem of the meta and instance items a poll; the lease holder's BatchWriteItem of the instance items.
       SharePromotionPoll: {
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:BatchWriteItem',
+        ],
         resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
       },
       DescribeInstancesByFilter: {
@@ -153,6 +159,11 @@ describe('step permissions (examples/plan.json)', () => {
       UpsertDrillRecords: { actions: ['route53:ChangeResourceRecordSets'], resources: [ZONE] },
       ShareZoneBatches: {
         actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
+      // The promotion poll's snapshot, read only (functions/lib/promotion-snapshot.ts, snapshotTarget).
+      ReadPromotionPoll: {
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
         resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
       },
     },
@@ -394,6 +405,12 @@ describe('step permissions (examples/plan.json)', () => {
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['poll#orders-dr#*'] },
     });
     expect(asList(poll?.Action)).not.toContain('dynamodb:DeleteItem');
+    // UpdateDns reads its instance's item of the same snapshot, and nothing else of it.
+    const read = stepStatements(template, plan, 'updateDns').find((s) => s.Sid === 'ReadPromotionPoll');
+    expect(read?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['poll#orders-dr#*'] },
+    });
+    expect(asList(read?.Action).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
     for (const step of ['updateDns', 'checkDnsChange'] as const) {
       const dns = stepStatements(template, plan, step).find((s) => s.Sid === 'ShareZoneBatches');
       // dns#<plan>#<run>#<zone>..., functions/lib/dns/shared.ts.
@@ -657,6 +674,8 @@ describe('step permissions follow the plan', () => {
       'ForceDnsFlips',
       // A drill copy's change goes in its zone's batch (functions/lib/dns/shared.ts).
       'ShareZoneBatches',
+      // A drill copy's promoted endpoint, from the promotion poll's snapshot (functions/lib/promotion-snapshot.ts).
+      'ReadPromotionPoll',
     ]);
     // A drill's copy of the record is a simple CNAME whatever the plan's strategy: its change is polled, and sent
     // with its zone's batch by the poll that takes the lease. The production flip is polled by its alarm's state.

@@ -1,10 +1,24 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as checkDatabasePromotion } from '../../functions/check-database-promotion.js';
 import { resetClients } from '../../functions/lib/clients.js';
+import { updateDns } from '../../functions/lib/dns/update.js';
 import { TIME_FACTOR_ENV } from '../../functions/lib/env.js';
-import { pollInstance, type SharedPollDeps } from '../../functions/lib/shared-poll.js';
+import { instanceDatabase } from '../../functions/lib/plan-names.js';
+import { instanceItemKey, snapshotTarget } from '../../functions/lib/promotion-snapshot.js';
+import { pollInstance, type SharedPollDeps, snapshotKey } from '../../functions/lib/shared-poll.js';
 import type { UnitStepInput } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import { stepInput } from '../fixtures/db-fixtures.js';
@@ -211,5 +225,321 @@ describe('CheckDatabasePromotion with the lock table', () => {
     // Assess
     expect(result).toMatchObject({ done: false, status: 'modifying', detail: { instance: 'db-2-replica' } });
     expect(describes() - before).toBe(1);
+  });
+});
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The snapshot as one small item per instance (functions/lib/promotion-snapshot.ts)               */
+/* ---------------------------------------------------------------------------------------------- */
+
+interface Sent {
+  readonly command: unknown;
+  readonly output: unknown;
+}
+
+/**
+ * The test's DynamoDB client, recording every command and its answer. `unprocessed` picks the puts of a
+ * BatchWriteItem that DynamoDB answers as UnprocessedItems (throttled: not written), as AWS does under load; the
+ * emulator's DynamoDB never does.
+ */
+function recording(unprocessed?: (put: WriteRequest) => boolean) {
+  const sent: Sent[] = [];
+  const real = deps.dynamodb;
+  const client = Object.create(real) as DynamoDBClient;
+  const send = async (command: Parameters<DynamoDBClient['send']>[0]) => {
+    let output: unknown;
+    if (command instanceof BatchWriteItemCommand && unprocessed) {
+      const requests = command.input.RequestItems?.[TABLE] ?? [];
+      const left = requests.filter(unprocessed);
+      const kept = requests.filter((r) => !left.includes(r));
+      const out = kept.length
+        ? await real.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: kept } }))
+        : {};
+      output = { ...out, UnprocessedItems: left.length ? { [TABLE]: left } : {} };
+    } else {
+      output = await real.send(command);
+    }
+    sent.push({ command, output });
+    return output;
+  };
+  client.send = send as unknown as DynamoDBClient['send'];
+  return { client, sent };
+}
+
+/** An item's size as DynamoDB counts it, from above: names plus the values' JSON (docs/design/fleet.md). */
+function itemBytes(item: Record<string, AttributeValue>): number {
+  return Object.entries(item).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(JSON.stringify(value)),
+    0,
+  );
+}
+
+/** Every item the recorded commands read (GetItem, BatchGetItem). */
+function itemsRead(sent: readonly Sent[]): Record<string, AttributeValue>[] {
+  return sent.flatMap(({ command, output }) => {
+    if (command instanceof GetItemCommand) {
+      const item = (output as { Item?: Record<string, AttributeValue> }).Item;
+      return item ? [item] : [];
+    }
+    if (command instanceof BatchGetItemCommand) {
+      return (output as BatchGetItemCommandOutput).Responses?.[TABLE] ?? [];
+    }
+    return [];
+  });
+}
+
+/** The puts of the recorded BatchWriteItem calls, by instance item key. */
+function putsSent(sent: readonly Sent[]): string[] {
+  return sent.flatMap(({ command }) =>
+    command instanceof BatchWriteItemCommand
+      ? (command.input.RequestItems?.[TABLE] ?? []).map((r) => r.PutRequest?.Item?.planName?.S ?? '')
+      : [],
+  );
+}
+
+async function storedItem(planName: string): Promise<Record<string, AttributeValue>> {
+  const out = await deps.dynamodb.send(
+    new GetItemCommand({ TableName: TABLE, Key: { planName: { S: planName } }, ConsistentRead: true }),
+  );
+  return out.Item ?? {};
+}
+
+describe('the promotion snapshot, one small item per instance', () => {
+  it('a unit’s poll reads the meta item’s lease and its own instance’s item, in one BatchGetItem; the meta item holds no instance', async () => {
+    // Prepare: every instance registered, and a lease holder's write of all 40.
+    const key = newRun();
+    const t0 = Date.parse('2026-01-04T00:00:00Z');
+    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
+    const holder = await pollInstance(at(INTERVAL + 0.5), key, 'db-0-replica', INTERVAL);
+    const { client, sent } = recording();
+    // Act
+    const result = await pollInstance(
+      { ...at(INTERVAL + 1), dynamodb: client },
+      key,
+      'db-7-replica',
+      INTERVAL,
+    );
+    // Assess: one consistent read of two keys, never the registered ids.
+    expect(holder.source).toBe('lease');
+    expect(result).toMatchObject({ source: 'snapshot', instance: { DBInstanceIdentifier: 'db-7-replica' } });
+    expect(sent).toHaveLength(1);
+    const command = sent[0]?.command;
+    expect(command).toBeInstanceOf(BatchGetItemCommand);
+    const request = (command as BatchGetItemCommand).input.RequestItems?.[TABLE];
+    expect(request?.Keys?.map((k) => k.planName?.S).sort()).toEqual(
+      [snapshotKey(key), instanceItemKey(key, 'db-7-replica')].sort(),
+    );
+    expect(request?.ConsistentRead).toBe(true);
+    expect(request?.ProjectionExpression).not.toMatch(/\bids\b/);
+    expect(itemsRead(sent).flatMap((item) => Object.keys(item))).not.toContain('ids');
+    // The items as stored: the meta item is the lease, its time, the ids and the TTL; each instance has its own.
+    const meta = await storedItem(snapshotKey(key));
+    expect(Object.keys(meta).sort()).toEqual(['expiresAt', 'ids', 'leaseUntil', 'planName', 'polledAt']);
+    expect(meta.ids?.SS).toHaveLength(UNITS);
+    const own = await storedItem(instanceItemKey(key, 'db-7-replica'));
+    expect(Object.keys(own).sort()).toEqual(['expiresAt', 'instance', 'planName', 'polledAt']);
+    expect(JSON.parse(own.instance?.S ?? '{}')).toMatchObject({ DBInstanceIdentifier: 'db-7-replica' });
+    expect(Number(own.polledAt?.N)).toBe(t0 + (INTERVAL + 0.5) * 1000);
+  });
+
+  it('at 500 registered instances, no item a unit reads is over 4 KB, and the lease holder writes them 25 a call', async () => {
+    // Prepare: 500 instances, registered as the units' first polls register them.
+    const key = newRun();
+    const t0 = Date.parse('2026-01-05T00:00:00Z');
+    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    const fleet = Array.from({ length: 500 }, (_, i) => `fleet-${i}-replica-with-a-longer-identifier`);
+    for (const id of fleet) emulator.seed.dbInstance({ region: REGION, id, status: 'modifying' });
+    await deps.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { planName: { S: snapshotKey(key) } },
+        UpdateExpression: 'ADD ids :ids',
+        ExpressionAttributeValues: { ':ids': { SS: fleet } },
+      }),
+    );
+    const holder = recording();
+    const before = describes();
+    const leased = await pollInstance({ ...at(0), dynamodb: holder.client }, key, fleet[0] ?? '', INTERVAL);
+    const describedByHolder = describes() - before;
+    // Act: every tenth unit polls within the interval.
+    const sample = fleet.filter((_, i) => i % 10 === 0 || i === 499);
+    const polls = await Promise.all(
+      sample.map(async (id) => {
+        const { client, sent } = recording();
+        const result = await pollInstance({ ...at(1), dynamodb: client }, key, id, INTERVAL);
+        return { id, result, sent };
+      }),
+    );
+    // Assess
+    expect(leased.source).toBe('lease');
+    expect(describedByHolder).toBe(5);
+    const writes = holder.sent.filter((s) => s.command instanceof BatchWriteItemCommand);
+    expect(writes).toHaveLength(20);
+    expect(new Set(putsSent(holder.sent))).toEqual(new Set(fleet.map((id) => instanceItemKey(key, id))));
+    for (const { id, result, sent } of polls) {
+      expect(result).toMatchObject({ source: 'snapshot', instance: { DBInstanceIdentifier: id } });
+      expect(sent).toHaveLength(1);
+      const read = itemsRead(sent);
+      expect(read).toHaveLength(2);
+      for (const item of read) expect(itemBytes(item)).toBeLessThanOrEqual(4096);
+    }
+    // As stored, too: an instance's item is far below one read unit (4 KB).
+    expect(itemBytes(await storedItem(instanceItemKey(key, fleet[499] ?? '')))).toBeLessThan(1024);
+  }, 30_000);
+
+  it('unprocessed puts are sent again; those still left only cost their unit its own describe', async () => {
+    // Prepare: every instance registered. DynamoDB answers db-4's put as unprocessed every time, and the puts of
+    // db-5, db-15, db-25 and db-35 once.
+    const key = newRun();
+    const t0 = Date.parse('2026-01-06T00:00:00Z');
+    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
+    const once = new Set(['db-5-replica', 'db-15-replica', 'db-25-replica', 'db-35-replica']);
+    const throttled = new Set<string>();
+    const { client, sent } = recording((put) => {
+      const name = put.PutRequest?.Item?.planName?.S ?? '';
+      const id = name.slice(name.lastIndexOf('#') + 1);
+      if (id === 'db-4-replica') return true;
+      if (once.has(id) && !throttled.has(id)) {
+        throttled.add(id);
+        return true;
+      }
+      return false;
+    });
+    // Act: the lease holder writes; then every unit polls within the interval.
+    const holder = await pollInstance(
+      { ...at(INTERVAL + 0.5), dynamodb: client },
+      key,
+      'db-0-replica',
+      INTERVAL,
+    );
+    const before = describes();
+    const polls = await Promise.all(ids.map((id) => pollInstance(at(INTERVAL + 1), key, id, INTERVAL)));
+    // Assess: the holder is not failed by a put left; the unit whose put was left reads its own instance, alone.
+    expect(holder.source).toBe('lease');
+    const puts = putsSent(sent);
+    const count = (id: string) => puts.filter((p) => p === instanceItemKey(key, id)).length;
+    for (const id of once) expect(count(id)).toBe(2);
+    expect(count('db-4-replica')).toBe(4);
+    expect(count('db-6-replica')).toBe(1);
+    const bySource = (source: string) =>
+      polls.filter((r) => r.source === source).map((r) => r.instance.DBInstanceIdentifier);
+    expect(bySource('own')).toEqual(['db-4-replica']);
+    expect(bySource('snapshot')).toHaveLength(UNITS - 1);
+    expect(describes() - before).toBe(1);
+  });
+
+  it('a BatchWriteItem refused whole (throttled) is not the lease holder’s error; the others read their own', async () => {
+    const key = newRun();
+    const t0 = Date.parse('2026-01-07T00:00:00Z');
+    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    // Prepare: five instances registered, none written yet.
+    await deps.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { planName: { S: snapshotKey(key) } },
+        UpdateExpression: 'ADD ids :ids',
+        ExpressionAttributeValues: { ':ids': { SS: ids.slice(0, 5) } },
+      }),
+    );
+    const fault = emulator.faults.add({
+      match: { service: 'dynamodb', action: 'BatchWriteItem' },
+      always: 'throttle',
+    });
+    // Act
+    const holder = await pollInstance(at(INTERVAL + 0.5), key, 'db-0-replica', INTERVAL).finally(() =>
+      fault.remove(),
+    );
+    const other = await pollInstance(at(INTERVAL + 1), key, 'db-1-replica', INTERVAL);
+    // Assess
+    expect(holder).toMatchObject({ source: 'lease', instance: { DBInstanceIdentifier: 'db-0-replica' } });
+    expect(other).toMatchObject({ source: 'own', instance: { DBInstanceIdentifier: 'db-1-replica' } });
+  });
+});
+
+describe('UpdateDns with the promotion snapshot', () => {
+  const t0 = Date.parse('2026-01-08T00:00:00Z');
+  let route53: Route53Client;
+  let input: UnitStepInput;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    route53 = new Route53Client({ ...emulator.clientConfig('us-east-1'), maxAttempts: 1 });
+    const { id: zoneId } = emulator.seed.hostedZone({
+      name: 'snapshot.example.internal',
+      records: [
+        { name: 'app.snapshot.example.internal', type: 'CNAME', ttl: 30, values: ['old.example.com'] },
+      ],
+    });
+    // A promoted instance: available, no replica source.
+    emulator.seed.dbInstance({ region: REGION, id: 'promoted-replica' });
+    const base = stepInput();
+    input = {
+      run: { ...base.run, runId: 'run-update-dns' },
+      unit: {
+        ...base.unit,
+        database: { ...instanceDatabase(base.unit, 'this test'), replicaInstanceId: 'promoted-replica' },
+        dns: {
+          ...base.unit.dns,
+          hostedZoneId: zoneId,
+          recordName: 'app.snapshot.example.internal',
+          strategy: 'cname',
+        },
+      } as UnitStepInput['unit'],
+    };
+    // The check step's last poll: the lease holder writes the instance's item at t0.
+    const polled = await pollInstance(
+      { ...deps, now: () => new Date(t0) },
+      { planName: input.run.planName, runId: input.run.runId, region: REGION },
+      'promoted-replica',
+      INTERVAL,
+    );
+    endpoint = polled.instance.Endpoint?.Address ?? '';
+  });
+
+  const snapshot = (seconds: number, runId = input.run.runId) => ({
+    dynamodb: deps.dynamodb,
+    tableName: TABLE,
+    key: { planName: input.run.planName, runId, region: REGION },
+    intervalSeconds: INTERVAL,
+    now: () => new Date(t0 + seconds * 1000),
+  });
+
+  it('takes the promoted endpoint from a fresh snapshot: no DescribeDBInstances', async () => {
+    const before = describes();
+    const result = await updateDns({ rds: deps.rds, route53, snapshot: snapshot(1) }, input);
+    expect(endpoint).not.toBe('');
+    expect(result).toMatchObject({ outcome: 'changed', detail: { target: endpoint } });
+    expect(describes() - before).toBe(0);
+  });
+
+  it('describes the instance when its item is older than one interval, or missing', async () => {
+    const before = describes();
+    const stale = await updateDns({ rds: deps.rds, route53, snapshot: snapshot(INTERVAL + 1) }, input);
+    const afterStale = describes();
+    const missing = await updateDns({ rds: deps.rds, route53, snapshot: snapshot(1, 'no-such-run') }, input);
+    expect(stale).toMatchObject({ detail: { target: endpoint } });
+    expect(missing).toMatchObject({ detail: { target: endpoint } });
+    expect(afterStale - before).toBe(1);
+    expect(describes() - afterStale).toBe(1);
+  });
+
+  it('does not take a snapshot that shows the instance not promoted yet, nor a table that does not answer', async () => {
+    // Prepare: the snapshot of an instance still modifying (db-2-replica, seeded above).
+    const key = { planName: input.run.planName, runId: 'run-not-promoted', region: REGION };
+    await pollInstance({ ...deps, now: () => new Date(t0) }, key, 'db-2-replica', INTERVAL);
+    const unit = {
+      ...input.unit,
+      database: { ...instanceDatabase(input.unit, 'this test'), replicaInstanceId: 'db-2-replica' },
+    } as UnitStepInput['unit'];
+    // Act
+    const notPromoted = await snapshotTarget({ ...snapshot(1, key.runId) }, unit);
+    const noTable = await snapshotTarget({ ...snapshot(1), tableName: 'no-such-table' }, input.unit);
+    const fresh = await snapshotTarget(snapshot(1), input.unit);
+    // Assess
+    expect(notPromoted).toBeUndefined();
+    expect(noTable).toBeUndefined();
+    expect(fresh).toMatchObject({ endpoint, notPromoted: undefined, status: 'available' });
   });
 });

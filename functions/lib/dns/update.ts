@@ -18,6 +18,7 @@ import {
 import { logger } from '../observability.js';
 import type { UnitPlan } from '../plan.js';
 import { promotedTarget } from '../promoted-target.js';
+import { type SnapshotReaderDeps, snapshotTarget } from '../promotion-snapshot.js';
 import { timedStep } from '../step.js';
 import type { PreflightCheck, StepResult, UnitStepInput } from '../types.js';
 import { liveTtlCheck } from '../verify/budget.js';
@@ -49,6 +50,11 @@ export {
 
 export interface UpdateDnsDeps extends DnsDeps {
   readonly rds: RDSClient;
+  /**
+   * The run's promotion snapshot (functions/lib/promotion-snapshot.ts): an instance unit whose item there is fresh and
+   * shows the promotion done takes the endpoint from it instead of describing its instance.
+   */
+  readonly snapshot?: SnapshotReaderDeps;
 }
 
 export interface DnsReadinessDeps extends DnsDeps {
@@ -113,8 +119,12 @@ export async function updateDns(deps: UpdateDnsDeps, input: UnitStepInput): Prom
     'updateDns',
     unit.name,
     async () => {
-      // The promoted instance, or an Aurora unit's promoted cluster or global writer endpoint.
-      const promoted = await promotedTarget(deps.rds, unit);
+      // The promoted instance, or an Aurora unit's promoted cluster or global writer endpoint. An instance unit reads the
+      // shared poll's snapshot first (docs/design/fleet.md, "Polls by instance, not by unit"): 500 units describing
+      // their own instance here were 500 DescribeDBInstances against RDS's 12 a second.
+      const promoted =
+        (deps.snapshot ? await snapshotTarget(deps.snapshot, unit) : undefined) ??
+        (await promotedTarget(deps.rds, unit));
       const target = promoted.endpoint;
       if (!target) {
         throw new ResourceBusyError(`${promoted.what} has no endpoint yet (status ${promoted.status})`);
