@@ -18,8 +18,11 @@ import './sdk/dynamodb.js';
  * The run's promotion snapshot in the lock table (docs/design/fleet.md, "Polls by instance, not by unit"): what the
  * shared poll (functions/lib/shared-poll.ts) writes and the units read. All items are small, so that a unit's read
  * costs one read unit whatever the size of the fleet (DynamoDB charges a read by the whole item's size):
- * - `poll#<plan>#<run>#rds#<region>`, the meta item: the lease (`leaseUntil`), when the last lease holder finished
- *   writing (`polledAt`), and the set of instance ids the units registered (`ids`), which only the lease holder reads;
+ * - `poll#<plan>#<run>#rds#<region>`, the meta item: the lease (`leaseUntil`) and when the last lease holder finished
+ *   writing (`polledAt`);
+ * - `poll#<plan>#<run>#rds#<region>#ids`: the set of instance ids the units registered (`ids`), which only the lease
+ *   holder reads. It is not in the meta item because a projection does not lower a read's cost: DynamoDB charges the
+ *   whole item (docs/aws/dynamodb-batch-operations.md), and 500 ids are 15-35 KB, 4-9 read units a poll;
  * - `poll#<plan>#<run>#rds#<region>#db#<instance>`, one per described instance: its trimmed DBInstance (`instance`,
  *   JSON) and when it was described (`polledAt`). A unit judges an instance item by its own `polledAt`, never by the
  *   meta item's: a write the lease holder could not finish leaves that instance's older item, which then reads as old.
@@ -35,6 +38,11 @@ export interface SnapshotKey {
 /** The meta item's key: beside the plan's lock item, never the same (a plan name has no `#`). */
 export function snapshotKey(key: SnapshotKey): string {
   return `poll#${key.planName}#${key.runId}#rds#${key.region}`;
+}
+
+/** The key of the registered ids' item. */
+export function idsItemKey(key: SnapshotKey): string {
+  return `${snapshotKey(key)}#ids`;
 }
 
 /** The key of one instance's item. */
@@ -82,7 +90,7 @@ export function trimmed(instance: DBInstance): DBInstance {
   };
 }
 
-/** What a unit reads: the meta item's lease and time (never its `ids`), and its own instance's item. */
+/** What a unit reads: the meta item's lease, and its own instance's item. */
 export interface UnitView {
   /** The meta item's `leaseUntil` (ms), when there is one. */
   readonly leaseUntil: number | undefined;
@@ -109,7 +117,8 @@ export async function readUnitView(
         [tableName]: {
           Keys: [itemKey(meta), itemKey(own)],
           ConsistentRead: true,
-          // One projection for both keys: the meta item has no `instance`, the instance item no `leaseUntil`.
+          // One projection for both keys: the meta item has no `instance`, the instance item no `leaseUntil`. It saves
+          // bytes, not read units (a read is charged by the whole item).
           ProjectionExpression: 'planName, polledAt, leaseUntil, #instance',
           ExpressionAttributeNames: { '#instance': 'instance' },
         },

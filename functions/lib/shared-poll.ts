@@ -6,6 +6,7 @@ import { awsErrorName, toLifeboatError } from './errors.js';
 import { logger } from './observability.js';
 import {
   expiresAt as expiry,
+  idsItemKey,
   itemKey,
   PROMOTION_SNAPSHOT_SECONDS,
   readUnitView,
@@ -56,6 +57,7 @@ export async function pollInstance(
   const now = (deps.now ?? (() => new Date()))().getTime();
   const intervalMs = intervalSeconds * 1000;
   const Key = itemKey(snapshotKey(key));
+  const IdsKey = itemKey(idsItemKey(key));
   const expiresAt = expiry(now);
   const own = async () => ({
     instance: await describeInstance(deps.rds, instanceId),
@@ -67,7 +69,7 @@ export async function pollInstance(
     if (recent && recent.polledAt >= now - 2 * intervalMs) {
       return { instance: recent.value, source: 'snapshot' as const };
     }
-    await register(deps, Key, instanceId, expiresAt);
+    await register(deps, IdsKey, instanceId, expiresAt);
     return own();
   };
   let view: UnitView | undefined;
@@ -78,24 +80,31 @@ export async function pollInstance(
     }
     // A lease still running: the conditional update would fail, so it is not sent.
     if (view.leaseUntil !== undefined && view.leaseUntil >= now) return await notHolder(view);
-    // Take the lease (and register this instance) when nobody holds it, or its holder's time is up. The lease holder
-    // alone reads the registered ids (the update's answer).
-    const leased = await deps.dynamodb.send(
+    // Take the lease when nobody holds it, or its holder's time is up.
+    await deps.dynamodb.send(
       new UpdateItemCommand({
         TableName: deps.tableName,
         Key,
-        UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires ADD ids :id',
+        UpdateExpression: 'SET leaseUntil = :until, expiresAt = :expires',
         ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
         ExpressionAttributeValues: {
           ':until': { N: String(now + intervalMs) },
           ':now': { N: String(now) },
-          ':id': { SS: [instanceId] },
           ':expires': expiresAt,
         },
-        ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const ids = [...new Set([...(leased.Attributes?.ids?.SS ?? []), instanceId])];
+    // The lease holder alone reads the registered ids: its own registration answers them.
+    const registered = await deps.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: deps.tableName,
+        Key: IdsKey,
+        UpdateExpression: 'SET expiresAt = :expires ADD ids :id',
+        ExpressionAttributeValues: { ':id': { SS: [instanceId] }, ':expires': expiresAt },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const ids = [...new Set([...(registered.Attributes?.ids?.SS ?? []), instanceId])];
     const found = await describeInstances(deps.rds, ids).catch((error: unknown) => {
       // Throttled or failing: the lease runs out after one interval and another poll takes it.
       throw toLifeboatError(error, `DescribeDBInstances of ${ids.length} instances (shared poll)`);

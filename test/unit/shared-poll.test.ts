@@ -17,7 +17,7 @@ import { resetClients } from '../../functions/lib/clients.js';
 import { updateDns } from '../../functions/lib/dns/update.js';
 import { TIME_FACTOR_ENV } from '../../functions/lib/env.js';
 import { instanceDatabase } from '../../functions/lib/plan-names.js';
-import { instanceItemKey, snapshotTarget } from '../../functions/lib/promotion-snapshot.js';
+import { idsItemKey, instanceItemKey, snapshotTarget } from '../../functions/lib/promotion-snapshot.js';
 import { pollInstance, type SharedPollDeps, snapshotKey } from '../../functions/lib/shared-poll.js';
 import type { UnitStepInput } from '../../functions/lib/types.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
@@ -288,6 +288,17 @@ function itemsRead(sent: readonly Sent[]): Record<string, AttributeValue>[] {
   });
 }
 
+/** The keys of the items the recorded commands asked for (GetItem, BatchGetItem). */
+function keysReadBy(sent: readonly Sent[]): string[] {
+  return sent.flatMap(({ command }) => {
+    if (command instanceof GetItemCommand) return [command.input.Key?.planName?.S ?? ''];
+    if (command instanceof BatchGetItemCommand) {
+      return (command.input.RequestItems?.[TABLE]?.Keys ?? []).map((k) => k.planName?.S ?? '');
+    }
+    return [];
+  });
+}
+
 /** The puts of the recorded BatchWriteItem calls, by instance item key. */
 function putsSent(sent: readonly Sent[]): string[] {
   return sent.flatMap(({ command }) =>
@@ -333,10 +344,11 @@ describe('the promotion snapshot, one small item per instance', () => {
     expect(request?.ConsistentRead).toBe(true);
     expect(request?.ProjectionExpression).not.toMatch(/\bids\b/);
     expect(itemsRead(sent).flatMap((item) => Object.keys(item))).not.toContain('ids');
-    // The items as stored: the meta item is the lease, its time, the ids and the TTL; each instance has its own.
+    // The items as stored: the meta item is the lease, its time and the TTL; the ids are an item of their own (a
+    // read is charged by the whole item, projection or not); each instance has its own item.
     const meta = await storedItem(snapshotKey(key));
-    expect(Object.keys(meta).sort()).toEqual(['expiresAt', 'ids', 'leaseUntil', 'planName', 'polledAt']);
-    expect(meta.ids?.SS).toHaveLength(UNITS);
+    expect(Object.keys(meta).sort()).toEqual(['expiresAt', 'leaseUntil', 'planName', 'polledAt']);
+    expect((await storedItem(idsItemKey(key))).ids?.SS).toHaveLength(UNITS);
     const own = await storedItem(instanceItemKey(key, 'db-7-replica'));
     expect(Object.keys(own).sort()).toEqual(['expiresAt', 'instance', 'planName', 'polledAt']);
     expect(JSON.parse(own.instance?.S ?? '{}')).toMatchObject({ DBInstanceIdentifier: 'db-7-replica' });
@@ -353,7 +365,7 @@ describe('the promotion snapshot, one small item per instance', () => {
     await deps.dynamodb.send(
       new UpdateItemCommand({
         TableName: TABLE,
-        Key: { planName: { S: snapshotKey(key) } },
+        Key: { planName: { S: idsItemKey(key) } },
         UpdateExpression: 'ADD ids :ids',
         ExpressionAttributeValues: { ':ids': { SS: fleet } },
       }),
@@ -377,15 +389,19 @@ describe('the promotion snapshot, one small item per instance', () => {
     const writes = holder.sent.filter((s) => s.command instanceof BatchWriteItemCommand);
     expect(writes).toHaveLength(20);
     expect(new Set(putsSent(holder.sent))).toEqual(new Set(fleet.map((id) => instanceItemKey(key, id))));
+    // A read is charged by the whole stored item, whatever the projection returns: measure the items as stored.
+    const keysRead = new Set<string>();
     for (const { id, result, sent } of polls) {
       expect(result).toMatchObject({ source: 'snapshot', instance: { DBInstanceIdentifier: id } });
       expect(sent).toHaveLength(1);
-      const read = itemsRead(sent);
-      expect(read).toHaveLength(2);
-      for (const item of read) expect(itemBytes(item)).toBeLessThanOrEqual(4096);
+      expect(itemsRead(sent)).toHaveLength(2);
+      for (const k of keysReadBy(sent)) keysRead.add(k);
     }
-    // As stored, too: an instance's item is far below one read unit (4 KB).
+    expect(keysRead.size).toBe(sample.length + 1);
+    for (const k of keysRead) expect(itemBytes(await storedItem(k))).toBeLessThanOrEqual(4096);
+    // An instance's item is far below one read unit; the ids (the lease holder's read alone) are not.
     expect(itemBytes(await storedItem(instanceItemKey(key, fleet[499] ?? '')))).toBeLessThan(1024);
+    expect(itemBytes(await storedItem(idsItemKey(key)))).toBeGreaterThan(4096);
   }, 30_000);
 
   it('unprocessed puts are sent again; those still left only cost their unit its own describe', async () => {
@@ -438,7 +454,7 @@ describe('the promotion snapshot, one small item per instance', () => {
     await deps.dynamodb.send(
       new UpdateItemCommand({
         TableName: TABLE,
-        Key: { planName: { S: snapshotKey(key) } },
+        Key: { planName: { S: idsItemKey(key) } },
         UpdateExpression: 'ADD ids :ids',
         ExpressionAttributeValues: { ':ids': { SS: ids.slice(0, 5) } },
       }),
