@@ -34,6 +34,8 @@ export interface ScaleRow {
   failures: string[];
   throttledCalls: number[];
   throttledByAction: Record<string, number>;
+  /** API calls per unit by service:action, the median over the runs (absent in results written before it). */
+  callsPerUnitByAction?: Record<string, number>;
   stepErrors: number[];
   stepErrorsByKind: Record<string, number>;
   totalCalls: number[];
@@ -477,8 +479,12 @@ export function renderMarkdown(r: BenchResults): string {
       const errors = Object.entries(row.stepErrorsByKind)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
+      const calls = Object.entries(row.callsPerUnitByAction ?? {})
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       p(
-        `- ${row.units} unit${row.units === 1 ? '' : 's'}${row.whatIf ? ' (what-if)' : ''}, all runs: throttled ${actions || 'none'}; step errors ${errors || 'none'}${row.failures.length ? `; failures: ${row.failures.join('; ')}` : ''}${row.errors.length ? `; execution errors: ${row.errors.join('; ')}` : ''}.`,
+        `- ${row.units} unit${row.units === 1 ? '' : 's'}${row.whatIf ? ' (what-if)' : ''}, all runs: ${calls ? `calls per unit ${calls}; ` : ''}throttled ${actions || 'none'}; step errors ${errors || 'none'}${row.failures.length ? `; failures: ${row.failures.join('; ')}` : ''}${row.errors.length ? `; execution errors: ${row.errors.join('; ')}` : ''}.`,
       );
     }
     p();

@@ -378,6 +378,15 @@ async function main(): Promise<void> {
   for (const t of results.targets) log(`${t.met}: ${t.target} — ${t.figure}`);
 }
 
+function perUnitByAction(runs: readonly ScaleResult[], units: number): Record<string, number> {
+  const actions = new Set(runs.flatMap((r) => Object.keys(r.callsByAction ?? {})));
+  return Object.fromEntries(
+    [...actions]
+      .sort()
+      .map((a) => [a, round(median(runs.map((r) => (r.callsByAction?.[a] ?? 0) / units)), 2)]),
+  );
+}
+
 function scaleRow(
   units: number,
   runs: ScaleResult[],
@@ -411,6 +420,8 @@ function scaleRow(
     failures: runs.flatMap((r) => r.failures).slice(0, 5),
     throttledCalls: throttled,
     throttledByAction: byAction,
+    // Per unit, the median over the runs (an older results.json has no callsByAction).
+    callsPerUnitByAction: perUnitByAction(runs, units),
     stepErrors,
     stepErrorsByKind: runs.reduce<Record<string, number>>((acc, r) => {
       for (const [k, v] of Object.entries(r.stepErrors)) acc[k] = (acc[k] ?? 0) + v;

@@ -129,6 +129,8 @@ export interface ScaleResult {
   failures: string[];
   /** Calls answered with a throttling error, by service:action. */
   throttledCalls: Record<string, number>;
+  /** Every call the emulator answered, by service:action (the lock table and report bucket included). */
+  callsByAction: Record<string, number>;
   totalCalls: number;
   /** Step errors seen by the state machine (each one retried or caught), by step:error. */
   stepErrors: Record<string, number>;
@@ -489,9 +491,11 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
       (await storedReport(world.emulator, orchestrator, runId)) ?? (run.output as RunReport | undefined);
     const units = report?.units ?? [];
     const throttledCalls: Record<string, number> = {};
+    const callsByAction: Record<string, number> = {};
     for (const c of world.emulator.calls) {
-      if (c.fault !== 'throttle') continue;
       const key = `${c.service}:${c.action}`;
+      callsByAction[key] = (callsByAction[key] ?? 0) + 1;
+      if (c.fault !== 'throttle') continue;
       throttledCalls[key] = (throttledCalls[key] ?? 0) + 1;
     }
     const stepErrors: Record<string, number> = {};
@@ -523,6 +527,7 @@ async function scale(config: ScaleConfig): Promise<ScaleResult> {
         .map((u) => `${u.unit}: ${u.failure?.step ?? '?'} ${u.failure?.error ?? u.status}`)
         .slice(0, 10),
       throttledCalls,
+      callsByAction,
       totalCalls: world.emulator.calls.length,
       stepErrors,
       buckets: buckets(),

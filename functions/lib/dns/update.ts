@@ -14,6 +14,7 @@ import {
   isTransientAwsError,
   ResourceBusyError,
   ResourceMissingError,
+  toLifeboatError,
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { UnitPlan } from '../plan.js';
@@ -352,6 +353,13 @@ async function viaZoneBatch(
   try {
     before = await registerChange(shared, key, unit.name, change, undefined);
   } catch (error) {
+    // Throttled or slow (a timeout, a 5xx): the step's retry registers again. Sending alone instead puts one more
+    // change on a zone that takes one at a time (PriorRequestNotComplete), and at 500 units such sends kept the zone
+    // busy for every batch (docs/design/fleet.md, "DNS: one batch per zone"). The table is the lock's, which the run
+    // could not have started without.
+    if (isTransientAwsError(error)) {
+      throw toLifeboatError(error, `registering the change of ${unit.dns.recordName} for its zone batch`);
+    }
     logger.warn('zone batch unavailable, sending the change alone', {
       unit: unit.name,
       error: awsErrorName(error) ?? String(error),
