@@ -5,6 +5,8 @@ import {
   PutMetricDataCommand,
 } from '@aws-sdk/client-cloudwatch';
 import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
   DeleteItemCommand,
@@ -12,6 +14,8 @@ import {
   GetItemCommand,
   PutItemCommand,
   ResourceNotFoundException as TableNotFoundException,
+  UpdateItemCommand,
+  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import {
   ResourceNotFoundException as FunctionNotFoundException,
@@ -35,6 +39,8 @@ const REGION = 'us-west-2';
 const MOTO_DIVERGENCES: DivergenceTable = {
   // AWS answers InvalidParameterValue "The value AWS/ for parameter Namespace is invalid." (boto/boto3#1847).
   'PutMetricData to an AWS/ namespace is InvalidParameterValue': 'moto stores the datapoint',
+  // AWS: "up to 25 item put or delete operations" a call (docs/aws/dynamodb-batch-operations.md).
+  'BatchWriteItem of 26 puts is a ValidationException': 'moto writes all 26',
 };
 
 async function lockTable(target: Target): Promise<{ client: DynamoDBClient; table: string }> {
@@ -103,6 +109,120 @@ conformance('DynamoDB, S3, SNS, Lambda, CloudWatch', MOTO_DIVERGENCES, (suite) =
       // Assess
       expect(wrong).toBeInstanceOf(ConditionalCheckFailedException);
       expect(item.Item).toBeUndefined();
+    });
+
+    // The promotion snapshot's writes and reads (functions/lib/promotion-snapshot.ts, docs/aws/dynamodb-batch-operations.md).
+    it('BatchWriteItem takes at most 25 puts: 26 are a ValidationException and nothing is written, 25 are all written', async () => {
+      // Prepare
+      const { client, table } = await lockTable(suite.target());
+      const puts = (n: number, prefix: string): WriteRequest[] =>
+        Array.from({ length: n }, (_, i) => ({
+          PutRequest: { Item: { planName: { S: `${prefix}#db#${i}` }, polledAt: { N: '1' } } },
+        }));
+
+      // Act
+      // The error, or undefined when the call succeeded.
+      const tooMany = await client
+        .send(new BatchWriteItemCommand({ RequestItems: { [table]: puts(26, 'over') } }))
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      const written = await client.send(
+        new BatchWriteItemCommand({ RequestItems: { [table]: puts(25, 'ok') } }),
+      );
+      const first = await client.send(
+        new GetItemCommand({ TableName: table, Key: { planName: { S: 'over#db#0' } }, ConsistentRead: true }),
+      );
+      const last = await client.send(
+        new GetItemCommand({ TableName: table, Key: { planName: { S: 'ok#db#24' } }, ConsistentRead: true }),
+      );
+
+      // Assess
+      expect(Object.keys(written.UnprocessedItems ?? {})).toEqual([]);
+      expect(last.Item?.polledAt?.N).toBe('1');
+      await suite.behaves('BatchWriteItem of 26 puts is a ValidationException', {
+        aws: async () => {
+          expect(tooMany).toMatchObject({ name: 'ValidationException' });
+          expect(first.Item).toBeUndefined();
+        },
+        moto: async () => {
+          expect(tooMany).toBeUndefined();
+          expect(first.Item).toBeDefined();
+        },
+      });
+    });
+
+    it('BatchGetItem with one projection for two keys answers each item with the attributes it has', async () => {
+      // Prepare: a meta item (lease, no instance) and an instance item (instance, no lease), as the snapshot's.
+      const { client, table } = await lockTable(suite.target());
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            planName: { S: 'meta' },
+            leaseUntil: { N: '5' },
+            polledAt: { N: '4' },
+            ids: { SS: ['a', 'b'] },
+          },
+        }),
+      );
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            planName: { S: 'meta#db#a' },
+            instance: { S: '{}' },
+            polledAt: { N: '3' },
+            expiresAt: { N: '9' },
+          },
+        }),
+      );
+
+      // Act
+      const out = await client.send(
+        new BatchGetItemCommand({
+          RequestItems: {
+            [table]: {
+              Keys: ['meta', 'meta#db#a', 'meta#db#missing'].map((k) => ({ planName: { S: k } })),
+              ConsistentRead: true,
+              ProjectionExpression: 'planName, polledAt, leaseUntil, #instance',
+              ExpressionAttributeNames: { '#instance': 'instance' },
+            },
+          },
+        }),
+      );
+
+      // Assess
+      const items = out.Responses?.[table] ?? [];
+      const byKey = Object.fromEntries(items.map((item) => [item.planName?.S, Object.keys(item).sort()]));
+      expect(byKey).toEqual({
+        meta: ['leaseUntil', 'planName', 'polledAt'],
+        'meta#db#a': ['instance', 'planName', 'polledAt'],
+      });
+    });
+
+    it('UpdateItem ADD to a string set with ReturnValues ALL_NEW answers the whole set', async () => {
+      // Prepare
+      const { client, table } = await lockTable(suite.target());
+      const add = (id: string) =>
+        client.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { planName: { S: 'meta#ids' } },
+            UpdateExpression: 'ADD ids :id',
+            ExpressionAttributeValues: { ':id': { SS: [id] } },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+
+      // Act
+      await add('db-1');
+      await add('db-2');
+      const third = await add('db-1');
+
+      // Assess
+      expect([...(third.Attributes?.ids?.SS ?? [])].sort()).toEqual(['db-1', 'db-2']);
     });
 
     it('tables are per Region', async () => {
