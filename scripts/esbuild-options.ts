@@ -19,6 +19,7 @@ export function esbuildOptions(root: string): BuildOptions {
     keepNames: BUNDLING.keepNames,
     sourcemap: BUNDLING.sourceMap,
     sourcesContent: BUNDLING.sourcesContent,
+    charset: BUNDLING.esbuildArgs['--charset'],
     banner: { js: BUNDLING.banner },
     // bundleAwsSDK: the SDK is bundled, so nothing is external but what BUNDLING names.
     external: [...BUNDLING.externalModules],

@@ -29,14 +29,19 @@ export function prebuiltBundleDir(projectRoot: string, entry: string): string {
 
 /**
  * Modules every bundle takes in place of a package (esbuild's `alias`; the path is resolved in esbuild's working
- * directory, the project root). The SDK's default credential chain (`@aws-sdk/credential-provider-node`, which every
- * client's runtime config imports) becomes lifeboat's own reader of the credentials the Lambda runtime puts in the
- * environment: the chain's SSO, STS, ini-file, process, web-identity, container and instance-metadata providers, with
- * their nested clients, are some 140 KiB of every bundle that a Lambda never uses (docs/aws/lambda-credentials.md,
- * docs/design/packaging.md "Bundle size").
+ * directory, the project root). Each replaces SDK code that a Lambda step never runs (docs/design/packaging.md,
+ * "Bundle size", "What the aliases replace"):
+ * - The SDK's default credential chain (`@aws-sdk/credential-provider-node`, which every client's runtime config
+ *   imports) becomes lifeboat's own reader of the credentials the Lambda runtime puts in the environment: the chain's
+ *   SSO, STS, ini-file, process, web-identity, container and instance-metadata providers, with their nested clients,
+ *   are some 140 KiB of every bundle (docs/aws/lambda-credentials.md).
+ * - The event-stream codec (`@smithy/core/event-streams`, which the HTTP protocol loads through an `import()` esbuild
+ *   inlines) becomes a module that fails with NotSupportedError: no step sends an operation that streams events, and
+ *   the codec is some 15 KiB of every bundle.
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': './functions/lib/sdk/credentials.ts',
+  '@smithy/core/event-streams': './functions/lib/sdk/no-event-streams.ts',
 };
 
 /**
@@ -62,7 +67,14 @@ export const BUNDLING = {
   externalModules: ['pg-native'],
   // NodejsFunction passes `--alias:<package>=<path>` to esbuild for each entry (aws-cdk-lib BundlingOptions
   // `esbuildArgs`); local bundling runs esbuild in the project root, where the alias paths are resolved.
-  esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([pkg, path]) => `${pkg}=${path}`) },
+  // `--charset=utf8`: non-ASCII characters as they are (UTF-8, which Node reads a module in) rather than as \uXXXX
+  // escapes; the same program, and iconv-lite's character-set tables in the database steps shrink by some 215 KiB
+  // (docs/design/packaging.md, "Bundle size"). An esbuild argument because NodejsFunction drops its own `charset`
+  // option (aws-cdk issue 32649).
+  esbuildArgs: {
+    '--alias': Object.entries(BUNDLE_ALIASES).map(([pkg, path]) => `${pkg}=${path}`),
+    '--charset': 'utf8',
+  },
   // Docker bundling (when esbuild is not installed) runs there too: the project root is mounted as the input directory.
   workingDirectory: AssetStaging.BUNDLING_INPUT_DIR,
 } as const satisfies nodejs.BundlingOptions;

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import { credentialChainMarkers } from '../infra/credential-chain.js';
+import { eventStreamMarkers } from '../infra/event-streams.js';
 
 /**
  * The package as a team gets it: `npm pack` (which builds: the CLI compiled to dist/, every handler pre-bundled into
@@ -150,9 +151,11 @@ describe.skipIf(!npmRuns)(
         const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
         const bundle = join(out, `asset.${key}`, 'index.mjs');
         expect(existsSync(bundle), `${step}'s bundle`).toBe(true);
-        // Built with BUNDLING's alias too (scripts/esbuild-options.ts): no SDK credential chain, the environment reader.
+        // Built with BUNDLING's aliases too (scripts/esbuild-options.ts): no SDK credential chain, the environment
+        // reader; no event-stream codec.
         const code = readFileSync(bundle, 'utf8');
         expect(credentialChainMarkers(code), step).toEqual([]);
+        expect(eventStreamMarkers(code), step).toEqual([]);
         if (code.includes('credentialDefaultProvider')) {
           expect(code.includes('no AWS credentials in the environment'), step).toBe(true);
         }
