@@ -4,8 +4,8 @@ import { NotSupportedError } from '../errors.js';
 /**
  * What every bundled step has in place of `@smithy/core/event-streams` (BUNDLE_ALIASES in
  * infra/constructs/step-function.ts). Event streams are the SDK's framing for the few operations that stream typed
- * events (S3 SelectObjectContent, Lambda InvokeWithResponseStream among lifeboat's clients); lifeboat sends none of
- * them. Yet the SDK's HTTP protocol loads the codec through an `import()` that esbuild inlines, and the S3 and Lambda
+ * events (S3 SelectObjectContent, Lambda InvokeWithResponseStream among lifeboat's clients;
+ * docs/aws/sdk-event-streams.md); lifeboat sends none of them. Yet the SDK's HTTP protocol loads the codec through an `import()` that esbuild inlines, and the S3 and Lambda
  * clients import their default marshaller: about 15 KiB of every bundle that no step runs
  * (docs/design/packaging.md, "Bundle size").
  *
