@@ -1,4 +1,8 @@
-import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  type CloudWatchClient,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
 import type { DBInstance } from '@aws-sdk/client-rds';
 import {
   type DatabaseDeps,
@@ -25,6 +29,8 @@ export * from './database-promotion.js';
 
 export interface DatabaseReadinessDeps extends DatabaseDeps {
   readonly cloudwatch: CloudWatchClient;
+  /** The replica's lag as preflight read it for the whole fleet; undefined when it has none (then it is read here). */
+  readonly knownReplicaLag?: (instanceId: string) => { readonly lag: number | undefined } | undefined;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -32,6 +38,35 @@ export interface DatabaseReadinessDeps extends DatabaseDeps {
 /* ---------------------------------------------------------------------------------------------- */
 
 const LAG_WINDOW_MS = 5 * 60 * 1000;
+/** GetMetricData takes at most 500 queries a call (docs/aws/cloudwatch-metrics.md). */
+export const LAG_QUERIES_PER_CALL = 500;
+
+function replicaLagQuery(id: string, instanceId: string): MetricDataQuery {
+  return {
+    Id: id,
+    ReturnData: true,
+    MetricStat: {
+      Metric: {
+        Namespace: 'AWS/RDS',
+        MetricName: 'ReplicaLag',
+        Dimensions: [{ Name: 'DBInstanceIdentifier', Value: instanceId }],
+      },
+      Period: 60,
+      Stat: 'Maximum',
+    },
+  };
+}
+
+/** The newest value of a query's results, wherever it sits (TimestampDescending puts it first; a server may not). */
+function newestValue(values: readonly number[], timestamps: readonly Date[]): number | undefined {
+  if (values.length === 0) return undefined;
+  let newest = 0;
+  for (let i = 1; i < values.length; i++) {
+    const t = timestamps[i]?.getTime() ?? 0;
+    if (t > (timestamps[newest]?.getTime() ?? 0)) newest = i;
+  }
+  return values[newest];
+}
 
 /** The most recent `AWS/RDS ReplicaLag` (seconds) of the last five minutes, or undefined when there is none. */
 export async function latestReplicaLag(
@@ -44,34 +79,54 @@ export async function latestReplicaLag(
       StartTime: new Date(now.getTime() - LAG_WINDOW_MS),
       EndTime: now,
       ScanBy: 'TimestampDescending',
-      MetricDataQueries: [
-        {
-          Id: 'replicaLag',
-          ReturnData: true,
-          MetricStat: {
-            Metric: {
-              Namespace: 'AWS/RDS',
-              MetricName: 'ReplicaLag',
-              Dimensions: [{ Name: 'DBInstanceIdentifier', Value: instanceId }],
-            },
-            Period: 60,
-            Stat: 'Maximum',
-          },
-        },
-      ],
+      MetricDataQueries: [replicaLagQuery('replicaLag', instanceId)],
     }),
   );
   const result = out.MetricDataResults?.find((r) => r.Id === 'replicaLag') ?? out.MetricDataResults?.[0];
-  const values = result?.Values ?? [];
-  const timestamps = result?.Timestamps ?? [];
-  if (values.length === 0) return undefined;
-  // TimestampDescending puts the newest first; sort anyway, in case a server ignores ScanBy.
-  let newest = 0;
-  for (let i = 1; i < values.length; i++) {
-    const t = timestamps[i]?.getTime() ?? 0;
-    if (t > (timestamps[newest]?.getTime() ?? 0)) newest = i;
+  return newestValue(result?.Values ?? [], result?.Timestamps ?? []);
+}
+
+/**
+ * latestReplicaLag of many instances, 500 queries a GetMetricData (docs/design/fleet.md, "Preflight"): a fleet's
+ * preflight asked for each unit's lag alone, 500 calls against CloudWatch's 50 a second. Follows NextToken (a page may
+ * hold part of a query's values); an instance without a datapoint maps to undefined. Errors are thrown as the SDK
+ * gives them.
+ */
+export async function latestReplicaLags(
+  cloudwatch: CloudWatchClient,
+  instanceIds: readonly string[],
+  now: Date,
+): Promise<Map<string, number | undefined>> {
+  const unique = [...new Set(instanceIds)];
+  const lags = new Map<string, number | undefined>();
+  for (let start = 0; start < unique.length; start += LAG_QUERIES_PER_CALL) {
+    const chunk = unique.slice(start, start + LAG_QUERIES_PER_CALL);
+    // Query ids must start with a lower-case letter; the instance is found again by its position.
+    const values = chunk.map(() => ({ values: [] as number[], timestamps: [] as Date[] }));
+    let token: string | undefined;
+    do {
+      const out = await cloudwatch.send(
+        new GetMetricDataCommand({
+          StartTime: new Date(now.getTime() - LAG_WINDOW_MS),
+          EndTime: now,
+          ScanBy: 'TimestampDescending',
+          MetricDataQueries: chunk.map((id, i) => replicaLagQuery(`lag${i}`, id)),
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
+      for (const result of out.MetricDataResults ?? []) {
+        const at = values[Number(/^lag(\d+)$/.exec(result.Id ?? '')?.[1] ?? -1)];
+        if (!at) continue;
+        at.values.push(...(result.Values ?? []));
+        at.timestamps.push(...(result.Timestamps ?? []));
+      }
+      token = out.NextToken;
+    } while (token);
+    chunk.forEach((id, i) => {
+      lags.set(id, newestValue(values[i]?.values ?? [], values[i]?.timestamps ?? []));
+    });
   }
-  return values[newest];
+  return lags;
 }
 
 /**
@@ -213,7 +268,9 @@ async function replicaLagCheck(
   });
   let lag: number | undefined;
   try {
-    lag = await latestReplicaLag(deps.cloudwatch, replicaId, now);
+    // The fleet's lags read together before the units' checks, when preflight could (functions/lib/preflight.ts).
+    const known = deps.knownReplicaLag?.(replicaId);
+    lag = known ? known.lag : await latestReplicaLag(deps.cloudwatch, replicaId, now);
   } catch (error) {
     // A transient failure is worth a retry of preflight; anything else leaves the lag unknown, which a disaster
     // can cause too (a warning, not a reason to block a failover).

@@ -11,6 +11,7 @@ import { timeoutScale } from './env.js';
 import { isTransientAwsError, PreflightFailedError, TransientAwsError, toLifeboatError } from './errors.js';
 import type { UnitPlan } from './plan.js';
 import { isAuroraUnit } from './plan-names.js';
+import { prefetchFleetReads, readKey } from './preflight-fleet.js';
 import { checkReprotectReadiness, reprotectDeps } from './reprotect/reprotect.js';
 import { checkRotationReadiness, checkSecretReadiness } from './secret/preflight.js';
 import { auroraSwitchoverChecks, checkSwitchoverReadiness, switchoverDeps } from './switchover/preflight.js';
@@ -32,6 +33,8 @@ export interface PreflightEvent {
 /** What the preflight reads once for every unit, beside the coalesced clients (docs/design/fleet.md, "Preflight"). */
 interface SharedReads {
   readonly zoneRecords: ZoneRecordReader;
+  /** A replica's lag as read for the whole fleet; undefined when it was not (then the unit reads its own). */
+  readonly replicaLag: (instanceId: string) => { readonly lag: number | undefined } | undefined;
 }
 
 type Check = (
@@ -64,7 +67,7 @@ const CHECKS: readonly Concern[] = [
   {
     concern: 'database',
     // An Aurora unit's clusters and global cluster (functions/lib/aurora/preflight.ts).
-    check: (deps, input) =>
+    check: (deps, input, reads) =>
       isAuroraUnit(input.unit)
         ? checkAuroraReadiness(
             // Named, not spread: the step's clients are made on first use, and a spread would make every one,
@@ -76,7 +79,13 @@ const CHECKS: readonly Concern[] = [
             },
             { ...input, unit: input.unit },
           )
-        : checkDatabaseReadiness(deps, input),
+        : checkDatabaseReadiness(
+            new Proxy(deps, {
+              get: (target, property, receiver) =>
+                property === 'knownReplicaLag' ? reads.replicaLag : Reflect.get(target, property, receiver),
+            }) as PreflightDeps & { knownReplicaLag: SharedReads['replicaLag'] },
+            input,
+          ),
     onDeadline: 'retry',
     service: 'RDS or CloudWatch',
   },
@@ -193,12 +202,16 @@ export async function runPreflight(
   deadlineMs: number = PREFLIGHT_CHECK_DEADLINE_MS * timeoutScale(),
 ): Promise<PreflightReport> {
   const started = now();
-  const shared = coalescedReads(deps);
+  const answers = new Map<string, Promise<unknown>>();
+  const shared = coalescedReads(deps, answers);
+  // The fleet's replicas and their lags, read together before the units' checks (functions/lib/preflight-fleet.ts).
+  const fleet = await prefetchFleetReads(shared, event.units, answers, started);
   const reads: SharedReads = {
     zoneRecords: zoneRecordReader(
       () => shared.route53,
       event.units.map((u) => u.dns.hostedZoneId),
     ),
+    replicaLag: fleet.replicaLag,
   };
   const perUnit = await mapBounded(event.units, PREFLIGHT_UNIT_CONCURRENCY, async (unit) => {
     const results = await Promise.all(
@@ -337,8 +350,10 @@ interface Sender {
  * changed. Reads only (Get*, List*, Describe*), keyed by the action and its whole input, for the one invocation:
  * a read that failed is forgotten, so the next unit asks again.
  */
-export function coalescedReads(deps: PreflightDeps): PreflightDeps {
-  const answers = new Map<string, Promise<unknown>>();
+export function coalescedReads(
+  deps: PreflightDeps,
+  answers: Map<string, Promise<unknown>> = new Map(),
+): PreflightDeps {
   const wrap = <C extends object>(client: C): C =>
     new Proxy(client, {
       get(target, property, receiver) {
@@ -349,7 +364,7 @@ export function coalescedReads(deps: PreflightDeps): PreflightDeps {
           const action = (command as object).constructor.name;
           // A call with options (an abort signal, a callback) is its caller's own: not shared.
           if (!READ_ACTION.test(action) || rest.length > 0) return send(command, ...rest);
-          const key = `${action} ${JSON.stringify(command.input)}`;
+          const key = readKey(action, command.input);
           let answer = answers.get(key);
           if (answer === undefined) {
             // A promise whatever the client returns (a stand-in may answer at once, or throw).

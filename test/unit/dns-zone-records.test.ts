@@ -14,7 +14,8 @@ import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 
 /**
  * The preflight reads the units' records from one listing of their zone (functions/lib/dns/zone-records.ts,
- * docs/design/fleet.md "Preflight"), against the emulator's Route 53 (pages of at most 300 record sets).
+ * docs/design/fleet.md "Preflight"), against the emulator's Route 53 (pages of at most 300 record sets), and their
+ * replicas and lags with a few calls for the whole fleet (functions/lib/preflight-fleet.ts).
  */
 
 const ACCOUNT = '123456789012';
@@ -173,8 +174,8 @@ describe('zoneRecordReader', () => {
   });
 });
 
-/** Seeds each unit's secret and replica, and the shared rotation function. */
-function seedUnits(units: UnitPlan[]): void {
+/** Seeds each unit's secret and replica (lagging `lag(unit)` s, 0 by default), and the shared rotation function. */
+function seedUnits(units: UnitPlan[], lag: (unit: UnitPlan) => number = () => 0): void {
   if (!rotationSeeded) emulator.seed.lambdaFunction({ region: RECOVERY, name: 'fleet-rotation' });
   rotationSeeded = true;
   for (const u of units) {
@@ -196,7 +197,7 @@ function seedUnits(units: UnitPlan[]): void {
       masterUsername: 'app',
       dbName: 'app',
       replicaOf: primary.arn,
-      replicaLagSeconds: 0,
+      replicaLagSeconds: lag(u),
     });
     emulator.seed.secret({
       region: PRIMARY,
@@ -281,5 +282,115 @@ describe('preflight of units that share a zone', () => {
     expect(most).toBeLessThanOrEqual(PREFLIGHT_UNIT_CONCURRENCY);
     expect(most).toBeGreaterThan(1);
     expect(new Set(report.checks.map((c) => c.unit)).size).toBe(60);
+  });
+});
+
+describe("preflight of a fleet's replicas", () => {
+  const rdsReads = () =>
+    emulator.calls.filter((c) => c.action === 'DescribeDBInstances' && c.region === RECOVERY);
+  const lagReads = () => emulator.calls.filter((c) => c.action === 'GetMetricData');
+  const finding = (checks: PreflightCheck[], unit: string, check: string) =>
+    checks.find((c) => c.unit === unit && c.check === check);
+  const fleet = (n: number, tag: string) => {
+    const zone = newZone(n);
+    const names = Array.from({ length: n }, (_, i) => `u${String(i + 1).padStart(3, '0')}`);
+    return plan(zone.id, zone.name, names).map((u) => ({
+      ...u,
+      secret: { id: `${u.name}/${tag}` },
+      database: {
+        ...instanceDatabase(u, 'the test'),
+        primaryInstanceId: `${u.name}-${tag}`,
+        replicaInstanceId: `${u.name}-${tag}-r`,
+      },
+    })) as UnitPlan[];
+  };
+
+  it('describes 120 replicas with 2 DescribeDBInstances and reads their lags with 1 GetMetricData, each unit finding its own', async () => {
+    // Prepare: each replica lags a different number of seconds (its position), unit 7 over its limit (300 s by default).
+    const units = fleet(120, 'f');
+    seedUnits(units, (u) => (u.name === 'u007' ? 900 : Number(u.name.slice(1))));
+    emulator.clearCalls();
+
+    // Act
+    const report = await runPreflight(preflightDeps(), { run, units });
+
+    // Assess: 100 identifiers a describe, 500 queries a GetMetricData; no unit read its own.
+    expect(rdsReads()).toHaveLength(2);
+    expect(lagReads()).toHaveLength(1);
+    for (const u of units) {
+      expect(finding(report.checks, u.name, 'database.replica-exists')).toMatchObject({ ok: true });
+      expect(finding(report.checks, u.name, 'database.replica-source')).toMatchObject({ ok: true });
+      const lag = finding(report.checks, u.name, 'database.replica-lag');
+      const seconds = u.name === 'u007' ? 900 : Number(u.name.slice(1));
+      expect(lag?.figures).toEqual({ replicaLagSeconds: seconds });
+      expect(lag?.ok).toBe(u.name !== 'u007');
+    }
+  });
+
+  it('a replica that does not exist is found missing by its own describe, as a unit alone is', async () => {
+    // Prepare: 10 units, the replica of u004 never created.
+    const units = fleet(10, 'm');
+    seedUnits(units.filter((u) => u.name !== 'u004'));
+    const missing = units.find((u) => u.name === 'u004') as UnitPlan;
+    emulator.seed.secret({
+      region: PRIMARY,
+      name: missing.secret.id,
+      value: {
+        engine: 'postgres',
+        host: missing.dns.recordName,
+        port: 5432,
+        username: 'app',
+        password: 'x',
+        dbname: 'app',
+      },
+      replicaRegions: [RECOVERY],
+    });
+    emulator.clearCalls();
+
+    // Act
+    const report = await runPreflight(preflightDeps(), { run, units });
+
+    // Assess: the fleet's describe, then u004's own (RDS's DBInstanceNotFound).
+    expect(rdsReads()).toHaveLength(2);
+    expect(rdsReads()[1]).toMatchObject({ status: 404, resource: 'u004-m-r' });
+    expect(finding(report.checks, 'u004', 'database.replica-exists')).toMatchObject({
+      ok: false,
+      severity: 'error',
+    });
+    for (const u of units.filter((x) => x.name !== 'u004')) {
+      expect(finding(report.checks, u.name, 'database.replica-source')).toMatchObject({ ok: true });
+    }
+  });
+
+  it('a fleet read that fails leaves each unit to read its own, with the same findings', async () => {
+    // Prepare: the fleet's describe and lag read throttled on all three SDK attempts.
+    const units = fleet(6, 't');
+    seedUnits(units, () => 3);
+    const describe = emulator.faults.add({
+      match: { service: 'rds', action: 'DescribeDBInstances' },
+      failCalls: [1, 2, 3],
+      failWith: 'throttle',
+    });
+    const lags = emulator.faults.add({
+      match: { service: 'cloudwatch', action: 'GetMetricData' },
+      failCalls: [1, 2, 3],
+      failWith: 'throttle',
+    });
+    emulator.clearCalls();
+
+    // Act
+    const report = await runPreflight(preflightDeps(), { run, units });
+    describe.remove();
+    lags.remove();
+
+    // Assess: three refused attempts each, then one read a unit.
+    expect(rdsReads()).toHaveLength(3 + units.length);
+    expect(lagReads()).toHaveLength(3 + units.length);
+    for (const u of units) {
+      expect(finding(report.checks, u.name, 'database.replica-source')).toMatchObject({ ok: true });
+      expect(finding(report.checks, u.name, 'database.replica-lag')?.figures).toEqual({
+        replicaLagSeconds: 3,
+      });
+    }
   });
 });
