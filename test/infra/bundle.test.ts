@@ -161,6 +161,8 @@ describe('the app, synthesized for real (bundling on, cdk-nag on)', () => {
       return kib > (ceiling ?? TARGET_KIB);
     });
     expect(over, JSON.stringify(sizes.map((s) => `${s.step} ${Math.round(s.kib)} KiB`))).toEqual([]);
+    // Every ceiling names a function of the stack: a misspelt one would hold nothing.
+    expect(Object.keys(BUNDLE_CEILING_KIB).filter((step) => !sizes.some((s) => s.step === step))).toEqual([]);
     for (const step of ['summarizeUnit', 'promoteSecret', 'acquireLock', 'releaseLock', 'promoteDatabase']) {
       const size = sizes.find((s) => s.step === step);
       expect(size?.kib, step).toBeLessThanOrEqual(TARGET_KIB);
