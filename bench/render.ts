@@ -392,7 +392,11 @@ export function renderMarkdown(r: BenchResults): string {
     );
     p();
     p(
-      "**Rate limits** are modelled as token buckets in emulated time on the emulator's fault rules (bench/rate-limits.ts): a call that finds its bucket empty gets the service's throttling error. Limits without a documented burst get one second of tokens. Route 53's per-zone serialization is modelled too: a change to a hosted zone that still has a PENDING change is rejected with PriorRequestNotComplete (docs/aws/route53-changes.md; AWS does not say how long a zone stays busy, the emulator takes the whole PENDING period, the pessimistic reading). Not modelled: Route 53's per-account change-throughput bucket (its size is not in the page) and DynamoDB/S3/SNS (one call each per run). One approximation remains: the SDK's own retry backoff runs in real time, so at f it lasts 1/f times longer in emulated time than in AWS (SDK retries find fuller buckets than they would). The state machine's retries are as in AWS: the local runner scales each retrier's interval and cap by f and keeps its backoff and full jitter (local/runner.ts, scaleRetrier).",
+      `**Rate limits** are modelled as token buckets in emulated time on the emulator's fault rules (bench/rate-limits.ts): a call that finds its bucket empty gets the service's throttling error. Limits without a documented burst get one second of tokens. Route 53's per-zone serialization is modelled too: a change to a hosted zone that still has a PENDING change is rejected with PriorRequestNotComplete (docs/aws/route53-changes.md; AWS does not say how long a zone stays busy, the emulator takes the whole PENDING period, the pessimistic reading). Not modelled: Route 53's per-account change-throughput bucket (its size is not in the page), S3 and SNS (a few calls a run), and DynamoDB's per-partition throughput (the lock table's shared items: the promotion snapshot and the zone batch keep each unit's reads to small items of its own, docs/design/fleet.md; the emulator's DynamoDB answers every call). ${
+        sc.timeFactor < 1
+          ? `One approximation remains: the SDK's own retry backoff and request timeouts run in real time, so at f = ${sc.timeFactor} they last ${round(1 / sc.timeFactor, 0)} times longer in emulated time than in AWS (SDK retries find fuller buckets than they would).`
+          : "At f = 1 nothing is compressed: the SDK's retry back-off and request timeouts, the buckets and the state machine's retries keep their AWS proportions."
+      } The state machine's retries are as in AWS: the local runner scales each retrier's interval and cap by f and keeps its backoff and full jitter (local/runner.ts, scaleRetrier).`,
     );
     p();
     p(
@@ -463,12 +467,27 @@ export function renderMarkdown(r: BenchResults): string {
     if (largest && (Number.isNaN(largest.ratioToOneUnit) || largest.ratioToOneUnit > 1.5)) {
       const throttled = Object.values(largest.throttledByAction).reduce((a, b) => a + b, 0);
       const retries = Object.values(largest.stepErrorsByKind).reduce((a, b) => a + b, 0);
-      p(
-        `**Why ${largest.units} units miss 1.5x here.** Every unit's handlers, the emulator, the Step Functions engine, the DNS server and PostgreSQL share one 2-core machine${sc.loadAverage ? ` (load average ${sc.loadAverage.start.toFixed(1)} at the section's start, ${sc.loadAverage.end.toFixed(1)} at its end: other work ran beside it)` : ''}; the event loop of the process that runs the handlers was ${spread(
+      const failedRuns = largest.unitsFailed.filter((n) => n > 0).length;
+      const topError = Object.entries(largest.stepErrorsByKind).sort((a, b) => b[1] - a[1])[0];
+      // The least time the documented buckets allow for one call a unit past their burst (bench/rate-limits.ts).
+      const drain = (burst: number, perSecond: number) =>
+        Math.max(0, round((largest.units - burst) / perSecond, 1));
+      const reasons = [
+        `Every unit's handlers, the emulator (its DynamoDB is dynalite), the Step Functions engine, the DNS server and PostgreSQL share one 2-core machine${sc.loadAverage ? ` (load average ${sc.loadAverage.start.toFixed(1)} at the section's start, ${sc.loadAverage.end.toFixed(1)} at its end)` : ''}; the event loop of the process that runs the handlers was ${spread(
           largest.eventLoopUtilization.map((x) => x * 100),
           0,
           '%',
-        )} busy. At f = ${sc.timeFactor} a real second is ${round(1 / sc.timeFactor, 0)} emulated seconds, so local compute counts ${round(1 / sc.timeFactor, 0)} times against AWS's durations, and the SDK's real-time request timeouts end calls the starved event loop has not answered: of ${retries} step retries, only ${throttled} calls were throttled at all, the rest are transient errors with no throttling behind them (TransientAwsError on steps whose calls found their buckets full, such as PromoteSecret: client timeouts of the starved event loop, as the TimeoutErrors of DescribeSecret that stopped the 500-unit preflight before it checked at most 25 units at once). The throttled calls that remain are the zone batch's: a sender's lease lasts one DNS poll interval (2 emulated s = ${round(2 * sc.timeFactor, 2)} real s), which a starved sender outlasts, so several units send batches, each reading the zone and sending its change, against Route 53's 10 requests per second. In AWS each unit's steps run in their own Lambda execution environments, and time is not compressed: the same work is seconds of compute spread over the promotion's minutes.`,
+        )} busy`,
+        sc.timeFactor < 1
+          ? `at f = ${sc.timeFactor} a real second is ${round(1 / sc.timeFactor, 0)} emulated seconds, so that compute counts ${round(1 / sc.timeFactor, 0)} times against AWS's durations, and the SDK's real-time timeouts end calls a busy event loop has not answered`
+          : "at f = 1 it counts once, as in AWS, but on one process: a deployed run gives each unit's steps their own Lambda environment, where the units' compute overlaps instead of queueing",
+        `the documented rate limits set a floor of their own: one PromoteReadReplica a unit takes at least ${drain(300, 12)} s past RDS's burst of 300 at 12 a second, one StopReplicationToReplica a unit ${drain(50, 50)} s past Secrets Manager's 50 a second, and the zone's batches wait for each other's PENDING period ("DNS wait for the zone")`,
+        failedRuns
+          ? `units failed in ${failedRuns} of ${largest.runs} run(s) (${largest.unitsFailed.join(', ')}), most often ${topError ? `${topError[0]} (${topError[1]} step retries)` : 'with no step error recorded'}; ${retries} step retries against ${throttled} throttled calls`
+          : `no unit failed; ${throttled} calls were throttled and retried (${retries} step retries)`,
+      ];
+      p(
+        `**Why ${largest.units} units miss 1.5x here.** ${reasons.map((x) => `${x[0]?.toUpperCase()}${x.slice(1)}.`).join(' ')}`,
       );
       p();
     }
