@@ -7,6 +7,7 @@ import type { UnitPlan } from './plan.js';
 import { instanceDatabase, isAuroraUnit } from './plan-names.js';
 import type { PreflightDeps } from './preflight.js';
 import { describeInstances } from './rds-fleet.js';
+import './sdk/rds.js';
 
 /**
  * The preflight's reads of a fleet's replicas, made together before the units' checks (docs/design/fleet.md,
