@@ -40,8 +40,9 @@ export interface PollInput extends UnitStepInput {
 
 export interface PromotionPollDeps extends DatabaseDeps {
   /**
-   * Reads the replica. The step gives the shared poll (functions/lib/shared-poll.ts, docs/design/fleet.md "Polls by
-   * instance, not by unit") when it has the lock table; its own DescribeDBInstances otherwise.
+   * Reads the replica (PromoteDatabase, CheckDatabasePromotion). The step gives the shared poll
+   * (functions/lib/shared-poll.ts, docs/design/fleet.md "Polls by instance, not by unit") when it has the lock table;
+   * its own DescribeDBInstances otherwise.
    */
   readonly readReplica?: (instanceId: string) => Promise<DBInstance>;
 }
@@ -185,7 +186,7 @@ function instanceDetail(instance: DBInstance): Record<string, DetailValue> {
  * state was something else, the retry promotes. Either way the run converges without a second promotion. The
  * state machine's retry budget for ResourceBusyError on this step must therefore cover a promotion (minutes).
  */
-export async function promoteDatabase(deps: DatabaseDeps, input: UnitStepInput): Promise<StepResult> {
+export async function promoteDatabase(deps: PromotionPollDeps, input: UnitStepInput): Promise<StepResult> {
   const { run } = input;
   // Aurora units are promoted by functions/lib/aurora/promote.ts (the handler dispatches on the unit's kind).
   const unit = instanceUnit(input.unit, 'promoteDatabase');
@@ -194,7 +195,15 @@ export async function promoteDatabase(deps: DatabaseDeps, input: UnitStepInput):
     unit.name,
     async () => {
       const replicaId = unit.database.replicaInstanceId;
-      const instance = await describeInstance(deps.rds, replicaId);
+      // The run's shared snapshot when the step has it (docs/design/fleet.md, "Polls by instance, not by unit"): at
+      // 500 units, a describe per attempt took the RDS tokens the promotions needed. A snapshot up to two intervals
+      // old is safe: RDS refuses PromoteReadReplica on an instance promoted meanwhile (InvalidDBInstanceState, retried
+      // below as ResourceBusyError), and the retry reads it promoted. A dry run describes its own.
+      const read =
+        run.mode === 'dry-run' || !deps.readReplica
+          ? (id: string) => describeInstance(deps.rds, id)
+          : deps.readReplica;
+      const instance = await read(replicaId);
       const source = replicaSource(instance);
       const status = statusOf(instance);
       if (source === undefined) {

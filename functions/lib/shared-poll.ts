@@ -35,6 +35,8 @@ export interface SharedPollDeps {
   readonly tableName: string;
   /** Clock, for tests. @default () => new Date() */
   readonly now?: () => Date;
+  /** The wait for the lease holder's write, for tests (which move their clock instead). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export type SharedPollKey = SnapshotKey;
@@ -44,18 +46,88 @@ export type PollSource = 'snapshot' | 'lease' | 'own';
 export { PROMOTION_SNAPSHOT_SECONDS, snapshotKey };
 
 /**
- * The instance `instanceId` as of at most one poll interval ago, and where it came from. Throws what
- * DescribeDBInstances throws for the unit's own instance (ResourceMissingError for one that does not exist,
- * TransientAwsError when RDS throttles).
+ * How many intervals a unit waits for the lease holder to write its instance's item before it describes its own
+ * (docs/design/fleet.md, "Polls by instance, not by unit"): two, so that a registration the current lease holder
+ * missed is described by the next one, one interval later.
+ */
+export const WAIT_INTERVALS = 2;
+
+/**
+ * A waiting unit re-reads a tenth of an interval after the lease ends: the holder has written by then (its describe
+ * and writes take well under a second), or its lease is free to take.
+ */
+const WAKE_MARGIN = 0.1;
+
+/** The longest a poll waits for the lease holder, in seconds of an `intervalSeconds` interval: for step timeouts. */
+export function sharedPollWaitSeconds(intervalSeconds = PROMOTION_SNAPSHOT_SECONDS): number {
+  return WAIT_INTERVALS * intervalSeconds * (1 + WAKE_MARGIN);
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type Polled = { instance: DBInstance; source: PollSource };
+
+/**
+ * The instance `instanceId` as of at most one poll interval ago (two when another unit holds the lease), and where it
+ * came from. Throws what DescribeDBInstances throws for the unit's own instance (ResourceMissingError for one that
+ * does not exist, TransientAwsError when RDS throttles).
+ *
+ * A unit that finds no fresh item of its own while another holds the lease registers its instance and waits for the
+ * holder (up to WAIT_INTERVALS intervals, one small read each time the lease ends): at 500 units starting together,
+ * an own describe each would be 500 DescribeDBInstances in the first interval, where the holders need 5.
  */
 export async function pollInstance(
   deps: SharedPollDeps,
   key: SharedPollKey,
   instanceId: string,
   intervalSeconds: number,
-): Promise<{ instance: DBInstance; source: PollSource }> {
-  const now = (deps.now ?? (() => new Date()))().getTime();
+): Promise<Polled> {
+  const clock = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? realSleep;
   const intervalMs = intervalSeconds * 1000;
+  const start = clock().getTime();
+  const marginMs = Math.round(WAKE_MARGIN * intervalMs);
+  const deadline = start + WAIT_INTERVALS * (intervalMs + marginMs);
+  let registered = false;
+  // The reads are bounded by their number too, whatever the clock says: a clock that stands still (a test's) must not
+  // make the poll wait for ever.
+  for (let read = 0; ; read += 1) {
+    const now = clock().getTime();
+    const last = now >= deadline || read >= 2 * WAIT_INTERVALS;
+    // After a wait, an item written since the poll began is what it waited for, even a little over an interval old:
+    // taking the lease again for it would cost one more describe of every instance.
+    const freshSince = registered ? Math.min(start, now - intervalMs) : now - intervalMs;
+    const step = await pollOnce(deps, key, instanceId, { intervalMs, now, freshSince, last, registered });
+    if ('instance' in step) return step;
+    registered = true;
+    // The lease's end, or one interval when it is not known (another poll took it just now).
+    const leaseEnd =
+      step.leaseUntil !== undefined && step.leaseUntil >= now ? step.leaseUntil : now + intervalMs;
+    const wakeAt = Math.min(deadline, leaseEnd + marginMs);
+    await sleep(Math.max(1, wakeAt - now));
+  }
+}
+
+/**
+ * One read of the snapshot: the unit's instance, or `{ leaseUntil }` when another unit holds the lease and the unit
+ * should wait for it (never when `last`: then it describes its own).
+ */
+async function pollOnce(
+  deps: SharedPollDeps,
+  key: SharedPollKey,
+  instanceId: string,
+  at: {
+    readonly intervalMs: number;
+    readonly now: number;
+    /** The oldest `polledAt` of the unit's item it takes without the lease. */
+    readonly freshSince: number;
+    /** The wait is over: no more waiting, the unit describes its own. */
+    readonly last: boolean;
+    /** The unit registered its instance on an earlier read. */
+    readonly registered: boolean;
+  },
+): Promise<Polled | { leaseUntil: number | undefined }> {
+  const { intervalMs, now, last, registered } = at;
   const Key = itemKey(snapshotKey(key));
   const IdsKey = itemKey(idsItemKey(key));
   const expiresAt = expiry(now);
@@ -63,23 +135,25 @@ export async function pollInstance(
     instance: await describeInstance(deps.rds, instanceId),
     source: 'own' as const,
   });
-  // Another poll holds the lease: the instance's item if it is not older than two intervals, else its own read.
-  const notHolder = async (view: UnitView | undefined) => {
+  // Another poll holds the lease: the instance's item if it is not older than two intervals, else the unit registers
+  // and waits for the holder (or, its wait over, reads its own).
+  const notHolder = async (view: UnitView | undefined, leaseUntil: number | undefined) => {
     const recent = view?.instance;
     if (recent && recent.polledAt >= now - 2 * intervalMs) {
       return { instance: recent.value, source: 'snapshot' as const };
     }
-    await register(deps, IdsKey, instanceId, expiresAt);
-    return own();
+    if (!registered) await register(deps, IdsKey, instanceId, expiresAt);
+    return last ? own() : { leaseUntil };
   };
   let view: UnitView | undefined;
   try {
     view = await readUnitView(deps.dynamodb, deps.tableName, key, instanceId);
-    if (view.instance && view.instance.polledAt >= now - intervalMs) {
+    if (view.instance && view.instance.polledAt >= at.freshSince) {
       return { instance: view.instance.value, source: 'snapshot' };
     }
     // A lease still running: the conditional update would fail, so it is not sent.
-    if (view.leaseUntil !== undefined && view.leaseUntil >= now) return await notHolder(view);
+    if (view.leaseUntil !== undefined && view.leaseUntil >= now)
+      return await notHolder(view, view.leaseUntil);
     // Take the lease when nobody holds it, or its holder's time is up.
     await deps.dynamodb.send(
       new UpdateItemCommand({
@@ -95,7 +169,7 @@ export async function pollInstance(
       }),
     );
     // The lease holder alone reads the registered ids: its own registration answers them.
-    const registered = await deps.dynamodb.send(
+    const registeredIds = await deps.dynamodb.send(
       new UpdateItemCommand({
         TableName: deps.tableName,
         Key: IdsKey,
@@ -104,7 +178,7 @@ export async function pollInstance(
         ReturnValues: 'ALL_NEW',
       }),
     );
-    const ids = [...new Set([...(registered.Attributes?.ids?.SS ?? []), instanceId])];
+    const ids = [...new Set([...(registeredIds.Attributes?.ids?.SS ?? []), instanceId])];
     const found = await describeInstances(deps.rds, ids).catch((error: unknown) => {
       // Throttled or failing: the lease runs out after one interval and another poll takes it.
       throw toLifeboatError(error, `DescribeDBInstances of ${ids.length} instances (shared poll)`);
@@ -115,7 +189,8 @@ export async function pollInstance(
     const mine = found.get(instanceId);
     return mine ? { instance: mine, source: 'lease' } : await own();
   } catch (error) {
-    if (awsErrorName(error) === 'ConditionalCheckFailedException') return notHolder(view);
+    // Another poll took the lease between the read and the update: its end is at most one interval away.
+    if (awsErrorName(error) === 'ConditionalCheckFailedException') return notHolder(view, undefined);
     if (isFromRds(error)) throw error;
     logger.warn('shared poll unavailable, reading the instance alone', {
       instance: instanceId,

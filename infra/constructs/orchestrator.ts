@@ -10,6 +10,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type AwsService, stepTimeoutSeconds } from '../../functions/lib/clients.js';
 import type { FailoverPlan } from '../../functions/lib/plan.js';
+import { sharedPollWaitSeconds } from '../../functions/lib/shared-poll.js';
 import { jsonBytes, MAX_UNITS_PER_RUN, STATE_DATA_LIMIT_BYTES } from '../../functions/lib/state-limits.js';
 import { buildFailoverDefinition } from '../../statemachine/failover.js';
 import {
@@ -91,6 +92,13 @@ export function verifyFunctionTimeout(plan: FailoverPlan): Duration {
 const calling = (...services: AwsService[]) => Duration.seconds(stepTimeoutSeconds(services));
 
 /**
+ * A step that reads the shared promotion snapshot (functions/lib/shared-poll.ts) may also wait for its lease holder's
+ * write, up to two intervals (4.4 s), before its own describe (docs/design/fleet.md, "Polls by instance, not by unit").
+ */
+const sharingThePoll = () =>
+  Duration.seconds(stepTimeoutSeconds(['rds', 'dynamodb']) + Math.ceil(sharedPollWaitSeconds()));
+
+/**
  * The failover itself: one Lambda per step (each with only its own permissions) and the Standard state machine
  * that runs them, named after the plan it fails over.
  */
@@ -136,6 +144,8 @@ export class Orchestrator extends Construct {
       acquireLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
       releaseLock: { LOCK_TABLE_NAME: props.lockTable.tableName },
       // The shared promotion poll's snapshot lives in the lock table (functions/lib/shared-poll.ts).
+      // PromoteDatabase reads its replica from the same snapshot (functions/promote-database.ts).
+      promoteDatabase: { LOCK_TABLE_NAME: props.lockTable.tableName },
       checkDatabasePromotion: { LOCK_TABLE_NAME: props.lockTable.tableName },
       // The zone's change batch and the shared GetChange (functions/lib/dns/shared.ts).
       updateDns: { LOCK_TABLE_NAME: props.lockTable.tableName },
@@ -165,8 +175,8 @@ export class Orchestrator extends Construct {
       acquireLock: calling('dynamodb', 'sfn'),
       releaseLock: calling('dynamodb'),
       promoteSecret: calling('secretsManager'),
-      promoteDatabase: calling('rds'),
-      checkDatabasePromotion: calling('rds', 'dynamodb'),
+      promoteDatabase: sharingThePoll(),
+      checkDatabasePromotion: sharingThePoll(),
       updateDns: calling('rds', 'route53', 'dynamodb'),
       checkDnsChange: calling('route53', 'dynamodb'),
       // Two logins of SettleRotation (an interrupted rotation's pending and current credentials), each within the

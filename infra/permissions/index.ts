@@ -70,6 +70,20 @@ export function stepGrants(
     secrets,
   );
   const describeReplicas = allow('DescribeReplicaInstances', ['rds:DescribeDBInstances'], replicas);
+  // The shared promotion poll (functions/lib/shared-poll.ts), read by PromoteDatabase and CheckDatabasePromotion: the
+  // run's snapshot items, and one filtered describe for all.
+  const sharedPollGrants: StepGrant[] = [
+    sharedItemGrant(plan, resources, 'SharePromotionPoll', 'poll'),
+    {
+      statement: allow(
+        'DescribeInstancesByFilter',
+        ['rds:DescribeDBInstances'],
+        [`arn:${at.partition}:rds:${at.region}:${at.account}:db:*`],
+      ),
+      wildcardReason:
+        'DescribeDBInstances with a db-instance-id filter names no instance and is authorized against db:* (docs/design/fleet.md, "Sharing the poll"); read-only, recovery Region only',
+    },
+  ];
 
   const grants: Record<StepFunctionName, StepGrant[]> = {
     // Validates the baked-in plan and the input, and writes the selected units for the Map.
@@ -150,21 +164,14 @@ export function stepGrants(
       },
       drill.describeInstances('DescribeDrillInstances'),
       drill.onTaggedInstances('PromoteDrillReplicas', ['rds:PromoteReadReplica']),
+      // PromoteDatabase reads its replica from the shared poll's snapshot (functions/promote-database.ts), and may be
+      // the lease holder that describes every registered instance.
+      ...sharedPollGrants,
     ],
     checkDatabasePromotion: [
       { statement: describeReplicas },
       drill.describeInstances('DescribeDrillInstances'),
-      // The shared poll (functions/lib/shared-poll.ts): the run's snapshot item, and one filtered describe for all.
-      sharedItemGrant(plan, resources, 'SharePromotionPoll', 'poll'),
-      {
-        statement: allow(
-          'DescribeInstancesByFilter',
-          ['rds:DescribeDBInstances'],
-          [`arn:${at.partition}:rds:${at.region}:${at.account}:db:*`],
-        ),
-        wildcardReason:
-          'DescribeDBInstances with a db-instance-id filter names no instance and is authorized against db:* (docs/design/fleet.md, "Sharing the poll"); read-only, recovery Region only',
-      },
+      ...sharedPollGrants,
     ],
     updateDns: [
       { statement: describeReplicas },

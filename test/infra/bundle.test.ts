@@ -37,7 +37,7 @@ const BUNDLE_CEILING_KIB: Partial<Record<string, number>> = {
   promoteSecret: 195, // Secrets Manager (187 KiB)
   acquireLock: 250, // DynamoDB, Step Functions (240 KiB)
   releaseLock: 245, // DynamoDB, Step Functions: the holder check (235 KiB)
-  promoteDatabase: 290, // RDS (280 KiB)
+  promoteDatabase: 355, // RDS, DynamoDB: the shared poll's snapshot, as checkDatabasePromotion (343 KiB)
   checkDatabasePromotion: 355, // RDS, DynamoDB: the shared poll's snapshot (343 KiB)
   checkDnsChange: 360, // Route 53, CloudWatch (the health-check flip's alarm), DynamoDB (the zone batch) (348 KiB)
   loadPlan: 445, // zod for the plan schema, S3 (the run's units.json for the units Map) (433 KiB)
@@ -163,7 +163,7 @@ describe('the app, synthesized for real (bundling on, cdk-nag on)', () => {
     expect(over, JSON.stringify(sizes.map((s) => `${s.step} ${Math.round(s.kib)} KiB`))).toEqual([]);
     // Every ceiling names a function of the stack: a misspelt one would hold nothing.
     expect(Object.keys(BUNDLE_CEILING_KIB).filter((step) => !sizes.some((s) => s.step === step))).toEqual([]);
-    for (const step of ['summarizeUnit', 'promoteSecret', 'acquireLock', 'releaseLock', 'promoteDatabase']) {
+    for (const step of ['summarizeUnit', 'promoteSecret', 'acquireLock', 'releaseLock']) {
       const size = sizes.find((s) => s.step === step);
       expect(size?.kib, step).toBeLessThanOrEqual(TARGET_KIB);
     }

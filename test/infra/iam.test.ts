@@ -131,6 +131,20 @@ describe('step permissions (examples/plan.json)', () => {
       },
       DescribeDrillInstances: { actions: ['rds:DescribeDBInstances'], resources: [DRILL_DB] },
       PromoteDrillReplicas: { actions: ['rds:PromoteReadReplica'], resources: [DRILL_DB] },
+      // The shared poll's snapshot, as CheckDatabasePromotion reads it (functions/promote-database.ts).
+      SharePromotionPoll: {
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:BatchWriteItem',
+        ],
+        resources: [{ 'Fn::GetAtt': [table, 'Arn'] }],
+      },
+      DescribeInstancesByFilter: {
+        actions: ['rds:DescribeDBInstances'],
+        resources: ['arn:aws:rds:us-west-2:123456789012:db:*'],
+      },
     },
     checkDatabasePromotion: {
       DescribeReplicaInstances: { actions: ['rds:DescribeDBInstances'], resources: [REPLICA] },
@@ -397,14 +411,15 @@ describe('step permissions (examples/plan.json)', () => {
 
   it("lets the shared polls and DNS batches touch only this plan's shared items, never delete them", () => {
     // Act
-    const poll = stepStatements(template, plan, 'checkDatabasePromotion').find(
-      (s) => s.Sid === 'SharePromotionPoll',
-    );
-    // Assess: poll#<plan>#<run>#rds#<region> (functions/lib/shared-poll.ts, snapshotKey).
-    expect(poll?.Condition).toEqual({
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['poll#orders-dr#*'] },
-    });
-    expect(asList(poll?.Action)).not.toContain('dynamodb:DeleteItem');
+    // PromoteDatabase reads its replica from the same snapshot as CheckDatabasePromotion, under the same condition.
+    for (const step of ['checkDatabasePromotion', 'promoteDatabase'] as const) {
+      const poll = stepStatements(template, plan, step).find((s) => s.Sid === 'SharePromotionPoll');
+      // Assess: poll#<plan>#<run>#rds#<region> (functions/lib/shared-poll.ts, snapshotKey).
+      expect(poll?.Condition, step).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['poll#orders-dr#*'] },
+      });
+      expect(asList(poll?.Action)).not.toContain('dynamodb:DeleteItem');
+    }
     // UpdateDns reads its instance's item of the same snapshot, and nothing else of it.
     const read = stepStatements(template, plan, 'updateDns').find((s) => s.Sid === 'ReadPromotionPoll');
     expect(read?.Condition).toEqual({

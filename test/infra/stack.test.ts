@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { stepTimeoutSeconds } from '../../functions/lib/clients.js';
 import { defaultExecutionTimeout } from '../../infra/constructs/orchestrator.js';
 import { POLL_LOOPS, STEP_FUNCTIONS } from '../../statemachine/steps.js';
 import { examplePlan, stepFunction, synthesize } from './support.js';
@@ -61,6 +62,8 @@ describe('LifeboatStack on examples/plan.json', () => {
       releaseLock: { LOCK_TABLE_NAME: { Ref: table } },
       // The shared promotion poll's snapshot item (functions/lib/shared-poll.ts).
       checkDatabasePromotion: { LOCK_TABLE_NAME: { Ref: table } },
+      // PromoteDatabase reads its replica from the same snapshot.
+      promoteDatabase: { LOCK_TABLE_NAME: { Ref: table } },
       // The zone's change batch and the shared GetChange (functions/lib/dns/shared.ts).
       updateDns: { LOCK_TABLE_NAME: { Ref: table } },
       checkDnsChange: { LOCK_TABLE_NAME: { Ref: table } },
@@ -96,7 +99,9 @@ describe('LifeboatStack on examples/plan.json', () => {
     expect(timeout('preflight')).toBe(120);
     expect(timeout('report')).toBe(114);
     expect(timeout('verifyConnectivity')).toBe(101);
-    expect(timeout('promoteDatabase')).toBe(58);
+    // RDS and DynamoDB (the shared poll's snapshot), and the wait for its lease holder (4.4 s, up to 5).
+    expect(timeout('promoteDatabase')).toBe(timeout('checkDatabasePromotion'));
+    expect(timeout('promoteDatabase')).toBe(stepTimeoutSeconds(['rds', 'dynamodb']) + 5);
     expect(timeout('loadPlan')).toBe(58); // writes the run's units to S3
     // Several reads and creates in two Regions.
     expect(timeout('prepareDrill')).toBe(129);

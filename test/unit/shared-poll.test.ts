@@ -9,7 +9,7 @@ import {
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { RDSClient } from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as checkDatabasePromotion } from '../../functions/check-database-promotion.js';
@@ -20,6 +20,7 @@ import { instanceDatabase } from '../../functions/lib/plan-names.js';
 import { idsItemKey, instanceItemKey, snapshotTarget } from '../../functions/lib/promotion-snapshot.js';
 import { pollInstance, type SharedPollDeps, snapshotKey } from '../../functions/lib/shared-poll.js';
 import type { UnitStepInput } from '../../functions/lib/types.js';
+import { handler as promoteHandler } from '../../functions/promote-database.js';
 import { type Emulator, startEmulator } from '../../local/emulator/index.js';
 import { stepInput } from '../fixtures/db-fixtures.js';
 
@@ -56,6 +57,47 @@ beforeAll(async () => {
 afterAll(() => emulator?.close());
 
 const ids = Array.from({ length: UNITS }, (_, i) => `db-${i}-replica`);
+
+/**
+ * A clock shared by the polls of one round, from `ms`, running `scale` times faster than real time: the polls agree
+ * on the time as Lambdas do, and their waits pass `scale` times faster.
+ */
+function sharedClock(ms: number, scale = 4) {
+  const realStart = Date.now();
+  return {
+    now: () => new Date(ms + (Date.now() - realStart) * scale),
+    sleep: (wait: number) => new Promise<void>((resolve) => setTimeout(resolve, wait / scale)),
+  };
+}
+
+/** `at(s)`: the dependencies of the polls at `s` seconds from `t0`, all of them on one shared clock. */
+function roundsFrom(t0: number) {
+  const clocks = new Map<number, ReturnType<typeof sharedClock>>();
+  return (seconds: number) => {
+    const clock = clocks.get(seconds) ?? sharedClock(t0 + seconds * 1000);
+    clocks.set(seconds, clock);
+    return { ...deps, ...clock };
+  };
+}
+
+/**
+ * One poll's clock, from `ms`: a wait for the lease holder moves it instead of passing, and yields a few real
+ * milliseconds so that the other polls go on meanwhile (the lease holder's describe and writes among them).
+ */
+function clockAt(ms: number) {
+  let time = ms;
+  const waits: number[] = [];
+  return {
+    waits,
+    now: () => new Date(time),
+    sleep: async (wait: number) => {
+      waits.push(wait);
+      time += wait;
+      // 3.3 s of the test's clock are 66 ms: the other polls' registrations and writes land meanwhile, as they would.
+      await new Promise((resolve) => setTimeout(resolve, wait / 50));
+    },
+  };
+}
 const describes = () => emulator.calls.filter((c) => c.action === 'DescribeDBInstances').length;
 function newRun() {
   runCount += 1;
@@ -63,29 +105,28 @@ function newRun() {
 }
 
 describe('pollInstance', () => {
-  it('40 units polling every interval at the same instant: one DescribeDBInstances per interval from the third on', async () => {
+  it('40 units polling at once for the first time: at most ceil(n/100)+1 DescribeDBInstances across their first two intervals, then one per interval', async () => {
     // Prepare
     const key = newRun();
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     const round = async (seconds: number) => {
       const before = describes();
+      const clock = sharedClock(t0 + seconds * 1000);
       const results = await Promise.all(
-        ids.map((id) =>
-          pollInstance({ ...deps, now: () => new Date(t0 + seconds * 1000) }, key, id, INTERVAL),
-        ),
+        ids.map((id) => pollInstance({ ...deps, ...clock }, key, id, INTERVAL)),
       );
       return { calls: describes() - before, results };
     };
-    // Act: the worst case, every poll at the same instant. The first round registers the instances (the lease
-    // holder describes only those registered before it); in the second, the polls that lose the lease find a
-    // snapshot without their instance and read their own; from the third on, the snapshot holds every instance.
+    // Act: the worst case, every poll at the same instant. The first lease holder describes only the instances
+    // registered before it; the others register and wait for the next holder instead of describing their own.
     const first = await round(0);
-    const second = await round(INTERVAL + 0.5);
-    const third = await round(2 * INTERVAL + 1);
-    const fourth = await round(3 * INTERVAL + 1.5);
+    const third = await round(3 * INTERVAL);
+    const fourth = await round(4 * INTERVAL + 0.5);
     // Assess
-    expect(first.calls).toBeLessThanOrEqual(UNITS + 1);
-    expect(second.calls).toBeLessThanOrEqual(UNITS + 1);
+    expect(first.calls).toBeGreaterThanOrEqual(1);
+    expect(first.calls).toBeLessThanOrEqual(Math.ceil(UNITS / 100) + 1);
+    expect(first.results.filter((r) => r.source === 'own')).toEqual([]);
+    expect(first.results.map((r) => r.instance.DBInstanceIdentifier)).toEqual(ids);
     expect(third.calls).toBe(1);
     expect(fourth.calls).toBe(1);
     expect(fourth.results.map((r) => r.instance.DBInstanceIdentifier)).toEqual(ids);
@@ -95,17 +136,18 @@ describe('pollInstance', () => {
   });
 
   it('a unit whose instance is done sees it within one interval; a slow one does not hold it up', async () => {
-    // Prepare: every instance registered and in the snapshot.
+    // Prepare: every instance registered and in the snapshot (the first round's second lease holder wrote them at
+    // 1.1 intervals).
     const key = newRun();
     const t0 = Date.parse('2026-01-02T00:00:00Z');
-    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    const at = roundsFrom(t0);
     await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
-    await Promise.all(ids.map((id) => pollInstance(at(INTERVAL + 0.5), key, id, INTERVAL)));
+    await Promise.all(ids.map((id) => pollInstance(at(3 * INTERVAL), key, id, INTERVAL)));
     emulator.rds.setStatus(REGION, 'db-3-replica', 'available');
     // Act: within the interval the snapshot is reused; past it, the next poll refreshes it for everyone.
-    const stale = await pollInstance(at(INTERVAL + 1), key, 'db-3-replica', INTERVAL);
-    const refreshed = await pollInstance(at(2 * INTERVAL + 1), key, 'db-9-replica', INTERVAL);
-    const seen = await pollInstance(at(2 * INTERVAL + 1.5), key, 'db-3-replica', INTERVAL);
+    const stale = await pollInstance(at(3 * INTERVAL + 1), key, 'db-3-replica', INTERVAL);
+    const refreshed = await pollInstance(at(4 * INTERVAL + 1), key, 'db-9-replica', INTERVAL);
+    const seen = await pollInstance(at(4 * INTERVAL + 1.5), key, 'db-3-replica', INTERVAL);
     // Assess
     expect(stale).toMatchObject({ source: 'snapshot', instance: { DBInstanceStatus: 'modifying' } });
     expect(refreshed).toMatchObject({ source: 'lease', instance: { DBInstanceStatus: 'modifying' } });
@@ -113,25 +155,60 @@ describe('pollInstance', () => {
     emulator.rds.setStatus(REGION, 'db-3-replica', 'modifying');
   });
 
-  it('a lease holder that never writes: the others read their own instance, and the next interval takes the lease again', async () => {
+  it('a lease holder that dies: the others wait for its lease to end, and the first to find it free describes them all', async () => {
     // Prepare: a lease taken by a poll that then died (its DescribeDBInstances throttled away).
     const key = newRun();
     const t0 = Date.parse('2026-01-03T00:00:00Z');
-    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
     const fault = emulator.faults.add({
       match: { service: 'rds', action: 'DescribeDBInstances' },
       failCalls: [1],
       failWith: 'throttle',
     });
-    const died = await pollInstance(at(0), key, 'db-1-replica', INTERVAL).catch((e: Error) => e);
+    const died = await pollInstance({ ...deps, ...clockAt(t0) }, key, 'db-1-replica', INTERVAL).catch(
+      (e: Error) => e,
+    );
     fault.remove();
+    const before = describes();
     // Act
-    const meanwhile = await pollInstance(at(1), key, 'db-2-replica', INTERVAL);
-    const later = await pollInstance(at(INTERVAL + 1), key, 'db-2-replica', INTERVAL);
-    // Assess
+    const clock = clockAt(t0 + 1000);
+    const meanwhile = await pollInstance({ ...deps, ...clock }, key, 'db-2-replica', INTERVAL);
+    const other = await pollInstance({ ...deps, ...clockAt(t0 + 4000) }, key, 'db-1-replica', INTERVAL);
+    // Assess: one wait, to the dead lease's end (3 s) and a tenth of an interval; one describe of both instances.
     expect(died).toMatchObject({ name: 'TransientAwsError' });
-    expect(meanwhile.source).toBe('own');
-    expect(later.source).toBe('lease');
+    expect(clock.waits).toEqual([2300]);
+    expect(meanwhile).toMatchObject({ source: 'lease', instance: { DBInstanceIdentifier: 'db-2-replica' } });
+    expect(other).toMatchObject({ source: 'snapshot', instance: { DBInstanceIdentifier: 'db-1-replica' } });
+    expect(describes() - before).toBe(1);
+  });
+
+  it('a unit whose item never comes (every lease holder dies) describes its own after two intervals', async () => {
+    // Prepare: every time the unit waits, another poll takes the lease and dies before it writes.
+    const key = newRun();
+    const t0 = Date.parse('2026-01-09T00:00:00Z');
+    const clock = clockAt(t0);
+    const takeLeaseAndDie = async () => {
+      await deps.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: { planName: { S: snapshotKey(key) } },
+          UpdateExpression: 'SET leaseUntil = :until',
+          ExpressionAttributeValues: { ':until': { N: String(clock.now().getTime() + INTERVAL * 1000) } },
+        }),
+      );
+    };
+    await takeLeaseAndDie();
+    const sleep = async (wait: number) => {
+      await clock.sleep(wait);
+      await takeLeaseAndDie();
+    };
+    const before = describes();
+    // Act
+    const result = await pollInstance({ ...deps, now: clock.now, sleep }, key, 'db-6-replica', INTERVAL);
+    // Assess: it waited two intervals (and their margins), then read its own instance, once.
+    expect(result).toMatchObject({ source: 'own', instance: { DBInstanceIdentifier: 'db-6-replica' } });
+    expect(clock.waits.reduce((sum, w) => sum + w, 0)).toBe(2 * (INTERVAL * 1000 + 300));
+    expect(describes() - before).toBe(1);
+    expect((await storedItem(idsItemKey(key))).ids?.SS).toEqual(['db-6-replica']);
   });
 
   it('without the table, every poll reads its own instance, as before', async () => {
@@ -192,14 +269,16 @@ describe('CheckDatabasePromotion with the lock table', () => {
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 2200 - Date.now())));
       return { calls, results };
     };
-    // Act: two rounds register every instance; from the third, one lease holder describes them all.
-    await round(0);
+    // Act: in the first round (the polls register, and wait for the next lease holder instead of describing their
+    // own) two lease holders describe; from then on, one describes them all.
+    const first = await round(0);
     await round(1);
     const third = await round(2);
     emulator.rds.setStatus(REGION, 'db-7-replica', 'available');
     const fourth = await round(3);
     const fifth = await round(4);
     // Assess: a poll that read the snapshot just before the lease holder wrote it sees the change at its next poll.
+    expect(first.calls).toBeLessThanOrEqual(Math.ceil(UNITS / 100) + 1);
     expect(third.calls).toBe(1);
     expect(fourth.calls).toBe(1);
     expect(fifth.calls).toBe(1);
@@ -320,13 +399,14 @@ describe('the promotion snapshot, one small item per instance', () => {
     // Prepare: every instance registered, and a lease holder's write of all 40.
     const key = newRun();
     const t0 = Date.parse('2026-01-04T00:00:00Z');
-    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    const at = roundsFrom(t0);
     await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
-    const holder = await pollInstance(at(INTERVAL + 0.5), key, 'db-0-replica', INTERVAL);
+    // The first round's items are at most 2.2 intervals old: at 4 intervals, a lease holder writes them anew.
+    const holder = await pollInstance(at(4 * INTERVAL), key, 'db-0-replica', INTERVAL);
     const { client, sent } = recording();
     // Act
     const result = await pollInstance(
-      { ...at(INTERVAL + 1), dynamodb: client },
+      { ...at(4 * INTERVAL + 0.5), dynamodb: client },
       key,
       'db-7-replica',
       INTERVAL,
@@ -352,14 +432,14 @@ describe('the promotion snapshot, one small item per instance', () => {
     const own = await storedItem(instanceItemKey(key, 'db-7-replica'));
     expect(Object.keys(own).sort()).toEqual(['expiresAt', 'instance', 'planName', 'polledAt']);
     expect(JSON.parse(own.instance?.S ?? '{}')).toMatchObject({ DBInstanceIdentifier: 'db-7-replica' });
-    expect(Number(own.polledAt?.N)).toBe(t0 + (INTERVAL + 0.5) * 1000);
+    expect(Number(own.polledAt?.N)).toBe(t0 + 4 * INTERVAL * 1000);
   });
 
   it('at 500 registered instances, no item a unit reads is over 4 KB, and the lease holder writes them 25 a call', async () => {
     // Prepare: 500 instances, registered as the units' first polls register them.
     const key = newRun();
     const t0 = Date.parse('2026-01-05T00:00:00Z');
-    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    const at = roundsFrom(t0);
     const fleet = Array.from({ length: 500 }, (_, i) => `fleet-${i}-replica-with-a-longer-identifier`);
     for (const id of fleet) emulator.seed.dbInstance({ region: REGION, id, status: 'modifying' });
     await deps.dynamodb.send(
@@ -404,12 +484,12 @@ describe('the promotion snapshot, one small item per instance', () => {
     expect(itemBytes(await storedItem(idsItemKey(key)))).toBeGreaterThan(4096);
   }, 30_000);
 
-  it('unprocessed puts are sent again; those still left only cost their unit its own describe', async () => {
+  it('unprocessed puts are sent again; those still left only cost their unit a wait and the next lease', async () => {
     // Prepare: every instance registered. DynamoDB answers db-4's put as unprocessed every time, and the puts of
     // db-5, db-15, db-25 and db-35 once.
     const key = newRun();
     const t0 = Date.parse('2026-01-06T00:00:00Z');
-    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    const at = roundsFrom(t0);
     await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
     const once = new Set(['db-5-replica', 'db-15-replica', 'db-25-replica', 'db-35-replica']);
     const throttled = new Set<string>();
@@ -423,16 +503,18 @@ describe('the promotion snapshot, one small item per instance', () => {
       }
       return false;
     });
-    // Act: the lease holder writes; then every unit polls within the interval.
+    // Act: the lease holder writes (past two intervals of the first round's items); then every unit polls within
+    // the interval.
     const holder = await pollInstance(
-      { ...at(INTERVAL + 0.5), dynamodb: client },
+      { ...at(5 * INTERVAL), dynamodb: client },
       key,
       'db-0-replica',
       INTERVAL,
     );
     const before = describes();
-    const polls = await Promise.all(ids.map((id) => pollInstance(at(INTERVAL + 1), key, id, INTERVAL)));
-    // Assess: the holder is not failed by a put left; the unit whose put was left reads its own instance, alone.
+    const polls = await Promise.all(ids.map((id) => pollInstance(at(5 * INTERVAL + 0.5), key, id, INTERVAL)));
+    // Assess: the holder is not failed by a put left; the unit whose put was left waits for the lease to end and
+    // takes the next one, alone.
     expect(holder.source).toBe('lease');
     const puts = putsSent(sent);
     const count = (id: string) => puts.filter((p) => p === instanceItemKey(key, id)).length;
@@ -441,15 +523,16 @@ describe('the promotion snapshot, one small item per instance', () => {
     expect(count('db-6-replica')).toBe(1);
     const bySource = (source: string) =>
       polls.filter((r) => r.source === source).map((r) => r.instance.DBInstanceIdentifier);
-    expect(bySource('own')).toEqual(['db-4-replica']);
+    expect(bySource('own')).toEqual([]);
+    expect(bySource('lease')).toEqual(['db-4-replica']);
     expect(bySource('snapshot')).toHaveLength(UNITS - 1);
     expect(describes() - before).toBe(1);
   });
 
-  it('a BatchWriteItem refused whole (throttled) is not the lease holder’s error; the others read their own', async () => {
+  it('a BatchWriteItem refused whole (throttled) is not the lease holder’s error; the others take the next lease', async () => {
     const key = newRun();
     const t0 = Date.parse('2026-01-07T00:00:00Z');
-    const at = (s: number) => ({ ...deps, now: () => new Date(t0 + s * 1000) });
+    const at = roundsFrom(t0);
     // Prepare: five instances registered, none written yet.
     await deps.dynamodb.send(
       new UpdateItemCommand({
@@ -470,7 +553,8 @@ describe('the promotion snapshot, one small item per instance', () => {
     const other = await pollInstance(at(INTERVAL + 1), key, 'db-1-replica', INTERVAL);
     // Assess
     expect(holder).toMatchObject({ source: 'lease', instance: { DBInstanceIdentifier: 'db-0-replica' } });
-    expect(other).toMatchObject({ source: 'own', instance: { DBInstanceIdentifier: 'db-1-replica' } });
+    // The other finds no item: it waits for the lease to end, then takes it (the emulator writes again).
+    expect(other).toMatchObject({ source: 'lease', instance: { DBInstanceIdentifier: 'db-1-replica' } });
   });
 });
 
@@ -506,7 +590,7 @@ describe('UpdateDns with the promotion snapshot', () => {
     };
     // The check step's last poll: the lease holder writes the instance's item at t0.
     const polled = await pollInstance(
-      { ...deps, now: () => new Date(t0) },
+      { ...deps, ...clockAt(t0) },
       { planName: input.run.planName, runId: input.run.runId, region: REGION },
       'promoted-replica',
       INTERVAL,
@@ -544,7 +628,7 @@ describe('UpdateDns with the promotion snapshot', () => {
   it('does not take a snapshot that shows the instance not promoted yet, nor a table that does not answer', async () => {
     // Prepare: the snapshot of an instance still modifying (db-2-replica, seeded above).
     const key = { planName: input.run.planName, runId: 'run-not-promoted', region: REGION };
-    await pollInstance({ ...deps, now: () => new Date(t0) }, key, 'db-2-replica', INTERVAL);
+    await pollInstance({ ...deps, ...clockAt(t0) }, key, 'db-2-replica', INTERVAL);
     const unit = {
       ...input.unit,
       database: { ...instanceDatabase(input.unit, 'this test'), replicaInstanceId: 'db-2-replica' },
@@ -557,5 +641,82 @@ describe('UpdateDns with the promotion snapshot', () => {
     expect(notPromoted).toBeUndefined();
     expect(noTable).toBeUndefined();
     expect(fresh).toMatchObject({ endpoint, notPromoted: undefined, status: 'available' });
+  });
+});
+
+describe('PromoteDatabase with the lock table', () => {
+  const saved = { ...process.env };
+  const PROMOTING = 40;
+  const replicas = Array.from({ length: PROMOTING }, (_, i) => `promo-${i}-replica`);
+  const promotions = () => emulator.calls.filter((c) => c.action === 'PromoteReadReplica');
+  let base: UnitStepInput;
+
+  beforeAll(() => {
+    // The fixture's primary (us-east-1) and its cross-Region replicas in the recovery Region; one replica of another
+    // primary.
+    base = stepInput();
+    const primary = emulator.seed.dbInstance({ region: 'us-east-1', id: 'orders-db' });
+    const other = emulator.seed.dbInstance({ region: 'us-east-1', id: 'other-db' });
+    for (const id of replicas) {
+      emulator.seed.dbInstance({ region: REGION, id, replicaOf: primary.arn, backupRetentionPeriod: 3 });
+    }
+    emulator.seed.dbInstance({ region: REGION, id: 'promo-wrong-replica', replicaOf: other.arn });
+    // The step's environment as the stack gives it (LOCK_TABLE_NAME); the snapshot's interval at 1 s.
+    Object.assign(process.env, emulator.env(), {
+      LOCK_TABLE_NAME: TABLE,
+      LIFEBOAT_AWS_ENDPOINT: emulator.endpoint,
+      [TIME_FACTOR_ENV]: '0.5',
+    });
+    resetClients();
+  });
+  afterAll(() => {
+    for (const name of ['LOCK_TABLE_NAME', 'LIFEBOAT_AWS_ENDPOINT', TIME_FACTOR_ENV]) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+    resetClients();
+  });
+
+  const run = () => ({ ...base.run, runId: 'run-promote' });
+  const promote = (id: string) => promoteHandler({ run: run(), unit: withReplica(base.unit, id) });
+
+  it('40 units promoting at once: at most ceil(40/100)+1 DescribeDBInstances and 40 PromoteReadReplica; a re-run after the promotion is already-done', async () => {
+    // Prepare
+    const describedBefore = describes();
+    const promotedBefore = promotions().length;
+    // Act
+    const results = await Promise.all(replicas.map((id) => promote(id)));
+    const described = describes() - describedBefore;
+    // The promotions end within milliseconds (the emulator's time factor); the snapshot's items age past the 1 s
+    // interval, so that the re-run's read takes the lease and describes them anew.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const rerun = await promote('promo-7-replica');
+    // Assess
+    expect(described).toBeLessThanOrEqual(Math.ceil(PROMOTING / 100) + 1);
+    expect(promotions().length - promotedBefore).toBe(PROMOTING);
+    expect(results.map((r) => r.outcome)).toEqual(replicas.map(() => 'changed'));
+    // promoteParameters read the replica's retention from the snapshot.
+    expect(results[0]).toMatchObject({
+      detail: { backupRetentionPeriod: 3, previousReplicaSource: expect.any(String) },
+    });
+    expect(rerun).toMatchObject({ outcome: 'already-done', detail: { call: null, replicaSource: null } });
+    expect(promotions().length - promotedBefore).toBe(PROMOTING);
+  }, 30_000);
+
+  it('a replica of another primary is still a ConfigurationError, with nothing changed', async () => {
+    // Prepare
+    const before = promotions().length;
+    // Act
+    const error = await promote('promo-wrong-replica').catch((e: Error) => e);
+    // Assess
+    expect(error).toMatchObject({
+      name: 'ConfigurationError',
+      message: expect.stringMatching(/nothing was changed/),
+    });
+    expect(promotions().length).toBe(before);
+    const [wrong] =
+      (await deps.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'promo-wrong-replica' })))
+        .DBInstances ?? [];
+    expect(wrong?.ReadReplicaSourceDBInstanceIdentifier).toMatch(/other-db$/);
   });
 });
