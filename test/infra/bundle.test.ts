@@ -37,7 +37,7 @@ const BUNDLE_CEILING_KIB: Partial<Record<string, number>> = {
   promoteSecret: 195, // Secrets Manager (187 KiB)
   acquireLock: 250, // DynamoDB, Step Functions (240 KiB)
   releaseLock: 245, // DynamoDB, Step Functions: the holder check (235 KiB)
-  promoteDatabase: 355, // RDS, DynamoDB: the shared poll's snapshot, as checkDatabasePromotion (343 KiB)
+  promoteDatabase: 360, // RDS, DynamoDB: the shared poll's snapshot, as checkDatabasePromotion; the Aurora promotion (349 KiB)
   checkDatabasePromotion: 355, // RDS, DynamoDB: the shared poll's snapshot (343 KiB)
   checkDnsChange: 360, // Route 53, CloudWatch (the health-check flip's alarm), DynamoDB (the zone batch) (348 KiB)
   loadPlan: 445, // zod for the plan schema, S3 (the run's units.json for the units Map) (433 KiB)
