@@ -94,9 +94,10 @@ export async function pollInstance(
   for (let read = 0; ; read += 1) {
     const now = clock().getTime();
     const last = now >= deadline || read >= 2 * WAIT_INTERVALS;
-    // After a wait, an item written since the poll began is what it waited for, even a little over an interval old:
-    // taking the lease again for it would cost one more describe of every instance.
-    const freshSince = registered ? Math.min(start, now - intervalMs) : now - intervalMs;
+    // After a wait, the item the lease holder wrote is what the unit waited for, though its `polledAt` (the holder's
+    // time before its describe) is a little over an interval old by the lease's end: taken, as a lease running takes
+    // an item up to two intervals old; taking the lease again for it would cost one more describe of every instance.
+    const freshSince = now - (registered ? 2 : 1) * intervalMs;
     const step = await pollOnce(deps, key, instanceId, { intervalMs, now, freshSince, last, registered });
     if ('instance' in step) return step;
     registered = true;

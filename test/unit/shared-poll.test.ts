@@ -17,7 +17,12 @@ import { resetClients } from '../../functions/lib/clients.js';
 import { updateDns } from '../../functions/lib/dns/update.js';
 import { TIME_FACTOR_ENV } from '../../functions/lib/env.js';
 import { instanceDatabase } from '../../functions/lib/plan-names.js';
-import { idsItemKey, instanceItemKey, snapshotTarget } from '../../functions/lib/promotion-snapshot.js';
+import {
+  idsItemKey,
+  instanceItemKey,
+  type SnapshotKey,
+  snapshotTarget,
+} from '../../functions/lib/promotion-snapshot.js';
 import { pollInstance, type SharedPollDeps, snapshotKey } from '../../functions/lib/shared-poll.js';
 import type { UnitStepInput } from '../../functions/lib/types.js';
 import { handler as promoteHandler } from '../../functions/promote-database.js';
@@ -59,25 +64,59 @@ afterAll(() => emulator?.close());
 const ids = Array.from({ length: UNITS }, (_, i) => `db-${i}-replica`);
 
 /**
- * A clock shared by the polls of one round, from `ms`, running `scale` times faster than real time: the polls agree
- * on the time as Lambdas do, and their waits pass `scale` times faster.
+ * A simulated clock shared by the polls of one round, from `ms`: it stands still while any poll of the round is
+ * working (its DynamoDB and RDS calls take no simulated time, however loaded the machine), and when every one is
+ * waiting it moves to the earliest wake-up. The polls agree on the time, as Lambdas do.
  */
-function sharedClock(ms: number, scale = 4) {
-  const realStart = Date.now();
+function simulatedRound(ms: number) {
+  let time = ms;
+  let active = 0;
+  const sleeping: { at: number; resolve: () => void }[] = [];
+  const advance = () => {
+    if (active === 0 || sleeping.length < active) return;
+    time = Math.max(time, Math.min(...sleeping.map((s) => s.at)));
+    for (const s of sleeping.filter((s) => s.at <= time)) {
+      sleeping.splice(sleeping.indexOf(s), 1);
+      s.resolve();
+    }
+  };
   return {
-    now: () => new Date(ms + (Date.now() - realStart) * scale),
-    sleep: (wait: number) => new Promise<void>((resolve) => setTimeout(resolve, wait / scale)),
+    now: () => new Date(time),
+    sleep: (wait: number) =>
+      new Promise<void>((resolve) => {
+        sleeping.push({ at: time + wait, resolve });
+        advance();
+      }),
+    async run<T>(poll: () => Promise<T>): Promise<T> {
+      active += 1;
+      try {
+        return await poll();
+      } finally {
+        active -= 1;
+        advance();
+      }
+    },
   };
 }
 
-/** `at(s)`: the dependencies of the polls at `s` seconds from `t0`, all of them on one shared clock. */
+type Round = ReturnType<typeof simulatedRound>;
+
+/** `at(s)`: the dependencies of the polls at `s` seconds from `t0`, all of them on one simulated clock. */
 function roundsFrom(t0: number) {
-  const clocks = new Map<number, ReturnType<typeof sharedClock>>();
+  const rounds = new Map<number, Round>();
   return (seconds: number) => {
-    const clock = clocks.get(seconds) ?? sharedClock(t0 + seconds * 1000);
-    clocks.set(seconds, clock);
-    return { ...deps, ...clock };
+    const round = rounds.get(seconds) ?? simulatedRound(t0 + seconds * 1000);
+    rounds.set(seconds, round);
+    return { ...deps, now: round.now, sleep: round.sleep, round };
   };
+}
+
+/** pollInstance, within its round's simulated clock when it has one (roundsFrom). */
+function poll(pollDeps: SharedPollDeps & { round?: Round }, key: SnapshotKey, id: string, interval: number) {
+  const { round } = pollDeps;
+  return round
+    ? round.run(() => pollInstance(pollDeps, key, id, interval))
+    : pollInstance(pollDeps, key, id, interval);
 }
 
 /**
@@ -111,10 +150,8 @@ describe('pollInstance', () => {
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     const round = async (seconds: number) => {
       const before = describes();
-      const clock = sharedClock(t0 + seconds * 1000);
-      const results = await Promise.all(
-        ids.map((id) => pollInstance({ ...deps, ...clock }, key, id, INTERVAL)),
-      );
+      const at = roundsFrom(t0);
+      const results = await Promise.all(ids.map((id) => poll(at(seconds), key, id, INTERVAL)));
       return { calls: describes() - before, results };
     };
     // Act: the worst case, every poll at the same instant. The first lease holder describes only the instances
@@ -136,23 +173,27 @@ describe('pollInstance', () => {
   });
 
   it('a unit whose instance is done sees it within one interval; a slow one does not hold it up', async () => {
-    // Prepare: every instance registered and in the snapshot (the first round's second lease holder wrote them at
-    // 1.1 intervals).
+    // Prepare: every instance registered (the first round), then in the snapshot as one lease holder wrote it at
+    // 10 intervals, when every earlier item and lease has run out.
     const key = newRun();
     const t0 = Date.parse('2026-01-02T00:00:00Z');
     const at = roundsFrom(t0);
-    await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
-    await Promise.all(ids.map((id) => pollInstance(at(3 * INTERVAL), key, id, INTERVAL)));
+    await Promise.all(ids.map((id) => poll(at(0), key, id, INTERVAL)));
+    const holder = await poll(at(10 * INTERVAL), key, 'db-0-replica', INTERVAL);
     emulator.rds.setStatus(REGION, 'db-3-replica', 'available');
-    // Act: within the interval the snapshot is reused; past it, the next poll refreshes it for everyone.
-    const stale = await pollInstance(at(3 * INTERVAL + 1), key, 'db-3-replica', INTERVAL);
-    const refreshed = await pollInstance(at(4 * INTERVAL + 1), key, 'db-9-replica', INTERVAL);
-    const seen = await pollInstance(at(4 * INTERVAL + 1.5), key, 'db-3-replica', INTERVAL);
-    // Assess
-    expect(stale).toMatchObject({ source: 'snapshot', instance: { DBInstanceStatus: 'modifying' } });
-    expect(refreshed).toMatchObject({ source: 'lease', instance: { DBInstanceStatus: 'modifying' } });
-    expect(seen).toMatchObject({ source: 'snapshot', instance: { DBInstanceStatus: 'available' } });
-    emulator.rds.setStatus(REGION, 'db-3-replica', 'modifying');
+    try {
+      // Act: within the interval the snapshot is reused; past it, the next poll refreshes it for everyone.
+      const stale = await poll(at(10 * INTERVAL + 1), key, 'db-3-replica', INTERVAL);
+      const refreshed = await poll(at(11 * INTERVAL + 1), key, 'db-9-replica', INTERVAL);
+      const seen = await poll(at(11 * INTERVAL + 1.5), key, 'db-3-replica', INTERVAL);
+      // Assess
+      expect(holder.source).toBe('lease');
+      expect(stale).toMatchObject({ source: 'snapshot', instance: { DBInstanceStatus: 'modifying' } });
+      expect(refreshed).toMatchObject({ source: 'lease', instance: { DBInstanceStatus: 'modifying' } });
+      expect(seen).toMatchObject({ source: 'snapshot', instance: { DBInstanceStatus: 'available' } });
+    } finally {
+      emulator.rds.setStatus(REGION, 'db-3-replica', 'modifying');
+    }
   });
 
   it('a lease holder that dies: the others wait for its lease to end, and the first to find it free describes them all', async () => {
@@ -164,15 +205,15 @@ describe('pollInstance', () => {
       failCalls: [1],
       failWith: 'throttle',
     });
-    const died = await pollInstance({ ...deps, ...clockAt(t0) }, key, 'db-1-replica', INTERVAL).catch(
+    const died = await poll({ ...deps, ...clockAt(t0) }, key, 'db-1-replica', INTERVAL).catch(
       (e: Error) => e,
     );
     fault.remove();
     const before = describes();
     // Act
     const clock = clockAt(t0 + 1000);
-    const meanwhile = await pollInstance({ ...deps, ...clock }, key, 'db-2-replica', INTERVAL);
-    const other = await pollInstance({ ...deps, ...clockAt(t0 + 4000) }, key, 'db-1-replica', INTERVAL);
+    const meanwhile = await poll({ ...deps, ...clock }, key, 'db-2-replica', INTERVAL);
+    const other = await poll({ ...deps, ...clockAt(t0 + 4000) }, key, 'db-1-replica', INTERVAL);
     // Assess: one wait, to the dead lease's end (3 s) and a tenth of an interval; one describe of both instances.
     expect(died).toMatchObject({ name: 'TransientAwsError' });
     expect(clock.waits).toEqual([2300]);
@@ -203,7 +244,7 @@ describe('pollInstance', () => {
     };
     const before = describes();
     // Act
-    const result = await pollInstance({ ...deps, now: clock.now, sleep }, key, 'db-6-replica', INTERVAL);
+    const result = await poll({ ...deps, now: clock.now, sleep }, key, 'db-6-replica', INTERVAL);
     // Assess: it waited two intervals (and their margins), then read its own instance, once.
     expect(result).toMatchObject({ source: 'own', instance: { DBInstanceIdentifier: 'db-6-replica' } });
     expect(clock.waits.reduce((sum, w) => sum + w, 0)).toBe(2 * (INTERVAL * 1000 + 300));
@@ -212,17 +253,12 @@ describe('pollInstance', () => {
   });
 
   it('without the table, every poll reads its own instance, as before', async () => {
-    const result = await pollInstance(
-      { ...deps, tableName: 'no-such-table' },
-      newRun(),
-      'db-5-replica',
-      INTERVAL,
-    );
+    const result = await poll({ ...deps, tableName: 'no-such-table' }, newRun(), 'db-5-replica', INTERVAL);
     expect(result).toMatchObject({ source: 'own', instance: { DBInstanceIdentifier: 'db-5-replica' } });
   });
 
   it('an instance that does not exist is ResourceMissingError, as the unit’s own read says', async () => {
-    await expect(pollInstance(deps, newRun(), 'gone-replica', INTERVAL)).rejects.toMatchObject({
+    await expect(poll(deps, newRun(), 'gone-replica', INTERVAL)).rejects.toMatchObject({
       name: 'ResourceMissingError',
     });
   });
@@ -400,17 +436,12 @@ describe('the promotion snapshot, one small item per instance', () => {
     const key = newRun();
     const t0 = Date.parse('2026-01-04T00:00:00Z');
     const at = roundsFrom(t0);
-    await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
+    await Promise.all(ids.map((id) => poll(at(0), key, id, INTERVAL)));
     // The first round's items are at most 2.2 intervals old: at 4 intervals, a lease holder writes them anew.
-    const holder = await pollInstance(at(4 * INTERVAL), key, 'db-0-replica', INTERVAL);
+    const holder = await poll(at(4 * INTERVAL), key, 'db-0-replica', INTERVAL);
     const { client, sent } = recording();
     // Act
-    const result = await pollInstance(
-      { ...at(4 * INTERVAL + 0.5), dynamodb: client },
-      key,
-      'db-7-replica',
-      INTERVAL,
-    );
+    const result = await poll({ ...at(4 * INTERVAL + 0.5), dynamodb: client }, key, 'db-7-replica', INTERVAL);
     // Assess: one consistent read of two keys, never the registered ids.
     expect(holder.source).toBe('lease');
     expect(result).toMatchObject({ source: 'snapshot', instance: { DBInstanceIdentifier: 'db-7-replica' } });
@@ -452,14 +483,14 @@ describe('the promotion snapshot, one small item per instance', () => {
     );
     const holder = recording();
     const before = describes();
-    const leased = await pollInstance({ ...at(0), dynamodb: holder.client }, key, fleet[0] ?? '', INTERVAL);
+    const leased = await poll({ ...at(0), dynamodb: holder.client }, key, fleet[0] ?? '', INTERVAL);
     const describedByHolder = describes() - before;
     // Act: every tenth unit polls within the interval.
     const sample = fleet.filter((_, i) => i % 10 === 0 || i === 499);
     const polls = await Promise.all(
       sample.map(async (id) => {
         const { client, sent } = recording();
-        const result = await pollInstance({ ...at(1), dynamodb: client }, key, id, INTERVAL);
+        const result = await poll({ ...at(1), dynamodb: client }, key, id, INTERVAL);
         return { id, result, sent };
       }),
     );
@@ -490,7 +521,7 @@ describe('the promotion snapshot, one small item per instance', () => {
     const key = newRun();
     const t0 = Date.parse('2026-01-06T00:00:00Z');
     const at = roundsFrom(t0);
-    await Promise.all(ids.map((id) => pollInstance(at(0), key, id, INTERVAL)));
+    await Promise.all(ids.map((id) => poll(at(0), key, id, INTERVAL)));
     const once = new Set(['db-5-replica', 'db-15-replica', 'db-25-replica', 'db-35-replica']);
     const throttled = new Set<string>();
     const { client, sent } = recording((put) => {
@@ -505,14 +536,9 @@ describe('the promotion snapshot, one small item per instance', () => {
     });
     // Act: the lease holder writes (past two intervals of the first round's items); then every unit polls within
     // the interval.
-    const holder = await pollInstance(
-      { ...at(5 * INTERVAL), dynamodb: client },
-      key,
-      'db-0-replica',
-      INTERVAL,
-    );
+    const holder = await poll({ ...at(5 * INTERVAL), dynamodb: client }, key, 'db-0-replica', INTERVAL);
     const before = describes();
-    const polls = await Promise.all(ids.map((id) => pollInstance(at(5 * INTERVAL + 0.5), key, id, INTERVAL)));
+    const polls = await Promise.all(ids.map((id) => poll(at(5 * INTERVAL + 0.5), key, id, INTERVAL)));
     // Assess: the holder is not failed by a put left; the unit whose put was left waits for the lease to end and
     // takes the next one, alone.
     expect(holder.source).toBe('lease');
@@ -547,10 +573,10 @@ describe('the promotion snapshot, one small item per instance', () => {
       always: 'throttle',
     });
     // Act
-    const holder = await pollInstance(at(INTERVAL + 0.5), key, 'db-0-replica', INTERVAL).finally(() =>
+    const holder = await poll(at(INTERVAL + 0.5), key, 'db-0-replica', INTERVAL).finally(() =>
       fault.remove(),
     );
-    const other = await pollInstance(at(INTERVAL + 1), key, 'db-1-replica', INTERVAL);
+    const other = await poll(at(INTERVAL + 1), key, 'db-1-replica', INTERVAL);
     // Assess
     expect(holder).toMatchObject({ source: 'lease', instance: { DBInstanceIdentifier: 'db-0-replica' } });
     // The other finds no item: it waits for the lease to end, then takes it (the emulator writes again).
@@ -589,7 +615,7 @@ describe('UpdateDns with the promotion snapshot', () => {
       } as UnitStepInput['unit'],
     };
     // The check step's last poll: the lease holder writes the instance's item at t0.
-    const polled = await pollInstance(
+    const polled = await poll(
       { ...deps, ...clockAt(t0) },
       { planName: input.run.planName, runId: input.run.runId, region: REGION },
       'promoted-replica',
@@ -628,7 +654,7 @@ describe('UpdateDns with the promotion snapshot', () => {
   it('does not take a snapshot that shows the instance not promoted yet, nor a table that does not answer', async () => {
     // Prepare: the snapshot of an instance still modifying (db-2-replica, seeded above).
     const key = { planName: input.run.planName, runId: 'run-not-promoted', region: REGION };
-    await pollInstance({ ...deps, ...clockAt(t0) }, key, 'db-2-replica', INTERVAL);
+    await poll({ ...deps, ...clockAt(t0) }, key, 'db-2-replica', INTERVAL);
     const unit = {
       ...input.unit,
       database: { ...instanceDatabase(input.unit, 'this test'), replicaInstanceId: 'db-2-replica' },
