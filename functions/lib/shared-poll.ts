@@ -23,9 +23,9 @@ import './sdk/dynamodb.js';
  * by unit"). Each unit keeps its own poll schedule; its poll reads the run's snapshot in the lock table (the meta
  * item's lease and its own instance's item, functions/lib/promotion-snapshot.ts). When its instance's item is older
  * than one interval, the poll that takes the lease (a conditional update) describes every registered instance at once
- * and writes one item per instance; the others use their item, at most two intervals old, or describe their own
- * instance when there is none yet. Nothing depends on the table: any error there, and the poll describes its own
- * instance as before.
+ * and writes one item per instance; the others use their item, at most two intervals old, or register and wait for
+ * the lease holder (pollInstance), describing their own instance only when their item has still not come. Nothing
+ * depends on the table: any error there, and the poll describes its own instance as before.
  */
 
 export interface SharedPollDeps {
