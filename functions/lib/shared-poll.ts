@@ -248,8 +248,9 @@ function isFromRds(error: unknown): boolean {
 }
 
 /**
- * The replica reader PromoteDatabase and CheckDatabasePromotion use when they have the lock table: the run's shared snapshot of its
- * Region's instances, one poll interval at most (scaled by the proving ground's time factor, functions/lib/env.ts).
+ * The replica reader PromoteDatabase and CheckDatabasePromotion use when they have the lock table: the run's shared
+ * snapshot of its Region's instances, one poll interval at most (scaled by the proving ground's time factor,
+ * functions/lib/env.ts).
  */
 export function sharedReplicaReader(
   deps: SharedPollDeps,
