@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,15 +39,15 @@ beforeAll(async () => {
 });
 afterAll(() => emulator?.close());
 
-/** One unit whose CNAME (in a zone of its own) points at its old primary, and its promoted replica. */
-function oneUnit(): UnitStepInput {
+/** One unit whose CNAME (in a zone of its own, or `zone`) points at its old primary, and its promoted replica. */
+function oneUnit(zone?: { id: string; name: string }): UnitStepInput {
   units += 1;
   const name = `t${units}`;
-  const zoneName = `table${units}.example.internal`;
-  const { id } = emulator.seed.hostedZone({
-    name: zoneName,
-    records: [{ name: `${name}.${zoneName}`, type: 'CNAME', ttl: 30, values: [`${name}-old.example.com`] }],
-  });
+  const zoneName = zone?.name ?? `table${units}.example.internal`;
+  const record = { name: `${name}.${zoneName}`, type: 'CNAME', ttl: 30, values: [`${name}-old.example.com`] };
+  if (zone)
+    emulator.seed.record(zone.id, { name: record.name, type: 'CNAME', ttl: 30, values: record.values });
+  const { id } = zone ?? emulator.seed.hostedZone({ name: zoneName, records: [record] });
   emulator.seed.dbInstance({ region: REGION, id: `${name}-replica` });
   const base = stepInput();
   return {
@@ -104,5 +104,46 @@ describe('UpdateDns when the lock table does not take the registration', () => {
     expect(result).toMatchObject({ outcome: 'changed', detail: { previousTtl: 30 } });
     expect(result.detail.batch).toBeUndefined();
     expect(route53Calls(since).filter((a) => a === 'ChangeResourceRecordSets')).toHaveLength(1);
+  });
+
+  it('a sender whose lease release is refused twice still gives the zone back: the next unit sends at once', async () => {
+    // Prepare: two units of one zone; the table refuses the first two releases of the zone's lease (throttled).
+    const first = oneUnit();
+    const zone = {
+      id: first.unit.dns.hostedZoneId,
+      name: first.unit.dns.recordName.split('.').slice(1).join('.'),
+    };
+    // The same run: a zone's lease is the run's.
+    const second = { ...oneUnit(zone), run: first.run };
+    let refusals = 2;
+    const flaky = new Proxy(dynamodb, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: unknown) => {
+          const release =
+            command instanceof UpdateItemCommand &&
+            command.input.ConditionExpression === 'leaseHolder = :holder';
+          if (release && refusals > 0) {
+            refusals -= 1;
+            throw Object.assign(new Error('Rate exceeded'), {
+              name: 'ThrottlingException',
+              $fault: 'client',
+              $metadata: { httpStatusCode: 400 },
+            });
+          }
+          return target.send(command as never);
+        };
+      },
+    }) as DynamoDBClient;
+    const batch: ZoneBatchConfig = { dynamodb: flaky, tableName: TABLE, intervalSeconds: 0.1 };
+    // Act: the first unit sends its batch of one; the second comes once that change is INSYNC (20 emulated s PENDING,
+    // 1 real s: until then the zone takes no other change).
+    const sent = await updateDns({ rds, route53, batch }, first);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const next = await updateDns({ rds, route53, batch }, second);
+    // Assess: without the release the zone stays leased for UpdateDns's Lambda timeout and the second waits.
+    expect(refusals).toBe(0);
+    expect(sent).toMatchObject({ outcome: 'changed', detail: { batch: 'sent', batchSize: 1 } });
+    expect(next).toMatchObject({ outcome: 'changed', detail: { batch: 'sent', batchSize: 1 } });
   });
 });

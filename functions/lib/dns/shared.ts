@@ -72,6 +72,9 @@ export type BatchState =
 const ITEM_TTL_SECONDS = 24 * 60 * 60;
 /** BatchGetItem reads at most 100 items a call. */
 const BATCH_GET_MAX = 100;
+/** Tries of the lease's release (each with the SDK's own attempts), and the first pause between them. */
+const RELEASE_ATTEMPTS = 4;
+const RELEASE_PAUSE_MS = 50;
 /** Outcome writes in flight at once by the lease holder. */
 const WRITE_CONCURRENCY = 25;
 
@@ -519,20 +522,31 @@ async function releaseLease(
   key: ZoneBatchKey,
   holder: string,
   freeAt: number,
+  pauseMs: (attempt: number) => Promise<void> = (attempt) =>
+    new Promise((resolve) => setTimeout(resolve, RELEASE_PAUSE_MS * 2 ** attempt)),
 ): Promise<void> {
-  try {
-    await deps.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: deps.tableName,
-        Key: keyOf(zoneItemKey(key)),
-        UpdateExpression: 'SET leaseUntil = :free',
-        ConditionExpression: 'leaseHolder = :holder',
-        ExpressionAttributeValues: { ':free': { N: String(freeAt) }, ':holder': { S: holder } },
-      }),
-    );
-  } catch {
-    // Taken again, or the table does not answer: the lease runs out at its expiry.
+  // A lease not given back holds the zone until it expires (senderLeaseSeconds, 123 s): every unit of the zone waits
+  // that long. So the small conditional write is asked again a few times when the table refuses it (throttled, 5xx),
+  // on top of the SDK's own attempts; it is never the step's error (test/unit/dns-shared.test.ts).
+  for (let attempt = 0; attempt < RELEASE_ATTEMPTS; attempt += 1) {
+    try {
+      await deps.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: deps.tableName,
+          Key: keyOf(zoneItemKey(key)),
+          UpdateExpression: 'SET leaseUntil = :free',
+          ConditionExpression: 'leaseHolder = :holder',
+          ExpressionAttributeValues: { ':free': { N: String(freeAt) }, ':holder': { S: holder } },
+        }),
+      );
+      return;
+    } catch (error) {
+      // Taken again by another sender: nothing of ours to give back.
+      if (awsErrorName(error) === 'ConditionalCheckFailedException') return;
+      if (attempt + 1 < RELEASE_ATTEMPTS) await pauseMs(attempt);
+    }
   }
+  logger.warn('zone lease not given back; it runs out at its expiry', { zone: key.zoneId });
 }
 
 /** Each outcome on its unit's item, only while the unit's registration is the one sent (same nonce). */
