@@ -66,6 +66,8 @@ interface OpDetection {
 
 export interface BenchResults {
   machine: Machine;
+  /** Sections measured again alone (`--only`) after the full run: section → when, at which commit and load. */
+  remeasured?: Record<string, string>;
   settings: {
     plan: string;
     oneUnitTimeFactor: number;
@@ -143,6 +145,16 @@ export function renderMarkdown(r: BenchResults): string {
   p(
     `Written by \`npm run bench\` (\`tsx bench/run.ts\`) on ${m.date}, in ${r.benchSeconds ?? '?'} s. Figures are as measured on this machine, met or not; timings on a shared 2-core machine are noisy, so each is the median of repeated runs (min–max and n beside it) and ratios are taken within one benchmark run.`,
   );
+  if (r.remeasured && Object.keys(r.remeasured).length) {
+    p();
+    p(
+      `Measured again alone since (\`--only\`), the other sections as the full run wrote them: ${Object.entries(
+        r.remeasured,
+      )
+        .map(([section, when]) => `${section} (${when})`)
+        .join('; ')}.`,
+    );
+  }
   p();
   p(
     table(
@@ -483,8 +495,8 @@ export function renderMarkdown(r: BenchResults): string {
           : "at f = 1 it counts once, as in AWS, but on one process: a deployed run gives each unit's steps their own Lambda environment, where the units' compute overlaps instead of queueing",
         `the documented rate limits set a floor of their own: one PromoteReadReplica a unit takes at least ${drain(300, 12)} s past RDS's burst of 300 at 12 a second, one StopReplicationToReplica a unit ${drain(50, 50)} s past Secrets Manager's 50 a second, and the zone's batches wait for each other's PENDING period ("DNS wait for the zone")`,
         failedRuns
-          ? `units failed in ${failedRuns} of ${largest.runs} run(s) (${largest.unitsFailed.join(', ')}), most often ${topError ? `${topError[0]} (${topError[1]} step retries)` : 'with no step error recorded'}; ${retries} step retries against ${throttled} throttled calls`
-          : `no unit failed; ${throttled} calls were throttled and retried (${retries} step retries)`,
+          ? `units failed in ${failedRuns} of ${largest.runs} run(s) (${largest.unitsFailed.join(', ')}), most often ${topError ? `${topError[0]} (${topError[1]} step retries)` : 'with no step error recorded'}; over the runs, ${retries} step retries against ${throttled} throttled calls`
+          : `no unit failed; over its ${largest.runs} run(s), ${throttled} calls were throttled and retried (${retries} step retries)`,
       ];
       p(
         `**Why ${largest.units} units miss 1.5x here.** ${reasons.map((x) => `${x[0]?.toUpperCase()}${x.slice(1)}.`).join(' ')}`,

@@ -363,6 +363,10 @@ async function main(): Promise<void> {
     ) as BenchResults;
     const measured = results[only as keyof BenchResults];
     Object.assign(results, previous, { [only]: measured });
+    results.remeasured = {
+      ...(previous.remeasured ?? {}),
+      [only]: `${new Date().toISOString()}, commit ${machine.gitCommit}${machine.gitDirty ? ' with uncommitted changes' : ''}, load average ${(loadavg()[0] ?? 0).toFixed(2)} at its end`,
+    };
     // The scale section's own settings are this run's.
     if (only === 'scale' && results.scale) {
       results.settings = {
