@@ -1,10 +1,9 @@
 import { checkAuroraPromotion } from './lib/aurora/check.js';
 import { clientsFor } from './lib/clients.js';
 import { checkDatabasePromotion } from './lib/database-promotion.js';
-import { optionalEnv } from './lib/env.js';
 import { isAuroraUnit } from './lib/plan-names.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
-import { sharedReplicaReader } from './lib/shared-poll.js';
+import { runReplicaReader } from './lib/shared-poll.js';
 import { assertAttempt, assertUnitStepInput } from './lib/step-input.js';
 import type { PollResult } from './lib/types.js';
 
@@ -20,12 +19,6 @@ export const handler = answersWarmPing(async (event: unknown): Promise<PollResul
   // An Aurora unit polls its global cluster and cluster (functions/lib/aurora/check.ts), not the shared instance poll.
   const { unit } = event;
   if (isAuroraUnit(unit)) return checkAuroraPromotion({ rds: clients.rds }, { ...event, unit });
-  const tableName = optionalEnv('LOCK_TABLE_NAME');
-  const readReplica = tableName
-    ? sharedReplicaReader(
-        { rds: clients.rds, dynamodb: clients.dynamodb, tableName },
-        { planName: event.run.planName, runId: event.run.runId, region: event.run.recoveryRegion },
-      )
-    : undefined;
+  const readReplica = runReplicaReader(clients, event.run);
   return checkDatabasePromotion({ rds: clients.rds, ...(readReplica ? { readReplica } : {}) }, event);
 });

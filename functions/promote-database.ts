@@ -1,10 +1,9 @@
 import { promoteAurora } from './lib/aurora/promote.js';
 import { clientsFor } from './lib/clients.js';
 import { promoteDatabase } from './lib/database-promotion.js';
-import { optionalEnv } from './lib/env.js';
 import { isAuroraUnit } from './lib/plan-names.js';
 import { answersWarmPing } from './lib/readiness/warm.js';
-import { sharedReplicaReader } from './lib/shared-poll.js';
+import { runReplicaReader } from './lib/shared-poll.js';
 import { assertUnitStepInput } from './lib/step-input.js';
 import type { StepResult } from './lib/types.js';
 
@@ -21,12 +20,6 @@ export const handler = answersWarmPing(async (event: unknown): Promise<StepResul
   const clients = clientsFor(event.run.recoveryRegion);
   // With the lock table, the replica comes from the run's shared snapshot, as CheckDatabasePromotion's polls do
   // (functions/lib/shared-poll.ts, docs/design/fleet.md "Polls by instance, not by unit").
-  const tableName = optionalEnv('LOCK_TABLE_NAME');
-  const readReplica = tableName
-    ? sharedReplicaReader(
-        { rds: clients.rds, dynamodb: clients.dynamodb, tableName },
-        { planName: event.run.planName, runId: event.run.runId, region: event.run.recoveryRegion },
-      )
-    : undefined;
+  const readReplica = runReplicaReader(clients, event.run);
   return promoteDatabase({ rds: clients.rds, ...(readReplica ? { readReplica } : {}) }, event);
 });

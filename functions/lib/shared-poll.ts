@@ -1,7 +1,7 @@
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import { describeInstance } from './database-promotion.js';
-import { timeFactor } from './env.js';
+import { optionalEnv, timeFactor } from './env.js';
 import { awsErrorName, toLifeboatError } from './errors.js';
 import { logger } from './observability.js';
 import {
@@ -262,4 +262,21 @@ export function sharedReplicaReader(
     logger.debug('replica read', { instance: instanceId, source });
     return instance;
   };
+}
+
+/**
+ * The step's replica reader for its run, when the step has the lock table (LOCK_TABLE_NAME): the shared snapshot;
+ * undefined without it, and the step describes its own instance. PromoteDatabase and CheckDatabasePromotion use it.
+ * `clients.dynamodb` is read only when the table is there (the clients are made on first use).
+ */
+export function runReplicaReader(
+  clients: { readonly rds: RDSClient; readonly dynamodb: DynamoDBClient },
+  run: { readonly planName: string; readonly runId: string; readonly recoveryRegion: string },
+): ((instanceId: string) => Promise<DBInstance>) | undefined {
+  const tableName = optionalEnv('LOCK_TABLE_NAME');
+  if (!tableName) return undefined;
+  return sharedReplicaReader(
+    { rds: clients.rds, dynamodb: clients.dynamodb, tableName },
+    { planName: run.planName, runId: run.runId, region: run.recoveryRegion },
+  );
 }
