@@ -383,8 +383,19 @@ describe("preflight of a fleet's replicas", () => {
     describe.remove();
     lags.remove();
 
-    // Assess: three refused attempts each, then one read a unit.
+    // Assess: the fleet's reads, refused on their three attempts (a filtered describe names no instance), then one
+    // read a unit.
     expect(rdsReads()).toHaveLength(3 + units.length);
+    expect(
+      rdsReads()
+        .slice(0, 3)
+        .map((c) => [c.resource, c.fault]),
+    ).toEqual(Array(3).fill([null, 'throttle']));
+    expect(
+      rdsReads()
+        .slice(3)
+        .map((c) => c.resource),
+    ).toEqual(units.map((u) => instanceDatabase(u, 'the test').replicaInstanceId));
     expect(lagReads()).toHaveLength(3 + units.length);
     for (const u of units) {
       expect(finding(report.checks, u.name, 'database.replica-source')).toMatchObject({ ok: true });
